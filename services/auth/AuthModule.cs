@@ -1,0 +1,38 @@
+using EasyIm.Auth.Consumers;
+using EasyIm.Auth.Data;
+using EasyIm.Auth.Security;
+using EasyIm.Hosting.Database;
+using EasyIm.Hosting.Ids;
+using MassTransit;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+
+namespace EasyIm.Auth;
+
+public static class AuthModule
+{
+    /// <summary>Users, passwords and tokens: the auth database, its id generator and the signing key.</summary>
+    public static IHostApplicationBuilder AddAuth(this IHostApplicationBuilder builder)
+    {
+        builder.AddServiceDatabase<AuthDbContext, SqliteAuthDbContext, PostgresAuthDbContext>(AuthDbContext.Service);
+        builder.AddSnowflakeIds<AuthDbContext>(AuthDbContext.Service);
+        builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<PasswordHashing>();
+        builder.Services.AddSingleton<SigningKeyStore>();
+        builder.Services.AddSingleton<TokenService>();
+        builder.Services.AddHostedService<LoadSigningKey>();
+        return builder;
+    }
+
+    public static void AddAuthConsumers(IBusRegistrationConfigurator bus)
+    {
+        bus.AddConsumer<RegisterUserConsumer>();
+        bus.AddConsumer<LoginUserConsumer>();
+        bus.AddConsumer<LogoutUserConsumer>();
+        bus.AddConsumer<CheckTokenConsumer>();
+        bus.AddConsumer<RefreshTokenConsumer>();
+        bus.AddConsumer<ValidateAccessTokenConsumer>();
+        bus.AddConsumer<GetUserProfilesConsumer>();
+    }
+}

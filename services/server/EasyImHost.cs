@@ -1,0 +1,57 @@
+using EasyIm.Hosting;
+using EasyIm.Hosting.Bus;
+using Microsoft.Extensions.Configuration.EnvironmentVariables;
+using Microsoft.Extensions.Configuration.Memory;
+
+namespace EasyIm.Server;
+
+/// <summary>Builds the process for the targets its configuration names. Used by the CLI and by tests.</summary>
+public static class EasyImHost
+{
+    public const string TargetKey = "EasyIm:Target";
+
+    /// <param name="args">Configuration-style arguments (<c>--Bus:Transport=RabbitMq</c>).</param>
+    /// <param name="overrides">Settings that win over everything else (what the CLI's own options said).</param>
+    public static WebApplication Build(string[] args, IReadOnlyDictionary<string, string?>? overrides = null)
+    {
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions
+        {
+            Args = args,
+            // Defaults come from appsettings.json beside the executable, whatever the working directory.
+            ContentRootPath = AppContext.BaseDirectory,
+        });
+        AddLegacySettings(builder.Configuration);
+        if (overrides is not null)
+            builder.Configuration.AddInMemoryCollection(overrides);
+
+        var modules = Targets.Resolve(builder.Configuration[TargetKey]);
+        if (builder.Configuration.GetBusTransport() == BusTransport.InMemory && modules.Count != Targets.Modules.Count)
+            throw new StartupException(
+                $"The in-memory bus ({BusSetup.TransportKey}=InMemory, the default) joins services only inside one process, so it runs only --target {Targets.All}. " +
+                $"To run '{builder.Configuration[TargetKey]}' on its own, set {BusSetup.TransportKey}=RabbitMq and {BusSetup.RabbitMqConnectionKey} " +
+                "(e.g. environment variables Bus__Transport=RabbitMq ConnectionStrings__rabbitmq=amqp://guest:guest@127.0.0.1:5672/).");
+
+        builder.AddServiceDefaults();
+        builder.ListenOnApiPort();
+        foreach (var module in modules)
+            module.Add(builder);
+        builder.AddEasyImBus(modules.Select(m => m.Consumers));
+
+        var app = builder.Build();
+        app.MapHealthEndpoints();
+        foreach (var module in modules)
+            module.Map(app);
+        return app;
+    }
+
+    /// <summary>easyim's .env names sit just below the environment variables: EasyIm's own names win.</summary>
+    private static void AddLegacySettings(ConfigurationManager configuration)
+    {
+        var legacy = EasyImConfiguration.ReadLegacySettings(Directory.GetCurrentDirectory());
+        if (legacy.Count == 0)
+            return;
+        var sources = configuration.Sources;
+        var index = sources.ToList().FindIndex(s => s is EnvironmentVariablesConfigurationSource);
+        sources.Insert(index < 0 ? sources.Count : index, new MemoryConfigurationSource { InitialData = legacy });
+    }
+}

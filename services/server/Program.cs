@@ -1,0 +1,3 @@
+using EasyIm.Server;
+
+return await Cli.Build().Parse(args).InvokeAsync();

@@ -1,0 +1,4 @@
+namespace EasyIm.Contracts.Auth;
+
+/// <summary>Replies <see cref="UserSessionIssued"/> or <see cref="RequestRejected"/> (401, alike for unknown account and wrong password).</summary>
+public sealed record LoginUser(string Account, string Password);

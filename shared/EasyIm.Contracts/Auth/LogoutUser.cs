@@ -1,0 +1,4 @@
+namespace EasyIm.Contracts.Auth;
+
+/// <summary>Revokes every token of the access token's user. Replies <see cref="UserLoggedOut"/> or <see cref="RequestRejected"/>.</summary>
+public sealed record LogoutUser(string AccessToken);

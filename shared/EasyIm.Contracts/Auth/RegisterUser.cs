@@ -1,0 +1,4 @@
+namespace EasyIm.Contracts.Auth;
+
+/// <summary>Creates a user. Replies <see cref="UserSessionIssued"/> or <see cref="RequestRejected"/>.</summary>
+public sealed record RegisterUser(string Account, string Password, string Nickname);

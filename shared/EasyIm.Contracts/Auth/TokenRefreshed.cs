@@ -1,0 +1,3 @@
+namespace EasyIm.Contracts.Auth;
+
+public sealed record TokenRefreshed(long UserId, string Token, long ExpiresIn, string GrantType);

@@ -1,0 +1,3 @@
+namespace EasyIm.Contracts.Auth;
+
+public sealed record UserLoggedOut(long UserId);

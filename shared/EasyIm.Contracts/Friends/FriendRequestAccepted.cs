@@ -1,0 +1,3 @@
+namespace EasyIm.Contracts.Friends;
+
+public sealed record FriendRequestAccepted(long RequestId, long InviterId, long InviteeId);

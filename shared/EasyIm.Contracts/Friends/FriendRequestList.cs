@@ -1,0 +1,3 @@
+namespace EasyIm.Contracts.Friends;
+
+public sealed record FriendRequestList(IReadOnlyList<FriendRequestInfo> Items);

@@ -1,0 +1,3 @@
+namespace EasyIm.Contracts.Friends;
+
+public sealed record FriendRequestSent(long RequestId, long FromUserId, long ToUserId);

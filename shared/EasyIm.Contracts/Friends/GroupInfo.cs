@@ -1,0 +1,3 @@
+namespace EasyIm.Contracts.Friends;
+
+public sealed record GroupInfo(long Id, string Name, long OwnerId, int MemberCount);

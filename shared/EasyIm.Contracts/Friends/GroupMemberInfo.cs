@@ -1,0 +1,3 @@
+namespace EasyIm.Contracts.Friends;
+
+public sealed record GroupMemberInfo(long Id, string Account, string Nickname, string Avatar, string Role);

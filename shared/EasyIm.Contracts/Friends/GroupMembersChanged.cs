@@ -1,0 +1,3 @@
+namespace EasyIm.Contracts.Friends;
+
+public sealed record GroupMembersChanged(long GroupId, int MemberCount);

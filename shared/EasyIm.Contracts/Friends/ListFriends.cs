@@ -1,0 +1,4 @@
+namespace EasyIm.Contracts.Friends;
+
+/// <summary>Replies <see cref="UserList"/>.</summary>
+public sealed record ListFriends(long UserId);

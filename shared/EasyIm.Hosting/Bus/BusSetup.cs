@@ -1,0 +1,91 @@
+using MassTransit;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+namespace EasyIm.Hosting.Bus;
+
+public enum BusTransport
+{
+    InMemory,
+    RabbitMq,
+}
+
+public static class BusSetup
+{
+    public const string TransportKey = "Bus:Transport";
+    public const string RabbitMqConnectionKey = "ConnectionStrings:rabbitmq";
+
+    /// <summary>How long a caller waits for a service's reply before giving up.</summary>
+    public static readonly RequestTimeout RequestTimeout = RequestTimeout.After(s: 10);
+
+    public static BusTransport GetBusTransport(this IConfiguration configuration)
+    {
+        var value = configuration[TransportKey];
+        if (string.IsNullOrWhiteSpace(value))
+            return BusTransport.InMemory;
+        return Enum.TryParse<BusTransport>(value, ignoreCase: true, out var transport) && Enum.IsDefined(transport)
+            ? transport
+            : throw new StartupException($"{TransportKey} must be InMemory or RabbitMq, not '{value}'.");
+    }
+
+    /// <summary>
+    /// Adds MassTransit once for the whole process, with the consumers of every module this
+    /// process runs, on the transport <c>Bus:Transport</c> names.
+    /// </summary>
+    public static IHostApplicationBuilder AddEasyImBus(
+        this IHostApplicationBuilder builder,
+        IEnumerable<Action<IBusRegistrationConfigurator>> registrations)
+    {
+        var transport = builder.Configuration.GetBusTransport();
+        var rabbit = transport == BusTransport.RabbitMq ? ParseRabbitMq(builder.Configuration[RabbitMqConnectionKey]) : null;
+
+        builder.Services.AddMassTransit(bus =>
+        {
+            bus.SetKebabCaseEndpointNameFormatter();
+            foreach (var register in registrations)
+                register(bus);
+
+            if (rabbit is null)
+            {
+                bus.UsingInMemory((context, cfg) => cfg.ConfigureEndpoints(context));
+                return;
+            }
+            bus.UsingRabbitMq((context, cfg) =>
+            {
+                cfg.Host(rabbit.Host, rabbit.Port, rabbit.VirtualHost, h =>
+                {
+                    h.Username(rabbit.Username);
+                    h.Password(rabbit.Password);
+                });
+                cfg.PrefetchCount = 256;
+                cfg.ConfigureEndpoints(context);
+            });
+        });
+        return builder;
+    }
+
+    internal sealed record RabbitMqEndpoint(string Host, ushort Port, string VirtualHost, string Username, string Password);
+
+    internal static RabbitMqEndpoint ParseRabbitMq(string? connectionString)
+    {
+        if (string.IsNullOrWhiteSpace(connectionString))
+            throw new StartupException(
+                $"{RabbitMqConnectionKey} is required when {TransportKey} is RabbitMq, e.g. amqp://guest:guest@127.0.0.1:5672/ " +
+                "(environment variable ConnectionStrings__rabbitmq).");
+        if (!Uri.TryCreate(connectionString, UriKind.Absolute, out var uri) || uri.Scheme is not ("amqp" or "rabbitmq"))
+            throw new StartupException($"{RabbitMqConnectionKey} must be an amqp:// address such as amqp://user:pass@host:5672/vhost, not '{connectionString}'.");
+
+        var user = "guest";
+        var pass = "guest";
+        if (uri.UserInfo.Length > 0)
+        {
+            var parts = uri.UserInfo.Split(':', 2);
+            user = Uri.UnescapeDataString(parts[0]);
+            pass = parts.Length > 1 ? Uri.UnescapeDataString(parts[1]) : "";
+        }
+        var vhost = Uri.UnescapeDataString(uri.AbsolutePath.TrimStart('/'));
+        return new RabbitMqEndpoint(uri.Host, uri.IsDefaultPort || uri.Port < 0 ? (ushort)5672 : (ushort)uri.Port,
+            vhost.Length == 0 ? "/" : vhost, user, pass);
+    }
+}

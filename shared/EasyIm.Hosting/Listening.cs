@@ -1,0 +1,38 @@
+using System.Net;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+namespace EasyIm.Hosting;
+
+public static class Listening
+{
+    public const string ListenAddressKey = "EasyIm:ListenAddress";
+    public const string ApiPortKey = "Gateway:ApiPort";
+
+    /// <summary>
+    /// Listens on a port on <c>EasyIm:ListenAddress</c> (every interface when unset).
+    /// </summary>
+    public static void ListenOn(this KestrelServerOptions kestrel, IConfiguration configuration, int port, Action<ListenOptions>? configure = null)
+    {
+        configure ??= _ => { };
+        var address = configuration[ListenAddressKey];
+        if (string.IsNullOrWhiteSpace(address))
+        {
+            kestrel.ListenAnyIP(port, configure);
+            return;
+        }
+        if (!IPAddress.TryParse(address, out var ip))
+            throw new StartupException($"{ListenAddressKey} must be an IP address such as 127.0.0.1 or 0.0.0.0, not '{address}'.");
+        kestrel.Listen(ip, port, configure);
+    }
+
+    /// <summary>Every process serves HTTP on the API port: the API where it runs the gateway, health everywhere.</summary>
+    public static IHostApplicationBuilder ListenOnApiPort(this IHostApplicationBuilder builder)
+    {
+        var port = builder.Configuration.GetPort(ApiPortKey, 8889);
+        builder.Services.Configure<KestrelServerOptions>(k => k.ListenOn(builder.Configuration, port));
+        return builder;
+    }
+}
