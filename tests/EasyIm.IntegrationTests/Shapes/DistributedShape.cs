@@ -1,0 +1,61 @@
+namespace EasyIm.IntegrationTests.Shapes;
+
+/// <summary>
+/// Each service its own host (its own container, bus connection and HTTP port) on a real
+/// RabbitMQ and a real PostgreSQL: the gateway reaches the services only through the broker.
+/// One distributed shape runs at a time (one collection), so no two shapes share the broker's queues.
+/// </summary>
+public sealed class DistributedShape : EasyImShape
+{
+    private readonly string _database = "easyim_test_" + Guid.NewGuid().ToString("N")[..12];
+    private Infrastructure? _infrastructure;
+    private string? _connectionString;
+
+    public override string Name => "distributed";
+
+    protected override async Task PrepareAsync()
+    {
+        var (found, missing) = await TestInfrastructure.GetAsync();
+        if (found is null)
+        {
+            Unavailable = missing;
+            return;
+        }
+        _infrastructure = found;
+        _connectionString = await TestInfrastructure.CreateDatabaseAsync(found.PostgresAdmin, _database);
+    }
+
+    protected override IEnumerable<(string, Dictionary<string, string?>)> Hosts()
+    {
+        Dictionary<string, string?> Settings(int apiPort)
+        {
+            var settings = Common();
+            settings["Bus:Transport"] = "RabbitMq";
+            settings["ConnectionStrings:rabbitmq"] = _infrastructure!.RabbitMq;
+            settings["Database:Provider"] = "Postgres";
+            settings["ConnectionStrings:postgres"] = _connectionString;
+            settings["Gateway:ApiPort"] = apiPort.ToString();
+            return settings;
+        }
+
+        // Services first, so that the gateway's first request finds them consuming.
+        yield return ("auth", Settings(TestInfrastructure.FreePort()));
+        yield return ("friends", Settings(TestInfrastructure.FreePort()));
+        yield return ("messaging", Settings(TestInfrastructure.FreePort()));
+        var gateway = Settings(ApiPort);
+        gateway["Gateway:Port"] = SocketPort.ToString();
+        yield return ("gateway", gateway);
+    }
+
+    protected override async Task CleanUpAsync()
+    {
+        if (_infrastructure is not null)
+            await TestInfrastructure.DropDatabaseAsync(_infrastructure.PostgresAdmin, _database);
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class DistributedCollection : ICollectionFixture<DistributedShape>
+{
+    public const string Name = "distributed";
+}

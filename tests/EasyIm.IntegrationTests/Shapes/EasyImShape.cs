@@ -1,0 +1,164 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using EasyIm.Server;
+using Microsoft.AspNetCore.Builder;
+
+namespace EasyIm.IntegrationTests.Shapes;
+
+/// <summary>
+/// A running EasyIm deployment the scenarios talk to over real sockets: its gateway's API and
+/// long-connection ports on 127.0.0.1. Scenarios are written once against this and run in
+/// every shape.
+/// </summary>
+public abstract class EasyImShape : IAsyncLifetime
+{
+    private readonly List<WebApplication> _hosts = [];
+
+    public abstract string Name { get; }
+
+    /// <summary>Why this shape cannot run here, or null when it runs.</summary>
+    public string? Unavailable { get; protected set; }
+
+    public int ApiPort { get; } = TestInfrastructure.FreePort();
+    public int SocketPort { get; } = TestInfrastructure.FreePort();
+    public Uri ApiBase => new($"http://127.0.0.1:{ApiPort}");
+    public HttpClient Http { get; private set; } = new();
+
+    /// <summary>Skips the calling test, with the reason, when the shape cannot run here.</summary>
+    public void RequireAvailable() => Skip.If(Unavailable is not null, Unavailable);
+
+    public async Task InitializeAsync()
+    {
+        await PrepareAsync();
+        if (Unavailable is not null)
+        {
+            if (TestInfrastructure.Required)
+                throw new InvalidOperationException($"{Name} shape: {Unavailable} ({TestInfrastructure.RequireVariable} is set)");
+            return;
+        }
+        Http = new HttpClient { BaseAddress = ApiBase, Timeout = TimeSpan.FromSeconds(30) };
+        await StartHostsAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await StopHostsAsync();
+        Http.Dispose();
+        await CleanUpAsync();
+    }
+
+    /// <summary>Finds what the shape needs; sets <see cref="Unavailable"/> when something is missing.</summary>
+    protected abstract Task PrepareAsync();
+
+    /// <summary>The processes of the shape: (target, settings) for each.</summary>
+    protected abstract IEnumerable<(string Target, Dictionary<string, string?> Settings)> Hosts();
+
+    protected virtual Task CleanUpAsync() => Task.CompletedTask;
+
+    /// <summary>Settings every host of every shape shares.</summary>
+    protected static Dictionary<string, string?> Common() => new()
+    {
+        ["EasyIm:ListenAddress"] = "127.0.0.1",
+        ["Logging:LogLevel:Default"] = "Warning",
+        ["Logging:LogLevel:EasyIm"] = "Information",
+    };
+
+    private async Task StartHostsAsync()
+    {
+        foreach (var (target, settings) in Hosts())
+        {
+            settings[EasyImHost.TargetKey] = target;
+            var host = EasyImHost.Build([], settings);
+            await host.StartAsync();
+            _hosts.Add(host);
+        }
+        await WaitUntilReadyAsync();
+    }
+
+    private async Task StopHostsAsync()
+    {
+        foreach (var host in Enumerable.Reverse(_hosts))
+        {
+            await host.StopAsync();
+            await host.DisposeAsync();
+        }
+        _hosts.Clear();
+    }
+
+    /// <summary>Stops every process of the shape and starts it again on the same data and ports.</summary>
+    public async Task RestartAsync()
+    {
+        await StopHostsAsync();
+        await StartHostsAsync();
+    }
+
+    private async Task WaitUntilReadyAsync()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        while (true)
+        {
+            try
+            {
+                var response = await Http.GetAsync("/health/ready", timeout.Token);
+                if (response.IsSuccessStatusCode)
+                    return;
+            }
+            catch (HttpRequestException)
+            {
+            }
+            await Task.Delay(100, timeout.Token);
+        }
+    }
+
+    // ---- helpers the scenarios share ----
+
+    /// <summary>Posts JSON (or raw text) and returns the HTTP status and the parsed envelope.</summary>
+    public async Task<ApiReply> PostAsync(string path, object? body, string? bearer = null)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, path);
+        request.Content = body switch
+        {
+            null => null,
+            string raw => new StringContent(raw, System.Text.Encoding.UTF8, "application/json"),
+            _ => JsonContent.Create(body),
+        };
+        if (bearer is not null)
+            request.Headers.Authorization = new("Bearer", bearer);
+        return await ApiReply.ReadAsync(await Http.SendAsync(request));
+    }
+
+    public async Task<ApiReply> GetAsync(string path, string? bearer = null)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, path);
+        if (bearer is not null)
+            request.Headers.Authorization = new("Bearer", bearer);
+        return await ApiReply.ReadAsync(await Http.SendAsync(request));
+    }
+
+    /// <summary>Registers a user with a fresh account; each test makes its own users.</summary>
+    public async Task<TestUser> NewUserAsync(string? nickname = null)
+    {
+        var account = "u" + Guid.NewGuid().ToString("N")[..12];
+        const string password = "pass-word-1";
+        var reply = await PostAsync("/api/user/register", new { account, password, nickname = nickname ?? account });
+        Assert.Equal(200, reply.Status);
+        var data = reply.Data;
+        return new TestUser(long.Parse(data.GetProperty("id").GetString()!), account, password,
+            data.GetProperty("access_token").GetString()!, data.GetProperty("refresh_token").GetString()!);
+    }
+}
+
+public sealed record TestUser(long Id, string Account, string Password, string AccessToken, string RefreshToken);
+
+/// <summary>An API answer: the HTTP status and easyim's envelope.</summary>
+public sealed record ApiReply(int Status, int Code, string Msg, JsonElement Data)
+{
+    public static async Task<ApiReply> ReadAsync(HttpResponseMessage response)
+    {
+        var text = await response.Content.ReadAsStringAsync();
+        using var doc = JsonDocument.Parse(text);
+        var root = doc.RootElement;
+        return new ApiReply((int)response.StatusCode, root.GetProperty("code").GetInt32(),
+            root.GetProperty("msg").GetString() ?? "", root.GetProperty("data").Clone());
+    }
+}
