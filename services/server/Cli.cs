@@ -79,5 +79,10 @@ public static class Cli
             await Console.Error.WriteLineAsync($"easyim: {ex.Message}");
             return 2;
         }
+        catch (IOException ex) when (ex.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException)
+        {
+            await Console.Error.WriteLineAsync($"easyim: {ex.Message} Another program (or another easyim) uses the port: stop it, or choose others with --port and --apiport.");
+            return 2;
+        }
     }
 }

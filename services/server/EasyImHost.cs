@@ -51,7 +51,8 @@ public static class EasyImHost
         if (legacy.Count == 0)
             return;
         var sources = configuration.Sources;
-        var index = sources.ToList().FindIndex(s => s is EnvironmentVariablesConfigurationSource);
+        // Before the unprefixed environment variables, after appsettings.json (the DOTNET_/ASPNETCORE_ ones come first of all).
+        var index = sources.ToList().FindLastIndex(s => s is EnvironmentVariablesConfigurationSource { Prefix: null or "" });
         sources.Insert(index < 0 ? sources.Count : index, new MemoryConfigurationSource { InitialData = legacy });
     }
 }
