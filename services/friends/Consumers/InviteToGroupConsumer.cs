@@ -32,7 +32,7 @@ public sealed class InviteToGroupConsumer(FriendsDbContext db, TimeProvider time
         var wanted = userIds.Distinct().ToList();
         var present = await db.GroupMembers
             .Where(m => m.GroupId == groupId && (m.UserId == me || wanted.Contains(m.UserId)))
-            .Select(m => new { m.UserId, m.AddedByCommandId })
+            .Select(m => new { m.UserId, m.AddedByCommandId, m.JoinedAtMs })
             .ToListAsync(ct);
         if (present.All(m => m.UserId != me))
         {
@@ -52,22 +52,24 @@ public sealed class InviteToGroupConsumer(FriendsDbContext db, TimeProvider time
         }
 
         // Those this very command added before, if it is a redelivery: announced again below.
-        var added = present.Where(m => messageId is not null && m.AddedByCommandId == messageId).Select(m => m.UserId).ToList();
-        var now = time.GetUtcNow();
+        var added = present.Where(m => messageId is not null && m.AddedByCommandId == messageId)
+            .Select(m => (m.UserId, m.JoinedAtMs)).ToList();
         if (newcomers.Count > 0)
         {
+            var now = time.GetUtcNow().ToUnixTimeMilliseconds();
             db.GroupMembers.AddRange(newcomers.Select(id => new GroupMember
             {
-                GroupId = groupId, UserId = id, Role = GroupRoles.Member, JoinedAtMs = now.ToUnixTimeMilliseconds(), AddedByCommandId = messageId,
+                GroupId = groupId, UserId = id, Role = GroupRoles.Member, JoinedAtMs = now, AddedByCommandId = messageId,
             }));
             // The version is a concurrency token: a leave or invite racing this one makes one of them
             // throw and be retried on the new membership.
             group.Version++;
             await db.SaveChangesAsync(ct);
-            added.AddRange(newcomers);
+            added.AddRange(newcomers.Select(id => (id, now)));
         }
 
-        await context.PublishBatch(added.Select(id => new GroupMemberAdded(groupId, id, GroupRoles.Member, now)));
+        await context.PublishBatch(added.Select(a =>
+            new GroupMemberAdded(groupId, a.UserId, GroupRoles.Member, DateTimeOffset.FromUnixTimeMilliseconds(a.JoinedAtMs))));
         var count = await db.GroupMembers.CountAsync(m => m.GroupId == groupId, ct);
         await context.RespondAsync(new GroupMembersChanged(groupId, count));
     }

@@ -1,13 +1,14 @@
 using EasyIm.Contracts;
 using EasyIm.Contracts.Friends;
 using EasyIm.Friends.Data;
+using EasyIm.Friends.Users;
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
 
 namespace EasyIm.Friends.Consumers;
 
 /// <summary>A group's members, the owner first, then by when they joined. Only members may look (403).</summary>
-public sealed class ListGroupMembersConsumer(FriendsDbContext db) : IConsumer<ListGroupMembers>
+public sealed class ListGroupMembersConsumer(FriendsDbContext db, UserDirectory users) : IConsumer<ListGroupMembers>
 {
     public async Task Consume(ConsumeContext<ListGroupMembers> context)
     {
@@ -18,20 +19,21 @@ public sealed class ListGroupMembersConsumer(FriendsDbContext db) : IConsumer<Li
             await context.RespondAsync(new RequestRejected(404, $"group {groupId} does not exist", "group_id"));
             return;
         }
-        if (!await db.GroupMembers.AnyAsync(m => m.GroupId == groupId && m.UserId == me, ct))
+        var members = await db.GroupMembers.AsNoTracking()
+            .Where(m => m.GroupId == groupId)
+            .OrderBy(m => m.Role == GroupRoles.Owner ? 0 : 1).ThenBy(m => m.JoinedAtMs).ThenBy(m => m.UserId)
+            .Select(m => new { m.UserId, m.Role })
+            .ToListAsync(ct);
+        if (members.All(m => m.UserId != me))
         {
             await context.RespondAsync(new RequestRejected(403, $"only members of group {groupId} may list its members", "group_id"));
             return;
         }
-        var members = await (
-                from m in db.GroupMembers
-                where m.GroupId == groupId
-                join u in db.Users on m.UserId equals u.Id into profiles
-                from u in profiles.DefaultIfEmpty()
-                orderby m.Role == GroupRoles.Owner ? 0 : 1, m.JoinedAtMs, m.UserId
-                select new GroupMemberInfo(m.UserId, u == null ? "" : u.Account, u == null ? "" : u.Nickname, u == null ? "" : u.Avatar, m.Role))
-            .AsNoTracking()
-            .ToListAsync(ct);
-        await context.RespondAsync(new GroupMemberList(members));
+        // Through the directory, so that a member the projection has not heard of yet shows as auth knows them.
+        var profiles = await users.FindAsync(members.Select(m => m.UserId).ToList(), ct);
+        await context.RespondAsync(new GroupMemberList(members.Select(m => profiles.GetValueOrDefault(m.UserId) is { } u
+                ? new GroupMemberInfo(m.UserId, u.Account, u.Nickname, u.Avatar, m.Role)
+                : new GroupMemberInfo(m.UserId, "", "", "", m.Role))
+            .ToList()));
     }
 }

@@ -1,5 +1,7 @@
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using System.Text.Unicode;
 using EasyIm.Contracts.Gateway;
 
 namespace EasyIm.Friends.Events;
@@ -16,6 +18,9 @@ public static class ServerEvents
 
     private static readonly JsonSerializerOptions Json = new()
     {
+        // Letters of every script as they are (a Chinese invitation stays readable and a third of
+        // the size); quotes and HTML-sensitive characters are still escaped.
+        Encoder = JavaScriptEncoder.Create(UnicodeRanges.All),
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     };

@@ -28,7 +28,7 @@ public sealed class FriendRequestTests : IAsyncLifetime
         var alice = await _h.NewUserAsync();
         var bob = await _h.NewUserAsync();
 
-        var sent = await InviteAsync(alice, bob, "hi \"bob\", it's me");
+        var sent = await InviteAsync(alice, bob, "hi \"bob\", it's me, 小红 <3");
 
         Assert.NotNull(sent.Ok);
         Assert.Equal((alice, bob), (sent.Ok.FromUserId, sent.Ok.ToUserId));
@@ -38,11 +38,11 @@ public sealed class FriendRequestTests : IAsyncLifetime
         Assert.Equal(4, push.Message.MsgType);
         Assert.Equal((alice, bob), (push.Message.FromUserId, push.Message.ToUserId));
         Assert.Equal(
-            $$$"""{"code":200,"msg":"SUCCESS","data":{"key":"FRIEND_INVITE","id":"{{{sent.Ok.RequestId}}}","msg":"hi \u0022bob\u0022, it\u0027s me"}}""",
+            $$$"""{"code":200,"msg":"SUCCESS","data":{"key":"FRIEND_INVITE","id":"{{{sent.Ok.RequestId}}}","msg":"hi \u0022bob\u0022, it\u0027s me, 小红 \u003C3"}}""",
             push.Message.Content);
         var pending = await _h.OkAsync<ListFriendRequests, FriendRequestList>(new ListFriendRequests(bob));
         var item = Assert.Single(pending.Items);
-        Assert.Equal((sent.Ok.RequestId, alice, "hi \"bob\", it's me"), (item.Id, item.FromUserId, item.Message));
+        Assert.Equal((sent.Ok.RequestId, alice, "hi \"bob\", it's me, 小红 <3"), (item.Id, item.FromUserId, item.Message));
         Assert.Equal($"user{alice}", item.Account);
         await _h.AssertNoFaultsAsync();
     }

@@ -198,6 +198,21 @@ public sealed class GroupTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_member_the_projection_has_not_heard_of_is_listed_as_auth_knows_them()
+    {
+        var (owner, friends) = await OwnerWithFriendsAsync(1);
+        var group = (await CreateAsync(owner, "g", [friends[0]])).Ok!.GroupId;
+        // As if the projection had lost the row (or never had it): auth still knows the user.
+        await _h.WithDbAsync(db => db.Users.Where(u => u.Id == friends[0]).ExecuteDeleteAsync());
+
+        var members = (await MembersAsync(owner, group)).Ok!.Items;
+
+        Assert.Equal($"user{friends[0]}", members.Single(m => m.Id == friends[0]).Account);
+        Assert.Equal(1, _h.Auth.Lookups);
+        await _h.AssertNoFaultsAsync();
+    }
+
+    [Fact]
     public async Task A_redelivered_create_makes_one_group_and_answers_its_id()
     {
         var (owner, friends) = await OwnerWithFriendsAsync(1);
