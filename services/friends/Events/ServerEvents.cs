@@ -18,8 +18,8 @@ public static class ServerEvents
 
     private static readonly JsonSerializerOptions Json = new()
     {
-        // Letters of every script as they are (a Chinese invitation stays readable and a third of
-        // the size); quotes and HTML-sensitive characters are still escaped.
+        // Letters of every script as they are (a Chinese invitation stays readable, at half the
+        // size of its \u escapes); quotes and HTML-sensitive characters are still escaped.
         Encoder = JavaScriptEncoder.Create(UnicodeRanges.All),
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
