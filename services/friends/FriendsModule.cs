@@ -1,16 +1,55 @@
+using EasyIm.Friends.Consumers;
+using EasyIm.Friends.Data;
+using EasyIm.Friends.Users;
+using EasyIm.Hosting.Database;
+using EasyIm.Hosting.Ids;
 using MassTransit;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 
 namespace EasyIm.Friends;
 
 public static class FriendsModule
 {
-    public static IHostApplicationBuilder AddFriends(this IHostApplicationBuilder builder) => builder;
+    /// <summary>Friendships, friend requests, groups and user search: the friends database, its id generator, the users projection.</summary>
+    public static IHostApplicationBuilder AddFriends(this IHostApplicationBuilder builder)
+    {
+        builder.AddServiceDatabase<FriendsDbContext, SqliteFriendsDbContext, PostgresFriendsDbContext>(FriendsDbContext.Service);
+        builder.AddSnowflakeIds<FriendsDbContext>(FriendsDbContext.Service);
+        builder.Services.AddFriendsServices();
+        return builder;
+    }
+
+    /// <summary>What the consumers need besides the database and the ids (which tests provide their own way).</summary>
+    internal static IServiceCollection AddFriendsServices(this IServiceCollection services)
+    {
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddScoped<UserDirectory>();
+        return services;
+    }
 
     public static void AddFriendsConsumers(IBusRegistrationConfigurator bus)
     {
+        Add<SendFriendRequestConsumer>(bus);
+        Add<AcceptFriendRequestConsumer>(bus);
+        Add<RejectFriendRequestConsumer>(bus);
+        Add<RemoveFriendConsumer>(bus);
+        Add<ListFriendsConsumer>(bus);
+        Add<ListFriendRequestsConsumer>(bus);
+        Add<SearchUsersConsumer>(bus);
+        Add<CreateGroupConsumer>(bus);
+        Add<InviteToGroupConsumer>(bus);
+        Add<LeaveGroupConsumer>(bus);
+        Add<ListGroupsConsumer>(bus);
+        Add<ListGroupMembersConsumer>(bus);
+        Add<ProjectRegisteredUserConsumer>(bus);
+        Add<PushPendingInvitationsConsumer>(bus);
     }
+
+    private static void Add<TConsumer>(IBusRegistrationConfigurator bus) where TConsumer : class, IConsumer =>
+        bus.AddConsumer<TConsumer, FriendsConsumerDefinition<TConsumer>>();
 
     public static WebApplication MapFriends(this WebApplication app) => app;
 }

@@ -60,6 +60,8 @@ public static class GatewayModule
             }
         });
         api.MapUserApi();
+        api.MapFriendsApi();
+        api.MapGroupApi();
         api.MapLocalApi();
 
         // easyim answers OPTIONS on any path, preflight or not.

@@ -58,7 +58,9 @@ public static class DatabaseSetup
 
         var database = new ServiceDatabase<TContext>(service, provider);
         builder.Services.AddSingleton<IServiceDatabase>(database);
-        builder.Services.AddHostedService(sp => new MigrateOnStart(sp, database));
+        // Not AddHostedService: it adds by TryAddEnumerable, which keeps one MigrateOnStart per
+        // process and would silently skip the migrations of every service database after the first.
+        builder.Services.AddSingleton<IHostedService>(sp => new MigrateOnStart(sp, database));
         builder.Services.AddHealthChecks().AddCheck<DbContextHealthCheck<TContext>>($"database-{service}", tags: ["ready"]);
         return builder;
     }

@@ -1,0 +1,58 @@
+using EasyIm.Contracts;
+using EasyIm.Contracts.Friends;
+using EasyIm.Friends.Data;
+using MassTransit;
+using Microsoft.EntityFrameworkCore;
+
+namespace EasyIm.Friends.Consumers;
+
+/// <summary>
+/// A member leaves. An owner leaving hands the group to the longest-standing member left; the last
+/// member leaving dismisses the group. <see cref="GroupMemberRemoved"/> goes out for the leaver.
+/// </summary>
+public sealed class LeaveGroupConsumer(FriendsDbContext db, TimeProvider time) : IConsumer<LeaveGroup>
+{
+    public async Task Consume(ConsumeContext<LeaveGroup> context)
+    {
+        var (me, groupId) = context.Message;
+        var ct = context.CancellationToken;
+
+        var group = await db.Groups.FirstOrDefaultAsync(g => g.Id == groupId && g.DismissedAtMs == null, ct);
+        if (group is null)
+        {
+            await context.RespondAsync(new RequestRejected(404, $"group {groupId} does not exist", "group_id"));
+            return;
+        }
+        var members = await db.GroupMembers
+            .Where(m => m.GroupId == groupId)
+            .OrderBy(m => m.JoinedAtMs).ThenBy(m => m.UserId)
+            .ToListAsync(ct);
+        var leaver = members.FirstOrDefault(m => m.UserId == me);
+        if (leaver is null)
+        {
+            await context.RespondAsync(new RequestRejected(403, $"you are not a member of group {groupId}", "group_id"));
+            return;
+        }
+
+        var now = time.GetUtcNow();
+        db.GroupMembers.Remove(leaver);
+        var remaining = members.Where(m => m != leaver).ToList();
+        if (remaining.Count == 0)
+        {
+            group.DismissedAtMs = now.ToUnixTimeMilliseconds();
+        }
+        else if (leaver.Role == GroupRoles.Owner || group.OwnerId == me)
+        {
+            var heir = remaining[0];
+            heir.Role = GroupRoles.Owner;
+            group.OwnerId = heir.UserId;
+        }
+        // The version is a concurrency token: an heir leaving at the same moment, or an invite into a
+        // group being dismissed, makes one of the two throw and be retried on the new membership.
+        group.Version++;
+        await db.SaveChangesAsync(ct);
+
+        await context.Publish(new GroupMemberRemoved(groupId, me, now));
+        await context.RespondAsync(new GroupMembersChanged(groupId, remaining.Count));
+    }
+}

@@ -1,0 +1,33 @@
+using EasyIm.Contracts.Gateway;
+using EasyIm.Friends.Data;
+using EasyIm.Friends.Events;
+using MassTransit;
+using Microsoft.EntityFrameworkCore;
+
+namespace EasyIm.Friends.Consumers;
+
+/// <summary>
+/// Invitations sent while the invitee was offline: when one of their connections completes its
+/// handshake, that connection (only) gets a FRIEND_INVITE for each pending request, oldest first.
+/// </summary>
+public sealed class PushPendingInvitationsConsumer(FriendsDbContext db) : IConsumer<UserConnected>
+{
+    /// <summary>The newest ones, should a user have piled up more; the rest stay listed by the HTTP API.</summary>
+    public const int MaxPushed = 100;
+
+    public async Task Consume(ConsumeContext<UserConnected> context)
+    {
+        var connected = context.Message;
+        var pending = await db.FriendRequests.AsNoTracking()
+            .Where(r => r.ToUserId == connected.UserId && r.Status == FriendRequestStatus.Pending)
+            .OrderByDescending(r => r.CreatedAtMs).ThenByDescending(r => r.Id)
+            .Take(MaxPushed)
+            .ToListAsync(context.CancellationToken);
+        if (pending.Count == 0)
+            return;
+        pending.Reverse();
+        await context.Publish(new PushToUsers(pending
+            .Select(r => new UserPush(r.ToUserId, ServerEvents.Invite(r.Id, r.FromUserId, r.ToUserId, r.Message), OnlyConnectionId: connected.ConnectionId))
+            .ToList()));
+    }
+}

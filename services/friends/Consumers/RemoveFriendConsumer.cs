@@ -1,0 +1,35 @@
+using EasyIm.Contracts;
+using EasyIm.Contracts.Friends;
+using EasyIm.Friends.Data;
+using MassTransit;
+using Microsoft.EntityFrameworkCore;
+
+namespace EasyIm.Friends.Consumers;
+
+/// <summary>Ends a friendship for both sides; <see cref="FriendshipRemoved"/> is published once for it.</summary>
+public sealed class RemoveFriendConsumer(FriendsDbContext db, TimeProvider time) : IConsumer<RemoveFriend>
+{
+    public async Task Consume(ConsumeContext<RemoveFriend> context)
+    {
+        var (me, friend) = context.Message;
+        if (me == friend)
+        {
+            await context.RespondAsync(new RequestRejected(400, "you cannot remove yourself", "friend_id"));
+            return;
+        }
+        var rows = await db.Friendships
+            .Where(f => (f.UserId == me && f.FriendId == friend) || (f.UserId == friend && f.FriendId == me))
+            .ToListAsync(context.CancellationToken);
+        if (rows.Count == 0)
+        {
+            await context.RespondAsync(new RequestRejected(404, $"user {friend} is not your friend", "friend_id"));
+            return;
+        }
+        db.Friendships.RemoveRange(rows);
+        // Of two removals racing, the second deletes nothing, throws, and is retried to find no friendship.
+        await db.SaveChangesAsync(context.CancellationToken);
+
+        await context.Publish(new FriendshipRemoved(me, friend, time.GetUtcNow()));
+        await context.RespondAsync(new FriendRemoved(me, friend));
+    }
+}

@@ -1,0 +1,133 @@
+using EasyIm.Contracts;
+using EasyIm.Contracts.Friends;
+using EasyIm.Contracts.Gateway;
+using EasyIm.Friends.Data;
+using EasyIm.Friends.Events;
+using EasyIm.Friends.Users;
+using EasyIm.Hosting.Ids;
+using MassTransit;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace EasyIm.Friends.Consumers;
+
+/// <summary>
+/// A friend invitation. Refused: to oneself (400), to an unknown user (404), to a friend (409),
+/// while one from the same inviter is pending (409), and while the invitee has invited the
+/// inviter (409: accepting that request is the way, and it says which). The invitee's live
+/// connections get FRIEND_INVITE.
+/// </summary>
+public sealed class SendFriendRequestConsumer(
+    FriendsDbContext db,
+    UserDirectory users,
+    [FromKeyedServices(FriendsDbContext.Service)] SnowflakeIds ids,
+    TimeProvider time) : IConsumer<SendFriendRequest>
+{
+    public async Task Consume(ConsumeContext<SendFriendRequest> context)
+    {
+        var (from, to, message) = context.Message;
+        var ct = context.CancellationToken;
+        message = string.IsNullOrWhiteSpace(message) ? null : message;
+
+        if (await FindRedeliveredAsync(context) is { } earlier)
+        {
+            await AnnounceAsync(context, earlier);
+            return;
+        }
+        if (FriendRules.CheckMessage(message) is { } broken)
+        {
+            await context.RespondAsync(new RequestRejected(400, broken.Message, broken.Field));
+            return;
+        }
+        if (from == to)
+        {
+            await context.RespondAsync(new RequestRejected(400, "you cannot invite yourself", "to_user_id"));
+            return;
+        }
+        var known = await users.FindAsync([from, to], ct);
+        if (!known.ContainsKey(to))
+        {
+            await context.RespondAsync(new RequestRejected(404, $"user {to} does not exist", "to_user_id"));
+            return;
+        }
+        if (!known.ContainsKey(from))
+        {
+            await context.RespondAsync(new RequestRejected(404, $"user {from} does not exist", "from_user_id"));
+            return;
+        }
+        if (await ConflictAsync(from, to, ct) is { } refused)
+        {
+            await context.RespondAsync(refused);
+            return;
+        }
+
+        var request = new FriendRequest
+        {
+            Id = ids.Next(),
+            FromUserId = from,
+            ToUserId = to,
+            Message = message,
+            Status = FriendRequestStatus.Pending,
+            CreatedAtMs = time.GetUtcNow().ToUnixTimeMilliseconds(),
+            CommandId = context.MessageId,
+        };
+        db.FriendRequests.Add(request);
+        try
+        {
+            await db.SaveChangesAsync(ct);
+        }
+        catch (DbUpdateException)
+        {
+            // The pending-pair or command unique index caught a racing twin: answer as it deserves.
+            db.ChangeTracker.Clear();
+            if (await FindRedeliveredAsync(context) is { } twin)
+            {
+                await AnnounceAsync(context, twin);
+                return;
+            }
+            if (await ConflictAsync(from, to, ct) is not { } conflict)
+                throw;
+            await context.RespondAsync(conflict);
+            return;
+        }
+        await AnnounceAsync(context, request);
+    }
+
+    private async Task<FriendRequest?> FindRedeliveredAsync(ConsumeContext<SendFriendRequest> context)
+    {
+        if (context.MessageId is not { } messageId)
+            return null;
+        return await db.FriendRequests.AsNoTracking().FirstOrDefaultAsync(r => r.CommandId == messageId, context.CancellationToken);
+    }
+
+    private async Task<RequestRejected?> ConflictAsync(long from, long to, CancellationToken ct)
+    {
+        if (await db.Friendships.AnyAsync(f => f.UserId == from && f.FriendId == to, ct))
+            return new RequestRejected(409, $"user {to} is already your friend", "to_user_id");
+        var pending = await db.FriendRequests.AsNoTracking()
+            .Where(r => r.Status == FriendRequestStatus.Pending
+                && ((r.FromUserId == from && r.ToUserId == to) || (r.FromUserId == to && r.ToUserId == from)))
+            .Select(r => new { r.Id, r.FromUserId })
+            .FirstOrDefaultAsync(ct);
+        if (pending is null)
+            return null;
+        return pending.FromUserId == from
+            ? new RequestRejected(409, $"you have already invited user {to}; the request {pending.Id} is pending", "to_user_id")
+            : new RequestRejected(409, $"user {to} has already invited you: accept their request {pending.Id} instead", "to_user_id");
+    }
+
+    /// <summary>
+    /// Pushes FRIEND_INVITE to the invitee and answers. A redelivery does both again (at least
+    /// once), but does not invite again to a request answered meanwhile.
+    /// </summary>
+    private static async Task AnnounceAsync(ConsumeContext<SendFriendRequest> context, FriendRequest request)
+    {
+        if (request.Status == FriendRequestStatus.Pending)
+        {
+            await context.Publish(new PushToUsers([
+                new UserPush(request.ToUserId, ServerEvents.Invite(request.Id, request.FromUserId, request.ToUserId, request.Message)),
+            ]));
+        }
+        await context.RespondAsync(new FriendRequestSent(request.Id, request.FromUserId, request.ToUserId));
+    }
+}

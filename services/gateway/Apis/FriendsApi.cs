@@ -1,0 +1,118 @@
+using EasyIm.Contracts.Auth;
+using EasyIm.Contracts.Friends;
+using EasyIm.Gateway.Http;
+using MassTransit;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.Routing;
+
+namespace EasyIm.Gateway.Apis;
+
+/// <summary>easyim's friend routes, plus the pending-requests list and reject. Every route needs the caller's access token.</summary>
+public static class FriendsApi
+{
+    public sealed record ListData<T>(int Total, IReadOnlyList<T> Items);
+    public sealed record UserItem(string Id, string Account, string Nickname, string Avatar);
+    public sealed record FriendRequestItem(string Id, string FromUserId, string Account, string Nickname, string Msg, DateTimeOffset CreatedAt);
+    public sealed record IdData(string Id);
+    public sealed record AcceptedData(string Id, string FriendId);
+
+    public static RouteGroupBuilder MapFriendsApi(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/api/user").WithTags("Friends");
+        api.MapGet("/friends", Friends)
+            .WithSummary("My friends: {total, items:[{id, account, nickname, avatar}]}");
+        api.MapPost("/friend/add", Add)
+            .WithSummary("Invite a user to be my friend; answers the request id")
+            .WithDescription("JSON body: {to_user_id, msg?}. The invitee's live connections get FRIEND_INVITE.");
+        api.MapPost("/friend/accept", Accept)
+            .WithSummary("Accept a friend request made to me")
+            .WithDescription("JSON body: {id} (the request), or {from_user_id} (the inviter). The inviter's live connections get FRIEND_AGREE.");
+        api.MapPost("/friend/reject", Reject)
+            .WithSummary("Reject a friend request made to me").WithDescription("JSON body: {id}");
+        api.MapPost("/friend/remove", Remove)
+            .WithSummary("End a friendship, for both sides").WithDescription("JSON body: {friend_id}");
+        api.MapGet("/friend/requests", Requests)
+            .WithSummary("Pending friend requests to me, newest first: {total, items:[{id, from_user_id, account, nickname, msg, created_at}]}");
+        api.MapGet("/search", Search)
+            .WithSummary("Users whose account or nickname contains the keyword: {total, items:[{id, account, nickname, avatar}]}")
+            .WithDescription("Query: keyword (1-64 characters). At most 20 users, exact account matches first; never the caller.");
+        return api;
+    }
+
+    private static UserItem ToItem(UserInfo u) => new(u.Id.ToString(), u.Account, u.Nickname, u.Avatar);
+
+    private static ListData<UserItem> ToList(UserList list) => new(list.Items.Count, list.Items.Select(ToItem).ToList());
+
+    public static async Task<IResult> Friends(HttpRequest request,
+        [FromServices] IRequestClient<ValidateAccessToken> auth, [FromServices] IRequestClient<ListFriends> friends, CancellationToken ct)
+    {
+        var input = await ApiInput.ReadAsync(request);
+        var me = await ApiCaller.ResolveAsync(request, input, auth, ct);
+        return await ServiceCalls.AskAsync(friends, new ListFriends(me), (UserList l) => ToList(l), ct);
+    }
+
+    public static async Task<IResult> Add(HttpRequest request,
+        [FromServices] IRequestClient<ValidateAccessToken> auth, [FromServices] IRequestClient<SendFriendRequest> friends, CancellationToken ct)
+    {
+        var input = await ApiInput.ReadAsync(request);
+        var me = await ApiCaller.ResolveAsync(request, input, auth, ct);
+        var to = input.RequiredId("to_user_id");
+        var message = input.OptionalString("msg", FriendRules.MessageMaxLength);
+        return await ServiceCalls.AskAsync(friends, new SendFriendRequest(me, to, message),
+            (FriendRequestSent s) => new IdData(s.RequestId.ToString()), ct);
+    }
+
+    public static async Task<IResult> Accept(HttpRequest request,
+        [FromServices] IRequestClient<ValidateAccessToken> auth, [FromServices] IRequestClient<AcceptFriendRequest> friends, CancellationToken ct)
+    {
+        var input = await ApiInput.ReadAsync(request);
+        var me = await ApiCaller.ResolveAsync(request, input, auth, ct);
+        var id = input.OptionalId("id");
+        var inviter = id is null ? input.OptionalId("from_user_id") : null;
+        if (id is null && inviter is null)
+            throw new ApiInputException("id", "id is required (the friend request's id; or from_user_id, the inviter's)");
+        return await ServiceCalls.AskAsync(friends, new AcceptFriendRequest(me, id, inviter),
+            (FriendRequestAccepted a) => new AcceptedData(a.RequestId.ToString(), a.InviterId.ToString()), ct);
+    }
+
+    public static async Task<IResult> Reject(HttpRequest request,
+        [FromServices] IRequestClient<ValidateAccessToken> auth, [FromServices] IRequestClient<RejectFriendRequest> friends, CancellationToken ct)
+    {
+        var input = await ApiInput.ReadAsync(request);
+        var me = await ApiCaller.ResolveAsync(request, input, auth, ct);
+        var id = input.RequiredId("id");
+        return await ServiceCalls.AskAsync(friends, new RejectFriendRequest(me, id),
+            (FriendRequestDeclined d) => new IdData(d.RequestId.ToString()), ct);
+    }
+
+    public static async Task<IResult> Remove(HttpRequest request,
+        [FromServices] IRequestClient<ValidateAccessToken> auth, [FromServices] IRequestClient<RemoveFriend> friends, CancellationToken ct)
+    {
+        var input = await ApiInput.ReadAsync(request);
+        var me = await ApiCaller.ResolveAsync(request, input, auth, ct);
+        var friend = input.RequiredId("friend_id");
+        return await ServiceCalls.AskAsync(friends, new RemoveFriend(me, friend), (FriendRemoved _) => Empty.Instance, ct, "removed");
+    }
+
+    public static async Task<IResult> Requests(HttpRequest request,
+        [FromServices] IRequestClient<ValidateAccessToken> auth, [FromServices] IRequestClient<ListFriendRequests> friends, CancellationToken ct)
+    {
+        var input = await ApiInput.ReadAsync(request);
+        var me = await ApiCaller.ResolveAsync(request, input, auth, ct);
+        return await ServiceCalls.AskAsync(friends, new ListFriendRequests(me), (FriendRequestList l) => new ListData<FriendRequestItem>(l.Items.Count,
+            l.Items.Select(r => new FriendRequestItem(r.Id.ToString(), r.FromUserId.ToString(), r.Account, r.Nickname, r.Message ?? "", r.CreatedAt)).ToList()), ct);
+    }
+
+    public static async Task<IResult> Search(HttpRequest request,
+        [FromServices] IRequestClient<ValidateAccessToken> auth, [FromServices] IRequestClient<SearchUsers> friends, CancellationToken ct)
+    {
+        var input = await ApiInput.ReadAsync(request);
+        var me = await ApiCaller.ResolveAsync(request, input, auth, ct);
+        var keyword = input.OptionalString("keyword", FriendRules.KeywordMaxLength);
+        if (FriendRules.CheckKeyword(keyword) is { } broken)
+            throw new ApiInputException(broken.Field, broken.Message);
+        return await ServiceCalls.AskAsync(friends, new SearchUsers(me, keyword!.Trim(), FriendRules.DefaultSearchLimit), (UserList l) => ToList(l), ct);
+    }
+}
