@@ -64,9 +64,21 @@ public static class MsgCodec
         }
     }
 
-    /// <summary>Whether the top-level <c>content</c> is an object or array rather than a string; a cheap scan, no allocation.</summary>
+    /// <summary>The proto names of each enum field's values, under both the field's proto and JSON names.</summary>
+    private static readonly Dictionary<string, HashSet<string>> EnumFields = Msg.Descriptor.Fields.InFieldNumberOrder()
+        .Where(f => f.FieldType == Google.Protobuf.Reflection.FieldType.Enum)
+        .SelectMany(f => new[] { f.Name, f.JsonName }.Distinct().Select(name => (name, values: f.EnumType.Values.Select(v => v.Name).ToHashSet())))
+        .ToDictionary(x => x.name, x => x.values);
+
+    /// <summary>
+    /// One cheap pass over the top level: is <c>content</c> an object or array rather than a string
+    /// (then it is turned into one), and is every enum given by name a known name? The protobuf
+    /// parser, told to ignore unknown fields, would otherwise take an unknown name for the default
+    /// (<c>"msg_type":"SHOUT"</c> would read as TEXT).
+    /// </summary>
     private static bool ContentIsEmbeddedJson(ReadOnlySequence<byte> frame)
     {
+        var embedded = false;
         try
         {
             var reader = new Utf8JsonReader(frame, new JsonReaderOptions { MaxDepth = 16 });
@@ -74,14 +86,17 @@ public static class MsgCodec
                 return false;
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
-                var isContent = reader.ValueTextEquals("content"u8);
+                var name = reader.GetString()!;
                 if (!reader.Read())
-                    return false;
-                if (isContent && reader.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray)
-                    return true;
+                    return embedded;
+                if (name == "content" && reader.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray)
+                    embedded = true;
+                else if (reader.TokenType == JsonTokenType.String && EnumFields.TryGetValue(name, out var names)
+                         && !names.Contains(reader.GetString()!))
+                    throw new FrameException($"\"{name}\" has no value named \"{reader.GetString()}\"");
                 reader.Skip();
             }
-            return false;
+            return embedded;
         }
         catch (JsonException)
         {
