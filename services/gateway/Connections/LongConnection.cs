@@ -72,7 +72,11 @@ public abstract class LongConnection
         if (_outbound.Writer.TryWrite(msg))
             return true;
         if (!IsClosing)
+        {
+            _logger.LogWarning("Connection {ConnectionId} of user {UserId} has {Capacity} frames waiting to be written: the client does not read; dropping it",
+                Id, UserId, Options.SendQueueCapacity);
             Abort("send queue full: the client does not read what it is sent");
+        }
         return false;
     }
 
