@@ -259,6 +259,23 @@ public abstract class ConnectionScenarios(EasyImShape shape)
     }
 
     [SkippableFact]
+    public async Task A_secret_reset_closes_the_users_live_connections_and_the_new_token_connects()
+    {
+        shape.RequireAvailable();
+        var (user, client) = await SignedInAsync(ClientTransport.WebSocketProtobuf);
+        await using var _ = client;
+
+        var reset = await shape.PostAsync("/api/user/refresh_token",
+            new { grant_type = "access_token", refresh_token = user.RefreshToken, reset_secret = true });
+
+        Assert.Equal(200, reset.Status);
+        await AssertNotifiedAndClosedAsync(client, 401);
+        await using var fresh = await ConnectAsync(ClientTransport.TcpProtobuf);
+        await fresh.HandshakeAsync(user.Id, reset.Data.GetProperty("token").GetString()!);
+        await AssertServedAsync(fresh);
+    }
+
+    [SkippableFact]
     public async Task A_new_connection_with_the_device_id_of_a_live_one_replaces_it()
     {
         shape.RequireAvailable();
