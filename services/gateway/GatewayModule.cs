@@ -1,5 +1,8 @@
 using System.Text.Json;
 using EasyIm.Gateway.Apis;
+using EasyIm.Gateway.Connections;
+using EasyIm.Gateway.Consumers;
+using EasyIm.Gateway.Delivery;
 using EasyIm.Gateway.Http;
 using EasyIm.Hosting;
 using MassTransit;
@@ -10,6 +13,7 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Scalar.AspNetCore;
@@ -21,11 +25,24 @@ public static class GatewayModule
     public static IHostApplicationBuilder AddGateway(this IHostApplicationBuilder builder)
     {
         var options = builder.Configuration.GetSection(GatewayOptions.Section).Get<GatewayOptions>() ?? new GatewayOptions();
+        options.Validate();
         builder.Services.AddSingleton(options);
+        builder.Services.AddSingleton(new GatewayIdentity(options.InstanceId));
+        builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<ConnectionRegistry>();
+        builder.Services.AddSingleton<MessagingOutbound>();
+        builder.Services.AddSingleton<FrameHandler>();
+        builder.Services.AddSingleton<ConnectionHost>();
+        builder.Services.AddHostedService<PresenceHeartbeat>();
 
-        // The long-connection port serves the same HTTP pipeline as the API port.
+        // The long-connection port: raw TCP (JSON lines or protobuf) is told from HTTP by its first
+        // bytes; HTTP goes on to the same pipeline as the API port (API and WebSocket upgrades).
         var port = builder.Configuration.GetPort("Gateway:Port", 8888);
-        builder.Services.Configure<KestrelServerOptions>(k => k.ListenOn(builder.Configuration, port));
+        builder.Services.Configure<KestrelServerOptions>(k => k.ListenOn(builder.Configuration, port, listen =>
+        {
+            listen.Protocols = HttpProtocols.Http1;
+            listen.Use(next => context => listen.ApplicationServices.GetRequiredService<ConnectionHost>().OnConnectionAsync(context, next));
+        }));
 
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower);
         builder.Services.AddCors(o => o.AddDefaultPolicy(p => p.AllowAnyOrigin().AllowAnyHeader().AllowAnyMethod()));
@@ -35,6 +52,8 @@ public static class GatewayModule
 
     public static void AddGatewayConsumers(IBusRegistrationConfigurator bus)
     {
+        bus.AddConsumer<PushToUsersConsumer, PushToUsersConsumerDefinition>();
+        bus.AddConsumer<UserTokensRevokedConsumer, UserTokensRevokedConsumerDefinition>();
     }
 
     public static WebApplication MapGateway(this WebApplication app)
@@ -46,6 +65,10 @@ public static class GatewayModule
                 .LogError(error, "Request {Method} {Path} failed", context.Request.Method, context.Request.Path);
             return ApiResults.WriteFailAsync(context, StatusCodes.Status500InternalServerError, "internal error");
         }));
+        // A WebSocket upgrade on any path of either port is a long connection, as in easyim (/ws is the documented one).
+        app.UseWebSockets();
+        var connections = app.Services.GetRequiredService<ConnectionHost>();
+        app.Use(connections.OnRequestAsync);
         app.UseCors();
 
         var api = app.MapGroup("").AddEndpointFilter(async (context, next) =>

@@ -11,12 +11,40 @@ public sealed class GatewayOptions
     public int ApiPort { get; set; } = 8889;
     /// <summary>Idle seconds before a connection is closed.</summary>
     public int DropAfter { get; set; } = 300;
+    /// <summary>Seconds a new connection has to complete its heartbeat handshake.</summary>
+    public int HandshakeTimeout { get; set; } = 10;
     public int MaxFrameBytes { get; set; } = 64 * 1024;
+    /// <summary>
+    /// Frames waiting to be written to one connection. A client that stops reading fills it and is
+    /// dropped, so it never holds up the others. Services push long backlogs in pages below this.
+    /// </summary>
+    public int SendQueueCapacity { get; set; } = 2048;
+    /// <summary>This gateway's id on the bus (its receive endpoint is <c>gateway-{id}</c>); random per process when unset.</summary>
+    public string? InstanceId { get; set; }
     public RateLimitOptions RateLimit { get; set; } = new();
 
     public sealed class RateLimitOptions
     {
         public int PerSecond { get; set; } = 100;
         public int Burst { get; set; } = 200;
+    }
+
+    public TimeSpan DropAfterSpan => TimeSpan.FromSeconds(DropAfter);
+    public TimeSpan HandshakeTimeoutSpan => TimeSpan.FromSeconds(HandshakeTimeout);
+
+    /// <summary>Stops the process at start, naming the key, when a setting cannot work.</summary>
+    public void Validate()
+    {
+        static void Require(bool ok, string key, string rule, object value)
+        {
+            if (!ok)
+                throw new Hosting.StartupException($"{Section}:{key} must be {rule}, not '{value}'.");
+        }
+        Require(DropAfter > 0, nameof(DropAfter), "a positive number of seconds", DropAfter);
+        Require(HandshakeTimeout > 0, nameof(HandshakeTimeout), "a positive number of seconds", HandshakeTimeout);
+        Require(MaxFrameBytes is >= 1024 and <= 16 * 1024 * 1024, nameof(MaxFrameBytes), "from 1024 to 16777216 bytes", MaxFrameBytes);
+        Require(SendQueueCapacity is >= 16 and <= 1_000_000, nameof(SendQueueCapacity), "from 16 to 1000000 frames", SendQueueCapacity);
+        Require(RateLimit.PerSecond > 0, "RateLimit:PerSecond", "a positive number", RateLimit.PerSecond);
+        Require(RateLimit.Burst >= RateLimit.PerSecond, "RateLimit:Burst", $"at least RateLimit:PerSecond ({RateLimit.PerSecond})", RateLimit.Burst);
     }
 }

@@ -61,7 +61,18 @@ public abstract class EasyImShape : IAsyncLifetime
         ["EasyIm:ListenAddress"] = "127.0.0.1",
         ["Logging:LogLevel:Default"] = "Warning",
         ["Logging:LogLevel:EasyIm"] = "Information",
+        // Short, so that the handshake timeout and the idle drop are seen within a test (defaults 10 s and 300 s).
+        ["Gateway:HandshakeTimeout"] = "3",
+        ["Gateway:DropAfter"] = "6",
     };
+
+    /// <summary>
+    /// The services of the process that runs the gateway (started last in every shape): for tests
+    /// that play a service on the bus, or look at the gateway's connections.
+    /// </summary>
+    public IServiceProvider GatewayServices => _hosts.Count > 0
+        ? _hosts[^1].Services
+        : throw new InvalidOperationException($"the {Name} shape is not running");
 
     private async Task StartHostsAsync()
     {

@@ -1,0 +1,91 @@
+using System.Collections.Concurrent;
+using System.Collections.Immutable;
+
+namespace EasyIm.Gateway.Connections;
+
+/// <summary>
+/// The connections of this gateway: every open one, and the authenticated ones by user. Lookups
+/// (every push) read immutable snapshots without locking; the rarer changes take a lock.
+/// </summary>
+public sealed class ConnectionRegistry(TimeProvider time)
+{
+    /// <summary>How long a revocation is remembered, to refuse a handshake that was validated just before it.</summary>
+    public static readonly TimeSpan RevocationMemory = TimeSpan.FromMinutes(2);
+
+    private readonly ConcurrentDictionary<string, LongConnection> _open = new();
+    private readonly ConcurrentDictionary<long, ImmutableArray<LongConnection>> _byUser = new();
+    private readonly ConcurrentDictionary<long, (int Version, DateTimeOffset At)> _revoked = new();
+    private readonly Lock _lock = new();
+
+    public int OpenCount => _open.Count;
+
+    public ICollection<LongConnection> Open => _open.Values;
+
+    public void Opened(LongConnection connection) => _open[connection.Id] = connection;
+
+    /// <summary>
+    /// Adds an authenticated connection under its user. Returns false (and adds nothing) when the
+    /// user's tokens were revoked above the session's version meanwhile; otherwise
+    /// <paramref name="replaced"/> holds the live connections of the same device, now removed.
+    /// </summary>
+    public bool TryAdd(LongConnection connection, out IReadOnlyList<LongConnection> replaced)
+    {
+        var session = connection.Session ?? throw new InvalidOperationException("only authenticated connections are added");
+        lock (_lock)
+        {
+            if (_revoked.TryGetValue(session.UserId, out var revoked) && revoked.Version > session.TokenVersion)
+            {
+                replaced = [];
+                return false;
+            }
+            var current = _byUser.GetValueOrDefault(session.UserId, []);
+            replaced = session.DeviceId is null
+                ? []
+                : current.Where(c => c.Session?.DeviceId == session.DeviceId).ToList();
+            _byUser[session.UserId] = current.RemoveRange(replaced).Add(connection);
+            return true;
+        }
+    }
+
+    public void Closed(LongConnection connection)
+    {
+        _open.TryRemove(connection.Id, out _);
+        if (connection.Session is not { } session)
+            return;
+        lock (_lock)
+        {
+            if (!_byUser.TryGetValue(session.UserId, out var current))
+                return;
+            var remaining = current.Remove(connection);
+            if (remaining.IsEmpty)
+                _byUser.TryRemove(session.UserId, out _);
+            else
+                _byUser[session.UserId] = remaining;
+        }
+    }
+
+    public ImmutableArray<LongConnection> OfUser(long userId) => _byUser.GetValueOrDefault(userId, []);
+
+    public IReadOnlyList<long> Users => [.. _byUser.Keys];
+
+    /// <summary>Every token of the user below <paramref name="version"/> stopped working: returns the connections opened with one.</summary>
+    public IReadOnlyList<LongConnection> Revoke(long userId, int version)
+    {
+        lock (_lock)
+        {
+            var now = time.GetUtcNow();
+            _revoked.AddOrUpdate(userId, (version, now), (_, old) => (Math.Max(old.Version, version), now));
+            return [.. OfUser(userId).Where(c => c.Session!.TokenVersion < version)];
+        }
+    }
+
+    public void ForgetOldRevocations()
+    {
+        var before = time.GetUtcNow() - RevocationMemory;
+        foreach (var (userId, revoked) in _revoked)
+        {
+            if (revoked.At < before)
+                _revoked.TryRemove(new KeyValuePair<long, (int, DateTimeOffset)>(userId, revoked));
+        }
+    }
+}

@@ -1,0 +1,330 @@
+using System.Globalization;
+using System.Text.Json;
+using EasyIm.Contracts;
+using EasyIm.Contracts.Auth;
+using EasyIm.Contracts.Friends;
+using EasyIm.Contracts.Gateway;
+using EasyIm.Contracts.Messaging;
+using EasyIm.Contracts.Wire;
+using EasyIm.Gateway.Delivery;
+using EasyIm.Gateway.Wire;
+using EasyIm.Hosting.Bus;
+using MassTransit;
+using Microsoft.Extensions.Logging;
+
+namespace EasyIm.Gateway.Connections;
+
+/// <summary>
+/// What a frame means: the heartbeat handshake first, then events and chat messages, each turned
+/// into a bus message for the service that decides. The gateway only checks form, sender and rate.
+/// </summary>
+public sealed class FrameHandler(
+    GatewayOptions options,
+    GatewayIdentity gateway,
+    ConnectionRegistry registry,
+    MessagingOutbound messaging,
+    IBus bus,
+    TimeProvider time,
+    ILogger<FrameHandler> logger)
+{
+    /// <summary>Friend requests one connection may be waiting on at once.</summary>
+    public const int MaxRequestsInFlight = 8;
+    public const int MaxDeviceIdLength = 128;
+    public const int MaxClientMsgIdLength = 128;
+    public const int MaxConversationIdLength = 128;
+    public const int MaxInviteMessageLength = 256;
+    public const int MaxSyncConversations = 10_000;
+
+    private readonly IRequestClient<ValidateAccessToken> _validate = bus.CreateRequestClient<ValidateAccessToken>(BusSetup.RequestTimeout);
+    private readonly IRequestClient<SendFriendRequest> _invite = bus.CreateRequestClient<SendFriendRequest>(BusSetup.RequestTimeout);
+    private readonly IRequestClient<AcceptFriendRequest> _agree = bus.CreateRequestClient<AcceptFriendRequest>(BusSetup.RequestTimeout);
+
+    /// <summary>Handles one decoded frame. Throws <see cref="FrameException"/> for a frame that breaks the protocol (NOTIFY 400, close).</summary>
+    public ValueTask HandleAsync(LongConnection connection, Msg msg) =>
+        connection.Session is null ? HandshakeAsync(connection, msg) : DispatchAsync(connection, connection.Session, msg);
+
+    private async ValueTask HandshakeAsync(LongConnection connection, Msg msg)
+    {
+        const string expected = "the first frame must be the heartbeat: msg_type=4, from_user_id, access_token, content {\"key\":\"KEEP_ALIVE\"}";
+        if (msg.MsgType != Msg.Types.MsgType.Event)
+        {
+            connection.Close(401, expected);
+            return;
+        }
+        string? deviceId;
+        using (var content = EventContent.Parse(msg.Content))
+        {
+            if (content.Key() != EventContent.KeepAlive)
+            {
+                connection.Close(401, expected);
+                return;
+            }
+            deviceId = content.OptionalString("device_id", MaxDeviceIdLength);
+        }
+        if (!TryParseId(msg.FromUserId, out var userId) || msg.AccessToken.Length == 0)
+        {
+            connection.Close(401, expected);
+            return;
+        }
+
+        Response<AccessTokenValidated, RequestRejected> response;
+        try
+        {
+            response = await _validate.GetResponse<AccessTokenValidated, RequestRejected>(new ValidateAccessToken(userId, msg.AccessToken), connection.Closing);
+        }
+        catch (RequestTimeoutException)
+        {
+            connection.Close(503, "the auth service did not answer in time; try again");
+            return;
+        }
+        catch (OperationCanceledException) when (connection.IsClosing)
+        {
+            return;
+        }
+        if (response.Is(out Response<RequestRejected>? rejected))
+        {
+            logger.LogInformation("Connection {ConnectionId} refused for user {UserId}: {Reason}", connection.Id, userId, rejected.Message.Message);
+            connection.Close(401, rejected.Message.Message);
+            return;
+        }
+        if (connection.IsClosing || !response.Is(out Response<AccessTokenValidated>? validated))
+            return;
+
+
+        connection.Session = new Session(userId, deviceId, validated.Message.TokenVersion);
+        connection.ResetTimeout(options.DropAfterSpan);
+        // The reply goes first, so that no push can reach the client ahead of it.
+        connection.Send(ServerFrames.HeartbeatReply(userId));
+        if (!registry.TryAdd(connection, out var replaced))
+        {
+            connection.Close(401, "the token was revoked (logout or secret reset)");
+            return;
+        }
+        foreach (var old in replaced)
+        {
+            logger.LogInformation("Connection {ConnectionId} replaces {ReplacedConnectionId} of user {UserId}, device {DeviceId}",
+                connection.Id, old.Id, userId, deviceId);
+            old.Close(409, "replaced by a newer connection of the same device");
+        }
+        logger.LogInformation("Connection {ConnectionId} authenticated as user {UserId} ({Transport}, {Format}, device {DeviceId})",
+            connection.Id, userId, connection.Transport, connection.Format, deviceId);
+        await PublishAsync(new UserConnected(userId, gateway.Id, connection.Id, deviceId, time.GetUtcNow()));
+    }
+
+    /// <summary>After the connection closed: forget it and, if it was someone's, say so.</summary>
+    public async Task ClosedAsync(LongConnection connection)
+    {
+        registry.Closed(connection);
+        if (connection.Session is { } session)
+            await PublishAsync(new UserDisconnected(session.UserId, gateway.Id, connection.Id, time.GetUtcNow()));
+    }
+
+    private async ValueTask DispatchAsync(LongConnection connection, Session session, Msg msg)
+    {
+        if (msg.FromUserId.Length > 0 && msg.FromUserId != session.UserIdText)
+        {
+            // Refused, not closed: DESIGN says the frame is refused; the connection's own user is still who it was.
+            connection.Send(ServerFrames.Notify(session.UserId, 403, "from_user_id is not this connection's user; the frame was dropped"));
+            return;
+        }
+        switch (msg.MsgType)
+        {
+            case Msg.Types.MsgType.Text or Msg.Types.MsgType.Image or Msg.Types.MsgType.Voice or Msg.Types.MsgType.Video:
+                await ChatAsync(connection, session, msg);
+                return;
+            case Msg.Types.MsgType.Event:
+                await EventAsync(connection, session, msg);
+                return;
+            case Msg.Types.MsgType.Notify:
+                throw new FrameException("clients do not send NOTIFY (msg_type=5)");
+            default:
+                throw new FrameException($"unknown msg_type {(int)msg.MsgType}");
+        }
+    }
+
+    private async ValueTask ChatAsync(LongConnection connection, Session session, Msg msg)
+    {
+        if (!connection.RateLimit.TryAcquire())
+        {
+            OverRate(connection);
+            return;
+        }
+        var to = RequireId(msg.ToUserId, "to_user_id");
+        var chatType = RequireChatType(msg.ChatType);
+        if (msg.ClientMsgId.Length > MaxClientMsgIdLength)
+            throw new FrameException($"client_msg_id must be at most {MaxClientMsgIdLength} characters");
+        var message = new WireMessage
+        {
+            Seq = msg.Seq,
+            FromUserId = session.UserId,
+            ToUserId = to,
+            ChatType = chatType,
+            MsgType = (int)msg.MsgType,
+            Content = msg.Content,
+            ClientMsgId = msg.ClientMsgId.Length > 0 ? msg.ClientMsgId : null,
+        };
+        await messaging.SubmitAsync(new ChatSubmission(session.UserId, connection.Id, message), connection.Closing);
+    }
+
+    private async ValueTask EventAsync(LongConnection connection, Session session, Msg msg)
+    {
+        using var content = EventContent.Parse(msg.Content);
+        switch (content.Key())
+        {
+            case EventContent.KeepAlive:
+                connection.Send(ServerFrames.HeartbeatReply(session.UserId));
+                return;
+            case EventContent.FriendInvite:
+            {
+                var invitee = RequireId(msg.ToUserId, "to_user_id");
+                var note = content.OptionalString("msg", MaxInviteMessageLength);
+                StartRequest(connection, session, EventContent.FriendInvite, async ct =>
+                {
+                    var response = await _invite.GetResponse<FriendRequestSent, RequestRejected>(new SendFriendRequest(session.UserId, invitee, note), ct);
+                    return response.Is(out Response<FriendRequestSent>? sent) ? sent.Message.RequestId : Rejected(response);
+                });
+                return;
+            }
+            case EventContent.FriendAgree:
+            {
+                var requestId = content.OptionalId("id");
+                long? inviter = msg.ToUserId.Length > 0 ? RequireId(msg.ToUserId, "to_user_id") : null;
+                if (requestId is null && inviter is null)
+                    throw new FrameException("FRIEND_AGREE needs to_user_id (the inviter) or \"id\" (the request id)");
+                StartRequest(connection, session, EventContent.FriendAgree, async ct =>
+                {
+                    var response = await _agree.GetResponse<FriendRequestAccepted, RequestRejected>(new AcceptFriendRequest(session.UserId, requestId, inviter), ct);
+                    return response.Is(out Response<FriendRequestAccepted>? accepted) ? accepted.Message.RequestId : Rejected(response);
+                });
+                return;
+            }
+            case EventContent.Arrived or EventContent.Read:
+            {
+                var conversation = content.OptionalString("conversation_id", MaxConversationIdLength);
+                var seq = content.OptionalUInt64("seq");
+                if (string.IsNullOrEmpty(conversation) || seq is null)
+                    throw new FrameException($"{content.Key()} needs \"conversation_id\" and \"seq\"");
+                var status = content.Key() == EventContent.Arrived ? (int)Msg.Types.MsgStatus.Arrived : (int)Msg.Types.MsgStatus.Read;
+                await messaging.RecordAsync(new Receipt(session.UserId, conversation, seq.Value, status), connection.Closing);
+                return;
+            }
+            case EventContent.Sync:
+                await PublishAsync(new SyncConversations(session.UserId, connection.Id, ReadCursors(content)));
+                return;
+            case EventContent.Typing:
+            {
+                if (!connection.RateLimit.TryAcquire())
+                {
+                    OverRate(connection);
+                    return;
+                }
+                var to = RequireId(msg.ToUserId, "to_user_id");
+                await PublishAsync(new RelayTyping(session.UserId, connection.Id, to, RequireChatType(msg.ChatType)));
+                return;
+            }
+            default:
+                throw new FrameException($"unknown event key \"{content.Key()}\"");
+        }
+    }
+
+    private void OverRate(LongConnection connection)
+    {
+        logger.LogWarning("Connection {ConnectionId} of user {UserId} went over {PerSecond} chat frames per second (burst {Burst}); closing it",
+            connection.Id, connection.UserId, options.RateLimit.PerSecond, options.RateLimit.Burst);
+        connection.Close(429, $"more than {options.RateLimit.PerSecond} messages per second (burst {options.RateLimit.Burst})");
+    }
+
+    private static IReadOnlyDictionary<string, ulong>? ReadCursors(JsonDocument content)
+    {
+        if (!content.RootElement.TryGetProperty("conversations", out var conversations) || conversations.ValueKind == JsonValueKind.Null)
+            return null;
+        if (conversations.ValueKind != JsonValueKind.Object)
+            throw new FrameException("\"conversations\" must be an object of conversation id to last seq");
+        var cursors = new Dictionary<string, ulong>();
+        foreach (var cursor in conversations.EnumerateObject())
+        {
+            if (cursors.Count == MaxSyncConversations)
+                throw new FrameException($"\"conversations\" may name at most {MaxSyncConversations} conversations");
+            if (cursor.Name.Length is 0 or > MaxConversationIdLength)
+                throw new FrameException("a conversation id in \"conversations\" is empty or too long");
+            cursors[cursor.Name] = EventContent.ReadUInt64(cursor.Value, "conversations." + cursor.Name);
+        }
+        return cursors;
+    }
+
+    /// <summary>
+    /// Asks a service without holding up the connection's other frames; the answer comes back as
+    /// the event form (with <c>data.id</c> = the request id) or as a NOTIFY with the service's code.
+    /// </summary>
+    private void StartRequest(LongConnection connection, Session session, string key, Func<CancellationToken, Task<long>> ask)
+    {
+        if (!connection.TryBeginRequest(MaxRequestsInFlight))
+        {
+            connection.Send(ServerFrames.Notify(session.UserId, 429, $"at most {MaxRequestsInFlight} friend requests may wait for an answer at once"));
+            return;
+        }
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                var id = await ask(connection.Closing);
+                connection.Send(ServerFrames.Event(session.UserId,
+                    EventContent.Success(key, w => w.WriteString("id", id.ToString(CultureInfo.InvariantCulture)))));
+            }
+            catch (RejectedException rejected)
+            {
+                connection.Send(ServerFrames.Notify(session.UserId, rejected.Code, rejected.Message));
+            }
+            catch (RequestTimeoutException)
+            {
+                connection.Send(ServerFrames.Notify(session.UserId, 503, "the friends service did not answer in time; try again"));
+            }
+            catch (OperationCanceledException) when (connection.IsClosing)
+            {
+            }
+            catch (Exception ex)
+            {
+                logger.LogError(ex, "{Key} of connection {ConnectionId} failed", key, connection.Id);
+                connection.Send(ServerFrames.Notify(session.UserId, 500, "internal error"));
+            }
+            finally
+            {
+                connection.EndRequest();
+            }
+        });
+    }
+
+    private static long Rejected<T>(Response<T, RequestRejected> response) where T : class
+    {
+        response.Is(out Response<RequestRejected>? rejected);
+        throw new RejectedException(rejected!.Message.Code, rejected.Message.Message);
+    }
+
+    private sealed class RejectedException(int code, string message) : Exception(message)
+    {
+        public int Code { get; } = code;
+    }
+
+    private async Task PublishAsync<T>(T message) where T : class
+    {
+        try
+        {
+            await bus.Publish(message);
+        }
+        catch (Exception ex)
+        {
+            logger.LogWarning(ex, "Could not publish {Message}", typeof(T).Name);
+        }
+    }
+
+    private static bool TryParseId(string text, out long id) =>
+        long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out id) && id > 0;
+
+    private static long RequireId(string text, string field) =>
+        TryParseId(text, out var id) ? id : throw new FrameException($"{field} must be an id (a positive 64-bit integer, as a string)");
+
+    private static int RequireChatType(Msg.Types.ChatType chatType) =>
+        chatType is Msg.Types.ChatType.Single or Msg.Types.ChatType.Group
+            ? (int)chatType
+            : throw new FrameException($"unknown chat_type {(int)chatType}");
+}

@@ -1,0 +1,114 @@
+using System.Buffers;
+using System.Net.WebSockets;
+using System.Threading.Channels;
+using EasyIm.Contracts.Wire;
+using EasyIm.Gateway.Wire;
+using Google.Protobuf;
+using WireFormat = EasyIm.Gateway.Wire.WireFormat;
+using Microsoft.Extensions.Logging;
+
+namespace EasyIm.Gateway.Connections;
+
+/// <summary>
+/// A WebSocket long connection: a text message is one JSON <c>Msg</c>, a binary message one protobuf
+/// <c>Msg</c>. The client is answered in the format of its first message.
+/// </summary>
+public sealed class WebSocketConnection(WebSocket socket, string id, GatewayOptions options, ILogger logger)
+    : LongConnection(id, "websocket", options, logger)
+{
+    private bool _formatKnown;
+
+    protected override async Task ReadLoopAsync(FrameHandler handler)
+    {
+        var max = Options.MaxFrameBytes;
+        var buffer = ArrayPool<byte>.Shared.Rent(Math.Min(max, 16 * 1024));
+        try
+        {
+            while (true)
+            {
+                var count = 0;
+                var tooLarge = false;
+                ValueWebSocketReceiveResult received;
+                do
+                {
+                    if (count == buffer.Length && !tooLarge)
+                    {
+                        if (buffer.Length >= max)
+                        {
+                            // Over the limit: stop keeping it, read the rest of the message away.
+                            tooLarge = true;
+                        }
+                        else
+                        {
+                            var larger = ArrayPool<byte>.Shared.Rent(Math.Min(max, buffer.Length * 2));
+                            buffer.AsSpan(0, count).CopyTo(larger);
+                            ArrayPool<byte>.Shared.Return(buffer);
+                            buffer = larger;
+                        }
+                    }
+                    var into = tooLarge ? buffer.AsMemory() : buffer.AsMemory(count, Math.Min(buffer.Length, max) - count);
+                    received = await socket.ReceiveAsync(into, CancellationToken.None).ConfigureAwait(false);
+                    if (received.MessageType == WebSocketMessageType.Close)
+                        return;
+                    if (!tooLarge)
+                        count += received.Count;
+                    if (!tooLarge && count == max && !received.EndOfMessage)
+                        tooLarge = true;
+                }
+                while (!received.EndOfMessage);
+
+                if (IsClosing)
+                    continue;
+                if (tooLarge)
+                {
+                    OnBrokenFraming(new FrameException($"a WebSocket message longer than {max} bytes"));
+                    continue;
+                }
+
+                var format = received.MessageType == WebSocketMessageType.Text ? WireFormat.Json : WireFormat.Protobuf;
+                if (!_formatKnown)
+                {
+                    Format = format;
+                    _formatKnown = true;
+                }
+                var frame = new ReadOnlySequence<byte>(buffer, 0, count);
+                await OnFrameAsync(handler, () => MsgCodec.Decode(frame, format)).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    protected override async Task WriteLoopAsync(ChannelReader<Msg> queue)
+    {
+        while (await queue.WaitToReadAsync().ConfigureAwait(false))
+        {
+            while (queue.TryRead(out var msg))
+            {
+                if (Format == WireFormat.Json)
+                    await socket.SendAsync(MsgCodec.ToJsonBytes(msg), WebSocketMessageType.Text, true, CancellationToken.None).ConfigureAwait(false);
+                else
+                    await socket.SendAsync(msg.ToByteArray(), WebSocketMessageType.Binary, true, CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+        if (socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
+        {
+            var (status, text) = CloseCode switch
+            {
+                0 => (WebSocketCloseStatus.NormalClosure, "closed"),
+                503 => (WebSocketCloseStatus.EndpointUnavailable, "server shutting down"),
+                400 => (WebSocketCloseStatus.PolicyViolation, "bad frame"),
+                _ => (WebSocketCloseStatus.PolicyViolation, "closed with code " + CloseCode),
+            };
+            await socket.CloseOutputAsync(status, text, CancellationToken.None).ConfigureAwait(false);
+        }
+    }
+
+    // A pending WebSocket receive cannot be given up without aborting; the close frame sent above
+    // normally brings the client's, which ends the read loop.
+    protected override void StopReading() => socket.Abort();
+
+    protected override void AbortTransport() => socket.Abort();
+}

@@ -1,0 +1,115 @@
+using System.Buffers;
+using System.Text;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+
+namespace EasyIm.Gateway.Wire;
+
+/// <summary>
+/// The JSON text inside an event's <c>content</c>. The server writes easyim's form
+/// <c>{"code":200,"msg":"SUCCESS","data":{"key":...}}</c>, and <c>{"code":N,"msg":...}</c> in a NOTIFY.
+/// </summary>
+public static class EventContent
+{
+    public const string KeepAlive = "KEEP_ALIVE";
+    public const string FriendInvite = "FRIEND_INVITE";
+    public const string FriendAgree = "FRIEND_AGREE";
+    public const string Arrived = "ARRIVED";
+    public const string Read = "READ";
+    public const string Sync = "SYNC";
+    public const string Typing = "TYPING";
+
+    // Relaxed: messages stay readable (non-ASCII text is not \u-escaped); the result is a string field, never HTML.
+    private static readonly JsonWriterOptions WriterOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+    private static readonly JsonDocumentOptions ReadOptions = new() { MaxDepth = 16 };
+
+    /// <summary><c>{"code":200,"msg":"SUCCESS","data":{"key":key, ...}}</c>; <paramref name="data"/> writes further properties of data.</summary>
+    public static string Success(string key, Action<Utf8JsonWriter>? data = null) => Write(w =>
+    {
+        w.WriteNumber("code", 200);
+        w.WriteString("msg", "SUCCESS");
+        w.WriteStartObject("data");
+        w.WriteString("key", key);
+        data?.Invoke(w);
+        w.WriteEndObject();
+    });
+
+    /// <summary><c>{"code":code,"msg":message}</c>.</summary>
+    public static string Notify(int code, string message) => Write(w =>
+    {
+        w.WriteNumber("code", code);
+        w.WriteString("msg", message);
+    });
+
+    private static string Write(Action<Utf8JsonWriter> body)
+    {
+        var buffer = new ArrayBufferWriter<byte>(128);
+        using (var writer = new Utf8JsonWriter(buffer, WriterOptions))
+        {
+            writer.WriteStartObject();
+            body(writer);
+            writer.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
+
+    /// <summary>A client event's content: a JSON object with a string <c>key</c>; anything else is a <see cref="FrameException"/>.</summary>
+    public static JsonDocument Parse(string content)
+    {
+        JsonDocument doc;
+        try
+        {
+            doc = JsonDocument.Parse(content, ReadOptions);
+        }
+        catch (JsonException ex)
+        {
+            throw new FrameException("an event's content must be a JSON object with a \"key\": " + ex.Message, ex);
+        }
+        if (doc.RootElement.ValueKind != JsonValueKind.Object
+            || !doc.RootElement.TryGetProperty("key", out var key) || key.ValueKind != JsonValueKind.String)
+        {
+            doc.Dispose();
+            throw new FrameException("an event's content must be a JSON object with a string \"key\"");
+        }
+        return doc;
+    }
+
+    public static string Key(this JsonDocument content) => content.RootElement.GetProperty("key").GetString()!;
+
+    /// <summary>An optional string property; a value of another type is a <see cref="FrameException"/>.</summary>
+    public static string? OptionalString(this JsonDocument content, string name, int maxLength)
+    {
+        if (!content.RootElement.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
+            return null;
+        if (value.ValueKind != JsonValueKind.String)
+            throw new FrameException($"\"{name}\" must be a string");
+        var text = value.GetString()!;
+        return text.Length <= maxLength ? text : throw new FrameException($"\"{name}\" must be at most {maxLength} characters");
+    }
+
+    /// <summary>An optional non-negative integer, as a JSON number or a numeric string.</summary>
+    public static ulong? OptionalUInt64(this JsonDocument content, string name) =>
+        content.RootElement.TryGetProperty(name, out var value) && value.ValueKind != JsonValueKind.Null
+            ? ReadUInt64(value, name)
+            : null;
+
+    public static ulong ReadUInt64(JsonElement value, string name) => value.ValueKind switch
+    {
+        JsonValueKind.Number when value.TryGetUInt64(out var n) => n,
+        JsonValueKind.String when ulong.TryParse(value.GetString(), out var n) => n,
+        _ => throw new FrameException($"\"{name}\" must be a non-negative integer"),
+    };
+
+    /// <summary>An optional positive 64-bit id, as a string (as ids are sent) or a number.</summary>
+    public static long? OptionalId(this JsonDocument content, string name)
+    {
+        if (!content.RootElement.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
+            return null;
+        return value.ValueKind switch
+        {
+            JsonValueKind.String when long.TryParse(value.GetString(), out var id) && id > 0 => id,
+            JsonValueKind.Number when value.TryGetInt64(out var id) && id > 0 => id,
+            _ => throw new FrameException($"\"{name}\" must be an id (a positive 64-bit integer)"),
+        };
+    }
+}

@@ -1,0 +1,18 @@
+namespace EasyIm.Client;
+
+public sealed class EasyImClientOptions
+{
+    /// <summary>The WebSocket path; the gateway accepts any, <c>/ws</c> is the documented one.</summary>
+    public string WebSocketPath { get; init; } = "/ws";
+
+    /// <summary>The largest frame accepted from the server; a larger one ends the connection.</summary>
+    public int MaxFrameBytes { get; init; } = 1024 * 1024;
+
+    /// <summary>
+    /// Received frames kept until taken (<see cref="EasyImClient.WaitForAsync"/>, <see cref="EasyImClient.ReadAllAsync"/>).
+    /// When full, the client stops reading the socket until one is taken, as a real slow client would.
+    /// </summary>
+    public int MaxPendingFrames { get; init; } = 100_000;
+
+    public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(10);
+}
