@@ -58,19 +58,20 @@ public static class Workload
                 clients[i] = client;
             });
 
-            // Receivers count only text from their own sender, with ids not seen before, so
-            // the connect-time sync (and the warm-up's messages it may replay) do not count.
+            // Receivers count only this run's text (the run id leads the content), each id once,
+            // so what the connect-time sync replays from an earlier run does not count.
             using var timeout = new CancellationTokenSource(options.Timeout);
             var latency = new LongHistogram(TimeStamp.Minutes(10), 3);
             var ackLatency = new LongHistogram(TimeStamp.Minutes(10), 3);
             var delivered = 0;
+            var run = Guid.NewGuid().ToString("N")[..8];
             var started = Stopwatch.GetTimestamp();
             var pairs = Enumerable.Range(0, options.Pairs).Select(async p =>
             {
                 var sender = clients[2 * p];
                 var receiver = clients[2 * p + 1];
-                var receive = ReceiveAsync(receiver, accounts[2 * p].Id, options.MessagesPerSender, timeout.Token);
-                var acks = await SendAsync(sender, accounts[2 * p + 1].Id, options, timeout.Token);
+                var receive = ReceiveAsync(receiver, run, options.MessagesPerSender, timeout.Token);
+                var acks = await SendAsync(sender, accounts[2 * p + 1].Id, run, options, timeout.Token);
                 var (count, histogram) = await receive;
                 lock (latency)
                 {
@@ -97,12 +98,11 @@ public static class Workload
         }
     }
 
-    private static async Task<LongHistogram> SendAsync(EasyImClient sender, long to, WorkloadOptions options, CancellationToken ct)
+    private static async Task<LongHistogram> SendAsync(EasyImClient sender, long to, string run, WorkloadOptions options, CancellationToken ct)
     {
         var acks = new LongHistogram(TimeStamp.Minutes(10), 3);
         var window = new SemaphoreSlim(options.Window);
         var sentAt = new Dictionary<string, long>();
-        var run = Guid.NewGuid().ToString("N")[..8];
         var acked = 0;
         var reader = Task.Run(async () =>
         {
@@ -129,21 +129,21 @@ public static class Workload
             var now = Stopwatch.GetTimestamp();
             lock (sentAt)
                 sentAt[id] = now;
-            await sender.SendAsync(Frames.Chat(to, now.ToString(CultureInfo.InvariantCulture), id, (uint)i + 1), ct);
+            await sender.SendAsync(Frames.Chat(to, string.Create(CultureInfo.InvariantCulture, $"{run}:{now}"), id, (uint)i + 1), ct);
         }
         await reader;
         return acks;
     }
 
-    private static async Task<(int, LongHistogram)> ReceiveAsync(EasyImClient receiver, long from, int expected, CancellationToken ct)
+    private static async Task<(int, LongHistogram)> ReceiveAsync(EasyImClient receiver, string run, int expected, CancellationToken ct)
     {
         var histogram = new LongHistogram(TimeStamp.Minutes(10), 3);
         var seen = new HashSet<string>();
         await foreach (var msg in receiver.ReadAllAsync(ct))
         {
-            if (msg.MsgType != Msg.Types.MsgType.Text || msg.FromUserId != from.ToString(CultureInfo.InvariantCulture) || !seen.Add(msg.Id))
+            if (msg.MsgType != Msg.Types.MsgType.Text || !msg.Content.StartsWith(run + ":", StringComparison.Ordinal) || !seen.Add(msg.Id))
                 continue;
-            histogram.RecordValue(Stopwatch.GetTimestamp() - long.Parse(msg.Content, CultureInfo.InvariantCulture));
+            histogram.RecordValue(Stopwatch.GetTimestamp() - long.Parse(msg.Content.AsSpan(run.Length + 1), CultureInfo.InvariantCulture));
             if (seen.Count == expected)
                 break;
         }
