@@ -13,8 +13,9 @@ public sealed class GetUserProfilesConsumer(AuthDbContext db) : IConsumer<GetUse
     public async Task Consume(ConsumeContext<GetUserProfiles> context)
     {
         var ids = context.Message.UserIds.Distinct().Take(MaxIds).ToList();
+        var accounts = (context.Message.Accounts ?? []).Select(AccountRules.Key).Distinct().Take(MaxIds).ToList();
         var users = await db.Users.AsNoTracking()
-            .Where(u => ids.Contains(u.Id))
+            .Where(u => ids.Contains(u.Id) || accounts.Contains(u.AccountKey))
             .Select(u => new UserProfile(u.Id, u.Account, u.Nickname, u.Avatar))
             .ToListAsync(context.CancellationToken);
         await context.RespondAsync(new UserProfiles(users));

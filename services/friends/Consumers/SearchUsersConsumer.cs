@@ -1,6 +1,8 @@
 using EasyIm.Contracts;
+using EasyIm.Contracts.Auth;
 using EasyIm.Contracts.Friends;
 using EasyIm.Friends.Data;
+using EasyIm.Friends.Users;
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
 
@@ -11,8 +13,10 @@ namespace EasyIm.Friends.Consumers;
 /// exact account matches first, then account prefixes, then the rest. The keyword reaches the
 /// database only as a parameter of a LINQ query (a substring test, not LIKE), so <c>%</c>, <c>_</c>
 /// and quotes match themselves.
+/// An exact account the projection does not know yet is asked of auth, so a user is found the
+/// moment their registration returns.
 /// </summary>
-public sealed class SearchUsersConsumer(FriendsDbContext db) : IConsumer<SearchUsers>
+public sealed class SearchUsersConsumer(FriendsDbContext db, UserDirectory directory) : IConsumer<SearchUsers>
 {
     public async Task Consume(ConsumeContext<SearchUsers> context)
     {
@@ -31,6 +35,13 @@ public sealed class SearchUsersConsumer(FriendsDbContext db) : IConsumer<SearchU
             .Take(take)
             .Select(u => new UserInfo(u.Id, u.Account, u.Nickname, u.Avatar))
             .ToListAsync(context.CancellationToken);
+        if (AccountRules.CheckAccount(keyword.Trim()) is null && !found.Any(u => Data.User.Key(u.Account) == key)
+            && await directory.FindByAccountAsync(keyword.Trim(), context.CancellationToken) is { } exact && exact.Id != me)
+        {
+            found.Insert(0, new UserInfo(exact.Id, exact.Account, exact.Nickname, exact.Avatar));
+            if (found.Count > take)
+                found.RemoveAt(found.Count - 1);
+        }
         await context.RespondAsync(new UserList(found));
     }
 }

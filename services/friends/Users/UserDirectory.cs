@@ -24,8 +24,34 @@ public sealed class UserDirectory(FriendsDbContext db, IRequestClient<GetUserPro
 
         var reply = await auth.GetResponse<UserProfiles>(new GetUserProfiles(missing), cancellationToken, BusSetup.RequestTimeout);
         var learned = reply.Message.Users.Where(p => missing.Contains(p.UserId)).Select(ToUser).ToList();
+        await StoreAsync(learned, cancellationToken);
+        foreach (var user in learned)
+            found[user.Id] = user;
+        return found;
+    }
+
+    /// <summary>
+    /// The user with exactly this account, from the projection or else from auth (then stored),
+    /// so that a user is found by account the moment their registration returns.
+    /// </summary>
+    public async Task<User?> FindByAccountAsync(string account, CancellationToken cancellationToken)
+    {
+        var key = User.Key(account);
+        var known = await db.Users.AsNoTracking().FirstOrDefaultAsync(u => u.AccountKey == key, cancellationToken);
+        if (known is not null)
+            return known;
+        var reply = await auth.GetResponse<UserProfiles>(new GetUserProfiles([], [account]), cancellationToken, BusSetup.RequestTimeout);
+        if (reply.Message.Users.FirstOrDefault(p => User.Key(p.Account) == key) is not { } profile)
+            return null;
+        var user = ToUser(profile);
+        await StoreAsync([user], cancellationToken);
+        return user;
+    }
+
+    private async Task StoreAsync(List<User> learned, CancellationToken cancellationToken)
+    {
         if (learned.Count == 0)
-            return found;
+            return;
         db.Users.AddRange(learned);
         try
         {
@@ -40,9 +66,6 @@ public sealed class UserDirectory(FriendsDbContext db, IRequestClient<GetUserPro
             if (await db.Users.CountAsync(u => learnedIds.Contains(u.Id), cancellationToken) != learnedIds.Count)
                 throw;
         }
-        foreach (var user in learned)
-            found[user.Id] = user;
-        return found;
     }
 
     public async Task<User?> FindAsync(long id, CancellationToken cancellationToken) =>

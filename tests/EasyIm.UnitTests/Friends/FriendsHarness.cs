@@ -175,8 +175,10 @@ public sealed class FakeAuthConsumer(FakeAuth auth) : IConsumer<GetUserProfiles>
     public Task Consume(ConsumeContext<GetUserProfiles> context)
     {
         Interlocked.Increment(ref auth.Lookups);
-        return context.RespondAsync(new UserProfiles(context.Message.UserIds
-            .Select(id => auth.Users.GetValueOrDefault(id)).OfType<UserProfile>().ToList()));
+        var accounts = (context.Message.Accounts ?? []).Select(a => a.ToLowerInvariant()).ToHashSet();
+        return context.RespondAsync(new UserProfiles(auth.Users.Values
+            .Where(u => context.Message.UserIds.Contains(u.UserId) || accounts.Contains(u.Account.ToLowerInvariant()))
+            .ToList()));
     }
 }
 

@@ -35,6 +35,22 @@ public sealed class SearchTests : IAsyncLifetime
         await _h.AssertNoFaultsAsync();
     }
 
+    [Fact]
+    public async Task An_exact_account_the_projection_has_not_heard_of_is_found_through_auth()
+    {
+        var me = await _h.NewUserAsync("searcher_new");
+        var fresh = await _h.NewUserAsync("Just_Registered", "Newcomer", projected: false);
+
+        var found = await SearchAsync(me, "just_registered");
+        var again = await SearchAsync(me, "just_registered");
+
+        Assert.Equal([fresh], found.Select(u => u.Id));
+        Assert.Equal("Just_Registered", found[0].Account);
+        Assert.Equal([fresh], again.Select(u => u.Id));
+        Assert.Equal(1, _h.Auth.Lookups); // the second search is answered by the projection
+        await _h.AssertNoFaultsAsync();
+    }
+
     [Theory]
     [InlineData("%")]
     [InlineData("_")]
