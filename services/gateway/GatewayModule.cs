@@ -61,6 +61,7 @@ public static class GatewayModule
         });
         api.MapUserApi();
         api.MapLocalApi();
+        api.MapChatApi();
 
         // easyim answers OPTIONS on any path, preflight or not.
         app.MapMethods("/{**path}", [HttpMethods.Options], () => TypedResults.NoContent()).ExcludeFromDescription();
