@@ -17,6 +17,7 @@ public sealed class ListConversationsConsumer(MessagingDbContext db, Conversatio
         var ct = context.CancellationToken;
         var heads = await sync.UserConversations(userId)
             .OrderByDescending(c => c.LastSentAtMs)
+            .ThenByDescending(c => c.LastMessageId)
             .Take(MaxItems)
             .ToListAsync(ct);
         var ids = heads.Select(c => c.Id).ToList();

@@ -25,7 +25,7 @@ public sealed class ConversationSync(MessagingDbContext db, PushDispatcher dispa
         var ct = context.CancellationToken;
         // Each conversation is read up to its last seq as of now: a message stored after this point is
         // routed live by whichever replica stores it (or replayed), so the sync need not chase it.
-        var conversations = await UserConversations(userId).ToListAsync(ct);
+        var conversations = await UserConversations(userId).Select(c => new { c.Id, c.LastSeq }).ToListAsync(ct);
         var arrived = await db.Cursors.AsNoTracking()
             .Where(k => k.UserId == userId)
             .ToDictionaryAsync(k => k.ConversationId, k => k.ArrivedSeq, StringComparer.Ordinal, ct);
@@ -75,10 +75,8 @@ public sealed class ConversationSync(MessagingDbContext db, PushDispatcher dispa
         await dispatcher.SendToGatewayAsync(context, replay.GatewayId, pushes);
     }
 
-    public sealed record ConversationHead(string Id, int Kind, long LastSeq, long UserA, long UserB, long GroupId, long LastSentAtMs);
-
     /// <summary>The user's one-to-one conversations and those of the groups they are in now.</summary>
-    public IQueryable<ConversationHead> UserConversations(long userId)
+    public IQueryable<Conversation> UserConversations(long userId)
     {
         var single = db.Conversations.AsNoTracking()
             .Where(c => c.Kind == 0 && (c.UserA == userId || c.UserB == userId));
@@ -87,7 +85,6 @@ public sealed class ConversationSync(MessagingDbContext db, PushDispatcher dispa
                      join c in db.Conversations.AsNoTracking() on m.GroupId equals c.GroupId
                      where c.Kind == 1
                      select c;
-        return single.Concat(groups)
-            .Select(c => new ConversationHead(c.Id, c.Kind, c.LastSeq, c.UserA, c.UserB, c.GroupId, c.LastSentAtMs));
+        return single.Concat(groups);
     }
 }
