@@ -51,7 +51,8 @@ internal sealed class MessagingHost : IAsyncDisposable
     public static async Task<MessagingHost> StartAsync(
         IDictionary<string, string?>? settings = null,
         Action<IBusRegistrationConfigurator>? configureBus = null,
-        int? submitConcurrency = null)
+        int? submitConcurrency = null,
+        Func<ConsumeContext, Task>? beforePresence = null)
     {
         var directory = Path.Combine(Path.GetTempPath(), "easyim-msg-test-" + Guid.NewGuid().ToString("N"));
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true, EnvironmentName = "Test" });
@@ -76,14 +77,14 @@ internal sealed class MessagingHost : IAsyncDisposable
         {
             MessagingModule.AddMessagingConsumers(bus);
             configureBus?.Invoke(bus);
-            if (submitConcurrency is { } limit)
+            bus.AddConfigureEndpointsCallback((name, endpoint) =>
             {
-                bus.AddConfigureEndpointsCallback((name, endpoint) =>
-                {
-                    if (name.Contains("submit-chat-messages", StringComparison.Ordinal))
-                        endpoint.ConcurrentMessageLimit = limit;
-                });
-            }
+                if (submitConcurrency is { } limit && name.Contains("submit-chat-messages", StringComparison.Ordinal))
+                    endpoint.ConcurrentMessageLimit = limit;
+                // Lets a test hold presence events back, as a lagging replica would.
+                if (beforePresence is not null && name.Contains("presence", StringComparison.OrdinalIgnoreCase))
+                    endpoint.UseExecuteAsync(beforePresence);
+            });
             bus.UsingInMemory((context, cfg) =>
             {
                 foreach (var gateway in new[] { G1, G2 })
