@@ -58,7 +58,9 @@ public static class DatabaseSetup
 
         var database = new ServiceDatabase<TContext>(service, provider);
         builder.Services.AddSingleton<IServiceDatabase>(database);
-        builder.Services.AddHostedService(sp => new MigrateOnStart(sp, database));
+        // Not AddHostedService: it skips a second MigrateOnStart, so in a process running several services
+        // only the first service's database would be migrated.
+        builder.Services.AddSingleton<IHostedService>(sp => new MigrateOnStart(sp, database));
         builder.Services.AddHealthChecks().AddCheck<DbContextHealthCheck<TContext>>($"database-{service}", tags: ["ready"]);
         return builder;
     }
