@@ -28,7 +28,11 @@ public sealed class MessagingOptions
     public int ReplayWindowSeconds { get; set; } = 15;
     /// <summary>Bound on the routes remembered for replay, whatever the traffic.</summary>
     public int MaxReplayEntries { get; set; } = 200_000;
-    /// <summary>Where a push for one gateway is sent; <c>{0}</c> is the gateway id.</summary>
+    /// <summary>
+    /// Where a push for one gateway is sent; <c>{0}</c> is the gateway id. <c>queue:gateway-{0}</c> fits a
+    /// gateway whose endpoint is durable (MassTransit's default), <c>exchange:gateway-{0}?temporary=true</c>
+    /// one whose endpoint is temporary; when this form does not reach a gateway the other is tried.
+    /// </summary>
     public string GatewayAddress { get; set; } = "queue:gateway-{0}";
 
     public static MessagingOptions Read(IConfiguration configuration)
