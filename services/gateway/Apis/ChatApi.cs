@@ -99,7 +99,7 @@ public static class ChatApi
         }
     }
 
-    private static JsonElement ToJson(WireMessage m)
+    internal static JsonElement ToJson(WireMessage m)
     {
         var msg = new Msg
         {
