@@ -86,6 +86,7 @@ public static class GatewayModule
         api.MapFriendsApi();
         api.MapGroupApi();
         api.MapLocalApi();
+        api.MapChatApi();
 
         // easyim answers OPTIONS on any path, preflight or not.
         app.MapMethods("/{**path}", [HttpMethods.Options], () => TypedResults.NoContent()).ExcludeFromDescription();

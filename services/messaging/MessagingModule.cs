@@ -1,15 +1,56 @@
+using EasyIm.Contracts.Friends;
+using EasyIm.Hosting.Database;
+using EasyIm.Hosting.Ids;
+using EasyIm.Messaging.Authorization;
+using EasyIm.Messaging.Consumers;
+using EasyIm.Messaging.Data;
+using EasyIm.Messaging.Delivery;
 using MassTransit;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 
 namespace EasyIm.Messaging;
 
 public static class MessagingModule
 {
-    public static IHostApplicationBuilder AddMessaging(this IHostApplicationBuilder builder) => builder;
+    /// <summary>Messages, conversations, cursors and the friendship/membership projection; presence and routing.</summary>
+    public static IHostApplicationBuilder AddMessaging(this IHostApplicationBuilder builder)
+    {
+        builder.AddServiceDatabase<MessagingDbContext, SqliteMessagingDbContext, PostgresMessagingDbContext>(MessagingDbContext.Service);
+        builder.AddSnowflakeIds<MessagingDbContext>(MessagingDbContext.Service);
+        builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton(MessagingOptions.Read(builder.Configuration));
+        builder.Services.AddSingleton<DeliveryRouter>();
+        builder.Services.AddSingleton<PushDispatcher>();
+        builder.Services.AddScoped<RelationshipChecker>();
+        builder.Services.AddScoped<ConversationSync>();
+        return builder;
+    }
 
     public static void AddMessagingConsumers(IBusRegistrationConfigurator bus)
     {
+        bus.AddConsumer<SubmitChatMessagesConsumer, SubmitChatMessagesConsumerDefinition>();
+        bus.AddConsumer<RecordReceiptsConsumer, RecordReceiptsConsumerDefinition>();
+        bus.AddConsumer<SyncConnectedUserConsumer>();
+        bus.AddConsumer<SyncConversationsConsumer>();
+        bus.AddConsumer<RelayTypingConsumer>();
+        bus.AddConsumer<GetHistoryConsumer>();
+        bus.AddConsumer<ListConversationsConsumer>();
+        bus.AddConsumer<ProjectFriendshipsConsumer, ProjectFriendshipsConsumerDefinition>();
+        bus.AddConsumer<ProjectGroupMembersConsumer, ProjectGroupMembersConsumerDefinition>();
+
+        // Every replica needs every presence event: a queue of its own, gone with the replica, consumed
+        // one message at a time so that each gateway's events apply in the order it published them.
+        var instance = Guid.NewGuid().ToString("N")[..12];
+        bus.AddConsumer<TrackPresenceConsumer>().Endpoint(e =>
+        {
+            e.InstanceId = instance;
+            e.Temporary = true;
+            e.ConcurrentMessageLimit = 1;
+        });
+        bus.AddRequestClient<CheckRelationships>();
     }
 
     public static WebApplication MapMessaging(this WebApplication app) => app;

@@ -1,0 +1,93 @@
+using EasyIm.Contracts.Friends;
+using EasyIm.Messaging.Data;
+using MassTransit;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Logging;
+
+namespace EasyIm.Messaging.Authorization;
+
+/// <summary>A user's place in a group, as messaging's rules need it.</summary>
+public sealed record Membership(string Role, bool Muted)
+{
+    public bool IsOwner => string.Equals(Role, GroupRoles.Owner, StringComparison.OrdinalIgnoreCase);
+}
+
+public sealed record Relationships(IReadOnlySet<(long UserId, long FriendId)> Friends, IReadOnlyDictionary<(long GroupId, long UserId), Membership> Members);
+
+/// <summary>
+/// Who may talk to whom: the friendship and membership projection first; where it says no, the
+/// friends service (which owns the answer) is asked before refusing, since the projection may not
+/// have seen the latest event yet. No answer in time counts as no.
+/// </summary>
+public sealed class RelationshipChecker(
+    MessagingDbContext db,
+    IRequestClient<CheckRelationships> friends,
+    MessagingOptions options,
+    ILogger<RelationshipChecker> logger)
+{
+    public async Task<Relationships> CheckAsync(
+        IReadOnlyCollection<(long UserId, long FriendId)> friendPairs,
+        IReadOnlyCollection<(long GroupId, long UserId)> memberPairs,
+        CancellationToken cancellationToken)
+    {
+        var confirmedFriends = new HashSet<(long, long)>();
+        var members = new Dictionary<(long, long), Membership>();
+
+        if (friendPairs.Count > 0)
+        {
+            var users = friendPairs.Select(p => p.UserId).Distinct().ToList();
+            var others = friendPairs.Select(p => p.FriendId).Distinct().ToList();
+            var rows = await db.Friendships.AsNoTracking()
+                .Where(f => f.Active && users.Contains(f.UserId) && others.Contains(f.FriendId))
+                .Select(f => new { f.UserId, f.FriendId })
+                .ToListAsync(cancellationToken);
+            confirmedFriends.UnionWith(rows.Select(r => (r.UserId, r.FriendId)));
+        }
+        if (memberPairs.Count > 0)
+        {
+            var groups = memberPairs.Select(p => p.GroupId).Distinct().ToList();
+            var users = memberPairs.Select(p => p.UserId).Distinct().ToList();
+            var rows = await db.GroupMembers.AsNoTracking()
+                .Where(m => m.Active && groups.Contains(m.GroupId) && users.Contains(m.UserId))
+                .ToListAsync(cancellationToken);
+            foreach (var row in rows)
+                members[(row.GroupId, row.UserId)] = new Membership(row.Role, row.Muted);
+        }
+
+        var unknown = friendPairs.Where(p => !confirmedFriends.Contains(p)).Select(p => new RelationshipQuery(p.UserId, p.FriendId, false))
+            .Concat(memberPairs.Where(p => !members.ContainsKey(p)).Select(p => new RelationshipQuery(p.UserId, p.GroupId, true)))
+            .Distinct()
+            .ToList();
+        if (unknown.Count > 0)
+        {
+            foreach (var answer in await AskFriendsAsync(unknown, cancellationToken))
+            {
+                if (!answer.Related)
+                    continue;
+                if (answer.IsGroup)
+                    members.TryAdd((answer.OtherId, answer.UserId), new Membership(GroupRoles.Member, false));
+                else
+                    confirmedFriends.Add((answer.UserId, answer.OtherId));
+            }
+        }
+        return new Relationships(confirmedFriends, members);
+    }
+
+    private async Task<IReadOnlyList<RelationshipAnswer>> AskFriendsAsync(List<RelationshipQuery> queries, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var response = await friends.GetResponse<RelationshipsChecked>(new CheckRelationships(queries), cancellationToken,
+                RequestTimeout.After(ms: options.RelationshipCheckTimeoutMs));
+            var asked = queries.ToHashSet();
+            // Only answers to what was asked count, whatever else a reply carries.
+            return response.Message.Answers.Where(a => asked.Contains(new RelationshipQuery(a.UserId, a.OtherId, a.IsGroup))).ToList();
+        }
+        catch (Exception ex) when (ex is RequestTimeoutException or RequestFaultException)
+        {
+            logger.LogWarning("The friends service did not confirm {Count} relationships the projection does not know ({Reason}); refusing them",
+                queries.Count, ex.GetType().Name);
+            return [];
+        }
+    }
+}

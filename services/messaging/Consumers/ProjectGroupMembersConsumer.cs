@@ -1,0 +1,67 @@
+using EasyIm.Contracts.Friends;
+using EasyIm.Contracts.Messaging;
+using EasyIm.Messaging.Data;
+using MassTransit;
+using Microsoft.EntityFrameworkCore;
+
+namespace EasyIm.Messaging.Consumers;
+
+/// <summary>
+/// Keeps the group membership projection (who may send to a group, and who receives its messages).
+/// Out-of-order and repeated events are settled by event time, as for friendships. A member who joins
+/// starts reading the group from its current end: the connect-time sync does not replay the group's past
+/// (the history API still shows it to members).
+/// </summary>
+public sealed class ProjectGroupMembersConsumer(MessagingDbContext db) :
+    IConsumer<GroupMemberAdded>,
+    IConsumer<GroupMemberRemoved>
+{
+    public async Task Consume(ConsumeContext<GroupMemberAdded> context)
+    {
+        var (groupId, userId, role, at) = context.Message;
+        if (groupId <= 0 || userId <= 0)
+            return;
+        var ct = context.CancellationToken;
+        var atMs = at.ToUnixTimeMilliseconds();
+        var normalizedRole = string.IsNullOrWhiteSpace(role) ? GroupRoles.Member : role.Trim().ToLowerInvariant();
+        if (normalizedRole.Length > 16)
+            normalizedRole = normalizedRole[..16];
+
+        await using var transaction = await db.Database.BeginTransactionAsync(ct);
+        var row = await db.GroupMembers.FirstOrDefaultAsync(m => m.GroupId == groupId && m.UserId == userId, ct);
+        var joins = row is null || (!row.Active && atMs >= row.ChangedAtMs);
+        if (row is null)
+            db.GroupMembers.Add(new GroupMember { GroupId = groupId, UserId = userId, Active = true, Role = normalizedRole, ChangedAtMs = atMs });
+        else if (atMs >= row.ChangedAtMs)
+            (row.Active, row.Role, row.ChangedAtMs) = (true, normalizedRole, atMs);
+        await db.SaveChangesAsync(ct);
+
+        if (joins)
+        {
+            var conversationId = ConversationId.ForGroup(groupId).ToString();
+            var lastSeq = await db.Conversations.Where(c => c.Id == conversationId).Select(c => c.LastSeq).FirstOrDefaultAsync(ct);
+            if (lastSeq > 0)
+                await MessagingSql.RaiseCursorsAsync(db, [new MessagingSql.CursorRaise(userId, conversationId, lastSeq, lastSeq)], ct);
+        }
+        await transaction.CommitAsync(ct);
+    }
+
+    public async Task Consume(ConsumeContext<GroupMemberRemoved> context)
+    {
+        var (groupId, userId, at) = context.Message;
+        var atMs = at.ToUnixTimeMilliseconds();
+        var row = await db.GroupMembers.FirstOrDefaultAsync(m => m.GroupId == groupId && m.UserId == userId, context.CancellationToken);
+        if (row is null)
+            db.GroupMembers.Add(new GroupMember { GroupId = groupId, UserId = userId, Active = false, Role = GroupRoles.Member, ChangedAtMs = atMs });
+        else if (atMs >= row.ChangedAtMs)
+            (row.Active, row.ChangedAtMs) = (false, atMs);
+        await db.SaveChangesAsync(context.CancellationToken);
+    }
+}
+
+public sealed class ProjectGroupMembersConsumerDefinition : ConsumerDefinition<ProjectGroupMembersConsumer>
+{
+    protected override void ConfigureConsumer(IReceiveEndpointConfigurator endpointConfigurator,
+        IConsumerConfigurator<ProjectGroupMembersConsumer> consumerConfigurator, IRegistrationContext context) =>
+        endpointConfigurator.UseMessageRetry(DatabaseRetry.Configure);
+}

@@ -1,0 +1,97 @@
+namespace EasyIm.Messaging.Data;
+
+/// <summary>A stored chat message. Its place in its conversation is <see cref="ConversationSeq"/>, gap-free from 1.</summary>
+public sealed class Message
+{
+    public long Id { get; set; }
+    public required string ConversationId { get; set; }
+    public long ConversationSeq { get; set; }
+    public long SenderId { get; set; }
+    /// <summary>The recipient of a one-to-one message, or the group of a group message (the wire's to_user_id).</summary>
+    public long ToId { get; set; }
+    /// <summary>The sender's idempotency key: unique per sender.</summary>
+    public required string ClientMsgId { get; set; }
+    public int ChatType { get; set; }
+    public int MsgType { get; set; }
+    public required string Content { get; set; }
+    public long SentAtMs { get; set; }
+    /// <summary>1 SENT, 2 ARRIVED, 3 READ for one-to-one messages; group messages stay SENT (read state is each member's cursor).</summary>
+    public int Status { get; set; } = MessageStatus.Sent;
+    public long? ArrivedAtMs { get; set; }
+    public long? ReadAtMs { get; set; }
+}
+
+public static class MessageStatus
+{
+    public const int Fail = 0;
+    public const int Sent = 1;
+    public const int Arrived = 2;
+    public const int Read = 3;
+}
+
+/// <summary>
+/// A conversation's sequence counter and participants. <see cref="LastSeq"/> only grows, under the
+/// row's lock, in the same transaction as the messages it numbers.
+/// </summary>
+public sealed class Conversation
+{
+    public required string Id { get; set; }
+    /// <summary>0 one-to-one, 1 group (the chat_type).</summary>
+    public int Kind { get; set; }
+    public long LastSeq { get; set; }
+    /// <summary>One-to-one participants, smaller id first; 0 for a group.</summary>
+    public long UserA { get; set; }
+    public long UserB { get; set; }
+    /// <summary>The group of a group conversation; 0 for one-to-one.</summary>
+    public long GroupId { get; set; }
+    public long LastMessageId { get; set; }
+    public long LastSentAtMs { get; set; }
+}
+
+/// <summary>How far a user has received (ARRIVED) and read (READ) a conversation. Neither ever moves backwards.</summary>
+public sealed class ConversationCursor
+{
+    public long UserId { get; set; }
+    public required string ConversationId { get; set; }
+    public long ArrivedSeq { get; set; }
+    public long ReadSeq { get; set; }
+}
+
+/// <summary>
+/// Projection of the friends service's friendships, one row per direction, kept (not deleted) when
+/// a friendship ends so that an older event arriving late cannot revive it.
+/// </summary>
+public sealed class Friendship
+{
+    public long UserId { get; set; }
+    public long FriendId { get; set; }
+    public bool Active { get; set; }
+    /// <summary>Time of the event that last changed the row, unix ms: older events are ignored.</summary>
+    public long ChangedAtMs { get; set; }
+}
+
+/// <summary>Projection of the friends service's group memberships; rows of members who left are kept, inactive (see <see cref="Friendship"/>).</summary>
+public sealed class GroupMember
+{
+    public long GroupId { get; set; }
+    public long UserId { get; set; }
+    public bool Active { get; set; }
+    public required string Role { get; set; }
+    /// <summary>A muted member may not send to the group. No event or API sets it yet.</summary>
+    public bool Muted { get; set; }
+    public long ChangedAtMs { get; set; }
+}
+
+/// <summary>Group-wide settings messaging enforces. No event or API sets them yet.</summary>
+public sealed class GroupSettings
+{
+    public long GroupId { get; set; }
+    /// <summary>Only the owner may send to a muted group.</summary>
+    public bool Muted { get; set; }
+}
+
+public static class GroupRoles
+{
+    public const string Owner = "owner";
+    public const string Member = "member";
+}

@@ -1,0 +1,298 @@
+using EasyIm.Contracts.Gateway;
+using EasyIm.Messaging.Data;
+using Microsoft.Extensions.Logging;
+
+namespace EasyIm.Messaging.Delivery;
+
+/// <summary>A push and, when known, the gateway holding the connection it is for.</summary>
+public readonly record struct OutgoingPush(UserPush Push, string? Gateway = null);
+
+/// <summary>Where the pushes of one batch go: to every gateway (published), or to named gateways (sent).</summary>
+public sealed class RoutePlan
+{
+    public List<UserPush> Broadcast { get; } = [];
+    public Dictionary<string, List<UserPush>> ByGateway { get; } = new(StringComparer.Ordinal);
+    /// <summary>Pushes for users with no live connection: they get the messages on their next connect's sync.</summary>
+    public int Dropped { get; internal set; }
+}
+
+/// <summary>Stored messages to push again to a connection (or, without one, to the user's connections on a gateway).</summary>
+public sealed record ReplayRequest(long UserId, string GatewayId, string? ConnectionId, IReadOnlyList<(string ConversationId, long Seq)> Messages);
+
+/// <summary>
+/// Presence (which gateways each user has live connections on) and the routing built on it. One per
+/// messaging replica: every replica hears every <see cref="UserConnected"/>, <see cref="UserDisconnected"/>
+/// and <see cref="GatewayHeartbeat"/> on its own temporary endpoint.
+/// <para>
+/// Presence is soft state with leases: a gateway silent for <see cref="MessagingOptions.MissedHeartbeats"/>
+/// heartbeats is dropped with its users, whose messages then wait for their next connect. Until a replica
+/// has heard a full heartbeat period (just started), it cannot know who is where, so it publishes
+/// every push to every gateway.
+/// </para>
+/// <para>
+/// The no-gap invariant: a message stored while its recipient's connection is live is pushed to it or is
+/// in its connect-time sync. The sync (on one replica) reads the database after the gateway published
+/// <see cref="UserConnected"/>; a message committed after that read is routed by some replica R after the
+/// commit. If R already knew the connection, it pushes there. If not, R applies that
+/// <see cref="UserConnected"/> later than it routed the message; so R remembers, for
+/// <see cref="MessagingOptions.ReplayWindowSeconds"/>, where it routed each stored message, and when a user
+/// appears on a gateway it returns the messages it routed to that user elsewhere (or nowhere) meanwhile, for
+/// the caller to push to the new connection. Routing and applying presence share one lock, so every
+/// message falls on one side or the other. The client drops the duplicates this may cause by id.
+/// </para>
+/// </summary>
+public sealed class DeliveryRouter(MessagingOptions options, TimeProvider time, ILogger<DeliveryRouter> logger)
+{
+    private sealed class UserAtGateway
+    {
+        public HashSet<string> Connections { get; } = new(StringComparer.Ordinal);
+        /// <summary>Listed by a heartbeat: connections we may not know of, so only a later heartbeat removes it.</summary>
+        public bool Listed { get; set; }
+        /// <summary>Gateway time of the newest event that put the user here; an older heartbeat must not remove it.</summary>
+        public DateTimeOffset Since { get; set; }
+    }
+
+    private sealed class GatewayPresence
+    {
+        public long LastHeardMs { get; set; }
+        public Dictionary<long, UserAtGateway> Users { get; } = [];
+    }
+
+    private readonly record struct RouteRecord(string ConversationId, long Seq, string[] Gateways);
+
+    private readonly Lock _lock = new();
+    private readonly Dictionary<string, GatewayPresence> _gateways = new(StringComparer.Ordinal);
+    private readonly Dictionary<long, HashSet<string>> _userGateways = [];
+    private readonly Dictionary<long, Queue<RouteRecord>> _recent = [];
+    private readonly Queue<(long UserId, long AtMs)> _recentOrder = new();
+    private long _firstHeardMs = -1;
+
+    private long LeaseMs => (long)options.HeartbeatSeconds * options.MissedHeartbeats * 1000;
+    private long WarmUpMs => (long)options.HeartbeatSeconds * 1000 + 1000;
+    private long NowMs => time.GetUtcNow().ToUnixTimeMilliseconds();
+
+    /// <summary>
+    /// True until this replica has heard presence for a full heartbeat period since its first presence
+    /// event (so from every live gateway): until then pushes go to every gateway.
+    /// </summary>
+    public bool WarmingUp
+    {
+        get
+        {
+            lock (_lock)
+                return IsWarmingUp(NowMs);
+        }
+    }
+
+    private bool IsWarmingUp(long now) => _firstHeardMs < 0 || now < _firstHeardMs + WarmUpMs;
+
+    public IReadOnlyCollection<string> GatewaysOf(long userId)
+    {
+        lock (_lock)
+        {
+            Expire(NowMs);
+            return _userGateways.TryGetValue(userId, out var set) ? [.. set] : [];
+        }
+    }
+
+    /// <summary>Decides where each push goes, and remembers where stored messages went (for replay).</summary>
+    public RoutePlan Plan(IReadOnlyList<OutgoingPush> pushes)
+    {
+        var plan = new RoutePlan();
+        lock (_lock)
+        {
+            var now = NowMs;
+            Expire(now);
+            if (IsWarmingUp(now))
+            {
+                plan.Broadcast.AddRange(pushes.Select(p => p.Push));
+                return plan;
+            }
+            foreach (var (push, knownGateway) in pushes)
+            {
+                _userGateways.TryGetValue(push.UserId, out var present);
+                if (push.OnlyConnectionId is not null)
+                {
+                    // One connection: its gateway when known, else wherever the user is, else everywhere
+                    // (presence may lag behind a connection that has already spoken).
+                    if (knownGateway is not null)
+                        Add(plan, knownGateway, push);
+                    else if (present is { Count: > 0 })
+                        foreach (var gateway in present)
+                            Add(plan, gateway, push);
+                    else
+                        plan.Broadcast.Add(push);
+                    continue;
+                }
+
+                var targets = present is null ? new HashSet<string>(StringComparer.Ordinal) : [.. present];
+                if (knownGateway is not null)
+                    targets.Add(knownGateway);
+                if (targets.Count == 0)
+                    plan.Dropped++;
+                foreach (var gateway in targets)
+                    Add(plan, gateway, push);
+                if (IsReplayable(push.Message))
+                    Remember(push.UserId, push.Message, [.. targets], now);
+            }
+        }
+        return plan;
+    }
+
+    private static void Add(RoutePlan plan, string gateway, UserPush push)
+    {
+        if (!plan.ByGateway.TryGetValue(gateway, out var list))
+            plan.ByGateway[gateway] = list = [];
+        list.Add(push);
+    }
+
+    private static bool IsReplayable(WireMessage message) =>
+        message.ConversationSeq > 0 && message.MsgType is >= 0 and <= 3 && message.Status != MessageStatus.Fail;
+
+    /// <summary>Applies a connect; returns what was routed to the user but not to this gateway in the replay window.</summary>
+    public IReadOnlyList<ReplayRequest> Connected(UserConnected e)
+    {
+        lock (_lock)
+        {
+            var now = Heard(e.GatewayId);
+            var user = Place(e.GatewayId, e.UserId, e.At);
+            user.Connections.Add(e.ConnectionId);
+            return Replay(e.UserId, e.GatewayId, e.ConnectionId, now);
+        }
+    }
+
+    public void Disconnected(UserDisconnected e)
+    {
+        lock (_lock)
+        {
+            Heard(e.GatewayId);
+            var gateway = _gateways[e.GatewayId];
+            if (!gateway.Users.TryGetValue(e.UserId, out var user))
+                return;
+            user.Connections.Remove(e.ConnectionId);
+            if (user.Connections.Count == 0 && !user.Listed)
+                Remove(e.GatewayId, gateway, e.UserId);
+        }
+    }
+
+    /// <summary>
+    /// Renews the gateway's lease and reconciles its users with the list it sent: users it no longer
+    /// lists (and who did not connect after it was taken) leave; users we did not know of arrive, and
+    /// get what was routed elsewhere meanwhile.
+    /// </summary>
+    public IReadOnlyList<ReplayRequest> Heartbeat(GatewayHeartbeat e)
+    {
+        lock (_lock)
+        {
+            var now = Heard(e.GatewayId);
+            var gateway = _gateways[e.GatewayId];
+            var listed = e.ConnectedUsers.ToHashSet();
+            foreach (var (userId, user) in gateway.Users.ToList())
+            {
+                if (!listed.Contains(userId) && user.Since < e.At)
+                    Remove(e.GatewayId, gateway, userId);
+            }
+            var replays = new List<ReplayRequest>();
+            foreach (var userId in listed)
+            {
+                var known = gateway.Users.ContainsKey(userId);
+                var user = Place(e.GatewayId, userId, e.At);
+                user.Listed = true;
+                if (!known)
+                    replays.AddRange(Replay(userId, e.GatewayId, null, now));
+            }
+            return replays;
+        }
+    }
+
+    private long Heard(string gatewayId)
+    {
+        var now = NowMs;
+        if (_firstHeardMs < 0)
+            _firstHeardMs = now;
+        Expire(now);
+        if (!_gateways.TryGetValue(gatewayId, out var gateway))
+        {
+            _gateways[gatewayId] = gateway = new GatewayPresence();
+            logger.LogInformation("Gateway {GatewayId} is live", gatewayId);
+        }
+        gateway.LastHeardMs = now;
+        return now;
+    }
+
+    private UserAtGateway Place(string gatewayId, long userId, DateTimeOffset at)
+    {
+        var gateway = _gateways[gatewayId];
+        if (!gateway.Users.TryGetValue(userId, out var user))
+        {
+            gateway.Users[userId] = user = new UserAtGateway { Since = at };
+            if (!_userGateways.TryGetValue(userId, out var set))
+                _userGateways[userId] = set = new HashSet<string>(StringComparer.Ordinal);
+            set.Add(gatewayId);
+        }
+        else if (at > user.Since)
+        {
+            user.Since = at;
+        }
+        return user;
+    }
+
+    private void Remove(string gatewayId, GatewayPresence gateway, long userId)
+    {
+        gateway.Users.Remove(userId);
+        if (_userGateways.TryGetValue(userId, out var set) && set.Remove(gatewayId) && set.Count == 0)
+            _userGateways.Remove(userId);
+    }
+
+    private void Expire(long now)
+    {
+        foreach (var (gatewayId, gateway) in _gateways.Where(g => now - g.Value.LastHeardMs > LeaseMs).ToList())
+        {
+            logger.LogWarning("Gateway {GatewayId} missed {Beats} heartbeats; its {Users} users count as offline until it is heard again",
+                gatewayId, options.MissedHeartbeats, gateway.Users.Count);
+            foreach (var userId in gateway.Users.Keys.ToList())
+                Remove(gatewayId, gateway, userId);
+            _gateways.Remove(gatewayId);
+        }
+        Prune(now);
+    }
+
+    private void Remember(long userId, WireMessage message, string[] gateways, long now)
+    {
+        if (!_recent.TryGetValue(userId, out var queue))
+            _recent[userId] = queue = new Queue<RouteRecord>();
+        queue.Enqueue(new RouteRecord(message.ConversationId ?? "", (long)message.ConversationSeq, gateways));
+        _recentOrder.Enqueue((userId, now));
+        Prune(now);
+    }
+
+    /// <summary>Forgets routes older than the window, oldest first (each user's queue is in the same order as the global one).</summary>
+    private void Prune(long now)
+    {
+        var oldest = now - options.ReplayWindowSeconds * 1000L;
+        var overflow = false;
+        while (_recentOrder.TryPeek(out var head) && (head.AtMs < oldest || _recentOrder.Count > options.MaxReplayEntries))
+        {
+            overflow |= head.AtMs >= oldest;
+            _recentOrder.Dequeue();
+            var queue = _recent[head.UserId];
+            queue.Dequeue();
+            if (queue.Count == 0)
+                _recent.Remove(head.UserId);
+        }
+        if (overflow)
+            logger.LogWarning("Replay log full ({Max} routes): forgot routes younger than the replay window", options.MaxReplayEntries);
+    }
+
+    private IReadOnlyList<ReplayRequest> Replay(long userId, string gatewayId, string? connectionId, long now)
+    {
+        Prune(now);
+        if (!_recent.TryGetValue(userId, out var queue))
+            return [];
+        var missed = queue.Where(r => !r.Gateways.Contains(gatewayId, StringComparer.Ordinal))
+            .Select(r => (r.ConversationId, r.Seq))
+            .Distinct()
+            .ToList();
+        return missed.Count == 0 ? [] : [new ReplayRequest(userId, gatewayId, connectionId, missed)];
+    }
+}

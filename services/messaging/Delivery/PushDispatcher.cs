@@ -1,0 +1,93 @@
+using System.Collections.Concurrent;
+using EasyIm.Contracts.Gateway;
+using MassTransit;
+using Microsoft.Extensions.Logging;
+
+namespace EasyIm.Messaging.Delivery;
+
+/// <summary>
+/// Turns a batch's pushes into as few bus messages as it can: one <see cref="PushToUsers"/> per target
+/// gateway (sent to its own endpoint), plus one published to every gateway for what cannot be targeted.
+/// </summary>
+public sealed class PushDispatcher(DeliveryRouter router, IBus bus, MessagingOptions options, TimeProvider time, ILogger<PushDispatcher> logger)
+{
+    /// <summary>Bounds a bus message's size whatever the batch.</summary>
+    public const int MaxPushesPerMessage = 500;
+
+    /// <summary>
+    /// How a gateway's endpoint can be addressed. On RabbitMQ a send declares its destination, and a
+    /// declaration that differs from the endpoint's own (durable vs temporary, exclusive) fails or never
+    /// completes; so the configured form is tried first, then the other, and the one that works is kept
+    /// per gateway. Sends go through the bus, not the consume context: on RabbitMQ the context's sends
+    /// share the consuming channel, which a refused declaration closes, taking the message being consumed with it.
+    /// </summary>
+    private static readonly string[] KnownAddressForms = ["queue:gateway-{0}", "exchange:gateway-{0}?temporary=true"];
+    private static readonly TimeSpan SendTimeout = TimeSpan.FromSeconds(3);
+    private static readonly TimeSpan FallbackFor = TimeSpan.FromSeconds(60);
+
+    private readonly string[] _addressForms = [options.GatewayAddress, .. KnownAddressForms.Where(f => f != options.GatewayAddress)];
+    private readonly ConcurrentDictionary<string, int> _formOf = new(StringComparer.Ordinal);
+    /// <summary>Gateways no address form reached, and until when their pushes are published instead.</summary>
+    private readonly ConcurrentDictionary<string, DateTimeOffset> _unreachable = new(StringComparer.Ordinal);
+
+    public async Task DispatchAsync(ConsumeContext context, IReadOnlyList<OutgoingPush> pushes)
+    {
+        if (pushes.Count == 0)
+            return;
+        var plan = router.Plan(pushes);
+        var broadcast = plan.Broadcast;
+        foreach (var (gateway, list) in plan.ByGateway)
+        {
+            if (!await TrySendAsync(context, gateway, list))
+                broadcast.AddRange(list);
+        }
+        foreach (var chunk in broadcast.Chunk(MaxPushesPerMessage))
+            await context.Publish(new PushToUsers(chunk), context.CancellationToken);
+    }
+
+    /// <summary>Pushes to one gateway's connections, bypassing presence (a replay to a gateway just heard from).</summary>
+    public async Task SendToGatewayAsync(ConsumeContext context, string gateway, IReadOnlyList<UserPush> pushes)
+    {
+        if (pushes.Count > 0 && !await TrySendAsync(context, gateway, pushes))
+        {
+            foreach (var chunk in pushes.Chunk(MaxPushesPerMessage))
+                await context.Publish(new PushToUsers(chunk), context.CancellationToken);
+        }
+    }
+
+    private async Task<bool> TrySendAsync(ConsumeContext context, string gateway, IReadOnlyList<UserPush> pushes)
+    {
+        if (_unreachable.TryGetValue(gateway, out var until) && until > time.GetUtcNow())
+            return false;
+        var first = _formOf.GetValueOrDefault(gateway);
+        for (var form = first; form < _addressForms.Length; form++)
+        {
+            var address = string.Format(_addressForms[form], gateway);
+            try
+            {
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken);
+                timeout.CancelAfter(SendTimeout);
+                var endpoint = await bus.GetSendEndpoint(new Uri(address));
+                foreach (var chunk in pushes.Chunk(MaxPushesPerMessage))
+                    await endpoint.Send(new PushToUsers(chunk), timeout.Token);
+                if (form != first)
+                {
+                    _formOf[gateway] = form;
+                    logger.LogWarning("Gateway {GatewayId} is reachable at {Address}, not as {Setting} says; set it to {Form}",
+                        gateway, address, $"{MessagingOptions.Section}:{nameof(MessagingOptions.GatewayAddress)}", _addressForms[form]);
+                }
+                return true;
+            }
+            catch (Exception ex) when (!context.CancellationToken.IsCancellationRequested)
+            {
+                logger.LogDebug(ex, "Could not send to gateway {GatewayId} at {Address}", gateway, address);
+            }
+        }
+        // Publishing still reaches it, at the cost of reaching every gateway.
+        _formOf.TryRemove(gateway, out _);
+        _unreachable[gateway] = time.GetUtcNow() + FallbackFor;
+        logger.LogError("Could not send to gateway {GatewayId} at any of {Addresses}; publishing its pushes to every gateway for {Seconds} s",
+            gateway, string.Join(", ", _addressForms.Select(f => string.Format(f, gateway))), FallbackFor.TotalSeconds);
+        return false;
+    }
+}

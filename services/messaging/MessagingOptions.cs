@@ -1,0 +1,59 @@
+using EasyIm.Hosting;
+using Microsoft.Extensions.Configuration;
+
+namespace EasyIm.Messaging;
+
+/// <summary>The <c>Messaging</c> section of the configuration.</summary>
+public sealed class MessagingOptions
+{
+    public const string Section = "Messaging";
+
+    /// <summary>One-to-one messages only between friends (easyim's rule).</summary>
+    public bool RequireFriendship { get; set; } = true;
+    /// <summary>Longest accepted content, in characters.</summary>
+    public int MaxContentLength { get; set; } = 16 * 1024;
+    /// <summary>How long to wait for the friends service before refusing on a negative projection.</summary>
+    public int RelationshipCheckTimeoutMs { get; set; } = 3000;
+    /// <summary>Most messages in one <c>PushToUsers</c> of a sync.</summary>
+    public int SyncPageSize { get; set; } = 500;
+    /// <summary>How often gateways publish <c>GatewayHeartbeat</c>.</summary>
+    public int HeartbeatSeconds { get; set; } = 5;
+    /// <summary>A gateway silent for this many heartbeats is taken for dead.</summary>
+    public int MissedHeartbeats { get; set; } = 3;
+    /// <summary>
+    /// How long this replica remembers where it routed each message, to replay it to a connection whose
+    /// <c>UserConnected</c> it learns of late (see <see cref="Delivery.DeliveryRouter"/>). Must exceed the
+    /// time presence events take to reach every replica.
+    /// </summary>
+    public int ReplayWindowSeconds { get; set; } = 15;
+    /// <summary>Bound on the routes remembered for replay, whatever the traffic.</summary>
+    public int MaxReplayEntries { get; set; } = 200_000;
+    /// <summary>
+    /// Where a push for one gateway is sent; <c>{0}</c> is the gateway id. <c>queue:gateway-{0}</c> fits a
+    /// gateway whose endpoint is durable (MassTransit's default), <c>exchange:gateway-{0}?temporary=true</c>
+    /// one whose endpoint is temporary; when this form does not reach a gateway the other is tried.
+    /// </summary>
+    public string GatewayAddress { get; set; } = "queue:gateway-{0}";
+
+    public static MessagingOptions Read(IConfiguration configuration)
+    {
+        var options = configuration.GetSection(Section).Get<MessagingOptions>() ?? new MessagingOptions();
+        Positive(options.MaxContentLength, nameof(MaxContentLength));
+        Positive(options.RelationshipCheckTimeoutMs, nameof(RelationshipCheckTimeoutMs));
+        Positive(options.SyncPageSize, nameof(SyncPageSize));
+        Positive(options.HeartbeatSeconds, nameof(HeartbeatSeconds));
+        Positive(options.MissedHeartbeats, nameof(MissedHeartbeats));
+        Positive(options.ReplayWindowSeconds, nameof(ReplayWindowSeconds));
+        Positive(options.MaxReplayEntries, nameof(MaxReplayEntries));
+        if (!options.GatewayAddress.Contains("{0}", StringComparison.Ordinal)
+            || !Uri.TryCreate(string.Format(options.GatewayAddress, "x"), UriKind.Absolute, out _))
+            throw new StartupException($"{Section}:{nameof(GatewayAddress)} must be an endpoint address with {{0}} for the gateway id, such as queue:gateway-{{0}}, not '{options.GatewayAddress}'.");
+        return options;
+    }
+
+    private static void Positive(int value, string name)
+    {
+        if (value <= 0)
+            throw new StartupException($"{Section}:{name} must be a positive number, not {value}.");
+    }
+}

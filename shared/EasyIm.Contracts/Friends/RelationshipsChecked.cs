@@ -1,0 +1,3 @@
+namespace EasyIm.Contracts.Friends;
+
+public sealed record RelationshipsChecked(IReadOnlyList<RelationshipAnswer> Answers);

@@ -1,0 +1,3 @@
+namespace EasyIm.Contracts.Messaging;
+
+public sealed record ConversationList(IReadOnlyList<ConversationSummary> Items);

@@ -1,0 +1,202 @@
+using EasyIm.Contracts.Gateway;
+using EasyIm.Messaging;
+using EasyIm.Messaging.Delivery;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
+
+namespace EasyIm.UnitTests.Messaging;
+
+public sealed class DeliveryRouterTests
+{
+    private const long U = 1, V = 2, W = 3;
+    private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+    private readonly MessagingOptions _options = new();
+
+    private DeliveryRouter NewRouter() => new(_options, _time, NullLogger<DeliveryRouter>.Instance);
+
+    private static UserPush Chat(long user, long seq, string conversation = "s_1_2") =>
+        new(user, new WireMessage { Id = 100 + seq, ConversationId = conversation, ConversationSeq = (ulong)seq, Status = 1, Content = "x" });
+
+    private GatewayHeartbeat Beat(string gateway, params long[] users) => new(gateway, users, _time.GetUtcNow());
+
+    private UserConnected Connect(long user, string gateway, string connection) => new(user, gateway, connection, null, _time.GetUtcNow());
+
+    /// <summary>A router that has heard both gateways for a full heartbeat period.</summary>
+    private DeliveryRouter Warm()
+    {
+        var router = NewRouter();
+        router.Heartbeat(Beat("g1"));
+        router.Heartbeat(Beat("g2"));
+        _time.Advance(TimeSpan.FromSeconds(_options.HeartbeatSeconds + 1.5));
+        router.Heartbeat(Beat("g1"));
+        router.Heartbeat(Beat("g2"));
+        Assert.False(router.WarmingUp);
+        return router;
+    }
+
+    [Fact]
+    public void Until_a_full_heartbeat_period_has_been_heard_every_push_is_published()
+    {
+        var router = NewRouter();
+        Assert.Single(router.Plan([new OutgoingPush(Chat(U, 1))]).Broadcast);
+
+        router.Heartbeat(Beat("g1", U));
+        _time.Advance(TimeSpan.FromSeconds(_options.HeartbeatSeconds - 0.5));
+        router.Heartbeat(Beat("g1", U));
+        var early = router.Plan([new OutgoingPush(Chat(U, 2))]);
+        _time.Advance(TimeSpan.FromSeconds(2));
+        var warm = router.Plan([new OutgoingPush(Chat(U, 3))]);
+
+        Assert.Single(early.Broadcast);
+        Assert.Empty(early.ByGateway);
+        Assert.Empty(warm.Broadcast);
+        Assert.Equal(["g1"], warm.ByGateway.Keys);
+    }
+
+    [Fact]
+    public void A_push_goes_only_to_the_gateways_where_its_user_has_connections()
+    {
+        var router = Warm();
+        router.Connected(Connect(U, "g1", "u1"));
+        router.Connected(Connect(V, "g1", "v1"));
+        router.Connected(Connect(V, "g2", "v2"));
+
+        var plan = router.Plan([new OutgoingPush(Chat(U, 1)), new OutgoingPush(Chat(V, 1))]);
+
+        Assert.Empty(plan.Broadcast);
+        Assert.Equal([U, V], plan.ByGateway["g1"].Select(p => p.UserId));
+        Assert.Equal([V], plan.ByGateway["g2"].Select(p => p.UserId));
+        Assert.Equal(0, plan.Dropped);
+    }
+
+    [Fact]
+    public void A_user_with_no_live_connection_gets_nothing_pushed()
+    {
+        var router = Warm();
+        router.Connected(Connect(U, "g1", "u1"));
+
+        var plan = router.Plan([new OutgoingPush(Chat(W, 1))]);
+
+        Assert.Empty(plan.Broadcast);
+        Assert.Empty(plan.ByGateway);
+        Assert.Equal(1, plan.Dropped);
+    }
+
+    [Fact]
+    public void A_push_for_one_connection_goes_to_its_known_gateway_else_wherever_the_user_is_else_everywhere()
+    {
+        var router = Warm();
+        router.Connected(Connect(U, "g2", "u2"));
+        var known = new UserPush(U, new WireMessage(), OnlyConnectionId: "u1");
+        var unknownGateway = new UserPush(U, new WireMessage(), OnlyConnectionId: "u2");
+        var unknownUser = new UserPush(W, new WireMessage(), OnlyConnectionId: "w1");
+
+        var plan = router.Plan([new OutgoingPush(known, "g1"), new OutgoingPush(unknownGateway), new OutgoingPush(unknownUser)]);
+
+        Assert.Equal([known], plan.ByGateway["g1"]);
+        Assert.Equal([unknownGateway], plan.ByGateway["g2"]);
+        // Presence may lag behind a connection that has already spoken: publishing still reaches it.
+        Assert.Equal([unknownUser], plan.Broadcast);
+    }
+
+    [Fact]
+    public void The_last_disconnect_takes_the_user_off_the_gateway()
+    {
+        var router = Warm();
+        router.Connected(Connect(U, "g1", "a"));
+        router.Connected(Connect(U, "g1", "b"));
+
+        router.Disconnected(new UserDisconnected(U, "g1", "a", _time.GetUtcNow()));
+        var stillThere = router.GatewaysOf(U);
+        router.Disconnected(new UserDisconnected(U, "g1", "b", _time.GetUtcNow()));
+
+        Assert.Equal(["g1"], stillThere);
+        Assert.Empty(router.GatewaysOf(U));
+    }
+
+    [Fact]
+    public void A_gateway_silent_for_three_heartbeats_is_dropped_with_its_users()
+    {
+        var router = Warm();
+        router.Connected(Connect(U, "g1", "u1"));
+        router.Connected(Connect(V, "g2", "v2"));
+
+        for (var beat = 0; beat < _options.MissedHeartbeats; beat++)
+        {
+            _time.Advance(TimeSpan.FromSeconds(_options.HeartbeatSeconds));
+            router.Heartbeat(Beat("g2", V));
+        }
+        var beforeLeaseEnds = router.GatewaysOf(U);
+        _time.Advance(TimeSpan.FromSeconds(0.5));
+        var plan = router.Plan([new OutgoingPush(Chat(U, 1)), new OutgoingPush(Chat(V, 1))]);
+
+        Assert.Equal(["g1"], beforeLeaseEnds);
+        Assert.Empty(router.GatewaysOf(U));
+        Assert.Equal(["g2"], plan.ByGateway.Keys);
+        Assert.Equal(1, plan.Dropped);
+    }
+
+    [Fact]
+    public void A_heartbeat_sets_its_gateways_users_but_does_not_undo_a_newer_connect()
+    {
+        var router = Warm();
+        var before = _time.GetUtcNow();
+        _time.Advance(TimeSpan.FromMilliseconds(10));
+        router.Connected(Connect(U, "g1", "u1"));
+
+        // A heartbeat taken before U connected arrives after the connect: U stays.
+        router.Heartbeat(new GatewayHeartbeat("g1", [W], before));
+        var (uAfterStaleBeat, wAfterStaleBeat) = (router.GatewaysOf(U), router.GatewaysOf(W));
+        _time.Advance(TimeSpan.FromSeconds(1));
+        router.Heartbeat(Beat("g1", W));
+
+        Assert.Equal(["g1"], uAfterStaleBeat);
+        Assert.Equal(["g1"], wAfterStaleBeat);
+        Assert.Empty(router.GatewaysOf(U));
+        Assert.Equal(["g1"], router.GatewaysOf(W));
+    }
+
+    [Fact]
+    public void A_connection_learned_late_is_handed_what_was_routed_past_it()
+    {
+        var router = Warm();
+        router.Connected(Connect(U, "g1", "u1"));
+        router.Plan([new OutgoingPush(Chat(U, 1))]);   // to g1, where U was
+        router.Plan([new OutgoingPush(Chat(V, 2))]);   // V nowhere yet: dropped
+
+        var onSecondGateway = router.Connected(Connect(U, "g2", "u2"));
+        var sameGatewayAgain = router.Connected(Connect(U, "g1", "u3"));
+        var late = router.Connected(Connect(V, "g1", "v1"));
+
+        var replay = Assert.Single(onSecondGateway);
+        Assert.Equal((U, "g2", "u2"), (replay.UserId, replay.GatewayId, replay.ConnectionId));
+        Assert.Equal([("s_1_2", 1L)], replay.Messages);
+        // Routed to g1 already: a connection there got it, or registered before the sync read it.
+        Assert.Empty(sameGatewayAgain);
+        Assert.Equal([("s_1_2", 2L)], Assert.Single(late).Messages);
+    }
+
+    [Fact]
+    public void Routes_older_than_the_replay_window_are_forgotten()
+    {
+        var router = Warm();
+        router.Plan([new OutgoingPush(Chat(V, 1))]);
+        _time.Advance(TimeSpan.FromSeconds(_options.ReplayWindowSeconds + 1));
+        router.Heartbeat(Beat("g1"));
+
+        Assert.Empty(router.Connected(Connect(V, "g1", "v1")));
+    }
+
+    [Fact]
+    public void The_replay_log_stays_within_its_bound()
+    {
+        _options.MaxReplayEntries = 10;
+        var router = Warm();
+        for (var seq = 1; seq <= 25; seq++)
+            router.Plan([new OutgoingPush(Chat(V, seq))]);
+
+        var replay = Assert.Single(router.Connected(Connect(V, "g1", "v1")));
+
+        Assert.Equal(Enumerable.Range(16, 10).Select(s => (long)s), replay.Messages.Select(m => m.Seq));
+    }
+}

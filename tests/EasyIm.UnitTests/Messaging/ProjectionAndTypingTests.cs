@@ -1,0 +1,113 @@
+using System.Text.Json;
+using EasyIm.Contracts.Friends;
+using EasyIm.Contracts.Gateway;
+using EasyIm.Contracts.Messaging;
+using EasyIm.Messaging.Consumers;
+using EasyIm.Messaging.Data;
+using MassTransit.Testing;
+using Microsoft.EntityFrameworkCore;
+
+namespace EasyIm.UnitTests.Messaging;
+
+public sealed class ProjectionAndTypingTests
+{
+    private static Task<List<Friendship>> FriendshipsAsync(MessagingHost host, long a, long b) =>
+        host.DbAsync(db => db.Friendships.AsNoTracking()
+            .Where(f => (f.UserId == a && f.FriendId == b) || (f.UserId == b && f.FriendId == a))
+            .ToListAsync());
+
+    [Fact]
+    public async Task Friendship_events_feed_both_directions_and_an_older_event_arriving_late_is_ignored()
+    {
+        await using var host = await MessagingHost.StartAsync();
+        var (a, b) = (MessagingHost.NewUserId(), MessagingHost.NewUserId());
+        var t = DateTimeOffset.UtcNow;
+
+        await host.PublishAndWaitAsync(new FriendshipCreated(a, b, t));
+        var created = await FriendshipsAsync(host, a, b);
+        await host.PublishAndWaitAsync(new FriendshipRemoved(b, a, t.AddSeconds(-1)));   // late and older: ignored
+        var afterStale = await FriendshipsAsync(host, a, b);
+        await host.PublishAndWaitAsync(new FriendshipRemoved(b, a, t.AddSeconds(1)));
+        var removed = await FriendshipsAsync(host, a, b);
+        await host.PublishAndWaitAsync(new FriendshipCreated(a, b, t));                  // the first event redelivered: no change
+        await host.SubmitAsync(MessagingHost.Chat(a, b, "after-removal"));
+
+        Assert.Equal(2, created.Count);
+        Assert.All(created, f => Assert.True(f.Active));
+        Assert.All(afterStale, f => Assert.True(f.Active));
+        Assert.Equal(2, removed.Count);
+        Assert.All(removed, f => Assert.False(f.Active));
+        Assert.Equal(MessageStatus.Fail, (await host.AnswersAsync(a, "after-removal")).Single().Status);
+        host.AssertNoFaults();
+    }
+
+    [Fact]
+    public async Task Group_member_events_feed_the_projection_and_a_joiner_starts_at_the_groups_current_end()
+    {
+        await using var host = await MessagingHost.StartAsync();
+        var group = MessagingHost.NewUserId();
+        var (owner, joiner) = (MessagingHost.NewUserId(), MessagingHost.NewUserId());
+        await host.JoinGroupAsync(group, owner, "owner");
+        await host.SubmitAsync(Enumerable.Range(1, 3).Select(i => MessagingHost.Chat(owner, group, $"before-{i}", chatType: 1)).ToArray());
+        await host.AnswersAsync(owner, "before-1", "before-2", "before-3");
+
+        await host.JoinGroupAsync(group, joiner);
+        var cursor = await host.DbAsync(db => db.Cursors.AsNoTracking().SingleAsync(k => k.UserId == joiner && k.ConversationId == $"g_{group}"));
+        var member = await host.DbAsync(db => db.GroupMembers.AsNoTracking().SingleAsync(m => m.GroupId == group && m.UserId == owner));
+        await host.SubmitAsync(MessagingHost.Chat(joiner, group, "joined", chatType: 1));
+        var joined = (await host.AnswersAsync(joiner, "joined")).Single();
+        await host.Harness.Bus.Publish(new UserConnected(joiner, MessagingHost.G1, "j-1", null, DateTimeOffset.UtcNow));
+        var sync = await host.Pushes.WaitForAsync(all => all.Any(p => p.Push.OnlyConnectionId == "j-1" && p.Push.Message.Content.Contains("\"SYNC\"")));
+        await host.PublishAndWaitAsync(new GroupMemberRemoved(group, joiner, DateTimeOffset.UtcNow.AddSeconds(1)));
+        await host.SubmitAsync(MessagingHost.Chat(joiner, group, "left", chatType: 1));
+
+        Assert.Equal((3L, 3L), (cursor.ArrivedSeq, cursor.ReadSeq));
+        Assert.Equal("owner", member.Role);
+        Assert.Equal((MessageStatus.Sent, 4UL), (joined.Status, joined.ConversationSeq));
+        // The joiner's own message moved its cursor: nothing before or at it is synced.
+        Assert.DoesNotContain(sync, p => p.Push.OnlyConnectionId == "j-1" && p.Push.Message.ConversationSeq > 0);
+        Assert.Equal(MessageStatus.Fail, (await host.AnswersAsync(joiner, "left")).Single().Status);
+        host.AssertNoFaults();
+    }
+
+    [Fact]
+    public async Task Typing_is_relayed_to_a_friend_in_the_event_form_and_never_stored()
+    {
+        await using var host = await MessagingHost.StartAsync();
+        var (a, b) = (MessagingHost.NewUserId(), MessagingHost.NewUserId());
+        await host.BefriendAsync(a, b);
+
+        await host.Harness.Bus.Publish(new RelayTyping(a, "ca", b, 0));
+        var seen = await host.Pushes.WaitForAsync(all => all.Any(p => p.Push.UserId == b));
+
+        var typing = seen.First(p => p.Push.UserId == b).Push.Message;
+        Assert.Equal((4, a, b), (typing.MsgType, typing.FromUserId, typing.ToUserId));
+        var data = JsonDocument.Parse(typing.Content).RootElement.GetProperty("data");
+        Assert.Equal(("TYPING", a.ToString()), (data.GetProperty("key").GetString(), data.GetProperty("user_id").GetString()));
+        Assert.False(await host.DbAsync(db => db.Messages.AnyAsync(m => m.SenderId == a)));
+        host.AssertNoFaults();
+    }
+
+    [Fact]
+    public async Task Typing_to_a_stranger_or_a_group_one_is_not_in_is_dropped_and_group_typing_reaches_the_other_members()
+    {
+        await using var host = await MessagingHost.StartAsync();
+        var (a, stranger, member, group) = (MessagingHost.NewUserId(), MessagingHost.NewUserId(), MessagingHost.NewUserId(), MessagingHost.NewUserId());
+        await host.JoinGroupAsync(group, member);
+        await host.JoinGroupAsync(group, a);
+
+        var toStranger = new RelayTyping(a, "ca", stranger, 0);
+        var intoOtherGroup = new RelayTyping(stranger, "cs", group, 1);
+        var toGroup = new RelayTyping(a, "ca", group, 1);
+        foreach (var typing in new[] { toStranger, intoOtherGroup, toGroup })
+            await host.PublishAndWaitAsync(typing);
+        var seen = await host.Pushes.WaitForAsync(all => all.Any(p => p.Push.UserId == member));
+
+        Assert.DoesNotContain(seen, p => p.Push.UserId == stranger);
+        Assert.Single(seen, p => p.Gateway == MessagingHost.G1 && p.Push.UserId == member);
+        Assert.DoesNotContain(seen, p => p.Push.UserId == a);
+        Assert.Equal((1, group), (seen.First(p => p.Push.UserId == member).Push.Message.ChatType, seen.First(p => p.Push.UserId == member).Push.Message.ToUserId));
+        Assert.True(await host.Harness.GetConsumerHarness<RelayTypingConsumer>().Consumed.Any<RelayTyping>(x => x.Context.Message == toStranger));
+        host.AssertNoFaults();
+    }
+}

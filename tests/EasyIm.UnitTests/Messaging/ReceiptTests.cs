@@ -1,0 +1,133 @@
+using System.Text.Json;
+using EasyIm.Contracts.Messaging;
+using EasyIm.Messaging.Consumers;
+using EasyIm.Messaging.Data;
+using MassTransit.Testing;
+using Microsoft.EntityFrameworkCore;
+
+namespace EasyIm.UnitTests.Messaging;
+
+public sealed class ReceiptTests
+{
+    private static async Task<(MessagingHost Host, long A, long B, string Conversation)> ChatAsync(int messages)
+    {
+        var host = await MessagingHost.StartAsync();
+        var (a, b) = (MessagingHost.NewUserId(), MessagingHost.NewUserId());
+        await host.BefriendAsync(a, b);
+        var ids = Enumerable.Range(1, messages).Select(i => $"r-{i}").ToArray();
+        await host.SubmitAsync(ids.Select(id => MessagingHost.Chat(a, b, id)).ToArray());
+        var acks = await host.AnswersAsync(a, ids);
+        return (host, a, b, acks[0].ConversationId!);
+    }
+
+    private static async Task RecordAsync(MessagingHost host, params Receipt[] receipts)
+    {
+        var message = new RecordReceipts(receipts);
+        await host.Harness.Bus.Publish(message);
+        Assert.True(await host.Harness.GetConsumerHarness<RecordReceiptsConsumer>().Consumed.Any<RecordReceipts>(x => ReferenceEquals(x.Context.Message, message)
+            || x.Context.Message.Receipts.SequenceEqual(receipts)));
+    }
+
+    private static async Task<ConversationCursor?> CursorAsync(MessagingHost host, long user, string conversation) =>
+        await host.DbAsync(db => db.Cursors.AsNoTracking().SingleOrDefaultAsync(k => k.UserId == user && k.ConversationId == conversation));
+
+    private static IEnumerable<JsonElement> ReceiptEvents(MessagingHost host, long to, string key) =>
+        host.Pushes.Snapshot()
+            .Where(p => p.Gateway == MessagingHost.G1 && p.Push.UserId == to && p.Push.Message.MsgType == 4)
+            .Select(p => JsonDocument.Parse(p.Push.Message.Content).RootElement)
+            .Where(e => e.GetProperty("data").GetProperty("key").GetString() == key);
+
+    [Fact]
+    public async Task Read_moves_both_cursors_marks_the_peers_messages_and_tells_the_sender()
+    {
+        var (host, a, b, conversation) = await ChatAsync(5);
+        await using var _ = host;
+
+        await RecordAsync(host, new Receipt(b, conversation, 3, MessageStatus.Read));
+
+        var cursor = await CursorAsync(host, b, conversation);
+        Assert.Equal((3L, 3L), (cursor!.ArrivedSeq, cursor.ReadSeq));
+        var statuses = await host.DbAsync(db => db.Messages.Where(m => m.ConversationId == conversation).OrderBy(m => m.ConversationSeq)
+            .Select(m => new { m.Status, m.ReadAtMs, m.ArrivedAtMs }).ToListAsync());
+        Assert.Equal([3, 3, 3, 1, 1], statuses.Select(s => s.Status));
+        Assert.All(statuses.Take(3), s => Assert.True(s.ReadAtMs > 0 && s.ArrivedAtMs > 0));
+        await host.Pushes.WaitForAsync(_ => ReceiptEvents(host, a, "READ").Any());
+        var read = ReceiptEvents(host, a, "READ").Single();
+        Assert.Equal(
+            $$$"""{"code":200,"msg":"SUCCESS","data":{"key":"READ","conversation_id":"{{{conversation}}}","seq":3,"user_id":"{{{b}}}"}}""",
+            JsonSerializer.Serialize(read));
+        var envelope = host.Pushes.Snapshot().First(p => p.Push.UserId == a && p.Push.Message.MsgType == 4 && p.Push.Message.Content.Contains("READ")).Push.Message;
+        Assert.Equal((b, a, MessageStatus.Read), (envelope.FromUserId, envelope.ToUserId, envelope.Status));
+        // READ implies ARRIVED: the sender hears both.
+        Assert.Equal(3, ReceiptEvents(host, a, "ARRIVED").Single().GetProperty("data").GetProperty("seq").GetInt64());
+        host.AssertNoFaults();
+    }
+
+    [Fact]
+    public async Task A_receipt_never_moves_a_cursor_backwards_and_a_repeat_tells_nobody()
+    {
+        var (host, a, b, conversation) = await ChatAsync(5);
+        await using var _ = host;
+        await RecordAsync(host, new Receipt(b, conversation, 4, MessageStatus.Arrived), new Receipt(b, conversation, 2, MessageStatus.Read));
+        await host.Pushes.WaitForAsync(_ => ReceiptEvents(host, a, "ARRIVED").Any() && ReceiptEvents(host, a, "READ").Any());
+
+        await RecordAsync(host, new Receipt(b, conversation, 1, MessageStatus.Arrived), new Receipt(b, conversation, 1, MessageStatus.Read));
+        await RecordAsync(host, new Receipt(b, conversation, 4, MessageStatus.Arrived));
+        var cursorAfterStale = await CursorAsync(host, b, conversation);
+        await RecordAsync(host, new Receipt(b, conversation, 5, MessageStatus.Arrived));
+        await host.Pushes.WaitForAsync(_ => ReceiptEvents(host, a, "ARRIVED").Count() >= 2);
+
+        Assert.Equal((4L, 2L), (cursorAfterStale!.ArrivedSeq, cursorAfterStale.ReadSeq));
+        var cursor = await CursorAsync(host, b, conversation);
+        Assert.Equal((5L, 2L), (cursor!.ArrivedSeq, cursor.ReadSeq));
+        Assert.Equal([4L, 5L], ReceiptEvents(host, a, "ARRIVED").Select(e => e.GetProperty("data").GetProperty("seq").GetInt64()));
+        Assert.Single(ReceiptEvents(host, a, "READ"));
+        var statuses = await host.DbAsync(db => db.Messages.Where(m => m.ConversationId == conversation).OrderBy(m => m.ConversationSeq).Select(m => m.Status).ToListAsync());
+        Assert.Equal([3, 3, 2, 2, 2], statuses);
+        host.AssertNoFaults();
+    }
+
+    [Fact]
+    public async Task A_receipt_past_the_last_message_is_clamped_and_one_for_a_conversation_of_others_is_ignored()
+    {
+        var (host, a, b, conversation) = await ChatAsync(2);
+        await using var _ = host;
+        var stranger = MessagingHost.NewUserId();
+
+        await RecordAsync(host,
+            new Receipt(b, conversation, 1000, MessageStatus.Read),
+            new Receipt(stranger, conversation, 2, MessageStatus.Read),
+            new Receipt(b, "not-a-conversation", 2, MessageStatus.Read),
+            new Receipt(b, conversation, 1, 7));
+
+        var cursor = await CursorAsync(host, b, conversation);
+        Assert.Equal((2L, 2L), (cursor!.ArrivedSeq, cursor.ReadSeq));
+        Assert.Null(await CursorAsync(host, stranger, conversation));
+        await host.Pushes.WaitForAsync(_ => ReceiptEvents(host, a, "READ").Any());
+        Assert.Equal(2, ReceiptEvents(host, a, "READ").Single().GetProperty("data").GetProperty("seq").GetInt64());
+        host.AssertNoFaults();
+    }
+
+    [Fact]
+    public async Task A_group_receipt_moves_only_the_members_cursor_and_tells_the_senders_it_covers()
+    {
+        await using var host = await MessagingHost.StartAsync();
+        var group = MessagingHost.NewUserId();
+        var (s1, s2, reader) = (MessagingHost.NewUserId(), MessagingHost.NewUserId(), MessagingHost.NewUserId());
+        foreach (var member in new[] { s1, s2, reader })
+            await host.JoinGroupAsync(group, member);
+        await host.SubmitAsync(MessagingHost.Chat(s1, group, "gr-1", chatType: 1), MessagingHost.Chat(s2, group, "gr-2", chatType: 1));
+        await host.AnswersAsync(s1, "gr-1");
+        await host.AnswersAsync(s2, "gr-2");
+
+        await RecordAsync(host, new Receipt(reader, $"g_{group}", 2, MessageStatus.Read));
+
+        var cursor = await CursorAsync(host, reader, $"g_{group}");
+        Assert.Equal((2L, 2L), (cursor!.ArrivedSeq, cursor.ReadSeq));
+        Assert.All(await host.DbAsync(db => db.Messages.Where(m => m.ConversationId == $"g_{group}").Select(m => m.Status).ToListAsync()),
+            status => Assert.Equal(MessageStatus.Sent, status));
+        await host.Pushes.WaitForAsync(_ => ReceiptEvents(host, s1, "READ").Any() && ReceiptEvents(host, s2, "READ").Any());
+        Assert.Empty(ReceiptEvents(host, reader, "READ"));
+        host.AssertNoFaults();
+    }
+}

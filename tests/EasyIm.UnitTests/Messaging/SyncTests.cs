@@ -1,0 +1,117 @@
+using System.Text.Json;
+using EasyIm.Contracts.Gateway;
+using EasyIm.Contracts.Messaging;
+using EasyIm.Messaging.Consumers;
+using EasyIm.Messaging.Data;
+using MassTransit.Testing;
+
+namespace EasyIm.UnitTests.Messaging;
+
+public sealed class SyncTests
+{
+    private static bool IsDone(UserPush push) =>
+        push.Message.MsgType == 4 && push.Message.Content.Contains("\"SYNC\"", StringComparison.Ordinal);
+
+    /// <summary>What one connection received at gateway g1, in order, up to and including its SYNC done.</summary>
+    private static async Task<List<UserPush>> SyncedAsync(MessagingHost host, string connection)
+    {
+        var seen = await host.Pushes.WaitForAsync(all => all.Any(p => p.Gateway == MessagingHost.G1 && p.Push.OnlyConnectionId == connection && IsDone(p.Push)));
+        return seen.Where(p => p.Gateway == MessagingHost.G1 && p.Push.OnlyConnectionId == connection).Select(p => p.Push).ToList();
+    }
+
+    [Fact]
+    public async Task On_connect_the_messages_after_the_arrived_cursor_are_pushed_in_order_to_that_connection_then_done()
+    {
+        await using var host = await MessagingHost.StartAsync();
+        var (a, b, group) = (MessagingHost.NewUserId(), MessagingHost.NewUserId(), MessagingHost.NewUserId());
+        await host.BefriendAsync(a, b);
+        await host.JoinGroupAsync(group, a, "owner");
+        await host.JoinGroupAsync(group, b);
+        var ids = Enumerable.Range(1, 5).Select(i => $"s-{i}").ToArray();
+        await host.SubmitAsync([.. ids.Select(id => MessagingHost.Chat(a, b, id, id)), MessagingHost.Chat(a, group, "s-g", "to the group", chatType: 1)]);
+        var acks = await host.AnswersAsync(a, [.. ids, "s-g"]);
+        await host.Harness.Bus.Publish(new RecordReceipts([new Receipt(b, acks[0].ConversationId!, 2, MessageStatus.Arrived)]));
+        Assert.True(await host.Harness.GetConsumerHarness<RecordReceiptsConsumer>().Consumed.Any<RecordReceipts>());
+
+        await host.Harness.Bus.Publish(new UserConnected(b, MessagingHost.G1, "b-phone", "phone", DateTimeOffset.UtcNow));
+        var synced = await SyncedAsync(host, "b-phone");
+
+        Assert.True(IsDone(synced[^1]));
+        Assert.Equal("""{"code":200,"msg":"SUCCESS","data":{"key":"SYNC","done":true}}""", synced[^1].Message.Content);
+        Assert.Equal(b, synced[^1].Message.ToUserId);
+        var messages = synced[..^1].Select(p => p.Message).ToList();
+        Assert.All(synced, p => Assert.Equal(b, p.UserId));
+        Assert.Equal(["s-3", "s-4", "s-5"], messages.Where(m => m.ChatType == 0).Select(m => m.Content));
+        Assert.Equal([3UL, 4UL, 5UL], messages.Where(m => m.ChatType == 0).Select(m => m.ConversationSeq));
+        Assert.Equal(["to the group"], messages.Where(m => m.ChatType == 1).Select(m => m.Content));
+        Assert.All(messages, m => Assert.True(m.Id > 0 && m.SentAt > 0 && m.ClientMsgId is not null));
+        host.AssertNoFaults();
+    }
+
+    [Fact]
+    public async Task A_sync_with_device_cursors_starts_after_them_and_ignores_conversations_of_others()
+    {
+        await using var host = await MessagingHost.StartAsync();
+        var (a, b) = (MessagingHost.NewUserId(), MessagingHost.NewUserId());
+        var (x, y) = (MessagingHost.NewUserId(), MessagingHost.NewUserId());
+        await host.BefriendAsync(a, b);
+        await host.BefriendAsync(x, y);
+        await host.SubmitAsync([.. Enumerable.Range(1, 5).Select(i => MessagingHost.Chat(a, b, $"c-{i}", $"c-{i}")), MessagingHost.Chat(x, y, "other", "not for b")]);
+        var acks = await host.AnswersAsync(a, "c-1");
+        var others = (await host.AnswersAsync(x, "other")).Single().ConversationId!;
+
+        await host.Harness.Bus.Publish(new SyncConversations(b, "b-tablet", new Dictionary<string, ulong>
+        {
+            [acks[0].ConversationId!] = 4,
+            [others] = 0,
+            ["g_42"] = 0,
+            ["garbage"] = 0,
+        }));
+        var synced = await SyncedAsync(host, "b-tablet");
+
+        Assert.Equal(["c-5"], synced[..^1].Select(p => p.Message.Content));
+        host.AssertNoFaults();
+    }
+
+    [Fact]
+    public async Task A_user_with_nothing_missing_gets_only_the_done_event()
+    {
+        await using var host = await MessagingHost.StartAsync();
+        var loner = MessagingHost.NewUserId();
+
+        await host.Harness.Bus.Publish(new SyncConversations(loner, "l-1", null));
+
+        Assert.True(IsDone(Assert.Single(await SyncedAsync(host, "l-1"))));
+        host.AssertNoFaults();
+    }
+
+    [Fact]
+    public async Task A_large_sync_is_paged_in_order()
+    {
+        await using var host = await MessagingHost.StartAsync(new Dictionary<string, string?> { ["Messaging:SyncPageSize"] = "10" });
+        var (a, b) = (MessagingHost.NewUserId(), MessagingHost.NewUserId());
+        await host.BefriendAsync(a, b);
+        var ids = Enumerable.Range(1, 25).Select(i => $"p-{i}").ToArray();
+        await host.SubmitAsync(ids.Select(id => MessagingHost.Chat(a, b, id, id)).ToArray());
+        await host.AnswersAsync(a, ids);
+        var pages = new List<int>();
+        host.Pushes.Observer = (gateway, message) =>
+        {
+            if (gateway == MessagingHost.G1 && message.Pushes.Any(p => p.OnlyConnectionId == "b-big"))
+                lock (pages)
+                    pages.Add(message.Pushes.Count);
+            return Task.CompletedTask;
+        };
+
+        await host.Harness.Bus.Publish(new UserConnected(b, MessagingHost.G1, "b-big", null, DateTimeOffset.UtcNow));
+        var synced = await SyncedAsync(host, "b-big");
+
+        Assert.Equal(ids, synced[..^1].Select(p => p.Message.Content));
+        lock (pages)
+        {
+            Assert.True(pages.Count >= 3, $"expected the sync in pages, got {pages.Count} bus messages");
+            Assert.All(pages, size => Assert.InRange(size, 1, 10));
+        }
+        host.AssertNoFaults();
+    }
+}
