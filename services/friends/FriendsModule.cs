@@ -46,6 +46,7 @@ public static class FriendsModule
         Add<ListGroupMembersConsumer>(bus);
         Add<ProjectRegisteredUserConsumer>(bus);
         Add<PushPendingInvitationsConsumer>(bus);
+        Add<CheckRelationshipsConsumer>(bus);
     }
 
     private static void Add<TConsumer>(IBusRegistrationConfigurator bus) where TConsumer : class, IConsumer =>
