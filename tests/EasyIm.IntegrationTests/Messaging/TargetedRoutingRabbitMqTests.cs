@@ -1,8 +1,8 @@
 using EasyIm.Contracts.Gateway;
 using EasyIm.Contracts.Messaging;
-using EasyIm.Hosting.Bus;
 using EasyIm.IntegrationTests.Shapes;
 using EasyIm.Messaging;
+using EasyIm.Messaging.Consumers;
 using EasyIm.Messaging.Delivery;
 using MassTransit;
 using Microsoft.Extensions.Configuration;
@@ -28,6 +28,7 @@ public sealed class TargetedRoutingRabbitMqTests : IAsyncLifetime
 
     private string Durable => $"it-{_run}-d";
     private string Temporary => $"it-{_run}-t";
+    private string SubmitQueue => $"it-{_run}-submit-chat-messages";
 
     public async Task InitializeAsync()
     {
@@ -45,12 +46,15 @@ public sealed class TargetedRoutingRabbitMqTests : IAsyncLifetime
             Directory.Delete(_dataDirectory, recursive: true);
         if (_rabbit is null)
             return;
-        // The durable gateway endpoint outlives its bus; remove it with what the sends declared.
+        // Durable endpoints outlive their bus; remove them with what the sends declared.
         var factory = new ConnectionFactory { Uri = new Uri(_rabbit) };
         await using var connection = await factory.CreateConnectionAsync();
         await using var channel = await connection.CreateChannelAsync();
-        await channel.QueueDeleteAsync($"gateway-{Durable}");
-        await channel.ExchangeDeleteAsync($"gateway-{Durable}");
+        foreach (var durable in new[] { $"gateway-{Durable}", SubmitQueue })
+        {
+            await channel.QueueDeleteAsync(durable);
+            await channel.ExchangeDeleteAsync(durable);
+        }
     }
 
     /// <summary>A clock the test moves, so that presence is warm without waiting for it.</summary>
@@ -116,7 +120,28 @@ public sealed class TargetedRoutingRabbitMqTests : IAsyncLifetime
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.AddMessaging();
         builder.Services.AddSingleton(sp => new DeliveryRouter(sp.GetRequiredService<MessagingOptions>(), time, sp.GetRequiredService<ILogger<DeliveryRouter>>()));
-        builder.AddEasyImBus([MessagingModule.AddMessagingConsumers]);
+        // Only the consumers this test needs, the submit endpoint named for this run and bound to nothing:
+        // the distributed shape's messaging may be running on the same broker, and must neither take this
+        // test's batches nor have its own requests and events answered by this host.
+        builder.Services.AddMassTransit(bus =>
+        {
+            bus.AddConsumer<SubmitChatMessagesConsumer, SubmitChatMessagesConsumerDefinition>().Endpoint(e =>
+            {
+                e.Name = SubmitQueue;
+                e.ConfigureConsumeTopology = false;
+            });
+            bus.AddConsumer<TrackPresenceConsumer>().Endpoint(e =>
+            {
+                e.InstanceId = _run;
+                e.Temporary = true;
+                e.ConcurrentMessageLimit = 1;
+            });
+            bus.UsingRabbitMq((context, cfg) =>
+            {
+                cfg.Host(new Uri(_rabbit));
+                cfg.ConfigureEndpoints(context);
+            });
+        });
         using var messaging = builder.Build();
         await messaging.StartAsync();
         try
@@ -136,7 +161,8 @@ public sealed class TargetedRoutingRabbitMqTests : IAsyncLifetime
             time.Advance(TimeSpan.FromSeconds(7));
             Assert.False(router.WarmingUp);
 
-            await gateways.Publish(new SubmitChatMessages(Durable, [new ChatSubmission(a, "a-1", new WireMessage { ToUserId = b, Content = "routed", ClientMsgId = "r-1" })]));
+            var submit = await gateways.GetSendEndpoint(new Uri($"queue:{SubmitQueue}"));
+            await submit.Send(new SubmitChatMessages(Durable, [new ChatSubmission(a, "a-1", new WireMessage { ToUserId = b, Content = "routed", ClientMsgId = "r-1" })]));
             try
             {
                 await both.Task.WaitAsync(TimeSpan.FromSeconds(30));
