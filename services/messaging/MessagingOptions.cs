@@ -29,11 +29,12 @@ public sealed class MessagingOptions
     /// <summary>Bound on the routes remembered for replay, whatever the traffic.</summary>
     public int MaxReplayEntries { get; set; } = 200_000;
     /// <summary>
-    /// Where a push for one gateway is sent; <c>{0}</c> is the gateway id. <c>queue:gateway-{0}</c> fits a
-    /// gateway whose endpoint is durable (MassTransit's default), <c>exchange:gateway-{0}?temporary=true</c>
-    /// one whose endpoint is temporary; when this form does not reach a gateway the other is tried.
+    /// Where a push for one gateway is sent; <c>{0}</c> is the gateway id. EasyIm's gateways have temporary
+    /// endpoints (their queues go with the process), addressed as <c>exchange:gateway-{0}?temporary=true</c>;
+    /// <c>queue:gateway-{0}</c> fits a gateway with a durable endpoint. When this form does not reach a
+    /// gateway the other is tried.
     /// </summary>
-    public string GatewayAddress { get; set; } = "queue:gateway-{0}";
+    public string GatewayAddress { get; set; } = "exchange:gateway-{0}?temporary=true";
 
     public static MessagingOptions Read(IConfiguration configuration)
     {

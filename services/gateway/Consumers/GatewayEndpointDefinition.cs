@@ -5,7 +5,7 @@ namespace EasyIm.Gateway.Consumers;
 /// <summary>
 /// This gateway's own receive endpoint, <c>gateway-{id}</c>: what is published reaches every
 /// gateway (each has its endpoint bound to the message's exchange), and what a service sends to
-/// <c>queue:gateway-{id}</c> reaches this one only. Temporary: the queue goes with the process.
+/// <c>exchange:gateway-{id}?temporary=true</c> reaches this one only. Temporary: the queue goes with the process.
 /// One message at a time, so pushes are written in the order they were sent.
 /// </summary>
 public abstract class GatewayEndpointDefinition<TConsumer> : ConsumerDefinition<TConsumer>
