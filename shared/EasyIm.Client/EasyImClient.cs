@@ -30,6 +30,7 @@ public sealed class EasyImClient : IAsyncDisposable
     private readonly NetworkStream? _stream;
     private readonly ClientWebSocket? _webSocket;
     private Task _receiving = Task.CompletedTask;
+    private Task _keepingAlive = Task.CompletedTask;
 
     private EasyImClient(ClientTransport transport, EasyImClientOptions options, Socket? socket, ClientWebSocket? webSocket)
     {
@@ -107,7 +108,23 @@ public sealed class EasyImClient : IAsyncDisposable
         if (Frames.IsNotify(reply))
             throw new EasyImServerException(Frames.NotifyCode(reply) ?? 0, Frames.NotifyMessage(reply) ?? "", reply);
         UserId = userId;
+        if (_options.KeepAliveEvery is { } every && _keepingAlive.IsCompleted)
+            _keepingAlive = Task.Run(() => KeepAliveAsync(every));
         return reply;
+    }
+
+    private async Task KeepAliveAsync(TimeSpan every)
+    {
+        using var timer = new PeriodicTimer(every);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(_disposed.Token).ConfigureAwait(false) && !IsClosed)
+                await SendAsync(Frames.Heartbeat(UserId), _disposed.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or IOException or ObjectDisposedException or WebSocketException)
+        {
+            // The connection ended or is being disposed: nothing left to keep alive.
+        }
     }
 
     /// <summary>Sends one frame in the connection's format.</summary>
@@ -324,6 +341,7 @@ public sealed class EasyImClient : IAsyncDisposable
             }
         }
         _disposed.Cancel();
+        await _keepingAlive.ConfigureAwait(false);
         try
         {
             _socket?.Shutdown(SocketShutdown.Both);

@@ -15,4 +15,11 @@ public sealed class EasyImClientOptions
     public int MaxPendingFrames { get; init; } = 100_000;
 
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// When set, a heartbeat is sent this often after the handshake, so an idle connection is not
+    /// dropped (the server closes one silent for <c>Gateway:DropAfter</c> seconds). Its replies
+    /// arrive like any other frame.
+    /// </summary>
+    public TimeSpan? KeepAliveEvery { get; init; }
 }

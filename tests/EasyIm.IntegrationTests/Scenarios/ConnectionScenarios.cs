@@ -28,13 +28,15 @@ public abstract class ConnectionScenarios(EasyImShape shape)
     private const int HandshakeTimeoutSeconds = 3;
     private const int DropAfterSeconds = 6;
 
-    private Task<EasyImClient> ConnectAsync(ClientTransport transport) =>
-        EasyImClient.ConnectAsync("127.0.0.1", shape.SocketPort, transport);
+    private Task<EasyImClient> ConnectAsync(ClientTransport transport, bool keepAlive = false) =>
+        EasyImClient.ConnectAsync("127.0.0.1", shape.SocketPort, transport,
+            new EasyImClientOptions { KeepAliveEvery = keepAlive ? TimeSpan.FromSeconds(2) : null });
 
-    private async Task<(TestUser User, EasyImClient Client)> SignedInAsync(ClientTransport transport, TestUser? user = null, string? deviceId = null)
+    /// <param name="keepAlive">Heartbeats every 2 s, for a bystander that must outlive DropAfter however slow the test runs.</param>
+    private async Task<(TestUser User, EasyImClient Client)> SignedInAsync(ClientTransport transport, TestUser? user = null, string? deviceId = null, bool keepAlive = false)
     {
         user ??= await shape.NewUserAsync();
-        var client = await ConnectAsync(transport);
+        var client = await ConnectAsync(transport, keepAlive);
         await client.HandshakeAsync(user.Id, user.AccessToken, deviceId);
         return (user, client);
     }
@@ -185,6 +187,26 @@ public abstract class ConnectionScenarios(EasyImShape shape)
     }
 
     [SkippableFact]
+    public async Task The_clients_own_keep_alive_carries_an_idle_connection_past_DropAfter()
+    {
+        shape.RequireAvailable();
+        var (_, client) = await SignedInAsync(ClientTransport.WebSocketJson, keepAlive: true);
+        await using var _ = client;
+
+        // Wait for the server's answers to the client's own beats until DropAfter has passed.
+        var clock = Stopwatch.StartNew();
+        var answered = 0;
+        while (clock.Elapsed <= TimeSpan.FromSeconds(DropAfterSeconds + 1))
+        {
+            await client.WaitForAsync(m => Frames.IsEvent(m, Frames.KeepAlive), Answer);
+            answered++;
+        }
+
+        Assert.True(answered >= 3, $"{answered} heartbeats answered");
+        Assert.False(client.IsClosed, client.CloseReason);
+    }
+
+    [SkippableFact]
     public async Task Later_heartbeats_are_answered_the_same_and_keep_the_connection_past_DropAfter()
     {
         shape.RequireAvailable();
@@ -244,7 +266,7 @@ public abstract class ConnectionScenarios(EasyImShape shape)
         var secondLogin = await shape.PostAsync("/api/user/login", new { account = user.Account, password = user.Password });
         await using var webSocket = await ConnectAsync(ClientTransport.WebSocketJson);
         await webSocket.HandshakeAsync(user.Id, secondLogin.Data.GetProperty("access_token").GetString()!);
-        var (_, bystander) = await SignedInAsync(ClientTransport.TcpJson);
+        var (_, bystander) = await SignedInAsync(ClientTransport.TcpJson, keepAlive: true);
         await using var _ = tcp;
         await using var __ = bystander;
 
@@ -386,8 +408,8 @@ public abstract class ConnectionScenarios(EasyImShape shape)
 
     private async Task BadInputAsync(ClientTransport transport, bool handshake, Func<EasyImClient, Task> misbehave, int code)
     {
-        var (_, bystander) = await SignedInAsync(ClientTransport.TcpJson);
-        var (_, webBystander) = await SignedInAsync(ClientTransport.WebSocketProtobuf);
+        var (_, bystander) = await SignedInAsync(ClientTransport.TcpJson, keepAlive: true);
+        var (_, webBystander) = await SignedInAsync(ClientTransport.WebSocketProtobuf, keepAlive: true);
         await using var _ = bystander;
         await using var __ = webBystander;
         EasyImClient offender;
@@ -580,7 +602,7 @@ public abstract class ConnectionScenarios(EasyImShape shape)
     {
         shape.RequireAvailable();
         var slow = await shape.NewUserAsync();
-        var (_, bystander) = await SignedInAsync(ClientTransport.WebSocketJson);
+        var (_, bystander) = await SignedInAsync(ClientTransport.WebSocketJson, keepAlive: true);
         await using var _ = bystander;
 
         // A raw socket with a small receive window that never reads: the server's replies back up.

@@ -14,7 +14,9 @@ public static class ShapeClients
     public static async Task<EasyImClient> ConnectAsync(this EasyImShape shape, TestUser user,
         ClientTransport transport = ClientTransport.TcpJson, string? deviceId = null)
     {
-        var client = await EasyImClient.ConnectAsync("127.0.0.1", shape.SocketPort, transport);
+        // The shapes drop a connection silent for 6 s; a scenario may take longer between frames.
+        var client = await EasyImClient.ConnectAsync("127.0.0.1", shape.SocketPort, transport,
+            new EasyImClientOptions { KeepAliveEvery = TimeSpan.FromSeconds(2) });
         try
         {
             await client.HandshakeAsync(user.Id, user.AccessToken, deviceId);
