@@ -13,6 +13,9 @@ public sealed class DistributedShape : EasyImShape
 
     public override string Name => "distributed";
 
+    /// <summary>A second gateway beside the first, as <c>--scale gateway=2</c> would run: its long-connection port.</summary>
+    public int SecondGatewayPort { get; } = TestInfrastructure.FreePort();
+
     protected override async Task PrepareAsync()
     {
         var (found, missing) = await TestInfrastructure.GetAsync();
@@ -42,6 +45,10 @@ public sealed class DistributedShape : EasyImShape
         yield return ("auth", Settings(TestInfrastructure.FreePort()));
         yield return ("friends", Settings(TestInfrastructure.FreePort()));
         yield return ("messaging", Settings(TestInfrastructure.FreePort()));
+        var second = Settings(TestInfrastructure.FreePort());
+        second["Gateway:Port"] = SecondGatewayPort.ToString();
+        yield return ("gateway", second);
+        // The first gateway last: the scenarios' API calls and GatewayServices are its.
         var gateway = Settings(ApiPort);
         gateway["Gateway:Port"] = SocketPort.ToString();
         yield return ("gateway", gateway);

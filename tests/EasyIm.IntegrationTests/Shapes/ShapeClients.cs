@@ -61,6 +61,23 @@ public static class ShapeClients
         msg.MsgType is >= Msg.Types.MsgType.Text and <= Msg.Types.MsgType.Video
         && (clientMsgId is null || msg.ClientMsgId == clientMsgId);
 
+    /// <summary>
+    /// The first <paramref name="count"/> distinct messages (by id) matching <paramref name="match"/>, in
+    /// the order they first arrived: delivery is at least once, and clients drop duplicates by id.
+    /// </summary>
+    public static async Task<List<Msg>> ReceiveDistinctAsync(this EasyImClient client, Func<Msg, bool> match, int count)
+    {
+        var seen = new HashSet<string>();
+        var distinct = new List<Msg>();
+        while (distinct.Count < count)
+        {
+            var msg = await client.WaitForAsync(match, Wait);
+            if (seen.Add(msg.Id))
+                distinct.Add(msg);
+        }
+        return distinct;
+    }
+
     /// <summary>The SENT ack (or FAIL) of one client message.</summary>
     public static Task<Msg> AckAsync(this EasyImClient client, string clientMsgId) =>
         client.WaitForAsync(m => IsChat(m, clientMsgId) && m.Status is Msg.Types.MsgStatus.Sent or Msg.Types.MsgStatus.Fail, Wait);
