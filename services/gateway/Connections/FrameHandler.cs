@@ -93,8 +93,10 @@ public sealed class FrameHandler(
 
         connection.Session = new Session(userId, deviceId, validated.Message.TokenVersion);
         connection.ResetTimeout(options.DropAfterSpan);
-        // The reply goes first, so that no push can reach the client ahead of it.
+        // The reply goes first, so that no push can reach the client ahead of it; then chat
+        // messages wait for the connect-time sync, so each conversation arrives in order.
         connection.Send(ServerFrames.HeartbeatReply(userId));
+        connection.SyncGate.Begin();
         if (!registry.TryAdd(connection, out var replaced))
         {
             connection.Close(401, "the token was revoked (logout or secret reset)");

@@ -36,7 +36,11 @@ public abstract class LongConnection
             FullMode = BoundedChannelFullMode.Wait,
         });
         RateLimit = new ChatRateLimit(options.RateLimit.PerSecond, options.RateLimit.Burst);
+        SyncGate = new SyncGate(Send, options.HandshakeTimeoutSpan, options.SendQueueCapacity);
     }
+
+    /// <summary>What pushes go through: holds chat messages back while the connect-time sync runs.</summary>
+    public SyncGate SyncGate { get; }
 
     /// <summary>Unique across gateways: <c>{gateway id}:{local id}</c>.</summary>
     public string Id { get; }
@@ -96,6 +100,7 @@ public abstract class LongConnection
             _outbound.Writer.TryWrite(last);
         _outbound.Writer.TryComplete();
         _closing.Cancel();
+        SyncGate.Dispose();
     }
 
     /// <summary>Ends the connection now, without waiting for queued frames to leave.</summary>

@@ -24,7 +24,7 @@ public sealed class PushToUsersConsumer(ConnectionRegistry registry) : IConsumer
                 if (push.SkipConnectionId is { } skip && connection.Id == skip)
                     continue;
                 // One Msg serves every connection: writers encode it and never change it.
-                connection.Send(frame ??= MsgCodec.FromWire(push.Message));
+                connection.SyncGate.Deliver(push, frame ??= MsgCodec.FromWire(push.Message));
             }
         }
         return Task.CompletedTask;

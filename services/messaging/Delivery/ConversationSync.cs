@@ -46,7 +46,7 @@ public sealed class ConversationSync(MessagingDbContext db, PushDispatcher dispa
                     .ToListAsync(ct);
                 if (rows.Count == 0)
                     break;
-                page.AddRange(rows.Select(m => new OutgoingPush(new UserPush(userId, ServerEvents.Stored(m), OnlyConnectionId: connectionId), gatewayId)));
+                page.AddRange(rows.Select(m => new OutgoingPush(new UserPush(userId, ServerEvents.Stored(m), OnlyConnectionId: connectionId, Sync: true), gatewayId)));
                 after = rows[^1].ConversationSeq;
                 if (page.Count >= options.SyncPageSize)
                 {
@@ -55,7 +55,7 @@ public sealed class ConversationSync(MessagingDbContext db, PushDispatcher dispa
                 }
             }
         }
-        page.Add(new OutgoingPush(new UserPush(userId, ServerEvents.SyncDone(userId), OnlyConnectionId: connectionId), gatewayId));
+        page.Add(new OutgoingPush(new UserPush(userId, ServerEvents.SyncDone(userId), OnlyConnectionId: connectionId, Sync: true), gatewayId));
         await dispatcher.DispatchAsync(context, page);
     }
 
