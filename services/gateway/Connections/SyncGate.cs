@@ -4,26 +4,63 @@ using EasyIm.Contracts.Wire;
 namespace EasyIm.Gateway.Connections;
 
 /// <summary>
-/// Keeps each conversation in seq order for a connection around its connect-time sync. The sync
-/// brings what was stored before it read the database; a message stored later may be pushed live,
-/// or replayed, before the sync's older pages arrive. So from the handshake until the sync's SYNC
-/// event, chat messages that are not the sync's own are held back (other frames pass), then written,
-/// less those the sync already carried. Bounded: past <c>maxHeld</c> held frames, or
-/// <c>timeout</c> without the SYNC event (messaging is slow or down), everything held is written.
+/// Writes each conversation to one connection in seq order. Pushes can arrive out of order: a live
+/// message may overtake the connect-time sync's older pages, or a replay of a message a messaging
+/// replica routed before it heard of the connection may come after newer ones.
+/// <list type="bullet">
+/// <item>From the handshake until the connect-time SYNC event, chat messages that are not the sync's
+/// own are held back; the SYNC event says up to which seq the sync covered each conversation.</item>
+/// <item>After that, per conversation, the next seq is written at once and later ones wait for the gap
+/// to fill (seqs are gap-free per conversation). One below the next is written too: a duplicate the
+/// client drops by id, or the SENT ack of a resend, which the client needs.</item>
+/// <item>Bounded: a gap that stays open for <c>gapTimeout</c>, more than <c>maxHeld</c> frames waiting,
+/// or no SYNC event within <c>syncTimeout</c> writes what waits, in order.</item>
+/// </list>
 /// </summary>
-public sealed class SyncGate(Func<Msg, bool> send, TimeSpan timeout, int maxHeld) : IDisposable
+public sealed class SyncGate : IDisposable
 {
-    private readonly Lock _lock = new();
-    private readonly Dictionary<string, ulong> _synced = new(StringComparer.Ordinal);
-    private List<Msg>? _held;
-    private Timer? _timer;
+    private sealed class Conversation
+    {
+        public ulong Next { get; set; } = 1;
+        public SortedDictionary<ulong, Msg> Waiting { get; } = [];
+    }
 
+    private readonly Func<Msg, bool> _send;
+    private readonly TimeSpan _syncTimeout;
+    private readonly TimeSpan _gapTimeout;
+    private readonly int _maxHeld;
+    private readonly Lock _lock = new();
+    private readonly Dictionary<string, Conversation> _conversations = new(StringComparer.Ordinal);
+    private List<Msg>? _held;
+    private int _waiting;
+    private Timer? _syncTimer;
+    private Timer? _gapTimer;
+
+    public SyncGate(Func<Msg, bool> send, TimeSpan syncTimeout, int maxHeld, TimeSpan? gapTimeout = null)
+    {
+        _send = send;
+        _syncTimeout = syncTimeout;
+        _maxHeld = maxHeld;
+        _gapTimeout = gapTimeout ?? TimeSpan.FromSeconds(2);
+    }
+
+    /// <summary>Holding back for the connect-time sync.</summary>
     public bool Holding
     {
         get
         {
             lock (_lock)
                 return _held is not null;
+        }
+    }
+
+    /// <summary>Frames waiting for a gap in their conversation to fill.</summary>
+    public int Waiting
+    {
+        get
+        {
+            lock (_lock)
+                return _waiting;
         }
     }
 
@@ -35,66 +72,120 @@ public sealed class SyncGate(Func<Msg, bool> send, TimeSpan timeout, int maxHeld
             if (_held is not null)
                 return;
             _held = [];
-            _timer = new Timer(_ => Release(), null, timeout, Timeout.InfiniteTimeSpan);
+            _syncTimer = new Timer(_ => EndHolding(null), null, _syncTimeout, Timeout.InfiniteTimeSpan);
         }
     }
 
-    /// <summary>Writes a push to the connection now, or holds it until the sync is done.</summary>
+    /// <summary>Writes a push to the connection now, or holds it until it can be written in order.</summary>
     public void Deliver(UserPush push, Msg frame)
     {
         lock (_lock)
         {
-            if (_held is null)
-            {
-                send(frame);
-                return;
-            }
             if (push.Sync)
             {
-                send(frame);
-                if (IsChat(frame))
-                    _synced[frame.ConversationId] = Math.Max(_synced.GetValueOrDefault(frame.ConversationId), frame.ConversationSeq);
-                else
-                    ReleaseLocked(); // the SYNC event closes the sync
+                // The sync's own pages come in order; its SYNC event says where each conversation stands.
+                _send(frame);
+                if (!IsChat(frame))
+                    EndHoldingLocked(push.SyncedThrough);
                 return;
             }
             if (!IsChat(frame))
             {
-                send(frame);
+                _send(frame);
                 return;
             }
-            if (_held.Count >= maxHeld)
+            if (_held is not null)
             {
-                ReleaseLocked();
-                send(frame);
-                return;
+                if (_held.Count >= _maxHeld)
+                    EndHoldingLocked(null);
+                else
+                {
+                    _held.Add(frame);
+                    return;
+                }
             }
-            _held.Add(frame);
+            Order(frame);
         }
     }
 
-    private void Release()
+    private void EndHolding(IReadOnlyDictionary<string, ulong>? through)
     {
         lock (_lock)
-            ReleaseLocked();
+            EndHoldingLocked(through);
     }
 
-    private void ReleaseLocked()
+    private void EndHoldingLocked(IReadOnlyDictionary<string, ulong>? through)
     {
+        foreach (var (id, last) in through ?? new Dictionary<string, ulong>())
+        {
+            var conversation = Of(id);
+            conversation.Next = Math.Max(conversation.Next, last + 1);
+        }
         if (_held is null)
             return;
         var held = _held;
         _held = null;
-        _timer?.Dispose();
-        _timer = null;
+        _syncTimer?.Dispose();
+        _syncTimer = null;
         foreach (var frame in held)
+            Order(frame);
+    }
+
+    private void Order(Msg frame)
+    {
+        var conversation = Of(frame.ConversationId);
+        var seq = frame.ConversationSeq;
+        if (seq < conversation.Next)
         {
-            // Seqs are gap-free and given in commit order: one at or below what the sync carried was in it.
-            if (_synced.TryGetValue(frame.ConversationId, out var synced) && frame.ConversationSeq <= synced)
-                continue;
-            send(frame);
+            _send(frame);
+            return;
         }
-        _synced.Clear();
+        if (seq > conversation.Next)
+        {
+            if (conversation.Waiting.TryAdd(seq, frame) && ++_waiting > _maxHeld)
+                FlushAllLocked();
+            else
+                _gapTimer ??= new Timer(_ => FlushAll(), null, _gapTimeout, Timeout.InfiniteTimeSpan);
+            return;
+        }
+        _send(frame);
+        conversation.Next++;
+        while (conversation.Waiting.Remove(conversation.Next, out var next))
+        {
+            _waiting--;
+            _send(next);
+            conversation.Next++;
+        }
+    }
+
+    private void FlushAll()
+    {
+        lock (_lock)
+            FlushAllLocked();
+    }
+
+    /// <summary>Gives up on the open gaps: writes what waits, in order; a missing one that turns up later is written then.</summary>
+    private void FlushAllLocked()
+    {
+        _gapTimer?.Dispose();
+        _gapTimer = null;
+        foreach (var conversation in _conversations.Values.Where(c => c.Waiting.Count > 0))
+        {
+            foreach (var (seq, frame) in conversation.Waiting)
+            {
+                _send(frame);
+                conversation.Next = seq + 1;
+            }
+            conversation.Waiting.Clear();
+        }
+        _waiting = 0;
+    }
+
+    private Conversation Of(string id)
+    {
+        if (!_conversations.TryGetValue(id, out var conversation))
+            _conversations[id] = conversation = new Conversation();
+        return conversation;
     }
 
     private static bool IsChat(Msg frame) =>
@@ -105,8 +196,10 @@ public sealed class SyncGate(Func<Msg, bool> send, TimeSpan timeout, int maxHeld
     {
         lock (_lock)
         {
-            _timer?.Dispose();
-            _timer = null;
+            _syncTimer?.Dispose();
+            _syncTimer = null;
+            _gapTimer?.Dispose();
+            _gapTimer = null;
         }
     }
 }

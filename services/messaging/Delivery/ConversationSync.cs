@@ -55,7 +55,8 @@ public sealed class ConversationSync(MessagingDbContext db, PushDispatcher dispa
                 }
             }
         }
-        page.Add(new OutgoingPush(new UserPush(userId, ServerEvents.SyncDone(userId), OnlyConnectionId: connectionId, Sync: true), gatewayId));
+        var through = conversations.ToDictionary(c => c.Id, c => (ulong)c.LastSeq, StringComparer.Ordinal);
+        page.Add(new OutgoingPush(new UserPush(userId, ServerEvents.SyncDone(userId), OnlyConnectionId: connectionId, Sync: true, SyncedThrough: through), gatewayId));
         await dispatcher.DispatchAsync(context, page);
     }
 

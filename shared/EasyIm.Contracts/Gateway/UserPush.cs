@@ -3,8 +3,15 @@ namespace EasyIm.Contracts.Gateway;
 /// <summary>
 /// One message for every live connection of a user, except <paramref name="SkipConnectionId"/>
 /// (the sender's own); or for one connection only, <paramref name="OnlyConnectionId"/> (a sync after its handshake).
-/// <paramref name="Sync"/> marks the pages of a sync and its closing SYNC event: around the
-/// connect-time sync the gateway holds other chat messages back, so a client sees each
-/// conversation in seq order.
+/// <paramref name="Sync"/> marks the pages of a sync and its closing SYNC event; the closing event
+/// also carries <paramref name="SyncedThrough"/>: each of the user's conversations and the last seq
+/// the sync covered. From these the gateway knows which seq comes next in every conversation, and
+/// writes each conversation to the connection in seq order even when pushes arrive out of order.
 /// </summary>
-public sealed record UserPush(long UserId, WireMessage Message, string? SkipConnectionId = null, string? OnlyConnectionId = null, bool Sync = false);
+public sealed record UserPush(
+    long UserId,
+    WireMessage Message,
+    string? SkipConnectionId = null,
+    string? OnlyConnectionId = null,
+    bool Sync = false,
+    IReadOnlyDictionary<string, ulong>? SyncedThrough = null);
