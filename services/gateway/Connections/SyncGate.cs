@@ -120,7 +120,16 @@ public sealed class SyncGate : IDisposable
         {
             var conversation = Of(id);
             conversation.Next = Math.Max(conversation.Next, last + 1);
+            // What waited for a gap the sync has now covered goes out, in order.
+            while (conversation.Waiting.Count > 0 && conversation.Waiting.First() is var (seq, frame) && seq <= conversation.Next)
+            {
+                conversation.Waiting.Remove(seq);
+                _waiting--;
+                _send(frame);
+                conversation.Next = Math.Max(conversation.Next, seq + 1);
+            }
         }
+        StopGapTimerIfIdle();
         if (_held is null)
             return;
         var held = _held;
@@ -156,6 +165,16 @@ public sealed class SyncGate : IDisposable
             _send(next);
             conversation.Next++;
         }
+        StopGapTimerIfIdle();
+    }
+
+    /// <summary>Every gap filled: the give-up timer belongs to the next gap, not an old one.</summary>
+    private void StopGapTimerIfIdle()
+    {
+        if (_waiting != 0)
+            return;
+        _gapTimer?.Dispose();
+        _gapTimer = null;
     }
 
     private void FlushAll()

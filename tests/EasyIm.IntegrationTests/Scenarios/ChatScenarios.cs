@@ -56,6 +56,8 @@ public abstract class ChatScenarios(EasyImShape shape)
         var (a, b) = await FriendsAsync();
         await using var sender = await shape.ConnectAsync(a, ClientTransport.TcpProtobuf);
         await using var receiver = await shape.ConnectAsync(b, ClientTransport.WebSocketJson);
+        // Steady state: the receiver's connect-time sync is over (a connect racing sends is the flood test's).
+        await receiver.WaitForAsync(m => Frames.IsEvent(m, "SYNC"), Wait);
 
         for (var i = 0; i < 100; i++)
             await sender.SendAsync(Frames.Chat(b.Id, $"n{i}", $"o-{i}", (uint)i + 1));
