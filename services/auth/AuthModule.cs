@@ -4,6 +4,7 @@ using EasyIm.Auth.Security;
 using EasyIm.Hosting.Database;
 using EasyIm.Hosting.Ids;
 using MassTransit;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
@@ -18,7 +19,7 @@ public static class AuthModule
         builder.AddServiceDatabase<AuthDbContext, SqliteAuthDbContext, PostgresAuthDbContext>(AuthDbContext.Service);
         builder.AddSnowflakeIds<AuthDbContext>(AuthDbContext.Service);
         builder.Services.TryAddSingleton(TimeProvider.System);
-        builder.Services.AddSingleton<PasswordHashing>();
+        builder.Services.AddSingleton(new PasswordHashing(builder.Configuration.GetValue(PasswordHashing.IterationsKey, PasswordHashing.DefaultIterations)));
         builder.Services.AddSingleton<SigningKeyStore>();
         builder.Services.AddSingleton<TokenService>();
         builder.Services.AddHostedService<LoadSigningKey>();

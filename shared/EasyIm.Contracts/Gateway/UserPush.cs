@@ -7,6 +7,8 @@ namespace EasyIm.Contracts.Gateway;
 /// also carries <paramref name="SyncedThrough"/>: each of the user's conversations and the last seq
 /// the sync covered. From these the gateway knows which seq comes next in every conversation, and
 /// writes each conversation to the connection in seq order even when pushes arrive out of order.
+/// <paramref name="AlsoUserIds"/> are more users who get the same message on every live connection
+/// (a group's members on one gateway): one push, and one copy of the message, for all of them.
 /// </summary>
 public sealed record UserPush(
     long UserId,
@@ -14,4 +16,5 @@ public sealed record UserPush(
     string? SkipConnectionId = null,
     string? OnlyConnectionId = null,
     bool Sync = false,
-    IReadOnlyDictionary<string, ulong>? SyncedThrough = null);
+    IReadOnlyDictionary<string, ulong>? SyncedThrough = null,
+    IReadOnlyList<long>? AlsoUserIds = null);
