@@ -1,4 +1,7 @@
 using EasyIm.Contracts.Friends;
+using EasyIm.Contracts.Messaging;
+using EasyIm.Hosting.Bus;
+using EasyIm.Messaging.Sending;
 using EasyIm.Hosting.Database;
 using EasyIm.Hosting.Ids;
 using EasyIm.Messaging.Authorization;
@@ -26,13 +29,16 @@ public static class MessagingModule
         builder.Services.AddSingleton<PushDispatcher>();
         builder.Services.AddScoped<RelationshipChecker>();
         builder.Services.AddScoped<ConversationSync>();
+        builder.Services.AddScoped<GroupWriter>();
+        builder.Services.AddSingleton<SendPipeline>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<SendPipeline>());
         return builder;
     }
 
     public static void AddMessagingConsumers(IBusRegistrationConfigurator bus)
     {
-        bus.AddConsumer<SubmitChatMessagesConsumer, SubmitChatMessagesConsumerDefinition>();
-        bus.AddConsumer<RecordReceiptsConsumer, RecordReceiptsConsumerDefinition>();
+        bus.AddConsumer<SubmitChatMessagesConsumer>().ExcludeFromConfigureEndpoints();
+        bus.AddConsumer<RecordReceiptsConsumer>();
         bus.AddConsumer<SyncConnectedUserConsumer>();
         bus.AddConsumer<SyncConversationsConsumer>();
         bus.AddConsumer<RelayTypingConsumer>();
@@ -51,6 +57,27 @@ public static class MessagingModule
             e.ConcurrentMessageLimit = 1;
         });
         bus.AddRequestClient<CheckRelationships>();
+    }
+
+    /// <summary>
+    /// The chat partitions' endpoints (<see cref="ChatPartitions"/>): each takes one batch at a time, in
+    /// queue order, and on RabbitMQ only one replica consumes a partition at a time (the others stand by),
+    /// so every partition's batches reach the <see cref="SendPipeline"/> in the order the gateway sent
+    /// them. Bound to nothing but their own exchange: gateways send there, nothing is published to them.
+    /// </summary>
+    public static void ConfigureMessagingEndpoints(IBusRegistrationContext context, IBusFactoryConfigurator bus)
+    {
+        for (var partition = 0; partition < ChatPartitions.Count; partition++)
+        {
+            bus.ReceiveEndpoint(ChatPartitions.QueueName(partition), e =>
+            {
+                e.ConfigureConsumeTopology = false;
+                e.ConcurrentMessageLimit = 1;
+                e.PrefetchCount = 64;
+                BusSetup.UseSingleActiveConsumer(e);
+                e.ConfigureConsumer<SubmitChatMessagesConsumer>(context);
+            });
+        }
     }
 
     public static WebApplication MapMessaging(this WebApplication app) => app;

@@ -36,6 +36,11 @@ public sealed class MessagingOptions
     /// </summary>
     public string GatewayAddress { get; set; } = "exchange:gateway-{0}?temporary=true";
 
+    /// <summary>Most chat messages and receipts one transaction of the send path stores.</summary>
+    public int MaxMessagesPerTransaction { get; set; } = 2048;
+    /// <summary>How long the send path retries a group the database keeps failing before answering FAIL.</summary>
+    public int StoreRetrySeconds { get; set; } = 30;
+
     public static MessagingOptions Read(IConfiguration configuration)
     {
         var options = configuration.GetSection(Section).Get<MessagingOptions>() ?? new MessagingOptions();
@@ -46,6 +51,8 @@ public sealed class MessagingOptions
         Positive(options.MissedHeartbeats, nameof(MissedHeartbeats));
         Positive(options.ReplayWindowSeconds, nameof(ReplayWindowSeconds));
         Positive(options.MaxReplayEntries, nameof(MaxReplayEntries));
+        Positive(options.MaxMessagesPerTransaction, nameof(MaxMessagesPerTransaction));
+        Positive(options.StoreRetrySeconds, nameof(StoreRetrySeconds));
         if (!options.GatewayAddress.Contains("{0}", StringComparison.Ordinal)
             || !Uri.TryCreate(string.Format(options.GatewayAddress, "x"), UriKind.Absolute, out _))
             throw new StartupException($"{Section}:{nameof(GatewayAddress)} must be an endpoint address with {{0}} for the gateway id, such as queue:gateway-{{0}}, not '{options.GatewayAddress}'.");

@@ -35,7 +35,7 @@ public static class EasyImHost
         builder.ListenOnApiPort();
         foreach (var module in modules)
             module.Add(builder);
-        builder.AddEasyImBus(modules.Select(m => m.Consumers));
+        builder.AddEasyImBus(modules.Select(m => m.Consumers), modules.Where(m => m.Endpoints is not null).Select(m => m.Endpoints!));
 
         var app = builder.Build();
         app.MapHealthEndpoints();

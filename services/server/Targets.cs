@@ -16,7 +16,8 @@ public sealed record Module(
     string Needs,
     Action<IHostApplicationBuilder> Add,
     Action<IBusRegistrationConfigurator> Consumers,
-    Action<WebApplication> Map);
+    Action<WebApplication> Map,
+    Action<IBusRegistrationContext, IBusFactoryConfigurator>? Endpoints = null);
 
 /// <summary>The one table of targets. <c>all</c> is only a group: it has no code of its own.</summary>
 public static class Targets
@@ -34,7 +35,7 @@ public static class Targets
         new(Auth, "users, passwords, access and refresh tokens", "bus, database (auth)",
             b => b.AddAuth(), AuthModule.AddAuthConsumers, _ => { }),
         new(Messaging, "messages, conversations, sequence numbers, delivery, presence", "bus, database (messaging)",
-            b => b.AddMessaging(), MessagingModule.AddMessagingConsumers, app => app.MapMessaging()),
+            b => b.AddMessaging(), MessagingModule.AddMessagingConsumers, app => app.MapMessaging(), MessagingModule.ConfigureMessagingEndpoints),
         new(Friends, "friendships, friend requests, groups, user search", "bus, database (friends)",
             b => b.AddFriends(), FriendsModule.AddFriendsConsumers, app => app.MapFriends()),
     ];

@@ -30,6 +30,13 @@ public sealed class PushToUsersConsumer(ConnectionRegistry registry) : IConsumer
                 continue;
             if (push.SkipConnectionId is { } skip && connection.Id == skip)
                 continue;
+            if (push.AckConnectionId is { } acked && connection.Id == acked)
+            {
+                var ack = MsgCodec.FromWire(push.Message);
+                ack.Seq = push.AckSeq;
+                connection.SyncGate.Deliver(push, ack);
+                continue;
+            }
             connection.SyncGate.Deliver(push, frame ??= MsgCodec.FromWire(push.Message));
         }
     }

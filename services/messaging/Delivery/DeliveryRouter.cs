@@ -4,8 +4,12 @@ using Microsoft.Extensions.Logging;
 
 namespace EasyIm.Messaging.Delivery;
 
-/// <summary>A push and, when known, the gateway holding the connection it is for.</summary>
-public readonly record struct OutgoingPush(UserPush Push, string? Gateway = null);
+/// <summary>
+/// A push and, when known, the gateway holding the connection it is for. <paramref name="Except"/> is a
+/// gateway the push must not go to because another push already covers the user there (a sender's own
+/// gateway, which gets the SENT ack with the copies for the sender's other connections on it).
+/// </summary>
+public readonly record struct OutgoingPush(UserPush Push, string? Gateway = null, string? Except = null);
 
 /// <summary>Where the pushes of one batch go: to every gateway (published), or to named gateways (sent).</summary>
 public sealed class RoutePlan
@@ -95,7 +99,11 @@ public sealed class DeliveryRouter(MessagingOptions options, TimeProvider time, 
         }
     }
 
-    /// <summary>Decides where each push goes, and remembers where stored messages went (for replay).</summary>
+    /// <summary>
+    /// Decides where each push goes, and remembers where stored messages went (for replay). A push for
+    /// several users (<see cref="UserPush.AlsoUserIds"/>) is split by gateway: each gateway gets one push
+    /// for the users it holds.
+    /// </summary>
     public RoutePlan Plan(IReadOnlyList<OutgoingPush> pushes)
     {
         var plan = new RoutePlan();
@@ -108,13 +116,14 @@ public sealed class DeliveryRouter(MessagingOptions options, TimeProvider time, 
                 plan.Broadcast.AddRange(pushes.Select(p => p.Push));
                 return plan;
             }
-            foreach (var (push, knownGateway) in pushes)
+            foreach (var (push, knownGateway, except) in pushes)
             {
-                _userGateways.TryGetValue(push.UserId, out var present);
-                if (push.OnlyConnectionId is not null)
+                if (push.OnlyConnectionId is not null || push.AckConnectionId is not null)
                 {
-                    // One connection: its gateway when known, else wherever the user is, else everywhere
-                    // (presence may lag behind a connection that has already spoken).
+                    // One connection (with, for an ack, the sender's other connections beside it): its
+                    // gateway when known, else wherever the user is, else everywhere (presence may lag
+                    // behind a connection that has already spoken).
+                    _userGateways.TryGetValue(push.UserId, out var present);
                     if (knownGateway is not null)
                         Add(plan, knownGateway, push);
                     else if (present is { Count: > 0 })
@@ -124,19 +133,59 @@ public sealed class DeliveryRouter(MessagingOptions options, TimeProvider time, 
                         plan.Broadcast.Add(push);
                     continue;
                 }
-
-                var targets = present is null ? new HashSet<string>(StringComparer.Ordinal) : [.. present];
-                if (knownGateway is not null)
-                    targets.Add(knownGateway);
-                if (targets.Count == 0)
-                    plan.Dropped++;
+                if (push.AlsoUserIds is { Count: > 0 } also)
+                {
+                    PlanForMany(plan, push, also, knownGateway, except, now);
+                    continue;
+                }
+                var targets = TargetsOf(push.UserId, knownGateway, except);
                 foreach (var gateway in targets)
                     Add(plan, gateway, push);
+                if (targets.Count == 0 && except is null)
+                    plan.Dropped++;
                 if (IsReplayable(push.Message))
-                    Remember(push.UserId, push.Message, [.. targets], now);
+                    Remember(push.UserId, push.Message, Covered(targets, except), now);
             }
         }
         return plan;
+    }
+
+    private HashSet<string> TargetsOf(long userId, string? knownGateway, string? except)
+    {
+        var targets = _userGateways.TryGetValue(userId, out var present)
+            ? new HashSet<string>(present, StringComparer.Ordinal)
+            : new HashSet<string>(StringComparer.Ordinal);
+        if (knownGateway is not null)
+            targets.Add(knownGateway);
+        if (except is not null)
+            targets.Remove(except);
+        return targets;
+    }
+
+    private static string[] Covered(HashSet<string> targets, string? except) =>
+        except is null ? [.. targets] : [.. targets, except];
+
+    private void PlanForMany(RoutePlan plan, UserPush push, IReadOnlyList<long> also, string? knownGateway, string? except, long now)
+    {
+        var byGateway = new Dictionary<string, List<long>>(StringComparer.Ordinal);
+        var replayable = IsReplayable(push.Message);
+        for (var i = -1; i < also.Count; i++)
+        {
+            var userId = i < 0 ? push.UserId : also[i];
+            var targets = TargetsOf(userId, knownGateway, except);
+            foreach (var gateway in targets)
+            {
+                if (!byGateway.TryGetValue(gateway, out var users))
+                    byGateway[gateway] = users = [];
+                users.Add(userId);
+            }
+            if (targets.Count == 0 && except is null)
+                plan.Dropped++;
+            if (replayable)
+                Remember(userId, push.Message, Covered(targets, except), now);
+        }
+        foreach (var (gateway, users) in byGateway)
+            Add(plan, gateway, push with { UserId = users[0], AlsoUserIds = users.Count > 1 ? users[1..] : null });
     }
 
     private static void Add(RoutePlan plan, string gateway, UserPush push)

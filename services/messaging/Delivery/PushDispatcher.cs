@@ -12,7 +12,7 @@ namespace EasyIm.Messaging.Delivery;
 public sealed class PushDispatcher(DeliveryRouter router, IBus bus, MessagingOptions options, TimeProvider time, ILogger<PushDispatcher> logger)
 {
     /// <summary>Bounds a bus message's size whatever the batch.</summary>
-    public const int MaxPushesPerMessage = 500;
+    public const int MaxPushesPerMessage = 1000;
 
     /// <summary>
     /// How a gateway's endpoint can be addressed. On RabbitMQ a send declares its destination, and a
@@ -30,32 +30,37 @@ public sealed class PushDispatcher(DeliveryRouter router, IBus bus, MessagingOpt
     /// <summary>Gateways no address form reached, and until when their pushes are published instead.</summary>
     private readonly ConcurrentDictionary<string, DateTimeOffset> _unreachable = new(StringComparer.Ordinal);
 
-    public async Task DispatchAsync(ConsumeContext context, IReadOnlyList<OutgoingPush> pushes)
+    public Task DispatchAsync(ConsumeContext context, IReadOnlyList<OutgoingPush> pushes) =>
+        DispatchAsync(pushes, context, context.CancellationToken);
+
+    /// <param name="publisher">Where broadcasts are published: the consume context in a consumer, else the bus.</param>
+    public async Task DispatchAsync(IReadOnlyList<OutgoingPush> pushes, IPublishEndpoint? publisher, CancellationToken cancellationToken)
     {
         if (pushes.Count == 0)
             return;
+        publisher ??= bus;
         var plan = router.Plan(pushes);
         var broadcast = plan.Broadcast;
         foreach (var (gateway, list) in plan.ByGateway)
         {
-            if (!await TrySendAsync(context, gateway, list))
+            if (!await TrySendAsync(gateway, list, cancellationToken))
                 broadcast.AddRange(list);
         }
         foreach (var chunk in broadcast.Chunk(MaxPushesPerMessage))
-            await context.Publish(new PushToUsers(chunk), context.CancellationToken);
+            await publisher.Publish(new PushToUsers(chunk), cancellationToken);
     }
 
     /// <summary>Pushes to one gateway's connections, bypassing presence (a replay to a gateway just heard from).</summary>
     public async Task SendToGatewayAsync(ConsumeContext context, string gateway, IReadOnlyList<UserPush> pushes)
     {
-        if (pushes.Count > 0 && !await TrySendAsync(context, gateway, pushes))
+        if (pushes.Count > 0 && !await TrySendAsync(gateway, pushes, context.CancellationToken))
         {
             foreach (var chunk in pushes.Chunk(MaxPushesPerMessage))
                 await context.Publish(new PushToUsers(chunk), context.CancellationToken);
         }
     }
 
-    private async Task<bool> TrySendAsync(ConsumeContext context, string gateway, IReadOnlyList<UserPush> pushes)
+    private async Task<bool> TrySendAsync(string gateway, IReadOnlyList<UserPush> pushes, CancellationToken cancellationToken)
     {
         if (_unreachable.TryGetValue(gateway, out var until) && until > time.GetUtcNow())
             return false;
@@ -65,7 +70,7 @@ public sealed class PushDispatcher(DeliveryRouter router, IBus bus, MessagingOpt
             var address = string.Format(_addressForms[form], gateway);
             try
             {
-                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken);
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
                 timeout.CancelAfter(SendTimeout);
                 var endpoint = await bus.GetSendEndpoint(new Uri(address));
                 foreach (var chunk in pushes.Chunk(MaxPushesPerMessage))
@@ -78,7 +83,7 @@ public sealed class PushDispatcher(DeliveryRouter router, IBus bus, MessagingOpt
                 }
                 return true;
             }
-            catch (Exception ex) when (!context.CancellationToken.IsCancellationRequested)
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
             {
                 logger.LogDebug(ex, "Could not send to gateway {GatewayId} at {Address}", gateway, address);
             }

@@ -1,14 +1,17 @@
 namespace EasyIm.Contracts.Gateway;
 
 /// <summary>
-/// One message for every live connection of a user, except <paramref name="SkipConnectionId"/>
-/// (the sender's own); or for one connection only, <paramref name="OnlyConnectionId"/> (a sync after its handshake).
+/// One message for every live connection of a user, except <paramref name="SkipConnectionId"/>;
+/// or for one connection only, <paramref name="OnlyConnectionId"/> (a sync after its handshake, a FAIL).
 /// <paramref name="Sync"/> marks the pages of a sync and its closing SYNC event; the closing event
 /// also carries <paramref name="SyncedThrough"/>: each of the user's conversations and the last seq
 /// the sync covered. From these the gateway knows which seq comes next in every conversation, and
 /// writes each conversation to the connection in seq order even when pushes arrive out of order.
 /// <paramref name="AlsoUserIds"/> are more users who get the same message on every live connection
 /// (a group's members on one gateway): one push, and one copy of the message, for all of them.
+/// <paramref name="AckConnectionId"/> marks a stored message going back to its sender's gateway: that
+/// connection gets it as its SENT ack, with the client's own <paramref name="AckSeq"/>; the sender's
+/// other connections on the gateway get the stored message as it is.
 /// </summary>
 public sealed record UserPush(
     long UserId,
@@ -17,4 +20,6 @@ public sealed record UserPush(
     string? OnlyConnectionId = null,
     bool Sync = false,
     IReadOnlyDictionary<string, ulong>? SyncedThrough = null,
-    IReadOnlyList<long>? AlsoUserIds = null);
+    IReadOnlyList<long>? AlsoUserIds = null,
+    string? AckConnectionId = null,
+    uint AckSeq = 0);

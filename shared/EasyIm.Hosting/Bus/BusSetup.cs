@@ -31,12 +31,16 @@ public static class BusSetup
 
     /// <summary>
     /// Adds MassTransit once for the whole process, with the consumers of every module this
-    /// process runs, on the transport <c>Bus:Transport</c> names.
+    /// process runs, on the transport <c>Bus:Transport</c> names. <paramref name="endpoints"/> configure
+    /// receive endpoints of their own (ones <c>ConfigureEndpoints</c> cannot make, such as one consumer on
+    /// several queues).
     /// </summary>
     public static IHostApplicationBuilder AddEasyImBus(
         this IHostApplicationBuilder builder,
-        IEnumerable<Action<IBusRegistrationConfigurator>> registrations)
+        IEnumerable<Action<IBusRegistrationConfigurator>> registrations,
+        IEnumerable<Action<IBusRegistrationContext, IBusFactoryConfigurator>>? endpoints = null)
     {
+        var ownEndpoints = endpoints?.ToList() ?? [];
         var transport = builder.Configuration.GetBusTransport();
         var rabbit = transport == BusTransport.RabbitMq ? ParseRabbitMq(builder.Configuration[RabbitMqConnectionKey]) : null;
 
@@ -48,7 +52,12 @@ public static class BusSetup
 
             if (rabbit is null)
             {
-                bus.UsingInMemory((context, cfg) => cfg.ConfigureEndpoints(context));
+                bus.UsingInMemory((context, cfg) =>
+                {
+                    foreach (var configure in ownEndpoints)
+                        configure(context, cfg);
+                    cfg.ConfigureEndpoints(context);
+                });
                 return;
             }
             bus.UsingRabbitMq((context, cfg) =>
@@ -58,11 +67,27 @@ public static class BusSetup
                     h.Username(rabbit.Username);
                     h.Password(rabbit.Password);
                 });
-                cfg.PrefetchCount = 256;
+                // Bounded: a consumer that needs a database connection waits for one from a pool of
+                // Database:MaxPoolSize, so more concurrent messages than that per endpoint only queue up
+                // inside the process. Endpoints that must keep order set their own limit of 1.
+                cfg.PrefetchCount = 64;
+                cfg.ConcurrentMessageLimit = 16;
+                foreach (var configure in ownEndpoints)
+                    configure(context, cfg);
                 cfg.ConfigureEndpoints(context);
             });
         });
         return builder;
+    }
+
+    /// <summary>
+    /// On RabbitMQ, one consumer of the queue at a time across every process (the others wait as
+    /// standbys), so its messages are handled in order; other transports have one process anyway.
+    /// </summary>
+    public static void UseSingleActiveConsumer(IReceiveEndpointConfigurator endpoint)
+    {
+        if (endpoint is IRabbitMqReceiveEndpointConfigurator rabbit)
+            rabbit.SingleActiveConsumer = true;
     }
 
     internal sealed record RabbitMqEndpoint(string Host, ushort Port, string VirtualHost, string Username, string Password);

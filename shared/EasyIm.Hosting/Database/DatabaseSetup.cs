@@ -1,4 +1,5 @@
 using Microsoft.Data.Sqlite;
+using Npgsql;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -47,11 +48,12 @@ public static class DatabaseSetup
         if (provider == DatabaseProvider.Sqlite)
         {
             var connectionString = SqliteConnectionString(builder.Configuration.GetDataDirectory(), service);
-            builder.Services.AddDbContext<TContext, TSqlite>(o => o.UseSqlite(connectionString));
+            var pragmas = new SqlitePragmas(GetSqliteSynchronous(builder.Configuration));
+            builder.Services.AddDbContext<TContext, TSqlite>(o => o.UseSqlite(connectionString).AddInterceptors(pragmas));
         }
         else
         {
-            var connectionString = PostgresConnectionString(builder.Configuration, service);
+            var connectionString = BoundPool(PostgresConnectionString(builder.Configuration, service), GetMaxPoolSize(builder.Configuration));
             builder.Services.AddDbContext<TContext, TPostgres>(o => o.UseNpgsql(connectionString,
                 npgsql => npgsql.MigrationsHistoryTable(HistoryTable, service)));
         }
@@ -66,6 +68,47 @@ public static class DatabaseSetup
     }
 
     public const string HistoryTable = "__EFMigrationsHistory";
+    public const string MaxPoolSizeKey = "Database:MaxPoolSize";
+    public const string SqliteSynchronousKey = "Database:SqliteSynchronous";
+
+    /// <summary>
+    /// Connections one process opens to PostgreSQL per service, at most. Npgsql's own default (100) lets
+    /// three services on one server exhaust PostgreSQL's default max_connections (100) under load; with 10,
+    /// every service of a cluster and several replicas fit. A connection string's own Maximum Pool Size wins.
+    /// </summary>
+    public const int DefaultMaxPoolSize = 10;
+
+    public static int GetMaxPoolSize(IConfiguration configuration)
+    {
+        var text = configuration[MaxPoolSizeKey];
+        if (string.IsNullOrWhiteSpace(text))
+            return DefaultMaxPoolSize;
+        return int.TryParse(text, out var size) && size is >= 2 and <= 1000
+            ? size
+            : throw new StartupException($"{MaxPoolSizeKey} must be a number of connections from 2 to 1000, not '{text}'.");
+    }
+
+    /// <summary>SQLite's <c>synchronous</c>: FULL (the default) makes every commit durable against power loss, NORMAL only against a process crash.</summary>
+    public static string GetSqliteSynchronous(IConfiguration configuration)
+    {
+        var text = configuration[SqliteSynchronousKey];
+        if (string.IsNullOrWhiteSpace(text))
+            return "FULL";
+        return text.ToUpperInvariant() is "FULL" or "NORMAL" or "EXTRA"
+            ? text.ToUpperInvariant()
+            : throw new StartupException($"{SqliteSynchronousKey} must be Full, Normal or Extra, not '{text}'.");
+    }
+
+    public static string BoundPool(string connectionString, int maxPoolSize)
+    {
+        var builder = new NpgsqlConnectionStringBuilder(connectionString);
+        var own = connectionString.Contains("Maximum Pool Size", StringComparison.OrdinalIgnoreCase)
+            || connectionString.Contains("Max Pool Size", StringComparison.OrdinalIgnoreCase)
+            || connectionString.Contains("MaxPoolSize", StringComparison.OrdinalIgnoreCase);
+        if (!own)
+            builder.MaxPoolSize = maxPoolSize;
+        return builder.ConnectionString;
+    }
 
     public static string SqliteConnectionString(string dataDirectory, string service) =>
         new SqliteConnectionStringBuilder

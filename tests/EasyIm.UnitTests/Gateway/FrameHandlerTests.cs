@@ -148,6 +148,19 @@ public sealed class FrameHandlerTests : IAsyncLifetime
         }
     }
 
+    /// <summary>The same for every sent <typeparamref name="T"/>, with where each was sent.</summary>
+    private async Task<List<(Uri? Destination, TItem Item)>> SentItemsAsync<T, TItem>(int count, Func<T, IEnumerable<TItem>> items) where T : class
+    {
+        var deadline = DateTime.UtcNow + Wait;
+        while (true)
+        {
+            var all = _harness.Sent.Select<T>().SelectMany(p => items(p.Context.Message).Select(i => (p.Context.DestinationAddress, i))).ToList();
+            if (all.Count >= count || DateTime.UtcNow > deadline)
+                return all;
+            await Task.Delay(10);
+        }
+    }
+
     private static Msg Event(string content, long to = 0) => new()
     {
         MsgType = Msg.Types.MsgType.Event,
@@ -212,12 +225,17 @@ public sealed class FrameHandlerTests : IAsyncLifetime
             });
         }
 
-        var submitted = await PublishedItemsAsync<SubmitChatMessages, ChatSubmission>(3, m => m.Messages);
+        var sent = await SentItemsAsync<SubmitChatMessages, ChatSubmission>(3, m => m.Messages);
+        var submitted = sent.Select(s => s.Item).ToList();
         Assert.Equal(["c-1", "c-2", "c-3"], submitted.Select(s => s.Message.ClientMsgId));
+        // Every batch goes to this gateway's partition, and nothing is published to every consumer.
+        var partition = ChatPartitions.QueueName(ChatPartitions.Of("unit"));
+        Assert.All(sent, s => Assert.EndsWith("/" + partition, s.Destination!.AbsolutePath));
+        Assert.False(_harness.Published.Select<SubmitChatMessages>().Any());
         Assert.All(submitted, s => Assert.Equal((UserId, connection.Id, UserId, 2002L), (s.SenderId, s.ConnectionId, s.Message.FromUserId, s.Message.ToUserId)));
         Assert.Equal([0, 0, 1], submitted.Select(s => s.Message.ChatType));
         Assert.Equal([1U, 2U, 3U], submitted.Select(s => s.Message.Seq));
-        Assert.Equal("unit", _harness.Published.Select<SubmitChatMessages>().First().Context.Message.GatewayId);
+        Assert.Equal("unit", _harness.Sent.Select<SubmitChatMessages>().First().Context.Message.GatewayId);
     }
 
     [Fact]

@@ -51,7 +51,6 @@ internal sealed class MessagingHost : IAsyncDisposable
     public static async Task<MessagingHost> StartAsync(
         IDictionary<string, string?>? settings = null,
         Action<IBusRegistrationConfigurator>? configureBus = null,
-        int? submitConcurrency = null,
         Func<ConsumeContext, Task>? beforePresence = null)
     {
         var directory = Path.Combine(Path.GetTempPath(), "easyim-msg-test-" + Guid.NewGuid().ToString("N"));
@@ -79,8 +78,6 @@ internal sealed class MessagingHost : IAsyncDisposable
             configureBus?.Invoke(bus);
             bus.AddConfigureEndpointsCallback((name, endpoint) =>
             {
-                if (submitConcurrency is { } limit && name.Contains("submit-chat-messages", StringComparison.Ordinal))
-                    endpoint.ConcurrentMessageLimit = limit;
                 // Lets a test hold presence events back, as a lagging replica would.
                 if (beforePresence is not null && name.Contains("presence", StringComparison.OrdinalIgnoreCase))
                     endpoint.UseExecuteAsync(beforePresence);
@@ -96,6 +93,7 @@ internal sealed class MessagingHost : IAsyncDisposable
                         pushes.Add(gateway, c.Message);
                     }));
                 }
+                MessagingModule.ConfigureMessagingEndpoints(context, cfg);
                 cfg.ConfigureEndpoints(context);
             });
         });
@@ -144,7 +142,14 @@ internal sealed class MessagingHost : IAsyncDisposable
             Seq = seq,
         });
 
-    public Task SubmitAsync(params ChatSubmission[] messages) => Harness.Bus.Publish(new SubmitChatMessages(G1, messages));
+    public Task SubmitAsync(params ChatSubmission[] messages) => SubmitFromAsync(G1, messages);
+
+    /// <summary>Sends a chat batch as a gateway does: to the gateway's partition.</summary>
+    public async Task SubmitFromAsync(string gateway, params ChatSubmission[] messages)
+    {
+        var endpoint = await Harness.Bus.GetSendEndpoint(ChatPartitions.Address(ChatPartitions.Of(gateway)));
+        await endpoint.Send(new SubmitChatMessages(gateway, messages));
+    }
 
     /// <summary>Waits for the ack or FAIL of each client_msg_id, at the sender's connection.</summary>
     public async Task<IReadOnlyList<WireMessage>> AnswersAsync(long sender, params string[] clientMsgIds)
@@ -210,13 +215,35 @@ internal sealed class PushLog
 
     private readonly Dictionary<string, int> _messages = [];
 
+    /// <summary>
+    /// Records a bus message's pushes as a gateway carries them out: a push for several users as one push
+    /// per user, and a sender's ack push as the ack for its connection (the client's seq echoed) and the
+    /// copy for the sender's other connections.
+    /// </summary>
     public void Add(string gateway, PushToUsers message)
     {
         lock (_received)
         {
             _messages[gateway] = _messages.GetValueOrDefault(gateway) + 1;
             foreach (var push in message.Pushes)
-                _received.Add(new ReceivedPush(++_order, gateway, push));
+            {
+                foreach (var userId in (push.AlsoUserIds ?? []).Prepend(push.UserId))
+                {
+                    var single = push with { UserId = userId, AlsoUserIds = null };
+                    if (push.AckConnectionId is { } acked)
+                    {
+                        _received.Add(new ReceivedPush(++_order, gateway, single with
+                        {
+                            Message = push.Message with { Seq = push.AckSeq },
+                            OnlyConnectionId = acked,
+                            AckConnectionId = null,
+                            AckSeq = 0,
+                        }));
+                        single = single with { SkipConnectionId = acked, AckConnectionId = null, AckSeq = 0 };
+                    }
+                    _received.Add(new ReceivedPush(++_order, gateway, single));
+                }
+            }
         }
         _changed.Release();
     }

@@ -106,16 +106,16 @@ public sealed class SendPathTests
     [Fact]
     public async Task Concurrent_batches_into_one_conversation_stay_gap_free_and_keep_each_batch_in_order()
     {
-        await using var host = await MessagingHost.StartAsync(submitConcurrency: 8);
+        await using var host = await MessagingHost.StartAsync();
         var (a, b) = (MessagingHost.NewUserId(), MessagingHost.NewUserId());
         await host.BefriendAsync(a, b);
 
-        // Twenty batches of ten, from both sides, published at once to an endpoint consuming eight at a time.
+        // Twenty batches of ten, from both sides, sent at once from two gateways (two partitions).
         var batches = Enumerable.Range(0, 20).Select(batch => Enumerable.Range(0, 10)
             .Select(i => MessagingHost.Chat(batch % 2 == 0 ? a : b, batch % 2 == 0 ? b : a, $"par-{batch}-{i}", $"{batch}:{i}"))
             .ToArray()).ToList();
-        await Task.WhenAll(batches.Select(m => host.Harness.Bus.Publish(new SubmitChatMessages(MessagingHost.G1, m))));
-        await host.Pushes.WaitForAsync(all => all.Count(p => p.Gateway == MessagingHost.G1 && p.Push.OnlyConnectionId is not null
+        await Task.WhenAll(batches.Select((m, i) => host.SubmitFromAsync(i % 2 == 0 ? MessagingHost.G1 : MessagingHost.G2, m)));
+        await host.Pushes.WaitForAsync(all => all.Count(p => p.Push.OnlyConnectionId is not null
             && p.Push.Message.ClientMsgId!.StartsWith("par-", StringComparison.Ordinal)) >= 200);
 
         var rows = await host.DbAsync(db => db.Messages.Where(m => m.ClientMsgId.StartsWith("par-")).OrderBy(m => m.ConversationSeq).ToListAsync());
@@ -138,7 +138,7 @@ public sealed class SendPathTests
         var observed = new List<(long Id, bool Stored)>();
         host.Pushes.Observer = async (gateway, message) =>
         {
-            foreach (var ack in message.Pushes.Where(p => p.OnlyConnectionId is not null && p.Message.Status == MessageStatus.Sent))
+            foreach (var ack in message.Pushes.Where(p => (p.OnlyConnectionId ?? p.AckConnectionId) is not null && p.Message.Status == MessageStatus.Sent))
             {
                 // A fresh connection sees only committed rows.
                 var stored = await host.DbAsync(db => db.Messages.AnyAsync(m => m.Id == ack.Message.Id && m.ConversationSeq == (long)ack.Message.ConversationSeq));

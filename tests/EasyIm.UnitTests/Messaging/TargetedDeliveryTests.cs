@@ -31,8 +31,7 @@ public sealed class TargetedDeliveryTests
         await host.BefriendAsync(a, b);
         await WarmAsync(host, onG1: [a], onG2: [b]);
 
-        var batch = new SubmitChatMessages(MessagingHost.G1, [MessagingHost.Chat(a, b, "t-1", "one"), MessagingHost.Chat(a, b, "t-2", "two")]);
-        await host.Harness.Bus.Publish(batch);
+        await host.SubmitAsync(MessagingHost.Chat(a, b, "t-1", "one"), MessagingHost.Chat(a, b, "t-2", "two"));
         Assert.True(await host.Harness.GetConsumerHarness<SubmitChatMessagesConsumer>().Consumed.Any<SubmitChatMessages>());
         var seen = await host.Pushes.WaitForAsync(all => all.Count(p => p.Push.UserId == b) == 2 && all.Count(p => p.Push.OnlyConnectionId == $"c{a}") == 2);
 
@@ -116,7 +115,7 @@ public sealed class TargetedDeliveryTests
     [Fact]
     public async Task A_connect_racing_a_flood_of_sends_misses_no_message()
     {
-        await using var host = await MessagingHost.StartAsync(submitConcurrency: 4);
+        await using var host = await MessagingHost.StartAsync();
         var (a, b) = (MessagingHost.NewUserId(), MessagingHost.NewUserId());
         await host.BefriendAsync(a, b);
         await WarmAsync(host, onG1: [a], onG2: []);

@@ -1,0 +1,399 @@
+using EasyIm.Contracts.Gateway;
+using EasyIm.Contracts.Messaging;
+using EasyIm.Hosting.Ids;
+using EasyIm.Messaging.Authorization;
+using EasyIm.Messaging.Data;
+using EasyIm.Messaging.Delivery;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace EasyIm.Messaging.Sending;
+
+/// <summary>
+/// Stores one group of work (chat batches and receipts, in the order they were taken) in one transaction,
+/// and says what to push once it has committed. Every step is one statement for the whole group, not
+/// one per message: one dedupe query, one relationship check, one counter upsert, multi-row inserts, one
+/// cursor upsert. Scoped: the <see cref="SendPipeline"/> makes a new one (and a new DbContext) per attempt.
+/// </summary>
+internal sealed class GroupWriter(
+    MessagingDbContext db,
+    [FromKeyedServices(MessagingDbContext.Service)] SnowflakeIds ids,
+    RelationshipChecker relationships,
+    MessagingOptions options,
+    TimeProvider time)
+{
+    public const int MaxClientMsgIdLength = 64;
+    /// <summary>Bounds the receipt events one group receipt sends.</summary>
+    private const int MaxGroupSenders = 1000;
+
+    private sealed class Item(string gatewayId, ChatSubmission submission)
+    {
+        public string GatewayId { get; } = gatewayId;
+        public ChatSubmission Submission { get; } = submission;
+        public ConversationId Conversation { get; set; }
+        public string? Error { get; set; }
+        public Message? Row { get; set; }
+        /// <summary>An earlier item of this group with the same (sender, client_msg_id), or -1.</summary>
+        public int SameAs { get; set; } = -1;
+    }
+
+    private sealed record Move(long UserId, ConversationId Conversation, long OldArrived, long NewArrived, long OldRead, long NewRead)
+    {
+        public bool Arrived => NewArrived > OldArrived;
+        public bool Read => NewRead > OldRead;
+    }
+
+    /// <summary>Counts of what a group did, for logs and tests.</summary>
+    public sealed record Result(List<OutgoingPush> Pushes, int Stored, int Refused, int CursorsMoved);
+
+    public async Task<Result> WriteAsync(IReadOnlyList<WriteWork> group, CancellationToken ct)
+    {
+        var items = new List<Item>();
+        var receipts = new List<Receipt>();
+        foreach (var work in group)
+        {
+            if (work is ChatWork chat)
+                items.AddRange((chat.Batch.Messages ?? []).Select(s => new Item(chat.Batch.GatewayId ?? "", s)));
+            else if (work is ReceiptWork receipt)
+                receipts.AddRange(receipt.Receipts);
+        }
+
+        var accepted = await PrepareChatAsync(items, ct);
+        var moves = await PrepareReceiptsAsync(receipts, ct);
+        if (accepted.Count > 0 || moves.Count > 0)
+        {
+            await using var transaction = await db.Database.BeginTransactionAsync(ct);
+            if (accepted.Count > 0)
+                await StoreAsync(accepted, ct);
+            await MessagingSql.RaiseCursorsAsync(db, CursorRaises(accepted, moves), ct);
+            await MarkAsync(moves, ct);
+            await transaction.CommitAsync(ct);
+        }
+
+        var pushes = await ChatPushesAsync(items, ct);
+        await ReceiptPushesAsync(moves, pushes, ct);
+        return new Result(pushes, accepted.Count, items.Count(i => i.Error is not null), moves.Count);
+    }
+
+    /// <summary>Validates, dedupes and authorizes; returns the items to store, with their rows (seqs not yet given).</summary>
+    private async Task<List<Item>> PrepareChatAsync(List<Item> items, CancellationToken ct)
+    {
+        if (items.Count == 0)
+            return [];
+        var firstByKey = new Dictionary<(long, string), int>();
+        for (var i = 0; i < items.Count; i++)
+        {
+            var item = items[i];
+            item.Error = Validate(item.Submission, options.MaxContentLength);
+            if (item.Error is not null)
+                continue;
+            var m = item.Submission.Message;
+            item.Conversation = m.ChatType == 1 ? ConversationId.ForGroup(m.ToUserId) : ConversationId.ForPair(item.Submission.SenderId, m.ToUserId);
+            if (firstByKey.TryGetValue((item.Submission.SenderId, m.ClientMsgId!), out var first))
+                item.SameAs = first;
+            else
+                firstByKey[(item.Submission.SenderId, m.ClientMsgId!)] = i;
+        }
+
+        var candidates = items.Where(i => i.Error is null && i.SameAs < 0).ToList();
+        await FindOriginalsAsync(candidates, ct);
+        var fresh = candidates.Where(i => i.Row is null).ToList();
+        await AuthorizeAsync(fresh, ct);
+        var accepted = fresh.Where(i => i.Error is null).ToList();
+
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        foreach (var item in accepted)
+        {
+            var m = item.Submission.Message;
+            item.Row = new Message
+            {
+                Id = ids.Next(),
+                ConversationId = item.Conversation.ToString(),
+                SenderId = item.Submission.SenderId,
+                ToId = m.ToUserId,
+                ClientMsgId = m.ClientMsgId!,
+                ChatType = m.ChatType,
+                MsgType = m.MsgType,
+                Content = m.Content,
+                SentAtMs = now,
+                Status = MessageStatus.Sent,
+            };
+        }
+        return accepted;
+    }
+
+    /// <summary>The first rule a submission breaks, as the error its sender gets, or null.</summary>
+    internal static string? Validate(ChatSubmission submission, int maxContentLength)
+    {
+        var m = submission.Message;
+        if (m is null)
+            return "the message is missing";
+        if (submission.SenderId <= 0)
+            return "the sender is unknown";
+        if (m.MsgType is < 0 or > 3)
+            return "msg_type of a chat message must be 0-3 (TEXT, IMAGE, VOICE, VIDEO)";
+        if (m.ChatType is not (0 or 1))
+            return "chat_type must be 0 (SINGLE) or 1 (GROUP)";
+        if (m.ToUserId <= 0)
+            return "to_user_id must be a user id (chat_type 0) or a group id (chat_type 1)";
+        if (m.ChatType == 0 && m.ToUserId == submission.SenderId)
+            return "to_user_id must be another user";
+        if (string.IsNullOrEmpty(m.ClientMsgId))
+            return "client_msg_id is required";
+        if (m.ClientMsgId.Length > MaxClientMsgIdLength)
+            return $"client_msg_id must be at most {MaxClientMsgIdLength} characters";
+        if (string.IsNullOrEmpty(m.Content))
+            return "content must not be empty";
+        if (m.Content.Length > maxContentLength)
+            return $"content must be at most {maxContentLength} characters";
+        return null;
+    }
+
+    /// <summary>A resent client_msg_id gets the original row, whatever the resend says.</summary>
+    private async Task FindOriginalsAsync(List<Item> candidates, CancellationToken ct)
+    {
+        if (candidates.Count == 0)
+            return;
+        var senders = candidates.Select(i => i.Submission.SenderId).Distinct().ToList();
+        var keys = candidates.Select(i => i.Submission.Message.ClientMsgId!).Distinct().ToList();
+        var found = await db.Messages.AsNoTracking()
+            .Where(m => senders.Contains(m.SenderId) && keys.Contains(m.ClientMsgId))
+            .ToListAsync(ct);
+        var byKey = found.ToDictionary(m => (m.SenderId, m.ClientMsgId));
+        foreach (var item in candidates)
+            item.Row = byKey.GetValueOrDefault((item.Submission.SenderId, item.Submission.Message.ClientMsgId!));
+    }
+
+    private async Task AuthorizeAsync(List<Item> fresh, CancellationToken ct)
+    {
+        if (fresh.Count == 0)
+            return;
+        var friendPairs = options.RequireFriendship
+            ? fresh.Where(i => !i.Conversation.IsGroup).Select(i => (i.Submission.SenderId, i.Submission.Message.ToUserId)).ToHashSet()
+            : [];
+        var memberPairs = fresh.Where(i => i.Conversation.IsGroup).Select(i => (i.Conversation.GroupId, i.Submission.SenderId)).ToHashSet();
+        if (friendPairs.Count == 0 && memberPairs.Count == 0)
+            return;
+        var known = await relationships.CheckAsync(friendPairs, memberPairs, ct);
+
+        var groupIds = memberPairs.Select(p => p.GroupId).Distinct().ToList();
+        var mutedGroups = groupIds.Count == 0 ? [] : (await db.Groups.AsNoTracking()
+            .Where(g => g.Muted && groupIds.Contains(g.GroupId)).Select(g => g.GroupId).ToListAsync(ct)).ToHashSet();
+
+        foreach (var item in fresh)
+        {
+            var sender = item.Submission.SenderId;
+            if (!item.Conversation.IsGroup)
+            {
+                if (options.RequireFriendship && !known.Friends.Contains((sender, item.Submission.Message.ToUserId)))
+                    item.Error = "you can only send messages to your friends";
+            }
+            else if (!known.Members.TryGetValue((item.Conversation.GroupId, sender), out var membership))
+                item.Error = "you are not a member of this group";
+            else if (membership.Muted)
+                item.Error = "you are muted in this group";
+            else if (mutedGroups.Contains(item.Conversation.GroupId) && !membership.IsOwner)
+                item.Error = "this group is muted: only its owner may send";
+        }
+    }
+
+    /// <summary>
+    /// Each conversation's counter moves by its number of new messages (which locks it until commit on
+    /// PostgreSQL), the messages take the seqs in the order they were taken, and they are inserted.
+    /// </summary>
+    private async Task StoreAsync(List<Item> accepted, CancellationToken ct)
+    {
+        var byConversation = accepted.GroupBy(i => i.Row!.ConversationId, StringComparer.Ordinal).ToList();
+        var lastSeqs = await MessagingSql.AdvanceConversationsAsync(db, byConversation.Select(g =>
+        {
+            var c = g.First().Conversation;
+            var last = g.Last().Row!;
+            return new MessagingSql.ConversationAdvance(g.Key, c.ChatType, c.IsGroup ? 0 : c.First, c.IsGroup ? 0 : c.Second,
+                c.IsGroup ? c.GroupId : 0, g.Count(), last.Id, last.SentAtMs);
+        }), ct);
+        foreach (var conversation in byConversation)
+        {
+            var seq = lastSeqs[conversation.Key] - conversation.Count();
+            foreach (var item in conversation)
+                item.Row!.ConversationSeq = ++seq;
+        }
+        await MessagingSql.InsertMessagesAsync(db, accepted.Select(i => i.Row!).ToList(), ct);
+    }
+
+    /// <summary>
+    /// One upsert for every cursor the group moves: senders past their own messages (what you sent, you
+    /// have and have read) and the receipts. One statement, in key order, so that two writers never wait
+    /// for each other crosswise.
+    /// </summary>
+    private static IEnumerable<MessagingSql.CursorRaise> CursorRaises(List<Item> accepted, List<Move> moves)
+    {
+        var raises = new Dictionary<(long, string), (long Arrived, long Read)>();
+        void Raise(long userId, string conversationId, long arrived, long read)
+        {
+            var (a, r) = raises.GetValueOrDefault((userId, conversationId));
+            raises[(userId, conversationId)] = (Math.Max(a, arrived), Math.Max(r, read));
+        }
+        foreach (var item in accepted)
+            Raise(item.Row!.SenderId, item.Row.ConversationId, item.Row.ConversationSeq, item.Row.ConversationSeq);
+        foreach (var move in moves)
+            Raise(move.UserId, move.Conversation.ToString(), move.NewArrived, move.NewRead);
+        return raises.Select(r => new MessagingSql.CursorRaise(r.Key.Item1, r.Key.Item2, r.Value.Arrived, r.Value.Read));
+    }
+
+    private async Task<List<OutgoingPush>> ChatPushesAsync(List<Item> items, CancellationToken ct)
+    {
+        var pushes = new List<OutgoingPush>(items.Count * 3);
+        if (items.Count == 0)
+            return pushes;
+        foreach (var item in items.Where(i => i.SameAs >= 0))
+        {
+            item.Row = items[item.SameAs].Row;
+            item.Error = items[item.SameAs].Error;
+        }
+        var groupIds = items.Where(i => i.Error is null && i.Conversation.IsGroup).Select(i => i.Conversation.GroupId).Distinct().ToList();
+        var members = groupIds.Count == 0 ? null : (await db.GroupMembers.AsNoTracking()
+                .Where(m => m.Active && groupIds.Contains(m.GroupId))
+                .Select(m => new { m.GroupId, m.UserId })
+                .ToListAsync(ct))
+            .ToLookup(m => m.GroupId, m => m.UserId);
+
+        foreach (var item in items)
+        {
+            var s = item.Submission;
+            if (item.Error is not null || item.Row is null)
+            {
+                var error = item.Error ?? "the message could not be stored";
+                pushes.Add(new(new UserPush(s.SenderId, ServerEvents.Fail(s.SenderId, s.Message ?? new WireMessage(), error), OnlyConnectionId: s.ConnectionId), item.GatewayId));
+                continue;
+            }
+            if (item.SameAs >= 0)
+            {
+                // The same group already delivers this message: only the ack.
+                pushes.Add(new(new UserPush(s.SenderId, ServerEvents.Ack(item.Row, s.Message.Seq), OnlyConnectionId: s.ConnectionId), item.GatewayId));
+                continue;
+            }
+            // A resend (a row found by the dedupe) is pushed like the original: the first pushes may have
+            // been lost with a process that died between its commit and its pushes.
+            var stored = ServerEvents.Stored(item.Row);
+            pushes.Add(new(new UserPush(s.SenderId, stored, AckConnectionId: s.ConnectionId, AckSeq: s.Message.Seq), item.GatewayId));
+            pushes.Add(new(new UserPush(s.SenderId, stored, SkipConnectionId: s.ConnectionId), Except: item.GatewayId));
+            if (item.Row.ChatType != 1)
+            {
+                pushes.Add(new(new UserPush(item.Row.ToId, stored)));
+                continue;
+            }
+            var recipients = members?[item.Row.ToId].Where(u => u != s.SenderId).ToList() ?? [];
+            if (recipients.Count > 0)
+                pushes.Add(new(new UserPush(recipients[0], stored, AlsoUserIds: recipients.Count > 1 ? recipients[1..] : null)));
+        }
+        return pushes;
+    }
+
+    /// <summary>
+    /// ARRIVED and READ receipts: each moves the user's cursor of the conversation forward (never back;
+    /// READ implies ARRIVED). Receipts for conversations the user is not in, for seq 0, or that move
+    /// nothing are dropped without a word: they cannot be answered, and a repeat is normal.
+    /// </summary>
+    private async Task<List<Move>> PrepareReceiptsAsync(List<Receipt> receipts, CancellationToken ct)
+    {
+        var wanted = new Dictionary<(long UserId, string ConversationId), (ConversationId Id, long Arrived, long Read)>();
+        foreach (var r in receipts)
+        {
+            if (r is null || r.UserId <= 0 || r.Seq == 0 || r.Status is not (MessageStatus.Arrived or MessageStatus.Read)
+                || !ConversationId.TryParse(r.ConversationId, out var id))
+                continue;
+            var seq = (long)Math.Min(r.Seq, (ulong)long.MaxValue);
+            var key = (r.UserId, r.ConversationId);
+            var (_, arrived, read) = wanted.GetValueOrDefault(key, (id, 0, 0));
+            wanted[key] = (id, Math.Max(arrived, seq), r.Status == MessageStatus.Read ? Math.Max(read, seq) : read);
+        }
+        if (wanted.Count == 0)
+            return [];
+
+        var conversationIds = wanted.Keys.Select(k => k.ConversationId).Distinct().ToList();
+        var userIds = wanted.Keys.Select(k => k.UserId).Distinct().ToList();
+        var lastSeqs = await db.Conversations.AsNoTracking()
+            .Where(c => conversationIds.Contains(c.Id))
+            .ToDictionaryAsync(c => c.Id, c => c.LastSeq, StringComparer.Ordinal, ct);
+        var groupIds = wanted.Values.Where(w => w.Id.IsGroup).Select(w => w.Id.GroupId).Distinct().ToList();
+        var memberships = groupIds.Count == 0 ? [] : (await db.GroupMembers.AsNoTracking()
+                .Where(m => m.Active && groupIds.Contains(m.GroupId) && userIds.Contains(m.UserId))
+                .Select(m => new { m.GroupId, m.UserId })
+                .ToListAsync(ct))
+            .Select(m => (m.GroupId, m.UserId)).ToHashSet();
+        var cursors = await db.Cursors.AsNoTracking()
+            .Where(k => userIds.Contains(k.UserId) && conversationIds.Contains(k.ConversationId))
+            .ToDictionaryAsync(k => (k.UserId, k.ConversationId), ct);
+
+        var moves = new List<Move>();
+        foreach (var ((userId, conversationId), (id, arrivedUpTo, readUpTo)) in wanted)
+        {
+            var participant = id.IsGroup ? memberships.Contains((id.GroupId, userId)) : id.HasUser(userId);
+            if (!participant || !lastSeqs.TryGetValue(conversationId, out var lastSeq))
+                continue;
+            // A receipt cannot claim what does not exist yet; READ implies ARRIVED.
+            var arrived = Math.Min(Math.Max(arrivedUpTo, readUpTo), lastSeq);
+            var read = Math.Min(readUpTo, lastSeq);
+            var old = cursors.GetValueOrDefault((userId, conversationId));
+            var move = new Move(userId, id, old?.ArrivedSeq ?? 0, Math.Max(old?.ArrivedSeq ?? 0, arrived), old?.ReadSeq ?? 0, Math.Max(old?.ReadSeq ?? 0, read));
+            if (move.Arrived || move.Read)
+                moves.Add(move);
+        }
+        return moves;
+    }
+
+    /// <summary>Marks the peer's one-to-one messages a receipt covers; only rows not already at that status are touched.</summary>
+    private async Task MarkAsync(List<Move> moves, CancellationToken ct)
+    {
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        foreach (var move in moves.Where(m => !m.Conversation.IsGroup))
+        {
+            var conversationId = move.Conversation.ToString();
+            var messages = db.Messages.Where(m => m.ConversationId == conversationId && m.SenderId != move.UserId);
+            if (move.Arrived)
+            {
+                await messages
+                    .Where(m => m.ConversationSeq > move.OldArrived && m.ConversationSeq <= move.NewArrived && m.Status < MessageStatus.Arrived)
+                    .ExecuteUpdateAsync(s => s
+                        .SetProperty(m => m.Status, MessageStatus.Arrived)
+                        .SetProperty(m => m.ArrivedAtMs, m => m.ArrivedAtMs ?? now), ct);
+            }
+            if (move.Read)
+            {
+                await messages
+                    .Where(m => m.ConversationSeq > move.OldRead && m.ConversationSeq <= move.NewRead && m.Status < MessageStatus.Read)
+                    .ExecuteUpdateAsync(s => s
+                        .SetProperty(m => m.Status, MessageStatus.Read)
+                        .SetProperty(m => m.ArrivedAtMs, m => m.ArrivedAtMs ?? now)
+                        .SetProperty(m => m.ReadAtMs, now), ct);
+            }
+        }
+    }
+
+    /// <summary>The senders of the messages a receipt covers are told: the peer in one-to-one, whoever sent in the range in a group.</summary>
+    private async Task ReceiptPushesAsync(List<Move> moves, List<OutgoingPush> pushes, CancellationToken ct)
+    {
+        foreach (var move in moves)
+        {
+            var conversationId = move.Conversation.ToString();
+            if (move.Arrived)
+                foreach (var sender in await SendersAsync(move, conversationId, move.OldArrived, move.NewArrived, ct))
+                    pushes.Add(new(new UserPush(sender, ServerEvents.Receipt(MessageStatus.Arrived, move.UserId, sender, move.Conversation.ChatType, conversationId, move.NewArrived))));
+            if (move.Read)
+                foreach (var sender in await SendersAsync(move, conversationId, move.OldRead, move.NewRead, ct))
+                    pushes.Add(new(new UserPush(sender, ServerEvents.Receipt(MessageStatus.Read, move.UserId, sender, move.Conversation.ChatType, conversationId, move.NewRead))));
+        }
+    }
+
+    private async Task<IReadOnlyList<long>> SendersAsync(Move move, string conversationId, long after, long upTo, CancellationToken ct)
+    {
+        if (!move.Conversation.IsGroup)
+            return [move.Conversation.PeerOf(move.UserId)];
+        return await db.Messages.AsNoTracking()
+            .Where(m => m.ConversationId == conversationId && m.ConversationSeq > after && m.ConversationSeq <= upTo && m.SenderId != move.UserId)
+            .Select(m => m.SenderId)
+            .Distinct()
+            .Take(MaxGroupSenders)
+            .ToListAsync(ct);
+    }
+}

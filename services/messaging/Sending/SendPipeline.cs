@@ -1,0 +1,231 @@
+using System.Data.Common;
+using System.Diagnostics;
+using System.Threading.Channels;
+using EasyIm.Contracts.Gateway;
+using EasyIm.Contracts.Messaging;
+using EasyIm.Messaging.Delivery;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace EasyIm.Messaging.Sending;
+
+/// <summary>
+/// The send path's single writer. Chat batches and receipts queue here in the order their consumers took
+/// them; one loop takes everything queued (up to <see cref="MessagingOptions.MaxMessagesPerTransaction"/>)
+/// and stores it in one transaction (group commit), and a second loop pushes each committed group's acks
+/// and messages while the first already writes the next group.
+/// <para>
+/// One writer per process: SQLite has one writer anyway (concurrent transactions only sleep on its lock),
+/// and on PostgreSQL it holds one connection whatever the load, while groups grow with the load so that
+/// the cost of a commit is shared by more messages. Order: a group keeps the order of its work, and a
+/// failed group is retried whole before anything after it, so a chat partition's batches (a gateway's,
+/// in the order its connections sent them) are numbered in order whatever fails and retries.
+/// </para>
+/// <para>
+/// A chat batch's consumer returns once the batch is queued, not stored: waiting for the commit would let
+/// a partition's consumer take one batch per commit. So a batch taken from the bus and not yet committed
+/// is lost if the process dies; its senders got no SENT ack and resend (the same client_msg_id), and since
+/// the queue is lost from the first uncommitted batch on, what they resend is numbered in their order.
+/// </para>
+/// </summary>
+public sealed class SendPipeline : IHostedService, IAsyncDisposable
+{
+    /// <summary>Work items (each a gateway's batch, up to 256 messages) waiting for the writer.</summary>
+    public const int QueueCapacity = 128;
+    /// <summary>Committed groups waiting for their pushes to be sent.</summary>
+    private const int DispatchCapacity = 4;
+
+    private static readonly int[] BackoffMs = [10, 50, 100, 250, 500, 1000, 2000];
+
+    private readonly IServiceScopeFactory _scopes;
+    private readonly PushDispatcher _dispatcher;
+    private readonly MessagingOptions _options;
+    private readonly ILogger<SendPipeline> _logger;
+    private readonly Channel<WriteWork> _work = Channel.CreateBounded<WriteWork>(
+        new BoundedChannelOptions(QueueCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
+    private readonly Channel<(List<WriteWork> Group, List<OutgoingPush> Pushes)> _committed = Channel.CreateBounded<(List<WriteWork>, List<OutgoingPush>)>(
+        new BoundedChannelOptions(DispatchCapacity) { SingleReader = true, SingleWriter = true, FullMode = BoundedChannelFullMode.Wait });
+    private readonly CancellationTokenSource _stopping = new();
+    private Task _writing = Task.CompletedTask;
+    private Task _dispatching = Task.CompletedTask;
+
+    public SendPipeline(IServiceScopeFactory scopes, PushDispatcher dispatcher, MessagingOptions options, ILogger<SendPipeline> logger)
+    {
+        _scopes = scopes;
+        _dispatcher = dispatcher;
+        _options = options;
+        _logger = logger;
+    }
+
+    /// <summary>Called before a write is tried: a test's way to make writes fail.</summary>
+    internal Func<IReadOnlyList<WriteWork>, Task>? BeforeWrite { get; set; }
+
+    /// <summary>Queues a gateway's chat batch; waits only while the queue is full.</summary>
+    public ValueTask SubmitAsync(SubmitChatMessages batch, CancellationToken cancellationToken) =>
+        _work.Writer.WriteAsync(new ChatWork(batch), cancellationToken);
+
+    /// <summary>Queues receipts and waits until they are stored and their senders told.</summary>
+    public async Task RecordAsync(RecordReceipts receipts, CancellationToken cancellationToken)
+    {
+        var work = new ReceiptWork(receipts.Receipts ?? []);
+        await _work.Writer.WriteAsync(work, cancellationToken);
+        await work.Done.Task.WaitAsync(cancellationToken);
+    }
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        _writing = Task.Run(WriteLoopAsync, CancellationToken.None);
+        _dispatching = Task.Run(DispatchLoopAsync, CancellationToken.None);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Stores and pushes what is queued, then stops (the bus has stopped taking messages by now).</summary>
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        _work.Writer.TryComplete();
+        try
+        {
+            await Task.WhenAll(_writing, _dispatching).WaitAsync(cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            _logger.LogWarning("Stopped before the send queue was written; the senders of what was queued resend");
+            await _stopping.CancelAsync();
+        }
+    }
+
+    /// <summary>Stops at once (after <see cref="StopAsync"/>, or without it); safe to call more than once.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        _work.Writer.TryComplete();
+        _stopping.Cancel();
+        await Task.WhenAll(_writing, _dispatching).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+    }
+
+    private async Task WriteLoopAsync()
+    {
+        var reader = _work.Reader;
+        try
+        {
+            while (await reader.WaitToReadAsync(_stopping.Token))
+            {
+                var group = new List<WriteWork>();
+                var size = 0;
+                while (size < _options.MaxMessagesPerTransaction && reader.TryRead(out var work))
+                {
+                    group.Add(work);
+                    size += work.Size;
+                }
+                var pushes = await WriteWithRetryAsync(group);
+                await _committed.Writer.WriteAsync((group, pushes), _stopping.Token);
+            }
+        }
+        catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            _committed.Writer.TryComplete();
+        }
+    }
+
+    private async Task DispatchLoopAsync()
+    {
+        await foreach (var (group, pushes) in _committed.Reader.ReadAllAsync())
+        {
+            try
+            {
+                await _dispatcher.DispatchAsync(pushes, null, _stopping.Token);
+            }
+            catch (Exception ex)
+            {
+                // Stored: the senders miss their acks and resend (deduped), the recipients get them on their next sync.
+                _logger.LogError(ex, "Could not push a stored group of {Work} batches ({Pushes} pushes)", group.Count, pushes.Count);
+            }
+            foreach (var receipt in group.OfType<ReceiptWork>())
+                receipt.Done.TrySetResult();
+        }
+    }
+
+    /// <summary>
+    /// Writes the group, retrying it whole while the database fails in a way that may pass (a lost
+    /// connection, a restart, a deadlock), for up to <see cref="MessagingOptions.StoreRetrySeconds"/>.
+    /// Past that, or for an error that will not pass, each batch is tried alone, so that one bad batch
+    /// cannot sink the others; what still fails is answered FAIL (its senders may send it again).
+    /// </summary>
+    private async Task<List<OutgoingPush>> WriteWithRetryAsync(List<WriteWork> group)
+    {
+        var started = Stopwatch.GetTimestamp();
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                return await WriteOnceAsync(group);
+            }
+            catch (Exception ex) when (!_stopping.IsCancellationRequested && IsTransient(ex)
+                && Stopwatch.GetElapsedTime(started) < TimeSpan.FromSeconds(_options.StoreRetrySeconds))
+            {
+                var delay = BackoffMs[Math.Min(attempt, BackoffMs.Length - 1)];
+                _logger.LogWarning("Storing a group of {Work} batches failed ({Error}: {Message}); attempt {Attempt}, retrying in {Delay} ms",
+                    group.Count, ex.GetType().Name, ex.Message, attempt + 1, delay);
+                await Task.Delay(delay, _stopping.Token);
+            }
+            catch (Exception ex) when (group.Count > 1 && !_stopping.IsCancellationRequested)
+            {
+                _logger.LogError(ex, "Storing a group of {Work} batches failed; storing each batch alone", group.Count);
+                var pushes = new List<OutgoingPush>();
+                foreach (var work in group)
+                    pushes.AddRange(await WriteAloneAsync(work));
+                return pushes;
+            }
+            catch (Exception ex) when (!_stopping.IsCancellationRequested)
+            {
+                _logger.LogError(ex, "Storing a batch failed; its senders are answered FAIL");
+                return Failed(group[0]);
+            }
+        }
+    }
+
+    private async Task<List<OutgoingPush>> WriteAloneAsync(WriteWork work)
+    {
+        try
+        {
+            return await WriteOnceAsync([work]);
+        }
+        catch (Exception ex) when (!_stopping.IsCancellationRequested)
+        {
+            _logger.LogError(ex, "Storing a batch alone failed; its senders are answered FAIL");
+            return Failed(work);
+        }
+    }
+
+    private async Task<List<OutgoingPush>> WriteOnceAsync(List<WriteWork> group)
+    {
+        if (BeforeWrite is { } before)
+            await before(group);
+        await using var scope = _scopes.CreateAsyncScope();
+        var result = await scope.ServiceProvider.GetRequiredService<GroupWriter>().WriteAsync(group, _stopping.Token);
+        _logger.LogDebug("Group of {Work} batches: {Stored} stored, {Refused} refused, {Cursors} cursors moved",
+            group.Count, result.Stored, result.Refused, result.CursorsMoved);
+        return result.Pushes;
+    }
+
+    /// <summary>Every chat message of the work is answered FAIL; receipts are dropped (a later one covers them).</summary>
+    private static List<OutgoingPush> Failed(WriteWork work)
+    {
+        if (work is not ChatWork chat)
+            return [];
+        return (chat.Batch.Messages ?? [])
+            .Where(s => s?.Message is not null)
+            .Select(s => new OutgoingPush(
+                new UserPush(s.SenderId, ServerEvents.Fail(s.SenderId, s.Message, "the message could not be stored; send it again"), OnlyConnectionId: s.ConnectionId),
+                chat.Batch.GatewayId))
+            .ToList();
+    }
+
+    private static bool IsTransient(Exception ex) =>
+        ex is DbException or DbUpdateException or TimeoutException or InvalidOperationException { InnerException: DbException }
+        || ex.InnerException is DbException or TimeoutException;
+}

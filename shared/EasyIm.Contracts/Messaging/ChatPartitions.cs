@@ -1,0 +1,32 @@
+namespace EasyIm.Contracts.Messaging;
+
+/// <summary>
+/// Where a gateway sends its chat batches: one of <see cref="Count"/> partitions, always the same one
+/// for a gateway. Messaging consumes each partition one batch at a time, in order, with one active
+/// consumer across replicas, so a connection's messages are numbered in the order it sent them.
+/// <para>
+/// The count is fixed here, not configured, so that gateways and messaging can never disagree on it.
+/// It bounds how many messaging replicas share the send path (each partition is consumed by one).
+/// </para>
+/// </summary>
+public static class ChatPartitions
+{
+    public const int Count = 8;
+
+    public static int Of(string gatewayId)
+    {
+        // FNV-1a: stable across processes and runtimes (string.GetHashCode is randomized per process).
+        var hash = 2166136261u;
+        foreach (var c in gatewayId)
+            hash = (hash ^ c) * 16777619u;
+        return (int)(hash % Count);
+    }
+
+    public static string QueueName(int partition) => $"messaging-chat-{partition}";
+
+    /// <summary>
+    /// The partition's exchange, which its queue is bound to. Sending to the exchange, not the queue,
+    /// leaves declaring the queue (and its arguments) to messaging alone.
+    /// </summary>
+    public static Uri Address(int partition) => new($"exchange:{QueueName(partition)}");
+}
