@@ -188,11 +188,39 @@ public sealed class DeliveryRouter(MessagingOptions options, TimeProvider time, 
             Add(plan, gateway, push with { UserId = users[0], AlsoUserIds = users.Count > 1 ? users[1..] : null });
     }
 
+    /// <summary>
+    /// Adds a push to a gateway's list, folded into the one before it when both carry the same stored
+    /// message (a sender's ack and its recipient on one gateway, say): one copy of the message, for
+    /// both users. Their connection-specific fields apply to one connection each, so they combine as long
+    /// as only one of the two has any, and neither is for one connection only or a sync.
+    /// </summary>
     private static void Add(RoutePlan plan, string gateway, UserPush push)
     {
         if (!plan.ByGateway.TryGetValue(gateway, out var list))
             plan.ByGateway[gateway] = list = [];
-        list.Add(push);
+        if (list.Count > 0 && TryFold(list[^1], push, out var folded))
+            list[^1] = folded;
+        else
+            list.Add(push);
+    }
+
+    private static bool TryFold(UserPush a, UserPush b, out UserPush folded)
+    {
+        folded = a;
+        if (!ReferenceEquals(a.Message, b.Message) || a.OnlyConnectionId is not null || b.OnlyConnectionId is not null || a.Sync || b.Sync)
+            return false;
+        var aSpecific = a.SkipConnectionId is not null || a.AckConnectionId is not null;
+        var bSpecific = b.SkipConnectionId is not null || b.AckConnectionId is not null;
+        if (aSpecific && bSpecific)
+            return false;
+        var (first, second) = bSpecific ? (b, a) : (a, b);
+        var users = new List<long>((first.AlsoUserIds?.Count ?? 0) + 1 + (second.AlsoUserIds?.Count ?? 0));
+        users.AddRange(first.AlsoUserIds ?? []);
+        users.Add(second.UserId);
+        users.AddRange(second.AlsoUserIds ?? []);
+        users.Remove(first.UserId);
+        folded = first with { AlsoUserIds = users.Distinct().ToList() };
+        return true;
     }
 
     private static bool IsReplayable(WireMessage message) =>

@@ -46,7 +46,7 @@ internal sealed class GroupWriter(
     /// <summary>Counts of what a group did, for logs and tests.</summary>
     public sealed record Result(List<OutgoingPush> Pushes, int Stored, int Refused, int CursorsMoved);
 
-    public async Task<Result> WriteAsync(IReadOnlyList<WriteWork> group, CancellationToken ct)
+    public async Task<Result> WriteAsync(IReadOnlyList<WriteWork> group, Func<IReadOnlyList<WriteWork>, Task>? beforeCommit, CancellationToken ct)
     {
         var items = new List<Item>();
         var receipts = new List<Receipt>();
@@ -67,6 +67,8 @@ internal sealed class GroupWriter(
                 await StoreAsync(accepted, ct);
             await MessagingSql.RaiseCursorsAsync(db, CursorRaises(accepted, moves), ct);
             await MarkAsync(moves, ct);
+            if (beforeCommit is not null)
+                await beforeCommit(group);
             await transaction.CommitAsync(ct);
         }
 

@@ -59,8 +59,8 @@ public sealed class SendPipeline : IHostedService, IAsyncDisposable
         _logger = logger;
     }
 
-    /// <summary>Called before a write is tried: a test's way to make writes fail.</summary>
-    internal Func<IReadOnlyList<WriteWork>, Task>? BeforeWrite { get; set; }
+    /// <summary>Called inside each write's transaction, just before it commits: a test's way to make writes fail and roll back.</summary>
+    internal Func<IReadOnlyList<WriteWork>, Task>? BeforeCommit { get; set; }
 
     /// <summary>Queues a gateway's chat batch; waits only while the queue is full.</summary>
     public ValueTask SubmitAsync(SubmitChatMessages batch, CancellationToken cancellationToken) =>
@@ -203,10 +203,8 @@ public sealed class SendPipeline : IHostedService, IAsyncDisposable
 
     private async Task<List<OutgoingPush>> WriteOnceAsync(List<WriteWork> group)
     {
-        if (BeforeWrite is { } before)
-            await before(group);
         await using var scope = _scopes.CreateAsyncScope();
-        var result = await scope.ServiceProvider.GetRequiredService<GroupWriter>().WriteAsync(group, _stopping.Token);
+        var result = await scope.ServiceProvider.GetRequiredService<GroupWriter>().WriteAsync(group, BeforeCommit, _stopping.Token);
         _logger.LogDebug("Group of {Work} batches: {Stored} stored, {Refused} refused, {Cursors} cursors moved",
             group.Count, result.Stored, result.Refused, result.CursorsMoved);
         return result.Pushes;

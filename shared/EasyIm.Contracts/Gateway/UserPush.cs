@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace EasyIm.Contracts.Gateway;
 
 /// <summary>
@@ -13,13 +15,14 @@ namespace EasyIm.Contracts.Gateway;
 /// connection gets it as its SENT ack, with the client's own <paramref name="AckSeq"/>; the sender's
 /// other connections on the gateway get the stored message as it is.
 /// </summary>
+/// <remarks>Optional fields at their default are left out of the bus message, as in <see cref="WireMessage"/>.</remarks>
 public sealed record UserPush(
     long UserId,
     WireMessage Message,
-    string? SkipConnectionId = null,
-    string? OnlyConnectionId = null,
-    bool Sync = false,
-    IReadOnlyDictionary<string, ulong>? SyncedThrough = null,
-    IReadOnlyList<long>? AlsoUserIds = null,
-    string? AckConnectionId = null,
-    uint AckSeq = 0);
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] string? SkipConnectionId = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] string? OnlyConnectionId = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] bool Sync = false,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] IReadOnlyDictionary<string, ulong>? SyncedThrough = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] IReadOnlyList<long>? AlsoUserIds = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] string? AckConnectionId = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] uint AckSeq = 0);

@@ -74,22 +74,18 @@ public sealed class PostgresSequenceTests : IAsyncLifetime
         builder.Services.AddMassTransitTestHarness(bus =>
         {
             MessagingModule.AddMessagingConsumers(bus);
-            bus.AddConfigureEndpointsCallback((name, endpoint) =>
-            {
-                if (name.Contains("submit-chat-messages", StringComparison.Ordinal))
-                    endpoint.ConcurrentMessageLimit = 8;
-            });
             bus.UsingInMemory((context, cfg) =>
             {
                 cfg.ReceiveEndpoint("gateway-g1", e => e.Handler<PushToUsers>(c =>
                 {
-                    var acks = c.Message.Pushes.Count(p => p.OnlyConnectionId is not null && p.Message.Status == MessageStatus.Sent);
+                    var acks = c.Message.Pushes.Count(p => p.AckConnectionId is not null && p.Message.Status == MessageStatus.Sent);
                     if (Interlocked.Add(ref acked, acks) >= expectedAcks)
                         allAcked.TrySetResult();
                     if (c.Message.Pushes.Any(p => p.OnlyConnectionId is not null && p.Message.Status == MessageStatus.Fail))
                         allAcked.TrySetException(new InvalidOperationException("a message was refused: " + c.Message.Pushes.First(p => p.Message.Error is not null).Message.Error));
                     return Task.CompletedTask;
                 }));
+                MessagingModule.ConfigureMessagingEndpoints(context, cfg);
                 cfg.ConfigureEndpoints(context);
             });
         });
@@ -121,9 +117,12 @@ public sealed class PostgresSequenceTests : IAsyncLifetime
 
         await using var one = await StartReplicaAsync(batchesPerReplica * perConversation * 2);
         await using var two = await StartReplicaAsync(batchesPerReplica * perConversation * 2);
-        var publishing = new[] { one, two }.SelectMany((replica, r) => Enumerable.Range(0, batchesPerReplica)
-            .Select(n => replica.Host.Services.GetRequiredService<IBus>().Publish(Batch(r, n))));
-        await Task.WhenAll(publishing);
+        // Each replica's writer stores its batches in groups, concurrently with the other's, on the same rows.
+        foreach (var (replica, r) in new[] { (one, 0), (two, 1) })
+        {
+            var partition = await replica.Host.Services.GetRequiredService<IBus>().GetSendEndpoint(ChatPartitions.Address(ChatPartitions.Of("g1")));
+            await Task.WhenAll(Enumerable.Range(0, batchesPerReplica).Select(n => partition.Send(Batch(r, n))));
+        }
         await Task.WhenAll(one.AllAcked, two.AllAcked).WaitAsync(TimeSpan.FromSeconds(120));
 
         await using var scope = one.Host.Services.CreateAsyncScope();

@@ -81,7 +81,7 @@ public sealed class TargetedRoutingRabbitMqTests : IAsyncLifetime
             lock (received)
             {
                 received.AddRange(message.Pushes.Where(p => p.UserId == a || p.UserId == b).Select(p => new Received(gateway, p)));
-                if (received.Any(r => r.Gateway == Durable && r.Push.OnlyConnectionId == "a-1") && received.Any(r => r.Gateway == Temporary && r.Push.UserId == b))
+                if (received.Any(r => r.Gateway == Durable && r.Push.AckConnectionId == "a-1") && received.Any(r => r.Gateway == Temporary && r.Push.UserId == b))
                     both.TrySetResult();
             }
         }
@@ -125,7 +125,7 @@ public sealed class TargetedRoutingRabbitMqTests : IAsyncLifetime
         // test's batches nor have its own requests and events answered by this host.
         builder.Services.AddMassTransit(bus =>
         {
-            bus.AddConsumer<SubmitChatMessagesConsumer, SubmitChatMessagesConsumerDefinition>().Endpoint(e =>
+            bus.AddConsumer<SubmitChatMessagesConsumer>().Endpoint(e =>
             {
                 e.Name = SubmitQueue;
                 e.ConfigureConsumeTopology = false;

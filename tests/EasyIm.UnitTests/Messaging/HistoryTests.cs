@@ -94,7 +94,7 @@ public sealed class HistoryTests
         var conversation = (await host.AnswersAsync(a, "l-3")).Single().ConversationId!;
         var receipts = new RecordReceipts([new Receipt(b, conversation, 1, MessageStatus.Read)]);
         await host.Harness.Bus.Publish(receipts);
-        Assert.True(await host.Harness.GetConsumerHarness<RecordReceiptsConsumer>().Consumed.Any<RecordReceipts>());
+        await host.WaitConsumedAsync<RecordReceipts>();
 
         var forB = (await host.Harness.GetRequestClient<ListConversations>().GetResponse<ConversationList>(new ListConversations(b))).Message.Items;
         var forA = (await host.Harness.GetRequestClient<ListConversations>().GetResponse<ConversationList>(new ListConversations(a))).Message.Items;

@@ -99,8 +99,10 @@ internal sealed class MessagingHost : IAsyncDisposable
         });
 
         var host = builder.Build();
-        await host.StartAsync();
         var started = new MessagingHost(host, directory, pushes, routerTime);
+        host.Services.GetRequiredService<IBusControl>().ConnectConsumeObserver(started.Consumed);
+        await host.StartAsync();
+        // Long enough for a first message on a busy machine (JIT, the first database open); waits end as soon as their message is seen.
         started.Harness.TestInactivityTimeout = TimeSpan.FromSeconds(2);
         return started;
     }
@@ -120,9 +122,17 @@ internal sealed class MessagingHost : IAsyncDisposable
     public async Task PublishAndWaitAsync<T>(T message) where T : class
     {
         await Harness.Bus.Publish(message);
-        Assert.True(await Harness.Consumed.Any<T>(x => ReferenceEquals(x.Context.Message, message) || Equals(x.Context.Message, message)),
-            $"{typeof(T).Name} was not consumed");
+        await WaitConsumedAsync<T>(m => ReferenceEquals(m, message) || Equals(m, message));
     }
+
+    /// <summary>
+    /// Waits until a consumer has finished with a <typeparamref name="T"/> matching the filter. Not the
+    /// harness's own waits: once the bus has been idle for its inactivity timeout (a slow first database
+    /// open is enough), those stop waiting at all.
+    /// </summary>
+    public Task WaitConsumedAsync<T>(Func<T, bool>? filter = null) where T : class => Consumed.WaitAsync(filter);
+
+    public ConsumedLog Consumed { get; } = new();
 
     public Task BefriendAsync(long a, long b) => PublishAndWaitAsync(new FriendshipCreated(a, b, DateTimeOffset.UtcNow));
 
@@ -229,8 +239,11 @@ internal sealed class PushLog
             {
                 foreach (var userId in (push.AlsoUserIds ?? []).Prepend(push.UserId))
                 {
-                    var single = push with { UserId = userId, AlsoUserIds = null };
-                    if (push.AckConnectionId is { } acked)
+                    // Connection-specific fields name a connection of the push's own user.
+                    var single = userId == push.UserId
+                        ? push with { AlsoUserIds = null }
+                        : push with { UserId = userId, AlsoUserIds = null, SkipConnectionId = null, AckConnectionId = null, AckSeq = 0 };
+                    if (single.AckConnectionId is { } acked)
                     {
                         _received.Add(new ReceivedPush(++_order, gateway, single with
                         {
@@ -276,6 +289,46 @@ internal sealed class PushLog
             catch (OperationCanceledException)
             {
                 Assert.Fail($"Timed out waiting for pushes; {snapshot.Count} received so far");
+            }
+        }
+    }
+}
+
+/// <summary>Every message a consumer finished with, in order, with a wait for one.</summary>
+internal sealed class ConsumedLog : IConsumeObserver
+{
+    private readonly List<object> _consumed = [];
+    private readonly SemaphoreSlim _changed = new(0);
+
+    public Task PreConsume<T>(ConsumeContext<T> context) where T : class => Task.CompletedTask;
+
+    public Task PostConsume<T>(ConsumeContext<T> context) where T : class
+    {
+        lock (_consumed)
+            _consumed.Add(context.Message);
+        _changed.Release();
+        return Task.CompletedTask;
+    }
+
+    public Task ConsumeFault<T>(ConsumeContext<T> context, Exception exception) where T : class => Task.CompletedTask;
+
+    public async Task WaitAsync<T>(Func<T, bool>? filter) where T : class
+    {
+        using var cancel = new CancellationTokenSource(PushLog.DefaultTimeout);
+        while (true)
+        {
+            lock (_consumed)
+            {
+                if (_consumed.OfType<T>().Any(m => filter is null || filter(m)))
+                    return;
+            }
+            try
+            {
+                await _changed.WaitAsync(cancel.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                Assert.Fail($"{typeof(T).Name} was not consumed within {PushLog.DefaultTimeout.TotalSeconds} s");
             }
         }
     }

@@ -108,7 +108,7 @@ public sealed class ProjectionAndTypingTests
         Assert.Single(seen, p => p.Gateway == MessagingHost.G1 && p.Push.UserId == member);
         Assert.DoesNotContain(seen, p => p.Push.UserId == a);
         Assert.Equal((1, group), (seen.First(p => p.Push.UserId == member).Push.Message.ChatType, seen.First(p => p.Push.UserId == member).Push.Message.ToUserId));
-        Assert.True(await host.Harness.GetConsumerHarness<RelayTypingConsumer>().Consumed.Any<RelayTyping>(x => x.Context.Message == toStranger));
+        await host.WaitConsumedAsync<RelayTyping>(m => m == toStranger);
         host.AssertNoFaults();
     }
 }

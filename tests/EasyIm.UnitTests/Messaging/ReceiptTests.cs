@@ -24,8 +24,7 @@ public sealed class ReceiptTests
     {
         var message = new RecordReceipts(receipts);
         await host.Harness.Bus.Publish(message);
-        Assert.True(await host.Harness.GetConsumerHarness<RecordReceiptsConsumer>().Consumed.Any<RecordReceipts>(x => ReferenceEquals(x.Context.Message, message)
-            || x.Context.Message.Receipts.SequenceEqual(receipts)));
+        await host.WaitConsumedAsync<RecordReceipts>(m => ReferenceEquals(m, message) || m.Receipts.SequenceEqual(receipts));
     }
 
     private static async Task<ConversationCursor?> CursorAsync(MessagingHost host, long user, string conversation) =>

@@ -31,7 +31,7 @@ public sealed class SyncTests
         await host.SubmitAsync([.. ids.Select(id => MessagingHost.Chat(a, b, id, id)), MessagingHost.Chat(a, group, "s-g", "to the group", chatType: 1)]);
         var acks = await host.AnswersAsync(a, [.. ids, "s-g"]);
         await host.Harness.Bus.Publish(new RecordReceipts([new Receipt(b, acks[0].ConversationId!, 2, MessageStatus.Arrived)]));
-        Assert.True(await host.Harness.GetConsumerHarness<RecordReceiptsConsumer>().Consumed.Any<RecordReceipts>());
+        await host.WaitConsumedAsync<RecordReceipts>();
 
         await host.Harness.Bus.Publish(new UserConnected(b, MessagingHost.G1, "b-phone", "phone", DateTimeOffset.UtcNow));
         var synced = await SyncedAsync(host, "b-phone");

@@ -15,7 +15,7 @@ public sealed class TargetedDeliveryTests
         foreach (var beat in beats)
         {
             await host.Harness.Bus.Publish(beat);
-            Assert.True(await host.Harness.GetConsumerHarness<TrackPresenceConsumer>().Consumed.Any<GatewayHeartbeat>(x => x.Context.Message.GatewayId == beat.GatewayId));
+            await host.WaitConsumedAsync<GatewayHeartbeat>(m => m.GatewayId == beat.GatewayId);
         }
         host.RouterTime.Advance(TimeSpan.FromSeconds(7));
         Assert.False(host.Router.WarmingUp);
@@ -32,7 +32,7 @@ public sealed class TargetedDeliveryTests
         await WarmAsync(host, onG1: [a], onG2: [b]);
 
         await host.SubmitAsync(MessagingHost.Chat(a, b, "t-1", "one"), MessagingHost.Chat(a, b, "t-2", "two"));
-        Assert.True(await host.Harness.GetConsumerHarness<SubmitChatMessagesConsumer>().Consumed.Any<SubmitChatMessages>());
+        await host.WaitConsumedAsync<SubmitChatMessages>();
         var seen = await host.Pushes.WaitForAsync(all => all.Count(p => p.Push.UserId == b) == 2 && all.Count(p => p.Push.OnlyConnectionId == $"c{a}") == 2);
 
         Assert.All(seen.Where(p => p.Push.UserId == b), p => Assert.Equal(MessagingHost.G2, p.Gateway));
@@ -53,7 +53,7 @@ public sealed class TargetedDeliveryTests
 
         await host.SubmitAsync(MessagingHost.Chat(a, b, "off-1", "while away"));
         await host.AnswersAsync(a, "off-1");
-        Assert.True(await host.Harness.GetConsumerHarness<SubmitChatMessagesConsumer>().Consumed.Any<SubmitChatMessages>());
+        await host.WaitConsumedAsync<SubmitChatMessages>();
         var beforeConnect = host.Pushes.Snapshot();
         await host.Harness.Bus.Publish(new UserConnected(b, MessagingHost.G2, "b-1", null, DateTimeOffset.UtcNow));
         var seen = await host.Pushes.WaitForAsync(all => all.Any(p => p.Push.OnlyConnectionId == "b-1" && IsDone(p.Push)));
