@@ -199,4 +199,91 @@ public sealed class DeliveryRouterTests
 
         Assert.Equal(Enumerable.Range(16, 10).Select(s => (long)s), replay.Messages.Select(m => m.Seq));
     }
+
+    /// <summary>The pushes the send path makes for one stored one-to-one message from U's connection u1 on g1 to V.</summary>
+    private static OutgoingPush[] Stored(WireMessage message) =>
+    [
+        new(new UserPush(U, message, AckConnectionId: "u1", AckSeq: 7), "g1"),
+        new(new UserPush(U, message, SkipConnectionId: "u1"), Except: "g1"),
+        new(new UserPush(V, message)),
+    ];
+
+    [Fact]
+    public void A_message_to_a_peer_on_the_senders_gateway_travels_once_as_the_ack_and_the_peers_copy()
+    {
+        var router = Warm();
+        router.Connected(Connect(U, "g1", "u1"));
+        router.Connected(Connect(V, "g1", "v1"));
+        var message = Chat(V, 1).Message;
+
+        var plan = router.Plan(Stored(message));
+
+        var push = Assert.Single(Assert.Single(plan.ByGateway).Value);
+        Assert.Equal((U, "u1", 7u), (push.UserId, push.AckConnectionId, push.AckSeq));
+        Assert.Equal([V], push.AlsoUserIds!);
+        Assert.Same(message, push.Message);
+        Assert.Empty(plan.Broadcast);
+    }
+
+    [Fact]
+    public void Nothing_goes_to_the_senders_other_devices_when_it_has_none_on_other_gateways()
+    {
+        var router = Warm();
+        router.Connected(Connect(U, "g1", "u1"));
+        router.Connected(Connect(V, "g2", "v2"));
+
+        var plan = router.Plan(Stored(Chat(V, 1).Message));
+
+        Assert.Equal([(U, "u1")], plan.ByGateway["g1"].Select(p => (p.UserId, p.AckConnectionId)));
+        Assert.Equal([V], plan.ByGateway["g2"].Select(p => p.UserId));
+        Assert.Null(plan.ByGateway["g2"][0].SkipConnectionId);
+    }
+
+    [Fact]
+    public void The_senders_devices_on_another_gateway_get_the_stored_copy_and_a_late_device_there_gets_it_replayed()
+    {
+        var router = Warm();
+        router.Connected(Connect(U, "g1", "u1"));
+        router.Connected(Connect(U, "g2", "u2"));
+
+        var plan = router.Plan(Stored(Chat(V, 1).Message));
+        var replays = router.Connected(Connect(U, "g3", "u3"));
+
+        var copy = Assert.Single(plan.ByGateway["g2"]);
+        Assert.Equal((U, "u1", (string?)null), (copy.UserId, copy.SkipConnectionId, copy.AckConnectionId));
+        // Routed to g1 (as the ack) and g2, not g3: replayed there once U is seen on it.
+        Assert.Equal([("s_1_2", 1L)], Assert.Single(replays).Messages);
+    }
+
+    [Fact]
+    public void A_push_for_many_users_is_split_by_gateway_and_users_with_no_connection_are_counted_dropped()
+    {
+        var router = Warm();
+        router.Connected(Connect(U, "g1", "u1"));
+        router.Connected(Connect(V, "g2", "v2"));
+        router.Connected(Connect(W, "g1", "w1"));
+        var message = Chat(U, 5, "g_9").Message;
+
+        var plan = router.Plan([new OutgoingPush(new UserPush(U, message, AlsoUserIds: [V, W, 4]))]);
+
+        var g1 = Assert.Single(plan.ByGateway["g1"]);
+        var g2 = Assert.Single(plan.ByGateway["g2"]);
+        Assert.Equal([U, W], g1.AlsoUserIds!.Prepend(g1.UserId));
+        Assert.Equal((V, (IReadOnlyList<long>?)null), (g2.UserId, g2.AlsoUserIds));
+        Assert.Equal(1, plan.Dropped);
+    }
+
+    [Fact]
+    public void Pushes_of_different_messages_or_for_one_connection_are_not_folded()
+    {
+        var router = Warm();
+        router.Connected(Connect(U, "g1", "u1"));
+        router.Connected(Connect(V, "g1", "v1"));
+        var message = Chat(U, 1).Message;
+        var fail = new UserPush(U, message, OnlyConnectionId: "u1");
+
+        var plan = router.Plan([new OutgoingPush(fail, "g1"), new OutgoingPush(new UserPush(V, message)), new OutgoingPush(Chat(V, 2))]);
+
+        Assert.Equal(3, plan.ByGateway["g1"].Count);
+    }
 }
