@@ -49,6 +49,7 @@ public sealed class GetHistoryConsumer(MessagingDbContext db, RelationshipChecke
             .OrderByDescending(m => m.ConversationSeq)
             .Take(limit)
             .ToListAsync(ct);
-        await context.RespondAsync(new HistoryPage((ulong)total, rows.Select(ServerEvents.Stored).ToList()));
+        var states = await DeliveryStates.LoadAsync(db, [conversationId], ct);
+        await context.RespondAsync(new HistoryPage((ulong)total, rows.Select(states.Stored).ToList()));
     }
 }

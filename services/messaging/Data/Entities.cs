@@ -15,9 +15,15 @@ public sealed class Message
     public int MsgType { get; set; }
     public required string Content { get; set; }
     public long SentAtMs { get; set; }
-    /// <summary>1 SENT, 2 ARRIVED, 3 READ for one-to-one messages; group messages stay SENT (read state is each member's cursor).</summary>
+    /// <summary>
+    /// SENT when stored. How far a one-to-one message got (ARRIVED, READ) is read off its recipient's cursors
+    /// (<see cref="Delivery.DeliveryStates"/>), so receipts never rewrite message rows; rows stored by
+    /// earlier versions may carry ARRIVED or READ here, and the higher of the two wins.
+    /// </summary>
     public int Status { get; set; } = MessageStatus.Sent;
+    /// <summary>Set by earlier versions only (receipts no longer touch message rows).</summary>
     public long? ArrivedAtMs { get; set; }
+    /// <summary>Set by earlier versions only (receipts no longer touch message rows).</summary>
     public long? ReadAtMs { get; set; }
 }
 

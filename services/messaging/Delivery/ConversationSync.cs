@@ -30,6 +30,7 @@ public sealed class ConversationSync(MessagingDbContext db, PushDispatcher dispa
             .Where(k => k.UserId == userId)
             .ToDictionaryAsync(k => k.ConversationId, k => k.ArrivedSeq, StringComparer.Ordinal, ct);
         var cursors = clientCursors?.Take(MaxClientCursors).ToDictionary(StringComparer.Ordinal);
+        var states = await DeliveryStates.LoadAsync(db, conversations.Select(c => c.Id), ct);
 
         var page = new List<OutgoingPush>();
         foreach (var conversation in conversations)
@@ -46,7 +47,7 @@ public sealed class ConversationSync(MessagingDbContext db, PushDispatcher dispa
                     .ToListAsync(ct);
                 if (rows.Count == 0)
                     break;
-                page.AddRange(rows.Select(m => new OutgoingPush(new UserPush(userId, ServerEvents.Stored(m), OnlyConnectionId: connectionId, Sync: true), gatewayId)));
+                page.AddRange(rows.Select(m => new OutgoingPush(new UserPush(userId, states.Stored(m), OnlyConnectionId: connectionId, Sync: true), gatewayId)));
                 after = rows[^1].ConversationSeq;
                 if (page.Count >= options.SyncPageSize)
                 {
@@ -71,7 +72,8 @@ public sealed class ConversationSync(MessagingDbContext db, PushDispatcher dispa
                 .Where(m => m.ConversationId == conversation.Key && seqs.Contains(m.ConversationSeq))
                 .OrderBy(m => m.ConversationSeq)
                 .ToListAsync(context.CancellationToken);
-            pushes.AddRange(rows.Select(m => new UserPush(replay.UserId, ServerEvents.Stored(m), OnlyConnectionId: replay.ConnectionId)));
+            var states = await DeliveryStates.LoadAsync(db, [conversation.Key], context.CancellationToken);
+            pushes.AddRange(rows.Select(m => new UserPush(replay.UserId, states.Stored(m), OnlyConnectionId: replay.ConnectionId)));
         }
         await dispatcher.SendToGatewayAsync(context, replay.GatewayId, pushes);
     }

@@ -66,7 +66,6 @@ internal sealed class GroupWriter(
             if (accepted.Count > 0)
                 await StoreAsync(accepted, ct);
             await MessagingSql.RaiseCursorsAsync(db, CursorRaises(accepted, moves), ct);
-            await MarkAsync(moves, ct);
             if (beforeCommit is not null)
                 await beforeCommit(group);
             await transaction.CommitAsync(ct);
@@ -293,7 +292,7 @@ internal sealed class GroupWriter(
 
     /// <summary>
     /// ARRIVED and READ receipts: each moves the user's cursor of the conversation forward (never back;
-    /// READ implies ARRIVED). Receipts for conversations the user is not in, for seq 0, or that move
+    /// READ implies ARRIVED); the messages it covers are not touched (see <see cref="DeliveryStates"/>). Receipts for conversations the user is not in, for seq 0, or that move
     /// nothing are dropped without a word: they cannot be answered, and a repeat is normal.
     /// </summary>
     private async Task<List<Move>> PrepareReceiptsAsync(List<Receipt> receipts, CancellationToken ct)
@@ -342,34 +341,6 @@ internal sealed class GroupWriter(
                 moves.Add(move);
         }
         return moves;
-    }
-
-    /// <summary>Marks the peer's one-to-one messages a receipt covers; only rows not already at that status are touched.</summary>
-    private async Task MarkAsync(List<Move> moves, CancellationToken ct)
-    {
-        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
-        foreach (var move in moves.Where(m => !m.Conversation.IsGroup))
-        {
-            var conversationId = move.Conversation.ToString();
-            var messages = db.Messages.Where(m => m.ConversationId == conversationId && m.SenderId != move.UserId);
-            if (move.Arrived)
-            {
-                await messages
-                    .Where(m => m.ConversationSeq > move.OldArrived && m.ConversationSeq <= move.NewArrived && m.Status < MessageStatus.Arrived)
-                    .ExecuteUpdateAsync(s => s
-                        .SetProperty(m => m.Status, MessageStatus.Arrived)
-                        .SetProperty(m => m.ArrivedAtMs, m => m.ArrivedAtMs ?? now), ct);
-            }
-            if (move.Read)
-            {
-                await messages
-                    .Where(m => m.ConversationSeq > move.OldRead && m.ConversationSeq <= move.NewRead && m.Status < MessageStatus.Read)
-                    .ExecuteUpdateAsync(s => s
-                        .SetProperty(m => m.Status, MessageStatus.Read)
-                        .SetProperty(m => m.ArrivedAtMs, m => m.ArrivedAtMs ?? now)
-                        .SetProperty(m => m.ReadAtMs, now), ct);
-            }
-        }
     }
 
     /// <summary>The senders of the messages a receipt covers are told: the peer in one-to-one, whoever sent in the range in a group.</summary>

@@ -114,4 +114,24 @@ public sealed class SyncTests
         }
         host.AssertNoFaults();
     }
+
+    [Fact]
+    public async Task A_sync_shows_how_far_the_peer_got_with_each_of_my_messages()
+    {
+        await using var host = await MessagingHost.StartAsync();
+        var (a, b) = (MessagingHost.NewUserId(), MessagingHost.NewUserId());
+        await host.BefriendAsync(a, b);
+        var ids = Enumerable.Range(1, 4).Select(i => $"d-{i}").ToArray();
+        await host.SubmitAsync(ids.Select(id => MessagingHost.Chat(a, b, id, id)).ToArray());
+        var conversation = (await host.AnswersAsync(a, ids))[0].ConversationId!;
+        await host.Harness.Bus.Publish(new RecordReceipts([new Receipt(b, conversation, 3, MessageStatus.Arrived), new Receipt(b, conversation, 1, MessageStatus.Read)]));
+        await host.WaitConsumedAsync<RecordReceipts>();
+
+        // A's new device asks for everything.
+        await host.Harness.Bus.Publish(new SyncConversations(a, "a-tablet", new Dictionary<string, ulong> { [conversation] = 0 }));
+        var synced = await SyncedAsync(host, "a-tablet");
+
+        Assert.Equal([3, 2, 2, 1], synced[..^1].Select(p => p.Message.Status));
+        host.AssertNoFaults();
+    }
 }
