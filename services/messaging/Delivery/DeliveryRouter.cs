@@ -70,6 +70,7 @@ public sealed class DeliveryRouter(MessagingOptions options, TimeProvider time, 
     private readonly Dictionary<long, Queue<RouteRecord>> _recent = [];
     private readonly Queue<(long UserId, long AtMs)> _recentOrder = new();
     private long _firstHeardMs = -1;
+    private long _lastOverflowWarningMs = long.MinValue / 2;
 
     private long LeaseMs => (long)options.HeartbeatSeconds * options.MissedHeartbeats * 1000;
     private long WarmUpMs => (long)options.HeartbeatSeconds * 1000 + 1000;
@@ -357,8 +358,12 @@ public sealed class DeliveryRouter(MessagingOptions options, TimeProvider time, 
             if (queue.Count == 0)
                 _recent.Remove(head.UserId);
         }
-        if (overflow)
+        // Once a minute at most: when it is full, it is full on every route.
+        if (overflow && now - _lastOverflowWarningMs >= 60_000)
+        {
+            _lastOverflowWarningMs = now;
             logger.LogWarning("Replay log full ({Max} routes): forgot routes younger than the replay window", options.MaxReplayEntries);
+        }
     }
 
     private IReadOnlyList<ReplayRequest> Replay(long userId, string gatewayId, string? connectionId, long now)
