@@ -46,7 +46,12 @@ internal sealed class GroupWriter(
     /// <summary>Counts of what a group did, for logs and tests.</summary>
     public sealed record Result(List<OutgoingPush> Pushes, int Stored, int Refused, int CursorsMoved);
 
-    public async Task<Result> WriteAsync(IReadOnlyList<WriteWork> group, Func<IReadOnlyList<WriteWork>, Task>? beforeCommit, CancellationToken ct)
+    /// <param name="dedupe">
+    /// Whether to look for earlier copies of the messages first. The first attempt does not: resends are
+    /// rare, and the unique index on (sender, client_msg_id) fails the transaction of one that slips in, so
+    /// the query runs only on the retry that follows, not for every group.
+    /// </param>
+    public async Task<Result> WriteAsync(IReadOnlyList<WriteWork> group, bool dedupe, Func<IReadOnlyList<WriteWork>, Task>? beforeCommit, CancellationToken ct)
     {
         var items = new List<Item>();
         var receipts = new List<Receipt>();
@@ -58,7 +63,7 @@ internal sealed class GroupWriter(
                 receipts.AddRange(receipt.Receipts);
         }
 
-        var accepted = await PrepareChatAsync(items, ct);
+        var accepted = await PrepareChatAsync(items, dedupe, ct);
         var moves = await PrepareReceiptsAsync(receipts, ct);
         if (accepted.Count > 0 || moves.Count > 0)
         {
@@ -77,7 +82,7 @@ internal sealed class GroupWriter(
     }
 
     /// <summary>Validates, dedupes and authorizes; returns the items to store, with their rows (seqs not yet given).</summary>
-    private async Task<List<Item>> PrepareChatAsync(List<Item> items, CancellationToken ct)
+    private async Task<List<Item>> PrepareChatAsync(List<Item> items, bool dedupe, CancellationToken ct)
     {
         if (items.Count == 0)
             return [];
@@ -97,7 +102,8 @@ internal sealed class GroupWriter(
         }
 
         var candidates = items.Where(i => i.Error is null && i.SameAs < 0).ToList();
-        await FindOriginalsAsync(candidates, ct);
+        if (dedupe)
+            await FindOriginalsAsync(candidates, ct);
         var fresh = candidates.Where(i => i.Row is null).ToList();
         await AuthorizeAsync(fresh, ct);
         var accepted = fresh.Where(i => i.Error is null).ToList();

@@ -162,12 +162,18 @@ public sealed class SendPipeline : IHostedService, IAsyncDisposable
         {
             try
             {
-                return await WriteOnceAsync(group);
+                return await WriteOnceAsync(group, dedupe: attempt > 0);
+            }
+            catch (Exception ex) when (attempt == 0 && !_stopping.IsCancellationRequested && IsTransient(ex))
+            {
+                // Most often a resend of a stored message, which the next attempt's dedupe finds.
+                _logger.LogDebug("Storing a group of {Work} batches failed ({Error}: {Message}); retrying with the dedupe",
+                    group.Count, ex.GetType().Name, ex.Message);
             }
             catch (Exception ex) when (!_stopping.IsCancellationRequested && IsTransient(ex)
                 && Stopwatch.GetElapsedTime(started) < TimeSpan.FromSeconds(_options.StoreRetrySeconds))
             {
-                var delay = BackoffMs[Math.Min(attempt, BackoffMs.Length - 1)];
+                var delay = BackoffMs[Math.Min(attempt - 1, BackoffMs.Length - 1)];
                 _logger.LogWarning("Storing a group of {Work} batches failed ({Error}: {Message}); attempt {Attempt}, retrying in {Delay} ms",
                     group.Count, ex.GetType().Name, ex.Message, attempt + 1, delay);
                 await Task.Delay(delay, _stopping.Token);
@@ -192,7 +198,7 @@ public sealed class SendPipeline : IHostedService, IAsyncDisposable
     {
         try
         {
-            return await WriteOnceAsync([work]);
+            return await WriteOnceAsync([work], dedupe: true);
         }
         catch (Exception ex) when (!_stopping.IsCancellationRequested)
         {
@@ -201,10 +207,10 @@ public sealed class SendPipeline : IHostedService, IAsyncDisposable
         }
     }
 
-    private async Task<List<OutgoingPush>> WriteOnceAsync(List<WriteWork> group)
+    private async Task<List<OutgoingPush>> WriteOnceAsync(List<WriteWork> group, bool dedupe)
     {
         await using var scope = _scopes.CreateAsyncScope();
-        var result = await scope.ServiceProvider.GetRequiredService<GroupWriter>().WriteAsync(group, BeforeCommit, _stopping.Token);
+        var result = await scope.ServiceProvider.GetRequiredService<GroupWriter>().WriteAsync(group, dedupe, BeforeCommit, _stopping.Token);
         _logger.LogDebug("Group of {Work} batches: {Stored} stored, {Refused} refused, {Cursors} cursors moved",
             group.Count, result.Stored, result.Refused, result.CursorsMoved);
         return result.Pushes;
