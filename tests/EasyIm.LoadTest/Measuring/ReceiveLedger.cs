@@ -37,26 +37,31 @@ public sealed class ReceiveLedger
     public int OutOfOrder { get; private set; }
     public int StoredTwice { get; private set; }
 
+    /// <summary>The first measured duplicate, out-of-order delivery and second id, in words (evidence for the report).</summary>
+    public string? FirstDuplicate { get; private set; }
+    public string? FirstOutOfOrder { get; private set; }
+    public string? FirstStoredTwice { get; private set; }
+
     public DeliveryResult Record(ReadOnlySpan<byte> conversationId, long id, ulong conversationSeq, int k, bool measured)
     {
         if (!_ids.Add(id))
         {
-            if (measured)
-                Duplicates++;
+            if (measured && Duplicates++ == 0)
+                FirstDuplicate = $"message {k} (id {id}, seq {conversationSeq}) arrived again";
             return DeliveryResult.Duplicate;
         }
 
         var conversation = Find(conversationId);
-        if (conversationSeq <= conversation.HighestSeq && measured)
-            OutOfOrder++;
+        if (conversationSeq <= conversation.HighestSeq && measured && OutOfOrder++ == 0)
+            FirstOutOfOrder = $"message {k} (id {id}) with seq {conversationSeq} arrived after seq {conversation.HighestSeq}";
         conversation.HighestSeq = Math.Max(conversation.HighestSeq, conversationSeq);
 
         if (k >= _received.Length)
             Array.Resize(ref _received, Math.Max(k + 1, _received.Length * 2));
         if (_received[k])
         {
-            if (measured)
-                StoredTwice++;
+            if (measured && StoredTwice++ == 0)
+                FirstStoredTwice = $"message {k} arrived again under a new id {id} (seq {conversationSeq})";
             return DeliveryResult.StoredTwice;
         }
         _received[k] = true;

@@ -138,5 +138,24 @@ public sealed class SendLedger
         return violations;
     }
 
+    /// <summary>The first measured message the server numbered out of the client's order, in words; null when none was.</summary>
+    public string? FirstAckOrderViolation()
+    {
+        ulong highest = 0;
+        var highestK = -1;
+        var count = Count;
+        for (var k = 0; k < count; k++)
+        {
+            ref var entry = ref Slot(k);
+            if (entry.State != AckedState)
+                continue;
+            if (entry.ConversationSeq <= highest && entry.Measured)
+                return $"message {k} got conversation_seq {entry.ConversationSeq}, below the {highest} of message {highestK} sent before it";
+            if (entry.ConversationSeq > highest)
+                (highest, highestK) = (entry.ConversationSeq, k);
+        }
+        return null;
+    }
+
     private ref Entry Slot(int k) => ref Volatile.Read(ref _chunks)[k >> ChunkBits][k & (ChunkSize - 1)];
 }
