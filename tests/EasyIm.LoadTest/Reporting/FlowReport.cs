@@ -1,6 +1,7 @@
 using EasyIm.LoadTest.Processes;
 using HdrHistogram;
 using EasyIm.LoadTest.Scenarios;
+using EasyIm.LoadTest.Targets;
 using static EasyIm.LoadTest.Reporting.Figures;
 
 namespace EasyIm.LoadTest.Reporting;
@@ -9,7 +10,7 @@ namespace EasyIm.LoadTest.Reporting;
 public static class FlowReport
 {
     /// <param name="fanout">Fan-out counts per delivery (one message, many recipients), chat per message.</param>
-    public static void Write(TextWriter output, FlowResult easyim, FlowResult? relay, IReadOnlyList<ServiceLog> logs, bool fanout)
+    public static void Write(TextWriter output, FlowResult easyim, FlowResult? relay, IReadOnlyList<ServiceLog> logs, PostgresConnectionSampler? postgres, bool fanout)
     {
         var table = fanout
             ? new MarkdownTable("system", "sent msg/s", "deliveries/s", "p50 ms", "p99 ms", "max ms", "SENT ack p99 ms",
@@ -20,11 +21,13 @@ public static class FlowReport
         if (relay is not null)
         {
             Row(table, relay);
+            var latencies = easyim.Latency.TotalCount > 0 && relay.Latency.TotalCount > 0;
+            var acks = easyim.AckLatency.TotalCount > 0 && relay.AckLatency.TotalCount > 0;
             table.Add("easyim ÷ relay",
                 Ratio(easyim.OfferedPerSecond, relay.OfferedPerSecond), Ratio(easyim.DeliveredPerSecond, relay.DeliveredPerSecond),
-                Ratio(P(easyim.Latency, 50), P(relay.Latency, 50)), Ratio(P(easyim.Latency, 99), P(relay.Latency, 99)),
-                Ratio(easyim.Latency.GetMaxValue(), relay.Latency.GetMaxValue()),
-                Ratio(P(easyim.AckLatency, 99), P(relay.AckLatency, 99)),
+                latencies ? Ratio(P(easyim.Latency, 50), P(relay.Latency, 50)) : "", latencies ? Ratio(P(easyim.Latency, 99), P(relay.Latency, 99)) : "",
+                latencies ? Ratio(easyim.Latency.GetMaxValue(), relay.Latency.GetMaxValue()) : "",
+                acks ? Ratio(P(easyim.AckLatency, 99), P(relay.AckLatency, 99)) : "",
                 "", "", "", "", Ratio(easyim.ServerMicrosPerDelivery ?? double.NaN, relay.ServerMicrosPerDelivery ?? 0));
         }
         output.WriteLine();
@@ -33,7 +36,7 @@ public static class FlowReport
         Details(output, easyim, fanout);
         if (relay is not null)
             Details(output, relay, fanout);
-        LogSummary(output, logs);
+        LogSummary(output, logs, postgres);
     }
 
     private static long P(HistogramBase histogram, double percentile) =>
@@ -53,12 +56,11 @@ public static class FlowReport
     private static void Details(TextWriter output, FlowResult r, bool fanout)
     {
         var t = r.Tally;
-        var seconds = r.ServerCpu.TotalSeconds;
-        var window = r.Deliveries > 0 ? r.Deliveries / r.DeliveredPerSecond : 0;
+        var window = r.Measured.TotalSeconds;
         output.WriteLine($"- {r.System}: measured messages {Count(t.Sent)} sent, {Count(t.Acked)} acked SENT, {Count(t.Failed)} FAIL, {Count(t.Unacked)} unanswered; " +
             $"{Count(t.Delivered)} of {Count(t.Expected)} expected deliveries arrived; stored twice {Count(t.StoredTwice)}, repeated acks {Count(t.RepeatedAcks)}; " +
             $"drain {Seconds(r.DrainTime)} s{(r.Drained ? "" : " (gave up waiting)")}.");
-        output.WriteLine($"  CPU in the measured interval: server {Number(window > 0 ? seconds / window : 0, 2)} cores, load client {Number(window > 0 ? r.ClientCpu.TotalSeconds / window : 0, 2)} cores " +
+        output.WriteLine($"  CPU in the measured interval: server {Number(r.ServerCpu.TotalSeconds / window, 2)} cores, load client {Number(r.ClientCpu.TotalSeconds / window, 2)} cores " +
             $"({(r.ClientMicrosPerDelivery is { } c ? Number(c, 0) : "-")} µs per {(fanout ? "delivery" : "message")}), whole machine {Number(r.MachineBusy * 100, 0)} % busy.");
         var anomalies = new List<string>();
         if (r.Notifies > 0)
@@ -77,8 +79,10 @@ public static class FlowReport
 
     private static string Shortened(string line) => line.Length <= 300 ? line : line[..300] + "...";
 
-    public static void LogSummary(TextWriter output, IReadOnlyList<ServiceLog> logs)
+    public static void LogSummary(TextWriter output, IReadOnlyList<ServiceLog> logs, PostgresConnectionSampler? postgres)
     {
+        if (postgres is not null)
+            output.WriteLine(postgres.Describe());
         if (logs.Count == 0)
             return;
         output.WriteLine($"- server logs: " + string.Join("; ", logs.Select(l =>

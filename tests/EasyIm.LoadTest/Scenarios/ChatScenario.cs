@@ -27,12 +27,14 @@ public static class ChatScenario
 
         FlowResult easyim;
         IReadOnlyList<ServiceLog> logs;
+        PostgresConnectionSampler? postgres;
         Account[] accounts;
         var watch = Stopwatch.StartNew();
         await using (var target = await EasyImTarget.StartAsync(common.Shape, new Dictionary<string, string>(), common.Infrastructure, run.Id, run.LogDirectory, cancellationToken))
         {
             await progress.WriteLineAsync($"  {target.Name}: {target.Processes.Count} process(es) ready in {Seconds(watch.Elapsed)} s");
             logs = [.. target.Processes.Select(p => p.Log!)];
+            postgres = target.PostgresConnections;
             using var api = new EasyImApi(target.Api);
             watch.Restart();
             accounts = await api.RegisterManyAsync($"l{run.Id}_", 2 * pairs, 16, progress, cancellationToken);
@@ -50,7 +52,7 @@ public static class ChatScenario
         var output = Console.Out;
         await output.WriteLineAsync();
         await output.WriteLineAsync(what);
-        FlowReport.Write(output, easyim, relay, logs, fanout: false);
+        FlowReport.Write(output, easyim, relay, logs, postgres, fanout: false);
         await output.WriteLineAsync(IssueTargets.ForChat(common.Shape, flow.Mode, flow.Rate, easyim));
         await output.WriteLineAsync($"- command: {common.CommandLine}");
         await output.WriteLineAsync($"- in full: {common.FullCommandLine}");

@@ -30,6 +30,7 @@ public static class FanoutScenario
 
         FlowResult easyim;
         IReadOnlyList<ServiceLog> logs;
+        PostgresConnectionSampler? postgres;
         Account[] accounts;
         long groupId;
         var watch = Stopwatch.StartNew();
@@ -37,6 +38,7 @@ public static class FanoutScenario
         {
             await progress.WriteLineAsync($"  {target.Name}: {target.Processes.Count} process(es) ready in {Seconds(watch.Elapsed)} s");
             logs = [.. target.Processes.Select(p => p.Log!)];
+            postgres = target.PostgresConnections;
             using var api = new EasyImApi(target.Api);
             watch.Restart();
             accounts = await api.RegisterManyAsync($"l{run.Id}_", members, 16, progress, cancellationToken);
@@ -57,7 +59,7 @@ public static class FanoutScenario
         var output = Console.Out;
         await output.WriteLineAsync();
         await output.WriteLineAsync(what);
-        FlowReport.Write(output, easyim, relay, logs, fanout: true);
+        FlowReport.Write(output, easyim, relay, logs, postgres, fanout: true);
         await output.WriteLineAsync(IssueTargets.ForFanout(members, easyim));
         await output.WriteLineAsync($"- command: {common.CommandLine}");
         await output.WriteLineAsync($"- in full: {common.FullCommandLine}");

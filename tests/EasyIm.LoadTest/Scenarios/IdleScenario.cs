@@ -41,12 +41,14 @@ public static class IdleScenario
         var settings = new Dictionary<string, string> { ["Gateway__DropAfter"] = "3600", ["Gateway__HandshakeTimeout"] = "120" };
         Holding easyim;
         IReadOnlyList<ServiceLog> logs;
+        PostgresConnectionSampler? postgres;
         List<(Account, string?)> plan;
         var watch = Stopwatch.StartNew();
         await using (var target = await EasyImTarget.StartAsync(common.Shape, settings, common.Infrastructure, run.Id, run.LogDirectory, cancellationToken))
         {
             await progress.WriteLineAsync($"  {target.Name}: {target.Processes.Count} process(es) ready in {Seconds(watch.Elapsed)} s");
             logs = [.. target.Processes.Select(p => p.Log!)];
+            postgres = target.PostgresConnections;
             using var api = new EasyImApi(target.Api);
             watch.Restart();
             var accounts = await api.RegisterManyAsync($"l{run.Id}_", users, 16, progress, cancellationToken);
@@ -83,7 +85,7 @@ public static class IdleScenario
             anomalies.AddRange(h.ProcessExits);
             await output.WriteLineAsync($"- {h.System}: {(anomalies.Count == 0 ? "every connection opened, authenticated, synced and stayed open" : string.Join("; ", anomalies))}.");
         }
-        FlowReport.LogSummary(output, logs);
+        FlowReport.LogSummary(output, logs, postgres);
         await output.WriteLineAsync(IssueTargets.ForIdle(connections, easyim.KiBPerConnection));
         await output.WriteLineAsync($"- command: {common.CommandLine}");
         await output.WriteLineAsync($"- in full: {common.FullCommandLine}");

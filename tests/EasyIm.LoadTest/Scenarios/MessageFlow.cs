@@ -47,6 +47,9 @@ public sealed record FlowResult(
     public double? ClientMicrosPerDelivery => Deliveries > 0 ? ClientCpu.TotalMicroseconds / Deliveries : null;
 
     public long Deliveries { get; init; }
+
+    /// <summary>The length of the measured interval.</summary>
+    public TimeSpan Measured { get; init; }
 }
 
 /// <summary>
@@ -124,6 +127,7 @@ public sealed class MessageFlow(FlowSettings settings, FlowContext context, IRea
             drainTime, drained, [.. target.UnexpectedExits()], Evidence())
         {
             Deliveries = deliveries,
+            Measured = settings.Duration,
         };
     }
 

@@ -66,8 +66,8 @@ public sealed class EasyImTarget : ILoadTarget
 
     public string LogDirectory { get; }
 
-    /// <summary>The run's vhost and database name (distributed only).</summary>
-    public string? InfrastructureName => _infrastructure?.Name;
+    /// <summary>PostgreSQL's connections during the run (distributed only).</summary>
+    public PostgresConnectionSampler? PostgresConnections => _infrastructure?.PostgresSampler;
 
     public static async Task<EasyImTarget> StartAsync(Shape shape, IReadOnlyDictionary<string, string> extraSettings,
         InfrastructureOptions infrastructureOptions, string runId, string logDirectory, CancellationToken cancellationToken)

@@ -56,6 +56,9 @@ public sealed class Infrastructure : IAsyncDisposable
     /// <summary>The connection string of the run's database.</summary>
     public string Postgres { get; }
 
+    /// <summary>PostgreSQL's connections while the run lasts.</summary>
+    public PostgresConnectionSampler? PostgresSampler { get; private set; }
+
     public static async Task<Infrastructure> CreateAsync(InfrastructureOptions options, string name, CancellationToken cancellationToken)
     {
         var infrastructure = new Infrastructure(options, name);
@@ -63,6 +66,7 @@ public sealed class Infrastructure : IAsyncDisposable
         {
             await infrastructure.CreateVhostAsync(cancellationToken);
             await infrastructure.CreateDatabaseAsync(cancellationToken);
+            infrastructure.PostgresSampler = await PostgresConnectionSampler.StartAsync(options.PostgresAdmin, name, cancellationToken);
             return infrastructure;
         }
         catch
@@ -112,6 +116,8 @@ public sealed class Infrastructure : IAsyncDisposable
     /// <summary>Drops the database (its connections too) and deletes the vhost (its queues too). Never throws.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (PostgresSampler is not null)
+            await PostgresSampler.DisposeAsync();
         if (_databaseCreated)
         {
             try
