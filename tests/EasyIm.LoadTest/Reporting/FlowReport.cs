@@ -58,7 +58,7 @@ public static class FlowReport
         var t = r.Tally;
         var window = r.Measured.TotalSeconds;
         output.WriteLine($"- {r.System}: measured messages {Count(t.Sent)} sent, {Count(t.Acked)} acked SENT, {Count(t.Failed)} FAIL, {Count(t.Unacked)} unanswered; " +
-            $"{Count(t.Delivered)} of {Count(t.Expected)} expected deliveries arrived; stored twice {Count(t.StoredTwice)}, repeated acks {Count(t.RepeatedAcks)}; " +
+            $"{Count(t.Delivered)} deliveries arrived ({Count(t.Expected)} owed for the acked ones); stored twice {Count(t.StoredTwice)}, repeated acks {Count(t.RepeatedAcks)}; " +
             $"drain {Seconds(r.DrainTime)} s{(r.Drained ? "" : " (gave up waiting)")}.");
         output.WriteLine($"  CPU in the measured interval: server {Number(r.ServerCpu.TotalSeconds / window, 2)} cores, load client {Number(r.ClientCpu.TotalSeconds / window, 2)} cores " +
             $"({(r.ClientMicrosPerDelivery is { } c ? Number(c, 0) : "-")} µs per {(fanout ? "delivery" : "message")}), whole machine {Number(r.MachineBusy * 100, 0)} % busy.");
