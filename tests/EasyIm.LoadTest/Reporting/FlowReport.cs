@@ -91,7 +91,8 @@ public static class FlowReport
             $" (in {Path.GetDirectoryName(logs[0].Path)}).");
         foreach (var log in logs)
         {
-            foreach (var error in log.FirstStartupErrors)
+            // Start-up errors are mostly the same few each time (a bus not started yet answering /health/ready): one each says what they are.
+            foreach (var error in log.FirstStartupErrors.Take(1))
                 output.WriteLine($"  [{log.Name}, starting] {Shortened(error)}");
             foreach (var error in log.FirstErrors)
                 output.WriteLine($"  [{log.Name}] {Shortened(error)}");
