@@ -1,0 +1,184 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using EasyIm.LoadTest.Processes;
+
+namespace EasyIm.LoadTest.Targets;
+
+public enum Shape
+{
+    Standalone,
+    Distributed,
+}
+
+/// <summary>
+/// EasyIm as the <c>easyim</c> executable (built beside this tool) runs it, on free loopback ports:
+/// standalone as one process on SQLite in a temporary directory; distributed as four processes
+/// (auth, friends, messaging, gateway) on the run's own RabbitMQ vhost and PostgreSQL database.
+/// Every process's output goes to a log file in <see cref="LogDirectory"/>, counted for the report.
+/// </summary>
+public sealed class EasyImTarget : ILoadTarget
+{
+    /// <summary>Settings every server process of a load run gets (environment variables).</summary>
+    public static readonly IReadOnlyDictionary<string, string> LoadSettings = new Dictionary<string, string>
+    {
+        ["EasyIm__ListenAddress"] = "127.0.0.1",
+        ["Logging__LogLevel__Default"] = "Warning",
+        ["Logging__Console__FormatterOptions__ColorBehavior"] = "Disabled",
+        // Chat pairs are strangers: what is measured is the message path, not the friendship check.
+        ["Messaging__RequireFriendship"] = "false",
+        // One sender sends thousands of messages a second; the per-connection limit is for people.
+        ["Gateway__RateLimit__PerSecond"] = "10000000",
+        ["Gateway__RateLimit__Burst"] = "10000000",
+        // The default 100,000 PBKDF2 iterations make registration ~9 a second on two cores.
+        ["Auth__PasswordIterations"] = "1000",
+    };
+
+    private readonly List<ChildProcess> _processes;
+    private readonly string _workDirectory;
+    private readonly Infrastructure? _infrastructure;
+
+    private EasyImTarget(Shape shape, List<ChildProcess> processes, ChildProcess gateway, int port, int apiPort,
+        string workDirectory, string logDirectory, Infrastructure? infrastructure)
+    {
+        Shape = shape;
+        _processes = processes;
+        ConnectionHolder = gateway;
+        Endpoint = new IPEndPoint(IPAddress.Loopback, port);
+        Api = new Uri($"http://127.0.0.1:{apiPort}");
+        _workDirectory = workDirectory;
+        LogDirectory = logDirectory;
+        _infrastructure = infrastructure;
+    }
+
+    public Shape Shape { get; }
+
+    public string Name => Shape == Shape.Standalone ? "easyim standalone" : "easyim distributed";
+
+    public IPEndPoint Endpoint { get; }
+
+    /// <summary>The gateway's HTTP API.</summary>
+    public Uri Api { get; }
+
+    public IReadOnlyList<ChildProcess> Processes => _processes;
+
+    public ChildProcess ConnectionHolder { get; }
+
+    public string LogDirectory { get; }
+
+    /// <summary>PostgreSQL's connections during the run (distributed only).</summary>
+    public PostgresConnectionSampler? PostgresConnections => _infrastructure?.PostgresSampler;
+
+    public static async Task<EasyImTarget> StartAsync(Shape shape, IReadOnlyDictionary<string, string> extraSettings,
+        InfrastructureOptions infrastructureOptions, string runId, string logDirectory, CancellationToken cancellationToken)
+    {
+        var workDirectory = Directory.CreateTempSubdirectory("easyim-load-data-").FullName;
+        Infrastructure? infrastructure = null;
+        var processes = new List<ChildProcess>();
+        try
+        {
+            var settings = new Dictionary<string, string>(LoadSettings);
+            foreach (var (key, value) in extraSettings)
+                settings[key] = value;
+            var port = FreePort();
+            var apiPort = FreePort();
+            ChildProcess gateway;
+            if (shape == Shape.Standalone)
+            {
+                gateway = StartServer("easyim", ["--port", $"{port}", "--apiport", $"{apiPort}", "--data", workDirectory], settings, workDirectory, logDirectory);
+                processes.Add(gateway);
+                await WaitReadyAsync(gateway, apiPort, cancellationToken);
+            }
+            else
+            {
+                infrastructure = await Infrastructure.CreateAsync(infrastructureOptions, "load_" + runId, cancellationToken);
+                settings["Bus__Transport"] = "RabbitMq";
+                settings["ConnectionStrings__rabbitmq"] = infrastructure.RabbitMq;
+                settings["Database__Provider"] = "Postgres";
+                settings["ConnectionStrings__postgres"] = infrastructure.Postgres;
+                var waits = new List<Task>();
+                foreach (var target in new[] { "auth", "friends", "messaging" })
+                {
+                    var servicePort = FreePort();
+                    var process = StartServer(target, ["--target", target, "--apiport", $"{servicePort}"], settings, workDirectory, logDirectory);
+                    processes.Add(process);
+                    waits.Add(WaitReadyAsync(process, servicePort, cancellationToken));
+                }
+                gateway = StartServer("gateway", ["--target", "gateway", "--port", $"{port}", "--apiport", $"{apiPort}"], settings, workDirectory, logDirectory);
+                processes.Add(gateway);
+                waits.Add(WaitReadyAsync(gateway, apiPort, cancellationToken));
+                await Task.WhenAll(waits);
+            }
+            foreach (var process in processes)
+                process.Log!.MarkStarted();
+            return new EasyImTarget(shape, processes, gateway, port, apiPort, workDirectory, logDirectory, infrastructure);
+        }
+        catch
+        {
+            foreach (var process in processes)
+                await process.DisposeAsync();
+            if (infrastructure is not null)
+                await infrastructure.DisposeAsync();
+            TryDelete(workDirectory);
+            throw;
+        }
+    }
+
+    private static ChildProcess StartServer(string name, string[] arguments, IReadOnlyDictionary<string, string> settings, string workDirectory, string logDirectory)
+    {
+        var easyim = Path.Combine(AppContext.BaseDirectory, "easyim.dll");
+        var log = new ServiceLog(name, Path.Combine(logDirectory, name + ".log"));
+        return ChildProcess.Start(name, "dotnet", [easyim, .. arguments], settings, workDirectory, log);
+    }
+
+    /// <summary>Polls <c>/health/ready</c> until it answers 200; a process that exits first fails it with its first errors.</summary>
+    private static async Task WaitReadyAsync(ChildProcess process, int apiPort, CancellationToken cancellationToken)
+    {
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{apiPort}"), Timeout = TimeSpan.FromSeconds(5) };
+        var waited = Stopwatch.StartNew();
+        while (waited.Elapsed < TimeSpan.FromSeconds(120))
+        {
+            if (process.HasExited)
+                throw new InvalidOperationException(
+                    $"{process.Name} exited with code {process.ExitCode} while starting: {string.Join(" / ", process.Log!.FirstErrors)} (log: {process.Log.Path})");
+            try
+            {
+                if ((await http.GetAsync("/health/ready", cancellationToken)).IsSuccessStatusCode)
+                    return;
+            }
+            catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
+            {
+            }
+            await Task.Delay(200, cancellationToken);
+        }
+        throw new TimeoutException($"{process.Name} was not ready within 120 s (log: {process.Log!.Path})");
+    }
+
+    /// <summary>Kills every process, then drops the run's database and vhost, then the data directory.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var process in _processes)
+            await process.DisposeAsync();
+        if (_infrastructure is not null)
+            await _infrastructure.DisposeAsync();
+        TryDelete(_workDirectory);
+    }
+
+    private static void TryDelete(string directory)
+    {
+        try
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}

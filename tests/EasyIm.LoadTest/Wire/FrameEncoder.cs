@@ -1,0 +1,127 @@
+namespace EasyIm.LoadTest.Wire;
+
+/// <summary>
+/// The few frames a load client sends, written straight as bytes in either format (DESIGN.md's wire
+/// protocol): JSON with the proto field names, or protobuf with fields in number order as
+/// Google.Protobuf writes them. Every text here is ours (ids, tokens, ASCII content), so JSON needs no
+/// escaping beyond the quotes of an event's content.
+/// </summary>
+public static class FrameEncoder
+{
+    private const int Seq = 2, FromUserId = 3, ToUserId = 4, ChatType = 5, MsgType = 6, Content = 8, AccessToken = 9, ClientMsgId = 10;
+
+    /// <summary>A chat message (msg_type TEXT).</summary>
+    public static int Chat(Span<byte> into, bool json, long to, int chatType, ReadOnlySpan<byte> content, ReadOnlySpan<byte> clientMsgId, uint seq)
+    {
+        var w = new SpanWriter(into);
+        if (json)
+        {
+            w.Bytes("{\"to_user_id\":\""u8);
+            w.Number(to);
+            w.Bytes("\",\"chat_type\":"u8);
+            w.Number(chatType);
+            w.Bytes(",\"msg_type\":0,\"content\":\""u8);
+            w.Bytes(content);
+            w.Bytes("\",\"seq\":"u8);
+            w.Number(seq);
+            w.Bytes(",\"client_msg_id\":\""u8);
+            w.Bytes(clientMsgId);
+            w.Bytes("\"}"u8);
+        }
+        else
+        {
+            w.VarintField(Seq, seq);
+            w.NumberStringField(ToUserId, to);
+            w.VarintField(ChatType, (ulong)chatType);
+            w.StringField(Content, content);
+            w.StringField(ClientMsgId, clientMsgId);
+        }
+        return w.Length;
+    }
+
+    /// <summary>The heartbeat: with the token it is the handshake, without it a keep-alive.</summary>
+    public static int Heartbeat(Span<byte> into, bool json, long userId, string? accessToken, string? deviceId)
+    {
+        Span<byte> content = stackalloc byte[64 + 2 * (deviceId?.Length ?? 0)];
+        var c = new SpanWriter(content);
+        c.Bytes("{\"key\":\"KEEP_ALIVE\""u8);
+        if (deviceId is not null)
+        {
+            c.Bytes(",\"device_id\":\""u8);
+            c.Utf8(deviceId);
+            c.Byte((byte)'"');
+        }
+        c.Byte((byte)'}');
+
+        var w = new SpanWriter(into);
+        if (json)
+        {
+            w.Bytes("{\"msg_type\":4,\"from_user_id\":\""u8);
+            w.Number(userId);
+            w.Byte((byte)'"');
+            if (accessToken is not null)
+            {
+                w.Bytes(",\"access_token\":\""u8);
+                w.Utf8(accessToken);
+                w.Byte((byte)'"');
+            }
+            w.Bytes(",\"content\":\""u8);
+            Escaped(ref w, c.Written);
+            w.Bytes("\"}"u8);
+        }
+        else
+        {
+            // Field 3 first: a protobuf heartbeat must never look like JSON or HTTP to the gateway's sniffer.
+            w.NumberStringField(FromUserId, userId);
+            w.VarintField(MsgType, 4);
+            w.StringField(Content, c.Written);
+            if (accessToken is not null)
+            {
+                Span<byte> token = stackalloc byte[accessToken.Length * 3];
+                var t = new SpanWriter(token);
+                t.Utf8(accessToken);
+                w.StringField(AccessToken, t.Written);
+            }
+        }
+        return w.Length;
+    }
+
+    /// <summary>The ARRIVED receipt: every message of the conversation up to <paramref name="seq"/> arrived.</summary>
+    public static int Arrived(Span<byte> into, bool json, ReadOnlySpan<byte> conversationId, ulong seq)
+    {
+        Span<byte> content = stackalloc byte[80 + conversationId.Length];
+        var c = new SpanWriter(content);
+        c.Bytes("{\"key\":\"ARRIVED\",\"conversation_id\":\""u8);
+        c.Bytes(conversationId);
+        c.Bytes("\",\"seq\":"u8);
+        c.Number(seq);
+        c.Byte((byte)'}');
+
+        var w = new SpanWriter(into);
+        if (json)
+        {
+            w.Bytes("{\"msg_type\":4,\"content\":\""u8);
+            Escaped(ref w, c.Written);
+            w.Bytes("\"}"u8);
+        }
+        else
+        {
+            w.VarintField(MsgType, 4);
+            w.StringField(Content, c.Written);
+        }
+        return w.Length;
+    }
+
+    /// <summary>Room enough for any frame these methods write with a token of this length.</summary>
+    public static int MaxLength(int tokenLength) => 512 + 3 * tokenLength;
+
+    private static void Escaped(ref SpanWriter w, scoped ReadOnlySpan<byte> text)
+    {
+        foreach (var b in text)
+        {
+            if (b is (byte)'"' or (byte)'\\')
+                w.Byte((byte)'\\');
+            w.Byte(b);
+        }
+    }
+}
