@@ -47,6 +47,8 @@ public static class BusSetup
         builder.Services.AddMassTransit(bus =>
         {
             bus.SetKebabCaseEndpointNameFormatter();
+            // MassTransit 8.4+ reports usage to its vendor over the internet by default; a server does not phone home.
+            bus.ConfigureUsageTelemetryOptions(o => o.Enabled = false);
             foreach (var register in registrations)
                 register(bus);
 
