@@ -59,6 +59,11 @@ public class WireBenchmarks
     [BenchmarkCategory("decode")]
     public Msg DecodeJson() => MsgCodec.DecodeJson(_jsonFrame);
 
+    /// <summary>The JSON codec the gateway used before its own: Google.Protobuf's parser, through a string.</summary>
+    [Benchmark]
+    [BenchmarkCategory("decode")]
+    public Msg DecodeJsonWithGoogleProtobuf() => GoogleParser.Parse<Msg>(Encoding.UTF8.GetString(_jsonFrame.FirstSpan));
+
     [Benchmark(Baseline = true)]
     [BenchmarkCategory("encode")]
     public int EncodeProtobuf()
@@ -76,6 +81,25 @@ public class WireBenchmarks
         MsgCodec.WriteJsonLine(Chat, _output);
         return _output.WrittenCount;
     }
+
+    /// <summary>The JSON codec the gateway used before its own: Google.Protobuf's formatter, through a string.</summary>
+    [Benchmark]
+    [BenchmarkCategory("encode")]
+    public int EncodeJsonWithGoogleProtobuf()
+    {
+        _output.ResetWrittenCount();
+        var json = GoogleFormatter.Format(Chat);
+        var span = _output.GetSpan(Encoding.UTF8.GetMaxByteCount(json.Length) + 1);
+        var written = Encoding.UTF8.GetBytes(json, span);
+        span[written] = (byte)'\n';
+        _output.Advance(written + 1);
+        return _output.WrittenCount;
+    }
+
+    private static readonly JsonFormatter GoogleFormatter = new(JsonFormatter.Settings.Default
+        .WithFormatDefaultValues(false).WithFormatEnumsAsIntegers(true).WithPreserveProtoFieldNames(true));
+
+    private static readonly JsonParser GoogleParser = new(JsonParser.Settings.Default.WithIgnoreUnknownFields(true));
 
     [Benchmark(Baseline = true, OperationsPerInvoke = 1000)]
     [BenchmarkCategory("framing")]
