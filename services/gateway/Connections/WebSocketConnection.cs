@@ -1,9 +1,7 @@
 using System.Buffers;
 using System.Net.WebSockets;
-using System.Threading.Channels;
 using EasyIm.Contracts.Wire;
 using EasyIm.Gateway.Wire;
-using Google.Protobuf;
 using WireFormat = EasyIm.Gateway.Wire.WireFormat;
 using Microsoft.Extensions.Logging;
 
@@ -13,8 +11,8 @@ namespace EasyIm.Gateway.Connections;
 /// A WebSocket long connection: a text message is one JSON <c>Msg</c>, a binary message one protobuf
 /// <c>Msg</c>. The client is answered in the format of its first message.
 /// </summary>
-public sealed class WebSocketConnection(WebSocket socket, string id, GatewayOptions options, ILogger logger)
-    : LongConnection(id, "websocket", options, logger)
+public sealed class WebSocketConnection(WebSocket socket, string id, GatewayOptions options, ILogger logger, TimeProvider? time = null)
+    : LongConnection(id, "websocket", options, logger, time)
 {
     private bool _formatKnown;
 
@@ -102,18 +100,18 @@ public sealed class WebSocketConnection(WebSocket socket, string id, GatewayOpti
         }
     }
 
-    protected override async Task WriteLoopAsync(ChannelReader<Msg> queue)
+    protected override async ValueTask<bool> WriteAsync(IReadOnlyList<OutboundFrame> frames)
     {
-        while (await queue.WaitToReadAsync().ConfigureAwait(false))
-        {
-            while (queue.TryRead(out var msg))
-            {
-                if (Format == WireFormat.Json)
-                    await socket.SendAsync(MsgCodec.ToJsonBytes(msg), WebSocketMessageType.Text, true, CancellationToken.None).ConfigureAwait(false);
-                else
-                    await socket.SendAsync(msg.ToByteArray(), WebSocketMessageType.Binary, true, CancellationToken.None).ConfigureAwait(false);
-            }
-        }
+        // One message a frame, from the frame's shared bytes: nothing is encoded or copied per connection here.
+        var format = Format;
+        var type = format == WireFormat.Json ? WebSocketMessageType.Text : WebSocketMessageType.Binary;
+        for (var i = 0; i < frames.Count; i++)
+            await socket.SendAsync(frames[i].MessageBytes(format), type, true, CancellationToken.None).ConfigureAwait(false);
+        return true;
+    }
+
+    protected override async ValueTask FinishWritingAsync()
+    {
         if (socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
         {
             var (status, text) = CloseCode switch

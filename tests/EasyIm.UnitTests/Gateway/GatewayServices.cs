@@ -3,6 +3,7 @@ using EasyIm.Contracts.Auth;
 using EasyIm.Contracts.Wire;
 using EasyIm.Gateway;
 using EasyIm.Gateway.Connections;
+using EasyIm.Gateway.Consumers;
 using EasyIm.Gateway.Delivery;
 using MassTransit;
 using MassTransit.Testing;
@@ -32,13 +33,19 @@ internal sealed class GatewayServices : IAsyncDisposable
         services.AddSingleton<ConnectionRegistry>();
         services.AddSingleton<MessagingOutbound>();
         services.AddSingleton<FrameHandler>();
-        services.AddMassTransitTestHarness(bus => bus.AddConsumer<FakeAuth>());
+        services.AddMassTransitTestHarness(bus =>
+        {
+            bus.AddConsumer<FakeAuth>();
+            bus.AddConsumer<PushToUsersConsumer>();
+        });
         var provider = services.BuildServiceProvider(validateScopes: true);
         await provider.GetTestHarness().Start();
         return new GatewayServices(provider);
     }
 
     public FrameHandler Handler => _services.GetRequiredService<FrameHandler>();
+
+    public ITestHarness Harness => _services.GetTestHarness();
 
     public ConnectionRegistry Registry => _services.GetRequiredService<ConnectionRegistry>();
 

@@ -44,7 +44,7 @@ public sealed class WebSocketConnectionTests : IAsyncLifetime
         using var client = WebSocket.CreateFromStream(clientEnd, new WebSocketCreationOptions { IsServer = false });
         var connection = new WebSocketConnection(server, "unit:ws", _options, NullLogger.Instance);
         _gateway.Registry.Opened(connection);
-        var running = connection.RunAsync(_gateway.Handler, TimeSpan.FromSeconds(30), CancellationToken.None);
+        var running = connection.RunAsync(_gateway.Handler, TimeSpan.FromSeconds(30));
 
         // Before the first message: the connection waits with nothing.
         Assert.Equal(0, await serverEnd.ReadWaitingAsync().WaitAsync(Wait));
