@@ -10,8 +10,9 @@ namespace EasyIm.UnitTests.Gateway;
 internal sealed class DuplexStream(PipeReader input, PipeWriter output) : Stream
 {
     private readonly Lock _lock = new();
+    private readonly List<(int After, TaskCompletionSource<int> Seen)> _watchers = [];
+    private int _waits;
     private int? _waitingWith;
-    private TaskCompletionSource<int>? _nextWait;
 
     /// <summary>A connected pair: what one writes the other reads.</summary>
     public static (DuplexStream A, DuplexStream B) Pair()
@@ -21,15 +22,29 @@ internal sealed class DuplexStream(PipeReader input, PipeWriter output) : Stream
         return (new DuplexStream(ba.Reader, ab.Writer), new DuplexStream(ab.Reader, ba.Writer));
     }
 
-    /// <summary>The buffer size of the read that is (or next is) waiting for data that has not come.</summary>
-    public Task<int> ReadWaitingAsync()
+    /// <summary>How many times a read has waited for data so far.</summary>
+    public int Waits
+    {
+        get
+        {
+            lock (_lock)
+                return _waits;
+        }
+    }
+
+    /// <summary>
+    /// The buffer size of a read waiting for data that has not come, once one is waiting that
+    /// started after the first <paramref name="after"/> waits: what the reader holds while idle.
+    /// </summary>
+    public Task<int> ReadWaitingAsync(int after = 0)
     {
         lock (_lock)
         {
-            if (_waitingWith is { } size)
+            if (_waitingWith is { } size && _waits > after)
                 return Task.FromResult(size);
-            _nextWait ??= new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
-            return _nextWait.Task;
+            var seen = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+            _watchers.Add((after, seen));
+            return seen.Task;
         }
     }
 
@@ -41,9 +56,13 @@ internal sealed class DuplexStream(PipeReader input, PipeWriter output) : Stream
             {
                 lock (_lock)
                 {
+                    _waits++;
                     _waitingWith = buffer.Length;
-                    _nextWait?.TrySetResult(buffer.Length);
-                    _nextWait = null;
+                    foreach (var watcher in _watchers.Where(w => w.After < _waits).ToList())
+                    {
+                        watcher.Seen.TrySetResult(buffer.Length);
+                        _watchers.Remove(watcher);
+                    }
                 }
             }
             ReadResult result;

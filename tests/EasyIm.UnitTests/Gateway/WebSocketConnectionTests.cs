@@ -52,15 +52,17 @@ public sealed class WebSocketConnectionTests : IAsyncLifetime
 
         // Half a message: now it holds a buffer for it.
         var heartbeat = Encoding.UTF8.GetBytes(MsgCodec.ToJson(GatewayServices.Heartbeat()));
+        var waits = serverEnd.Waits;
         await client.SendAsync(heartbeat.AsMemory(0, 10), WebSocketMessageType.Text, endOfMessage: false, CancellationToken.None);
-        Assert.NotEqual(0, await serverEnd.ReadWaitingAsync().WaitAsync(Wait));
+        Assert.NotEqual(0, await serverEnd.ReadWaitingAsync(after: waits).WaitAsync(Wait));
         Assert.True(connection.ReceiveBufferBytes > 0);
 
         // The rest: it is handled (the heartbeat reply), and the buffer goes back.
+        waits = serverEnd.Waits;
         await client.SendAsync(heartbeat.AsMemory(10), WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
         var reply = await ReceiveAsync(client);
         Assert.Equal("{\"code\":200,\"msg\":\"SUCCESS\",\"data\":{\"key\":\"KEEP_ALIVE\"}}", reply.Content);
-        Assert.Equal(0, await serverEnd.ReadWaitingAsync().WaitAsync(Wait));
+        Assert.Equal(0, await serverEnd.ReadWaitingAsync(after: waits).WaitAsync(Wait));
         Assert.Equal(0, connection.ReceiveBufferBytes);
 
         await client.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "bye", CancellationToken.None);
