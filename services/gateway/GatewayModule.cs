@@ -34,6 +34,7 @@ public static class GatewayModule
         builder.Services.AddSingleton<FrameHandler>();
         builder.Services.AddSingleton<ConnectionHost>();
         builder.Services.AddHostedService<PresenceHeartbeat>();
+        builder.Services.AddHostedService<ConnectionSweeper>();
 
         // The long-connection port: raw TCP (JSON lines or protobuf) is told from HTTP by its first
         // bytes; HTTP goes on to the same pipeline as the API port (API and WebSocket upgrades).

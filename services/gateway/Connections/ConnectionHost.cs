@@ -20,6 +20,15 @@ public sealed class ConnectionHost(
     TimeProvider time,
     ILogger<ConnectionHost> logger)
 {
+    /// <summary>One registration for every connection: a stopping server closes each with NOTIFY 503.</summary>
+    private readonly CancellationTokenRegistration _onStopping = lifetime.ApplicationStopping.Register(() =>
+    {
+        foreach (var connection in registry.Open)
+            connection.Close(503, ShuttingDown);
+    });
+
+    private const string ShuttingDown = "the server is shutting down; reconnect";
+
     /// <summary>Kestrel connection middleware for the long-connection port.</summary>
     public async Task OnConnectionAsync(ConnectionContext context, ConnectionDelegate next)
     {
@@ -32,7 +41,7 @@ public sealed class ConnectionHost(
                 return;
             case SniffResult.Json or SniffResult.Protobuf:
                 var format = kind == SniffResult.Json ? WireFormat.Json : WireFormat.Protobuf;
-                var connection = new TcpConnection(context, format, gateway.ConnectionId(context.ConnectionId), options, logger);
+                var connection = new TcpConnection(context, format, gateway.ConnectionId(context.ConnectionId), options, logger, time);
                 await RunAsync(connection, context.RemoteEndPoint?.ToString(), options.HandshakeTimeoutSpan - time.GetElapsedTime(started));
                 return;
             default:
@@ -85,7 +94,7 @@ public sealed class ConnectionHost(
         }
         var started = time.GetTimestamp();
         using var socket = await context.WebSockets.AcceptWebSocketAsync();
-        var connection = new WebSocketConnection(socket, gateway.ConnectionId(context.Connection.Id), options, logger);
+        var connection = new WebSocketConnection(socket, gateway.ConnectionId(context.Connection.Id), options, logger, time);
         await RunAsync(connection, context.Connection.RemoteIpAddress + ":" + context.Connection.RemotePort,
             options.HandshakeTimeoutSpan - time.GetElapsedTime(started));
     }
@@ -93,11 +102,14 @@ public sealed class ConnectionHost(
     private async Task RunAsync(LongConnection connection, string? remote, TimeSpan handshakeLeft)
     {
         registry.Opened(connection);
+        // Opened after the stopping callback went through the open connections: closed here instead.
+        if (lifetime.ApplicationStopping.IsCancellationRequested)
+            connection.Close(503, ShuttingDown);
         logger.LogInformation("Connection {ConnectionId} opened from {Remote} ({Transport}, {Format})",
             connection.Id, remote, connection.Transport, connection.Format);
         try
         {
-            await connection.RunAsync(handler, handshakeLeft, lifetime.ApplicationStopping);
+            await connection.RunAsync(handler, handshakeLeft);
         }
         finally
         {

@@ -19,7 +19,15 @@ public sealed class ConnectionRegistry(TimeProvider time)
 
     public int OpenCount => _open.Count;
 
-    public ICollection<LongConnection> Open => _open.Values;
+    /// <summary>Every open connection, read as it goes: no snapshot is copied and no lock taken (it runs every second).</summary>
+    public IEnumerable<LongConnection> Open
+    {
+        get
+        {
+            foreach (var (_, connection) in _open)
+                yield return connection;
+        }
+    }
 
     public void Opened(LongConnection connection) => _open[connection.Id] = connection;
 

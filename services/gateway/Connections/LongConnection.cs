@@ -1,4 +1,3 @@
-using System.Threading.Channels;
 using EasyIm.Contracts.Wire;
 using EasyIm.Gateway.Wire;
 using Microsoft.Extensions.Logging;
@@ -6,35 +5,44 @@ using Microsoft.Extensions.Logging;
 namespace EasyIm.Gateway.Connections;
 
 /// <summary>
-/// One long connection (raw TCP or WebSocket), whatever it carries. Reading and writing run as two
-/// loops: the reader hands each frame to the <see cref="FrameHandler"/> in order; the writer drains
-/// a bounded queue, so a client that stops reading fills its own queue and is dropped without
-/// slowing anyone else. Closing is one path: queue a last frame (a NOTIFY) if there is one, stop
-/// handling input, let the writer flush, give the client a moment to read it, then cut.
+/// One long connection (raw TCP or WebSocket), whatever it carries. The reader hands each frame to
+/// the <see cref="FrameHandler"/> in order. Frames to the client wait in a bounded queue, written by
+/// a writer that runs only while there is something to write (an idle connection has no writer
+/// waiting), one drained batch at a time; a client that stops reading fills its own queue and is
+/// dropped without slowing anyone else. A silent connection is closed by the gateway-wide
+/// <see cref="ConnectionSweeper"/>, not by a timer of its own. Closing is one path: queue a last
+/// frame (a NOTIFY) if there is one, stop handling input, let the writer flush, give the client a
+/// moment to read it, then cut.
 /// </summary>
-public abstract class LongConnection
+public abstract class LongConnection : IThreadPoolWorkItem
 {
     /// <summary>How long a closing connection waits for its last frames to leave and for the client to hang up.</summary>
     public static readonly TimeSpan Linger = TimeSpan.FromSeconds(1);
 
-    private readonly Channel<Msg> _outbound;
-    private readonly CancellationTokenSource _closing = new();
-    private readonly CancellationTokenSource _timeout = new();
     private readonly ILogger _logger;
-    private int _closed;
+    private readonly TimeProvider _time;
+    private readonly CancellationTokenSource _closing = new();
+    private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _closedFlag;
     private int _requestsInFlight;
+    // Never silent until RunAsync starts its clock: a sweep may see the connection as soon as it is registered.
+    private long _silentUntil = long.MaxValue;
 
-    protected LongConnection(string id, string transport, GatewayOptions options, ILogger logger)
+    // The send queue. _pending is allocated when a frame comes and handed whole to the writer.
+    private readonly Lock _sendLock = new();
+    private List<OutboundFrame>? _pending;
+    private bool _writing;
+    private bool _sendCompleted;
+    private bool _writerDone;
+    private TaskCompletionSource? _writerDoneSignal;
+
+    protected LongConnection(string id, string transport, GatewayOptions options, ILogger logger, TimeProvider? time = null)
     {
         Id = id;
         Transport = transport;
         Options = options;
         _logger = logger;
-        _outbound = Channel.CreateBounded<Msg>(new BoundedChannelOptions(options.SendQueueCapacity)
-        {
-            SingleReader = true,
-            FullMode = BoundedChannelFullMode.Wait,
-        });
+        _time = time ?? TimeProvider.System;
         RateLimit = new ChatRateLimit(options.RateLimit.PerSecond, options.RateLimit.Burst);
         SyncGate = new SyncGate(Send, options.HandshakeTimeoutSpan, options.SendQueueCapacity);
     }
@@ -60,7 +68,7 @@ public abstract class LongConnection
 
     public ChatRateLimit RateLimit { get; }
 
-    public bool IsClosing => Volatile.Read(ref _closed) != 0;
+    public bool IsClosing => Volatile.Read(ref _closedFlag) != 0;
 
     /// <summary>Cancelled when the connection starts closing.</summary>
     public CancellationToken Closing => _closing.Token;
@@ -71,17 +79,34 @@ public abstract class LongConnection
     protected int CloseCode { get; private set; }
 
     /// <summary>Queues a frame for the client. A full queue means the client stopped reading: it is dropped.</summary>
-    public bool Send(Msg msg)
+    public bool Send(Msg msg) => Send(new OutboundFrame(msg));
+
+    /// <summary>Queues a frame, which may be shared with other connections, for the client.</summary>
+    public bool Send(OutboundFrame frame)
     {
-        if (_outbound.Writer.TryWrite(msg))
-            return true;
-        if (!IsClosing)
+        bool full, startWriter = false;
+        lock (_sendLock)
+        {
+            if (_sendCompleted)
+                return false;
+            var pending = _pending ??= [];
+            full = pending.Count >= Options.SendQueueCapacity;
+            if (!full)
+            {
+                pending.Add(frame);
+                startWriter = !_writing;
+                _writing = true;
+            }
+        }
+        if (startWriter)
+            StartWriter();
+        if (full && !IsClosing)
         {
             _logger.LogWarning("Connection {ConnectionId} of user {UserId} has {Capacity} frames waiting to be written: the client does not read; dropping it",
                 Id, UserId, Options.SendQueueCapacity);
             Abort("send queue full: the client does not read what it is sent");
         }
-        return false;
+        return !full;
     }
 
     /// <summary>Starts closing: <paramref name="last"/>, if any, is the last frame written. Later calls do nothing.</summary>
@@ -92,15 +117,25 @@ public abstract class LongConnection
 
     private void Close(string reason, Msg? last, int code)
     {
-        if (Interlocked.Exchange(ref _closed, 1) != 0)
+        if (Interlocked.Exchange(ref _closedFlag, 1) != 0)
             return;
         CloseReason = reason;
         CloseCode = code;
-        if (last is not null)
-            _outbound.Writer.TryWrite(last);
-        _outbound.Writer.TryComplete();
+        bool startWriter;
+        lock (_sendLock)
+        {
+            if (last is not null && !_sendCompleted)
+                (_pending ??= []).Add(new OutboundFrame(last));
+            _sendCompleted = true;
+            // The writer runs once more to write what is queued and end this side gracefully.
+            startWriter = !_writing;
+            _writing = true;
+        }
+        if (startWriter)
+            StartWriter();
         _closing.Cancel();
         SyncGate.Dispose();
+        _closed.TrySetResult();
     }
 
     /// <summary>Ends the connection now, without waiting for queued frames to leave.</summary>
@@ -121,42 +156,55 @@ public abstract class LongConnection
 
     public void EndRequest() => Interlocked.Decrement(ref _requestsInFlight);
 
-    /// <summary>(Re)starts the clock after which a silent connection is closed.</summary>
+    /// <summary>(Re)starts the time after which a silent connection is closed by the next sweep.</summary>
     public void ResetTimeout(TimeSpan after)
     {
-        if (!IsClosing)
-            _timeout.CancelAfter(after > TimeSpan.Zero ? after : TimeSpan.Zero);
+        var ticks = (long)(Math.Max(after.Ticks, 0) * ((double)_time.TimestampFrequency / TimeSpan.TicksPerSecond));
+        Volatile.Write(ref _silentUntil, _time.GetTimestamp() + ticks);
     }
 
-    /// <summary>Runs the connection until it is closed; returns when both loops are done.</summary>
-    public async Task RunAsync(FrameHandler handler, TimeSpan handshakeLeft, CancellationToken serverStopping)
+    /// <summary>
+    /// Closes the connection (NOTIFY 408) when it has been silent past its time (<see cref="TimeProvider.GetTimestamp"/>
+    /// of the connection's time provider): the handshake timeout before the handshake, DropAfter after it.
+    /// </summary>
+    public void CloseIfSilent(long now)
+    {
+        if (IsClosing || now < Volatile.Read(ref _silentUntil))
+            return;
+        var message = Session is null
+            ? $"no heartbeat handshake within {Options.HandshakeTimeout} seconds"
+            : $"no frame for {Options.DropAfter} seconds";
+        Close(408, message);
+    }
+
+    /// <summary>Runs the connection until it is closed; returns when it is done with the transport.</summary>
+    public async Task RunAsync(FrameHandler handler, TimeSpan handshakeLeft)
     {
         ResetTimeout(handshakeLeft);
-        await using var onTimeout = _timeout.Token.Register(() =>
-        {
-            var message = Session is null
-                ? $"no heartbeat handshake within {Options.HandshakeTimeout} seconds"
-                : $"no frame for {Options.DropAfter} seconds";
-            Close(408, message);
-        });
-        await using var onStopping = serverStopping.Register(() => Close(503, "the server is shutting down; reconnect"));
+        if (handshakeLeft <= TimeSpan.Zero)
+            CloseIfSilent(_time.GetTimestamp());
 
         var reading = ReadLoopAsync(handler);
-        var writing = WriteLoopAsync(_outbound.Reader);
-        var first = await Task.WhenAny(reading, writing, Task.Delay(Timeout.Infinite, Closing)).ConfigureAwait(false);
-        Close(first == reading ? "closed by the client" : first == writing ? "could not write to the client" : CloseReason ?? "closed");
+        var first = await Task.WhenAny(reading, _closed.Task).ConfigureAwait(false);
+        Close(first == reading ? "closed by the client" : CloseReason ?? "closed");
 
         // Our side: what is queued (the last NOTIFY) leaves, unless the client does not read.
-        if (!await FinishesWithin(writing, Linger))
+        if (!await FinishesWithin(WriterDone(), Linger))
             AbortTransport();
         // Their side: a moment to read it and hang up; then stop reading, and the transport closes.
         if (!await FinishesWithin(reading, Linger))
             StopReading();
         if (!await FinishesWithin(reading, Linger))
             AbortTransport();
-        await Observe(reading, "read");
-        await Observe(writing, "write");
-        _timeout.Dispose();
+        try
+        {
+            await reading.ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            // A reset or aborted transport ends a loop with an exception; that is a way connections end.
+            _logger.LogDebug(ex, "Connection {ConnectionId} read loop ended with {Error}", Id, ex.GetType().Name);
+        }
     }
 
     private static async Task<bool> FinishesWithin(Task task, TimeSpan time)
@@ -165,17 +213,62 @@ public abstract class LongConnection
         return task.IsCompleted;
     }
 
-    private async Task Observe(Task loop, string what)
+    /// <summary>Completes when the writer has written what was queued before the close and ended this side, or failed.</summary>
+    private Task WriterDone()
+    {
+        lock (_sendLock)
+            return _writerDone ? Task.CompletedTask : (_writerDoneSignal ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+    }
+
+    // The writer starts on the thread pool, not on the thread that queued the frame: a push to many
+    // connections is written by many threads, and a reader never waits for its own reply's write.
+    private void StartWriter() => ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+
+    void IThreadPoolWorkItem.Execute() => _ = WriteQueuedAsync();
+
+    private async Task WriteQueuedAsync()
     {
         try
         {
-            await loop.ConfigureAwait(false);
+            while (true)
+            {
+                List<OutboundFrame>? batch;
+                lock (_sendLock)
+                {
+                    batch = _pending;
+                    _pending = null;
+                    if (batch is null && !_sendCompleted)
+                    {
+                        // Nothing left: the writer stops until the next frame, holding nothing.
+                        _writing = false;
+                        return;
+                    }
+                }
+                if (batch is null)
+                {
+                    await FinishWritingAsync().ConfigureAwait(false);
+                    break;
+                }
+                if (!await WriteAsync(batch).ConfigureAwait(false))
+                {
+                    Close("could not write to the client");
+                    break;
+                }
+            }
         }
         catch (Exception ex)
         {
-            // A reset or aborted transport ends a loop with an exception; that is a way connections end.
-            _logger.LogDebug(ex, "Connection {ConnectionId} {Loop} loop ended with {Error}", Id, what, ex.GetType().Name);
+            _logger.LogDebug(ex, "Connection {ConnectionId} write ended with {Error}", Id, ex.GetType().Name);
+            Close("could not write to the client");
         }
+        TaskCompletionSource? signal;
+        lock (_sendLock)
+        {
+            _writerDone = true;
+            _pending = null;
+            signal = _writerDoneSignal;
+        }
+        signal?.TrySetResult();
     }
 
     /// <summary>Decodes and handles one frame; a frame that does not decode closes the connection with NOTIFY 400.</summary>
@@ -210,8 +303,14 @@ public abstract class LongConnection
     /// </summary>
     protected abstract Task ReadLoopAsync(FrameHandler handler);
 
-    /// <summary>Writes queued frames until the queue is completed and empty, then ends this side gracefully.</summary>
-    protected abstract Task WriteLoopAsync(ChannelReader<Msg> queue);
+    /// <summary>
+    /// Writes a batch of frames, in order, in the connection's <see cref="Format"/>, and flushes them.
+    /// False when the client can no longer be written to. Never called concurrently.
+    /// </summary>
+    protected abstract ValueTask<bool> WriteAsync(IReadOnlyList<OutboundFrame> frames);
+
+    /// <summary>After the last frame: ends this side of the transport gracefully (a WebSocket close frame).</summary>
+    protected abstract ValueTask FinishWritingAsync();
 
     /// <summary>Makes a reader that waits for input return now (the transport then closes normally).</summary>
     protected abstract void StopReading();

@@ -1,5 +1,6 @@
 using EasyIm.Contracts.Gateway;
 using EasyIm.Contracts.Wire;
+using EasyIm.Gateway.Wire;
 
 namespace EasyIm.Gateway.Connections;
 
@@ -22,21 +23,22 @@ public sealed class SyncGate : IDisposable
     private sealed class Conversation
     {
         public ulong Next { get; set; } = 1;
-        public SortedDictionary<ulong, Msg> Waiting { get; } = [];
+        public SortedDictionary<ulong, OutboundFrame> Waiting { get; } = [];
     }
 
-    private readonly Func<Msg, bool> _send;
+    private readonly Func<OutboundFrame, bool> _send;
     private readonly TimeSpan _syncTimeout;
     private readonly TimeSpan _gapTimeout;
     private readonly int _maxHeld;
     private readonly Lock _lock = new();
-    private readonly Dictionary<string, Conversation> _conversations = new(StringComparer.Ordinal);
-    private List<Msg>? _held;
+    // Allocated when the first chat message comes: most connections are idle most of the time.
+    private Dictionary<string, Conversation>? _conversations;
+    private List<OutboundFrame>? _held;
     private int _waiting;
     private Timer? _syncTimer;
     private Timer? _gapTimer;
 
-    public SyncGate(Func<Msg, bool> send, TimeSpan syncTimeout, int maxHeld, TimeSpan? gapTimeout = null)
+    public SyncGate(Func<OutboundFrame, bool> send, TimeSpan syncTimeout, int maxHeld, TimeSpan? gapTimeout = null)
     {
         _send = send;
         _syncTimeout = syncTimeout;
@@ -76,8 +78,11 @@ public sealed class SyncGate : IDisposable
         }
     }
 
-    /// <summary>Writes a push to the connection now, or holds it until it can be written in order.</summary>
-    public void Deliver(UserPush push, Msg frame)
+    /// <summary>
+    /// Writes a push to the connection now, or holds it until it can be written in order. The frame
+    /// may go to other connections too: it is only read here, never changed.
+    /// </summary>
+    public void Deliver(UserPush push, OutboundFrame frame)
     {
         lock (_lock)
         {
@@ -140,10 +145,10 @@ public sealed class SyncGate : IDisposable
             Order(frame);
     }
 
-    private void Order(Msg frame)
+    private void Order(OutboundFrame frame)
     {
-        var conversation = Of(frame.ConversationId);
-        var seq = frame.ConversationSeq;
+        var conversation = Of(frame.Msg.ConversationId);
+        var seq = frame.Msg.ConversationSeq;
         if (seq < conversation.Next)
         {
             _send(frame);
@@ -188,7 +193,7 @@ public sealed class SyncGate : IDisposable
     {
         _gapTimer?.Dispose();
         _gapTimer = null;
-        foreach (var conversation in _conversations.Values.Where(c => c.Waiting.Count > 0))
+        foreach (var conversation in (_conversations?.Values ?? Enumerable.Empty<Conversation>()).Where(c => c.Waiting.Count > 0))
         {
             foreach (var (seq, frame) in conversation.Waiting)
             {
@@ -202,10 +207,13 @@ public sealed class SyncGate : IDisposable
 
     private Conversation Of(string id)
     {
+        _conversations ??= new Dictionary<string, Conversation>(StringComparer.Ordinal);
         if (!_conversations.TryGetValue(id, out var conversation))
             _conversations[id] = conversation = new Conversation();
         return conversation;
     }
+
+    private static bool IsChat(OutboundFrame outbound) => IsChat(outbound.Msg);
 
     private static bool IsChat(Msg frame) =>
         frame.MsgType is >= Msg.Types.MsgType.Text and <= Msg.Types.MsgType.Video

@@ -1,5 +1,5 @@
+using System.Buffers;
 using System.IO.Pipelines;
-using System.Threading.Channels;
 using EasyIm.Contracts.Wire;
 using EasyIm.Gateway.Wire;
 using Microsoft.AspNetCore.Connections;
@@ -18,8 +18,8 @@ public sealed class TcpConnection : LongConnection
     private readonly PipeWriter _output;
     private readonly IFrameReader _frames;
 
-    public TcpConnection(ConnectionContext context, WireFormat format, string id, GatewayOptions options, ILogger logger)
-        : base(id, "tcp", options, logger)
+    public TcpConnection(ConnectionContext context, WireFormat format, string id, GatewayOptions options, ILogger logger, TimeProvider? time = null)
+        : base(id, "tcp", options, logger, time)
     {
         _context = context;
         _input = context.Transport.Input;
@@ -61,23 +61,60 @@ public sealed class TcpConnection : LongConnection
         }
     }
 
-    protected override async Task WriteLoopAsync(ChannelReader<Msg> queue)
+    /// <summary>A frame larger than this is written on its own rather than copied into the current buffer.</summary>
+    private const int CopyUpToBytes = 4 * 1024;
+
+    protected override async ValueTask<bool> WriteAsync(IReadOnlyList<OutboundFrame> frames)
     {
-        while (await queue.WaitToReadAsync().ConfigureAwait(false))
+        // The batch goes into the pipe with one Advance per buffer (not per frame) and one flush,
+        // more only when a long burst passes FlushEveryBytes.
+        for (var next = 0; next < frames.Count;)
         {
-            while (queue.TryRead(out var msg))
-            {
-                if (Format == WireFormat.Json)
-                    MsgCodec.WriteJsonLine(msg, _output);
-                else
-                    MsgCodec.WriteDelimited(msg, _output);
-                if (_output.CanGetUnflushedBytes && _output.UnflushedBytes >= FlushEveryBytes && !await FlushAsync())
-                    return;
-            }
+            next = Copy(frames, next);
             if (!await FlushAsync())
-                return;
+                return false;
         }
+        return true;
     }
+
+    /// <summary>Copies frames from <paramref name="from"/> on into the output, up to about <see cref="FlushEveryBytes"/>; returns where it stopped.</summary>
+    private int Copy(IReadOnlyList<OutboundFrame> frames, int from)
+    {
+        var format = Format;
+        var span = _output.GetSpan();
+        var used = 0;
+        var copied = 0;
+        var i = from;
+        for (; i < frames.Count && copied < FlushEveryBytes; i++)
+        {
+            var bytes = frames[i].StreamBytes(format).Span;
+            copied += bytes.Length;
+            if (bytes.Length <= span.Length - used)
+            {
+                bytes.CopyTo(span[used..]);
+                used += bytes.Length;
+                continue;
+            }
+            _output.Advance(used);
+            used = 0;
+            if (bytes.Length > CopyUpToBytes)
+            {
+                _output.Write(bytes);
+                span = _output.GetSpan();
+            }
+            else
+            {
+                span = _output.GetSpan(bytes.Length);
+                bytes.CopyTo(span);
+                used = bytes.Length;
+            }
+        }
+        _output.Advance(used);
+        return i;
+    }
+
+    // Raw TCP has no closing frame: the transport closes when the connection's run ends.
+    protected override ValueTask FinishWritingAsync() => ValueTask.CompletedTask;
 
     private async ValueTask<bool> FlushAsync()
     {

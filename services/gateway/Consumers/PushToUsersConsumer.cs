@@ -1,5 +1,4 @@
 using EasyIm.Contracts.Gateway;
-using EasyIm.Contracts.Wire;
 using EasyIm.Gateway.Connections;
 using EasyIm.Gateway.Wire;
 using MassTransit;
@@ -13,8 +12,9 @@ public sealed class PushToUsersConsumer(ConnectionRegistry registry) : IConsumer
     {
         foreach (var push in context.Message.Pushes)
         {
-            // One Msg serves every connection: writers encode it and never change it.
-            Msg? frame = null;
+            // One frame serves every connection the push reaches: it is encoded at most once per
+            // wire format, however many connections (and users, AlsoUserIds) it goes to.
+            OutboundFrame? frame = null;
             Deliver(push, push.UserId, ref frame);
             foreach (var userId in push.AlsoUserIds ?? [])
                 Deliver(push, userId, ref frame);
@@ -22,7 +22,7 @@ public sealed class PushToUsersConsumer(ConnectionRegistry registry) : IConsumer
         return Task.CompletedTask;
     }
 
-    private void Deliver(UserPush push, long userId, ref Msg? frame)
+    private void Deliver(UserPush push, long userId, ref OutboundFrame? frame)
     {
         foreach (var connection in registry.OfUser(userId))
         {
@@ -32,12 +32,13 @@ public sealed class PushToUsersConsumer(ConnectionRegistry registry) : IConsumer
                 continue;
             if (push.AckConnectionId is { } acked && connection.Id == acked)
             {
+                // The sending connection's SENT ack: the stored message with the client's own seq.
                 var ack = MsgCodec.FromWire(push.Message);
                 ack.Seq = push.AckSeq;
-                connection.SyncGate.Deliver(push, ack);
+                connection.SyncGate.Deliver(push, new OutboundFrame(ack));
                 continue;
             }
-            connection.SyncGate.Deliver(push, frame ??= MsgCodec.FromWire(push.Message));
+            connection.SyncGate.Deliver(push, frame ??= new OutboundFrame(MsgCodec.FromWire(push.Message)));
         }
     }
 }

@@ -48,17 +48,21 @@ public static class MsgCodec
     public static void WriteDelimited(Msg msg, IBufferWriter<byte> output)
     {
         var size = msg.CalculateSize();
-        var prefix = output.GetSpan(5);
+        output.Advance(WriteVarint(output.GetSpan(5), (uint)size));
+        msg.WriteTo(output);
+    }
+
+    /// <summary>Writes <paramref name="value"/> as a base-128 varint; returns the bytes written (at most 5).</summary>
+    public static int WriteVarint(Span<byte> output, uint value)
+    {
         var n = 0;
-        var value = (uint)size;
         while (value >= 0x80)
         {
-            prefix[n++] = (byte)(value | 0x80);
+            output[n++] = (byte)(value | 0x80);
             value >>= 7;
         }
-        prefix[n++] = (byte)value;
-        output.Advance(n);
-        msg.WriteTo(output);
+        output[n++] = (byte)value;
+        return n;
     }
 
     /// <summary>The bus form of a message to the wire form: ids as decimal strings, zero ids and empty texts left out.</summary>

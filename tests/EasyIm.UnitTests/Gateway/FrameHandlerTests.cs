@@ -9,6 +9,7 @@ using EasyIm.Gateway;
 using EasyIm.Gateway.Connections;
 using EasyIm.Gateway.Consumers;
 using EasyIm.Gateway.Delivery;
+using EasyIm.Gateway.Wire;
 using MassTransit;
 using MassTransit.Testing;
 using Microsoft.Extensions.DependencyInjection;
@@ -90,11 +91,17 @@ public sealed class FrameHandlerTests : IAsyncLifetime
                 await OnFrameAsync(handler, () => msg);
         }
 
-        protected override async Task WriteLoopAsync(ChannelReader<Msg> queue)
+        protected override async ValueTask<bool> WriteAsync(IReadOnlyList<OutboundFrame> frames)
         {
-            await foreach (var msg in queue.ReadAllAsync())
-                await Written.Writer.WriteAsync(msg);
+            foreach (var frame in frames)
+                await Written.Writer.WriteAsync(frame.Msg);
+            return true;
+        }
+
+        protected override ValueTask FinishWritingAsync()
+        {
             Written.Writer.TryComplete();
+            return ValueTask.CompletedTask;
         }
 
         protected override void StopReading() => _stop.Cancel();
@@ -111,7 +118,7 @@ public sealed class FrameHandlerTests : IAsyncLifetime
         _services.GetRequiredService<ConnectionRegistry>().Opened(connection);
         var running = Task.Run(async () =>
         {
-            await connection.RunAsync(handler, TimeSpan.FromSeconds(30), CancellationToken.None);
+            await connection.RunAsync(handler, TimeSpan.FromSeconds(30));
             await handler.ClosedAsync(connection);
         });
         return (connection, running);

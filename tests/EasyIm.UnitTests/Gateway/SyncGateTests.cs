@@ -1,6 +1,7 @@
 using EasyIm.Contracts.Gateway;
 using EasyIm.Contracts.Wire;
 using EasyIm.Gateway.Connections;
+using EasyIm.Gateway.Wire;
 
 namespace EasyIm.UnitTests.Gateway;
 
@@ -15,7 +16,7 @@ public class SyncGateTests
         {
             lock (_written)
             {
-                _written.Add(m);
+                _written.Add(m.Msg);
                 if (_written.Count == 6)
                     _sixth.TrySetResult();
             }
@@ -33,7 +34,7 @@ public class SyncGateTests
     private static (UserPush, Msg) Typing() =>
         (new UserPush(1, new WireMessage()), new Msg { MsgType = Msg.Types.MsgType.Event, Content = """{"code":200,"msg":"SUCCESS","data":{"key":"TYPING"}}""" });
 
-    private static void Deliver(SyncGate gate, (UserPush Push, Msg Frame) item) => gate.Deliver(item.Push, item.Frame);
+    private static void Deliver(SyncGate gate, (UserPush Push, Msg Frame) item) => gate.Deliver(item.Push, new OutboundFrame(item.Frame));
 
     private List<string> Written()
     {
