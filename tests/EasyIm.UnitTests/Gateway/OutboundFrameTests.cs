@@ -139,4 +139,32 @@ public sealed class OutboundFrameTests : IAsyncLifetime
         Assert.Equal(2, written[0].Encodings);
         Assert.False(await _gateway.Harness.Published.Any<Fault<PushToUsers>>());
     }
+
+    [Fact]
+    public async Task A_stored_message_back_at_its_senders_gateway_is_the_ack_for_the_sending_connection_and_the_copy_for_the_others()
+    {
+        RecordingConnection Signed(long userId)
+        {
+            var connection = new RecordingConnection(_options) { Session = new Session(userId, null, 1) };
+            _gateway.Registry.Opened(connection);
+            Assert.True(_gateway.Registry.TryAdd(connection, out _));
+            _ = connection.RunAsync(_gateway.Handler);
+            return connection;
+        }
+        var (sending, otherDevice, peer) = (Signed(1), Signed(1), Signed(2));
+        var stored = new WireMessage
+        {
+            Id = 77, FromUserId = 1, ToUserId = 2, Status = 1, Content = "hi", ClientMsgId = "c-1", ConversationId = "s_1_2", ConversationSeq = 1, SentAt = 5,
+        };
+
+        await _gateway.Harness.Bus.Publish(new PushToUsers([new UserPush(1, stored, AckConnectionId: sending.Id, AckSeq: 42, AlsoUserIds: [2])]));
+
+        var ack = await sending.NextWrittenAsync();
+        var copy = await otherDevice.NextWrittenAsync();
+        var delivered = await peer.NextWrittenAsync();
+        Assert.Equal((42U, "c-1", 1UL), (ack.Msg.Seq, ack.Msg.ClientMsgId, ack.Msg.ConversationSeq));
+        Assert.Equal((0U, "c-1", 1UL), (copy.Msg.Seq, copy.Msg.ClientMsgId, copy.Msg.ConversationSeq));
+        Assert.Same(copy, delivered);
+        Assert.False(await _gateway.Harness.Published.Any<Fault<PushToUsers>>());
+    }
 }
