@@ -17,6 +17,10 @@ public sealed class OutboundFrame(Msg msg)
     private Lock? _encoding;
     private int _encodings;
 
+    /// <summary>Where this thread encodes JSON before the bytes are copied out at their exact size.</summary>
+    [ThreadStatic]
+    private static ArrayBufferWriter<byte>? t_scratch;
+
     public Msg Msg { get; } = msg;
 
     /// <summary>How many times the frame was encoded: at most once per wire format.</summary>
@@ -52,7 +56,8 @@ public sealed class OutboundFrame(Msg msg)
                 {
                     Interlocked.Increment(ref _encodings);
                     // The writer never writes a raw newline (strings escape theirs), so the line ends where the JSON does.
-                    var line = new ArrayBufferWriter<byte>(256);
+                    var line = t_scratch ??= new ArrayBufferWriter<byte>(1024);
+                    line.ResetWrittenCount();
                     MsgCodec.WriteJsonLine(Msg, line);
                     Volatile.Write(ref _json, line.WrittenSpan.ToArray());
                 }
