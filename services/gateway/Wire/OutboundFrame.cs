@@ -35,10 +35,10 @@ public sealed class OutboundFrame(Msg msg)
         if (format == WireFormat.Json)
         {
             var json = Json();
-            return json[..^1];
+            return json.AsMemory(0, json.Length - 1);
         }
         var protobuf = Protobuf();
-        return protobuf[Volatile.Read(ref _protobufPrefix)..];
+        return protobuf.AsMemory(Volatile.Read(ref _protobufPrefix));
     }
 
     private byte[] Json() => Volatile.Read(ref _json) ?? Encode(WireFormat.Json);
