@@ -98,7 +98,7 @@ public abstract class LongConnection : IThreadPoolWorkItem
                 _writing = true;
             }
         }
-        if (startWriter)
+        if (startWriter && !InlineWrites.Defer(this))
             StartWriter();
         if (full && !IsClosing)
         {
@@ -225,6 +225,9 @@ public abstract class LongConnection : IThreadPoolWorkItem
     private void StartWriter() => ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
 
     void IThreadPoolWorkItem.Execute() => _ = WriteQueuedAsync();
+
+    /// <summary>Runs the writer on this thread until it has to wait (see <see cref="InlineWrites"/>).</summary>
+    internal void WriteInline() => _ = WriteQueuedAsync();
 
     private async Task WriteQueuedAsync()
     {

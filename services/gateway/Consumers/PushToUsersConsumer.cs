@@ -10,6 +10,8 @@ public sealed class PushToUsersConsumer(ConnectionRegistry registry) : IConsumer
 {
     public Task Consume(ConsumeContext<PushToUsers> context)
     {
+        // Every connection this message reaches is written on this thread once all are queued.
+        using var writes = InlineWrites.Begin();
         foreach (var push in context.Message.Pushes)
         {
             // One frame serves every connection the push reaches: it is encoded at most once per

@@ -11,9 +11,11 @@ namespace EasyIm.Messaging.Sending;
 
 /// <summary>
 /// Stores one group of work (chat batches and receipts, in the order they were taken) in one transaction,
-/// and says what to push once it has committed. Every step is one statement for the whole group, not
-/// one per message: one dedupe query, one relationship check, one counter upsert, multi-row inserts, one
-/// cursor upsert. Scoped: the <see cref="SendPipeline"/> makes a new one (and a new DbContext) per attempt.
+/// and says what to push once it has committed: first its reads (<see cref="PrepareAsync"/>), then its
+/// transaction (<see cref="CommitAsync"/>). Every step is one statement for the whole group, not one per
+/// message: one relationship check, one counter upsert, multi-row inserts, one cursor upsert (and one
+/// dedupe query, on a retry). Scoped: the <see cref="SendPipeline"/> makes a new one (and a new DbContext)
+/// per group and per attempt.
 /// </summary>
 internal sealed class GroupWriter(
     MessagingDbContext db,
@@ -26,7 +28,7 @@ internal sealed class GroupWriter(
     /// <summary>Bounds the receipt events one group receipt sends.</summary>
     private const int MaxGroupSenders = 1000;
 
-    private sealed class Item(string gatewayId, ChatSubmission submission)
+    internal sealed class Item(string gatewayId, ChatSubmission submission)
     {
         public string GatewayId { get; } = gatewayId;
         public ChatSubmission Submission { get; } = submission;
@@ -37,7 +39,7 @@ internal sealed class GroupWriter(
         public int SameAs { get; set; } = -1;
     }
 
-    private sealed record Move(long UserId, ConversationId Conversation, long OldArrived, long NewArrived, long OldRead, long NewRead)
+    internal sealed record Move(long UserId, ConversationId Conversation, long OldArrived, long NewArrived, long OldRead, long NewRead)
     {
         public bool Arrived => NewArrived > OldArrived;
         public bool Read => NewRead > OldRead;
@@ -46,12 +48,33 @@ internal sealed class GroupWriter(
     /// <summary>Counts of what a group did, for logs and tests.</summary>
     public sealed record Result(List<OutgoingPush> Pushes, int Stored, int Refused, int CursorsMoved);
 
+    /// <summary>
+    /// A group with everything read that its transaction and pushes need: the items to store (rows without
+    /// seqs yet), the receipts' cursor moves, and who hears of them.
+    /// </summary>
+    public sealed class Prepared
+    {
+        internal List<Item> Items { get; init; } = [];
+        internal List<Item> Accepted { get; init; } = [];
+        internal List<Move> Moves { get; init; } = [];
+        internal ILookup<long, long>? Members { get; init; }
+        internal Dictionary<(Move Move, int Status), IReadOnlyList<long>> ReceiptSenders { get; init; } = [];
+    }
+
     /// <param name="dedupe">
     /// Whether to look for earlier copies of the messages first. The first attempt does not: resends are
     /// rare, and the unique index on (sender, client_msg_id) fails the transaction of one that slips in, so
     /// the query runs only on the retry that follows, not for every group.
     /// </param>
-    public async Task<Result> WriteAsync(IReadOnlyList<WriteWork> group, bool dedupe, Func<IReadOnlyList<WriteWork>, Task>? beforeCommit, CancellationToken ct)
+    public async Task<Result> WriteAsync(IReadOnlyList<WriteWork> group, bool dedupe, Func<IReadOnlyList<WriteWork>, Task>? beforeCommit, CancellationToken ct) =>
+        await CommitAsync(group, await PrepareAsync(group, dedupe, ct), beforeCommit, ct);
+
+    /// <summary>
+    /// Everything before the transaction, all reads: validation, dedupe (when asked), authorization, the
+    /// members of the groups written to, and the receipts' cursors. The <see cref="SendPipeline"/> runs it
+    /// for the next group while the one before commits.
+    /// </summary>
+    public async Task<Prepared> PrepareAsync(IReadOnlyList<WriteWork> group, bool dedupe, CancellationToken ct)
     {
         var items = new List<Item>();
         var receipts = new List<Receipt>();
@@ -62,9 +85,22 @@ internal sealed class GroupWriter(
             else if (work is ReceiptWork receipt)
                 receipts.AddRange(receipt.Receipts);
         }
-
         var accepted = await PrepareChatAsync(items, dedupe, ct);
         var moves = await PrepareReceiptsAsync(receipts, ct);
+        return new Prepared
+        {
+            Items = items,
+            Accepted = accepted,
+            Moves = moves,
+            Members = await MembersAsync(items, ct),
+            ReceiptSenders = await ReceiptSendersAsync(moves, ct),
+        };
+    }
+
+    /// <summary>The transaction (seqs, rows, cursors) and, once it has committed, the pushes.</summary>
+    public async Task<Result> CommitAsync(IReadOnlyList<WriteWork> group, Prepared prepared, Func<IReadOnlyList<WriteWork>, Task>? beforeCommit, CancellationToken ct)
+    {
+        var (items, accepted, moves) = (prepared.Items, prepared.Accepted, prepared.Moves);
         if (accepted.Count > 0 || moves.Count > 0)
         {
             await using var transaction = await db.Database.BeginTransactionAsync(ct);
@@ -76,8 +112,8 @@ internal sealed class GroupWriter(
             await transaction.CommitAsync(ct);
         }
 
-        var pushes = await ChatPushesAsync(items, ct);
-        await ReceiptPushesAsync(moves, pushes, ct);
+        var pushes = ChatPushes(items, prepared.Members);
+        ReceiptPushes(prepared, pushes);
         return new Result(pushes, accepted.Count, items.Count(i => i.Error is not null), moves.Count);
     }
 
@@ -247,23 +283,25 @@ internal sealed class GroupWriter(
         return raises.Select(r => new MessagingSql.CursorRaise(r.Key.Item1, r.Key.Item2, r.Value.Arrived, r.Value.Read));
     }
 
-    private async Task<List<OutgoingPush>> ChatPushesAsync(List<Item> items, CancellationToken ct)
+    /// <summary>The members of the groups the items write to (the recipients of their messages).</summary>
+    private async Task<ILookup<long, long>?> MembersAsync(List<Item> items, CancellationToken ct)
+    {
+        var groupIds = items.Where(i => i.Error is null && i.Conversation.IsGroup).Select(i => i.Conversation.GroupId).Distinct().ToList();
+        return groupIds.Count == 0 ? null : (await db.GroupMembers.AsNoTracking()
+                .Where(m => m.Active && groupIds.Contains(m.GroupId))
+                .Select(m => new { m.GroupId, m.UserId })
+                .ToListAsync(ct))
+            .ToLookup(m => m.GroupId, m => m.UserId);
+    }
+
+    private static List<OutgoingPush> ChatPushes(List<Item> items, ILookup<long, long>? members)
     {
         var pushes = new List<OutgoingPush>(items.Count * 3);
-        if (items.Count == 0)
-            return pushes;
         foreach (var item in items.Where(i => i.SameAs >= 0))
         {
             item.Row = items[item.SameAs].Row;
             item.Error = items[item.SameAs].Error;
         }
-        var groupIds = items.Where(i => i.Error is null && i.Conversation.IsGroup).Select(i => i.Conversation.GroupId).Distinct().ToList();
-        var members = groupIds.Count == 0 ? null : (await db.GroupMembers.AsNoTracking()
-                .Where(m => m.Active && groupIds.Contains(m.GroupId))
-                .Select(m => new { m.GroupId, m.UserId })
-                .ToListAsync(ct))
-            .ToLookup(m => m.GroupId, m => m.UserId);
-
         foreach (var item in items)
         {
             var s = item.Submission;
@@ -349,18 +387,30 @@ internal sealed class GroupWriter(
         return moves;
     }
 
-    /// <summary>The senders of the messages a receipt covers are told: the peer in one-to-one, whoever sent in the range in a group.</summary>
-    private async Task ReceiptPushesAsync(List<Move> moves, List<OutgoingPush> pushes, CancellationToken ct)
+    /// <summary>Who hears of each receipt: the peer in one-to-one, whoever sent in the range it covers in a group.</summary>
+    private async Task<Dictionary<(Move, int), IReadOnlyList<long>>> ReceiptSendersAsync(List<Move> moves, CancellationToken ct)
     {
+        var senders = new Dictionary<(Move, int), IReadOnlyList<long>>();
         foreach (var move in moves)
         {
             var conversationId = move.Conversation.ToString();
             if (move.Arrived)
-                foreach (var sender in await SendersAsync(move, conversationId, move.OldArrived, move.NewArrived, ct))
-                    pushes.Add(new(new UserPush(sender, ServerEvents.Receipt(MessageStatus.Arrived, move.UserId, sender, move.Conversation.ChatType, conversationId, move.NewArrived))));
+                senders[(move, MessageStatus.Arrived)] = await SendersAsync(move, conversationId, move.OldArrived, move.NewArrived, ct);
             if (move.Read)
-                foreach (var sender in await SendersAsync(move, conversationId, move.OldRead, move.NewRead, ct))
-                    pushes.Add(new(new UserPush(sender, ServerEvents.Receipt(MessageStatus.Read, move.UserId, sender, move.Conversation.ChatType, conversationId, move.NewRead))));
+                senders[(move, MessageStatus.Read)] = await SendersAsync(move, conversationId, move.OldRead, move.NewRead, ct);
+        }
+        return senders;
+    }
+
+    /// <summary>The senders of the messages a receipt covers are told.</summary>
+    private static void ReceiptPushes(Prepared prepared, List<OutgoingPush> pushes)
+    {
+        foreach (var ((move, status), senders) in prepared.ReceiptSenders)
+        {
+            var conversationId = move.Conversation.ToString();
+            var seq = status == MessageStatus.Read ? move.NewRead : move.NewArrived;
+            foreach (var sender in senders)
+                pushes.Add(new(new UserPush(sender, ServerEvents.Receipt(status, move.UserId, sender, move.Conversation.ChatType, conversationId, seq))));
         }
     }
 

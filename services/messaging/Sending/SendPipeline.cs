@@ -13,9 +13,10 @@ namespace EasyIm.Messaging.Sending;
 
 /// <summary>
 /// The send path's single writer. Chat batches and receipts queue here in the order their consumers took
-/// them; one loop takes everything queued (up to <see cref="MessagingOptions.MaxMessagesPerTransaction"/>)
-/// and stores it in one transaction (group commit), and a second loop pushes each committed group's acks
-/// and messages while the first already writes the next group.
+/// them, and three loops work on consecutive groups at once: the first takes everything queued (up to
+/// <see cref="MessagingOptions.MaxMessagesPerTransaction"/>) as one group and does its reads (validation,
+/// authorization, receipts' cursors); the second stores each group in one transaction (group commit); the
+/// third pushes each committed group's acks and messages. Only the transactions are serial.
 /// <para>
 /// One writer per process: SQLite has one writer anyway (concurrent transactions only sleep on its lock),
 /// and on PostgreSQL it holds one connection whatever the load, while groups grow with the load so that
@@ -36,6 +37,8 @@ public sealed class SendPipeline : IHostedService, IAsyncDisposable
     public const int QueueCapacity = 128;
     /// <summary>Committed groups waiting for their pushes to be sent.</summary>
     private const int DispatchCapacity = 4;
+    /// <summary>Groups read and waiting for the transaction: one, so that reads are at most a group ahead of writes.</summary>
+    private const int PreparedCapacity = 1;
 
     private static readonly int[] BackoffMs = [10, 50, 100, 250, 500, 1000, 2000];
 
@@ -45,11 +48,17 @@ public sealed class SendPipeline : IHostedService, IAsyncDisposable
     private readonly ILogger<SendPipeline> _logger;
     private readonly Channel<WriteWork> _work = Channel.CreateBounded<WriteWork>(
         new BoundedChannelOptions(QueueCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
+    private readonly Channel<PreparedGroup> _prepared = Channel.CreateBounded<PreparedGroup>(
+        new BoundedChannelOptions(PreparedCapacity) { SingleReader = true, SingleWriter = true, FullMode = BoundedChannelFullMode.Wait });
     private readonly Channel<(List<WriteWork> Group, List<OutgoingPush> Pushes)> _committed = Channel.CreateBounded<(List<WriteWork>, List<OutgoingPush>)>(
         new BoundedChannelOptions(DispatchCapacity) { SingleReader = true, SingleWriter = true, FullMode = BoundedChannelFullMode.Wait });
     private readonly CancellationTokenSource _stopping = new();
+    private Task _preparing = Task.CompletedTask;
     private Task _writing = Task.CompletedTask;
     private Task _dispatching = Task.CompletedTask;
+
+    /// <summary>A group read and ready for its transaction, with the scope (and DbContext) it was read in; or one whose reads failed.</summary>
+    private sealed record PreparedGroup(List<WriteWork> Group, AsyncServiceScope? Scope, GroupWriter? Writer, GroupWriter.Prepared? Prepared, Exception? Failure);
 
     public SendPipeline(IServiceScopeFactory scopes, PushDispatcher dispatcher, MessagingOptions options, ILogger<SendPipeline> logger)
     {
@@ -76,6 +85,7 @@ public sealed class SendPipeline : IHostedService, IAsyncDisposable
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
+        _preparing = Task.Run(PrepareLoopAsync, CancellationToken.None);
         _writing = Task.Run(WriteLoopAsync, CancellationToken.None);
         _dispatching = Task.Run(DispatchLoopAsync, CancellationToken.None);
         return Task.CompletedTask;
@@ -87,7 +97,7 @@ public sealed class SendPipeline : IHostedService, IAsyncDisposable
         _work.Writer.TryComplete();
         try
         {
-            await Task.WhenAll(_writing, _dispatching).WaitAsync(cancellationToken);
+            await Task.WhenAll(_preparing, _writing, _dispatching).WaitAsync(cancellationToken);
         }
         catch (OperationCanceledException)
         {
@@ -101,10 +111,14 @@ public sealed class SendPipeline : IHostedService, IAsyncDisposable
     {
         _work.Writer.TryComplete();
         _stopping.Cancel();
-        await Task.WhenAll(_writing, _dispatching).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await Task.WhenAll(_preparing, _writing, _dispatching).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
     }
 
-    private async Task WriteLoopAsync()
+    /// <summary>
+    /// Takes everything queued as one group and does its reads (validation, authorization, receipts'
+    /// cursors) while the write loop commits the group before: only the transaction itself is serial.
+    /// </summary>
+    private async Task PrepareLoopAsync()
     {
         var reader = _work.Reader;
         try
@@ -118,8 +132,65 @@ public sealed class SendPipeline : IHostedService, IAsyncDisposable
                     group.Add(work);
                     size += work.Size;
                 }
-                var pushes = await WriteWithRetryAsync(group);
-                await _committed.Writer.WriteAsync((group, pushes), _stopping.Token);
+                var scope = _scopes.CreateAsyncScope();
+                PreparedGroup prepared;
+                try
+                {
+                    var writer = scope.ServiceProvider.GetRequiredService<GroupWriter>();
+                    prepared = new PreparedGroup(group, scope, writer, await writer.PrepareAsync(group, dedupe: false, _stopping.Token), null);
+                }
+                catch (Exception ex) when (!_stopping.IsCancellationRequested)
+                {
+                    await scope.DisposeAsync();
+                    prepared = new PreparedGroup(group, null, null, null, ex);
+                }
+                await _prepared.Writer.WriteAsync(prepared, _stopping.Token);
+            }
+        }
+        catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            _prepared.Writer.TryComplete();
+        }
+    }
+
+    /// <summary>Commits each prepared group in turn; a group that fails is written again from the start, with its retries, before the next.</summary>
+    private async Task WriteLoopAsync()
+    {
+        try
+        {
+            await foreach (var prepared in _prepared.Reader.ReadAllAsync(_stopping.Token))
+            {
+                List<OutgoingPush>? pushes = null;
+                var failure = prepared.Failure;
+                if (prepared.Writer is not null && prepared.Prepared is not null)
+                {
+                    try
+                    {
+                        var started = Stopwatch.GetTimestamp();
+                        var result = await prepared.Writer.CommitAsync(prepared.Group, prepared.Prepared, BeforeCommit, _stopping.Token);
+                        LogGroup(prepared.Group, result, started);
+                        pushes = result.Pushes;
+                    }
+                    catch (Exception ex) when (!_stopping.IsCancellationRequested)
+                    {
+                        failure = ex;
+                    }
+                    finally
+                    {
+                        await prepared.Scope!.Value.DisposeAsync();
+                    }
+                }
+                if (pushes is null)
+                {
+                    // Most often a resend of a stored message, which the retry's dedupe finds.
+                    _logger.LogDebug("Storing a group of {Work} batches failed ({Error}: {Message}); retrying with the dedupe",
+                        prepared.Group.Count, failure?.GetType().Name, failure?.Message);
+                    pushes = await WriteWithRetryAsync(prepared.Group);
+                }
+                await _committed.Writer.WriteAsync((prepared.Group, pushes), _stopping.Token);
             }
         }
         catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
@@ -150,25 +221,20 @@ public sealed class SendPipeline : IHostedService, IAsyncDisposable
     }
 
     /// <summary>
-    /// Writes the group, retrying it whole while the database fails in a way that may pass (a lost
-    /// connection, a restart, a deadlock), for up to <see cref="MessagingOptions.StoreRetrySeconds"/>.
-    /// Past that, or for an error that will not pass, each batch is tried alone, so that one bad batch
-    /// cannot sink the others; what still fails is answered FAIL (its senders may send it again).
+    /// Writes a group whose first attempt failed, whole, with the dedupe, retrying while the database fails
+    /// in a way that may pass (a lost connection, a restart, a deadlock), for up to
+    /// <see cref="MessagingOptions.StoreRetrySeconds"/>. Past that, or for an error that will not pass, each
+    /// batch is tried alone, so that one bad batch cannot sink the others; what still fails is answered
+    /// FAIL (its senders may send it again).
     /// </summary>
     private async Task<List<OutgoingPush>> WriteWithRetryAsync(List<WriteWork> group)
     {
         var started = Stopwatch.GetTimestamp();
-        for (var attempt = 0; ; attempt++)
+        for (var attempt = 1; ; attempt++)
         {
             try
             {
-                return await WriteOnceAsync(group, dedupe: attempt > 0);
-            }
-            catch (Exception ex) when (attempt == 0 && !_stopping.IsCancellationRequested && IsTransient(ex))
-            {
-                // Most often a resend of a stored message, which the next attempt's dedupe finds.
-                _logger.LogDebug("Storing a group of {Work} batches failed ({Error}: {Message}); retrying with the dedupe",
-                    group.Count, ex.GetType().Name, ex.Message);
+                return await WriteOnceAsync(group, dedupe: true);
             }
             catch (Exception ex) when (!_stopping.IsCancellationRequested && IsTransient(ex)
                 && Stopwatch.GetElapsedTime(started) < TimeSpan.FromSeconds(_options.StoreRetrySeconds))
@@ -209,12 +275,16 @@ public sealed class SendPipeline : IHostedService, IAsyncDisposable
 
     private async Task<List<OutgoingPush>> WriteOnceAsync(List<WriteWork> group, bool dedupe)
     {
+        var started = Stopwatch.GetTimestamp();
         await using var scope = _scopes.CreateAsyncScope();
         var result = await scope.ServiceProvider.GetRequiredService<GroupWriter>().WriteAsync(group, dedupe, BeforeCommit, _stopping.Token);
-        _logger.LogDebug("Group of {Work} batches: {Stored} stored, {Refused} refused, {Cursors} cursors moved",
-            group.Count, result.Stored, result.Refused, result.CursorsMoved);
+        LogGroup(group, result, started);
         return result.Pushes;
     }
+
+    private void LogGroup(List<WriteWork> group, GroupWriter.Result result, long started) =>
+        _logger.LogDebug("Group of {Work} batches: {Stored} stored, {Refused} refused, {Cursors} cursors moved in {Elapsed} ms",
+            group.Count, result.Stored, result.Refused, result.CursorsMoved, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
 
     /// <summary>Every chat message of the work is answered FAIL; receipts are dropped (a later one covers them).</summary>
     private static List<OutgoingPush> Failed(WriteWork work)

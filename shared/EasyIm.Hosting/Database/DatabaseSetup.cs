@@ -4,6 +4,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 
 namespace EasyIm.Hosting.Database;
 
@@ -50,6 +51,8 @@ public static class DatabaseSetup
             var connectionString = SqliteConnectionString(builder.Configuration.GetDataDirectory(), service);
             var pragmas = new SqlitePragmas(GetSqliteSynchronous(builder.Configuration));
             builder.Services.AddDbContext<TContext, TSqlite>(o => o.UseSqlite(connectionString).AddInterceptors(pragmas));
+            builder.Services.AddSingleton<IHostedService>(sp => new SqliteCheckpointer(connectionString, service,
+                sp.GetService<TimeProvider>() ?? TimeProvider.System, sp.GetRequiredService<ILogger<SqliteCheckpointer>>()));
         }
         else
         {

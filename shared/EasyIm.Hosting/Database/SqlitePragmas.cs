@@ -6,13 +6,14 @@ namespace EasyIm.Hosting.Database;
 /// <summary>
 /// Settings every SQLite connection needs, applied when it opens. <c>busy_timeout</c> makes a writer
 /// that finds the file locked wait inside SQLite, retrying within milliseconds, instead of failing at
-/// once into Microsoft.Data.Sqlite's own retry loop, which sleeps 150 ms between tries.
+/// once into Microsoft.Data.Sqlite's own retry loop, which sleeps 150 ms between tries. Automatic
+/// checkpoints are off: <see cref="SqliteCheckpointer"/> runs them in the background instead.
 /// </summary>
 internal sealed class SqlitePragmas(string synchronous) : DbConnectionInterceptor
 {
     public const int BusyTimeoutMs = 5000;
 
-    private readonly string _sql = $"PRAGMA busy_timeout = {BusyTimeoutMs}; PRAGMA synchronous = {synchronous};";
+    private readonly string _sql = $"PRAGMA busy_timeout = {BusyTimeoutMs}; PRAGMA synchronous = {synchronous}; PRAGMA wal_autocheckpoint = 0;";
 
     public override void ConnectionOpened(DbConnection connection, ConnectionEndEventData eventData)
     {
