@@ -35,7 +35,7 @@ internal sealed class SqliteCheckpointer(string connectionString, string service
         Checkpoint("TRUNCATE");
     }
 
-    private void Checkpoint(string mode)
+    internal void Checkpoint(string mode)
     {
         try
         {

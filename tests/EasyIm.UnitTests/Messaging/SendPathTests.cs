@@ -307,4 +307,24 @@ public sealed class SendPathTests
         Assert.Equal(MessageStatus.Sent, (await host.AnswersAsync(owner, "mute-4")).Single().Status);
         host.AssertNoFaults();
     }
+
+    [Fact]
+    public async Task Database_connections_wait_inside_sqlite_for_a_lock_and_leave_checkpoints_to_the_background()
+    {
+        await using var host = await MessagingHost.StartAsync();
+
+        var (busyTimeout, autoCheckpoint, synchronous) = await host.DbAsync(async db =>
+        {
+            await db.Database.OpenConnectionAsync();
+            long Pragma(string name)
+            {
+                using var command = db.Database.GetDbConnection().CreateCommand();
+                command.CommandText = $"PRAGMA {name}";
+                return (long)command.ExecuteScalar()!;
+            }
+            return (Pragma("busy_timeout"), Pragma("wal_autocheckpoint"), Pragma("synchronous"));
+        });
+
+        Assert.Equal((5000L, 0L, 2L), (busyTimeout, autoCheckpoint, synchronous));
+    }
 }
