@@ -19,23 +19,21 @@ public sealed class SqliteCheckpointerTests : IDisposable
     {
         var connectionString = DatabaseSetup.SqliteConnectionString(_directory, "unit");
         var wal = Path.Combine(_directory, "unit.db-wal");
-        using (var connection = new SqliteConnection(connectionString))
-        {
-            connection.Open();
-            Execute(connection, "PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0; CREATE TABLE t (v TEXT);");
-            // Past SQLite's default automatic checkpoint (1,000 pages): with it on, the log would have been folded already.
-            for (var i = 0; i < 3000; i++)
-                Execute(connection, $"INSERT INTO t VALUES ('{new string('x', 2000)}');");
-        }
+        // Held open to the end: when the last connection to a database closes (another test class's
+        // ClearAllPools closes idle pooled ones at any moment), SQLite checkpoints and deletes the log itself.
+        using var connection = new SqliteConnection(connectionString);
+        connection.Open();
+        Execute(connection, "PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0; CREATE TABLE t (v TEXT);");
+        // Past SQLite's default automatic checkpoint (1,000 pages): with it on, the log would have been folded already.
+        for (var i = 0; i < 3000; i++)
+            Execute(connection, $"INSERT INTO t VALUES ('{new string('x', 2000)}');");
         var before = new FileInfo(wal).Length;
 
         new SqliteCheckpointer(connectionString, "unit", TimeProvider.System, NullLogger<SqliteCheckpointer>.Instance).Checkpoint("TRUNCATE");
 
         Assert.True(before > 4 * 1024 * 1024, $"the log held only {before} bytes");
         Assert.Equal(0, new FileInfo(wal).Length);
-        using var check = new SqliteConnection(connectionString);
-        check.Open();
-        using var count = check.CreateCommand();
+        using var count = connection.CreateCommand();
         count.CommandText = "SELECT count(*) FROM t";
         Assert.Equal(3000L, count.ExecuteScalar());
     }
