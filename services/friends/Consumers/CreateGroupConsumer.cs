@@ -83,8 +83,8 @@ public sealed class CreateGroupConsumer(
             .Where(m => m.GroupId == group.Id && m.AddedByCommandId == messageId)
             .OrderBy(m => m.JoinedAtMs).ThenBy(m => m.UserId)
             .ToListAsync(context.CancellationToken);
-        await context.PublishBatch(added.Select(m =>
-            new GroupMemberAdded(group.Id, m.UserId, m.Role, DateTimeOffset.FromUnixTimeMilliseconds(m.JoinedAtMs))));
-        await context.RespondAsync(new GroupCreated(group.Id));
+        var events = added.Select(m => new GroupMemberAdded(group.Id, m.UserId, m.Role, DateTimeOffset.FromUnixTimeMilliseconds(m.JoinedAtMs))).ToList();
+        await context.PublishBatch(events);
+        await context.RespondAsync(new GroupCreated(group.Id, events));
     }
 }

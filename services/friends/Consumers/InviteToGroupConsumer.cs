@@ -68,9 +68,9 @@ public sealed class InviteToGroupConsumer(FriendsDbContext db, TimeProvider time
             added.AddRange(newcomers.Select(id => (id, now)));
         }
 
-        await context.PublishBatch(added.Select(a =>
-            new GroupMemberAdded(groupId, a.UserId, GroupRoles.Member, DateTimeOffset.FromUnixTimeMilliseconds(a.JoinedAtMs))));
+        var events = added.Select(a => new GroupMemberAdded(groupId, a.UserId, GroupRoles.Member, DateTimeOffset.FromUnixTimeMilliseconds(a.JoinedAtMs))).ToList();
+        await context.PublishBatch(events);
         var count = await db.GroupMembers.CountAsync(m => m.GroupId == groupId, ct);
-        await context.RespondAsync(new GroupMembersChanged(groupId, count));
+        await context.RespondAsync(new GroupMembersChanged(groupId, count, events));
     }
 }

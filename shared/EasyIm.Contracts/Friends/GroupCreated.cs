@@ -1,3 +1,4 @@
 namespace EasyIm.Contracts.Friends;
 
-public sealed record GroupCreated(long GroupId);
+/// <summary>The new group, and the members it was made with (as announced by <see cref="GroupMemberAdded"/>).</summary>
+public sealed record GroupCreated(long GroupId, IReadOnlyList<GroupMemberAdded>? Added = null);
