@@ -1,10 +1,7 @@
 using EasyIm.Contracts.Auth;
 using EasyIm.Contracts.Friends;
-using EasyIm.Contracts.Messaging;
-using EasyIm.Hosting.Bus;
 using EasyIm.Gateway.Http;
 using MassTransit;
-using Microsoft.Extensions.Logging;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
@@ -41,30 +38,8 @@ public static class GroupApi
 
     private static MembersChangedData ToChanged(GroupMembersChanged c) => new(c.GroupId.ToString(), c.MemberCount);
 
-    /// <summary>
-    /// Members just added reach messaging's membership projection before the API answers, so a message
-    /// the adder sends right after reaches all of them (the published events alone could arrive later).
-    /// If messaging does not answer, the answer goes out anyway: the events still apply them.
-    /// </summary>
-    private static async Task ApplyToMessagingAsync(IRequestClient<ApplyGroupMembers> messaging, ILoggerFactory logs,
-        IReadOnlyList<GroupMemberAdded>? added, CancellationToken ct)
-    {
-        if (added is not { Count: > 0 })
-            return;
-        try
-        {
-            await messaging.GetResponse<GroupMembersApplied>(new ApplyGroupMembers(added), ct, BusSetup.RequestTimeout);
-        }
-        catch (Exception ex) when (ex is RequestTimeoutException or RequestFaultException)
-        {
-            logs.CreateLogger(typeof(GroupApi)).LogWarning("Messaging did not apply {Count} new members of group {GroupId} at once ({Error}); their events will",
-                added.Count, added[0].GroupId, ex.GetType().Name);
-        }
-    }
-
     public static async Task<IResult> Create(HttpRequest request,
-        [FromServices] IRequestClient<ValidateAccessToken> auth, [FromServices] IRequestClient<CreateGroup> friends,
-        [FromServices] IRequestClient<ApplyGroupMembers> messaging, [FromServices] ILoggerFactory logs, CancellationToken ct)
+        [FromServices] IRequestClient<ValidateAccessToken> auth, [FromServices] IRequestClient<CreateGroup> friends, CancellationToken ct)
     {
         var input = await ApiInput.ReadAsync(request);
         var me = await ApiCaller.ResolveAsync(request, input, auth, ct);
@@ -73,13 +48,11 @@ public static class GroupApi
         if ((FriendRules.CheckGroupName(name) ?? FriendRules.CheckIds(members, "member_ids", required: false)) is { } broken)
             throw new ApiInputException(broken.Field, broken.Message);
         return await ServiceCalls.AskAsync(friends, new CreateGroup(me, name!.Trim(), members),
-            (GroupCreated g) => new FriendsApi.IdData(g.GroupId.ToString()), ct,
-            beforeAnswer: (g, token) => ApplyToMessagingAsync(messaging, logs, g.Added, token));
+            (GroupCreated g) => new FriendsApi.IdData(g.GroupId.ToString()), ct);
     }
 
     public static async Task<IResult> Invite(HttpRequest request,
-        [FromServices] IRequestClient<ValidateAccessToken> auth, [FromServices] IRequestClient<InviteToGroup> friends,
-        [FromServices] IRequestClient<ApplyGroupMembers> messaging, [FromServices] ILoggerFactory logs, CancellationToken ct)
+        [FromServices] IRequestClient<ValidateAccessToken> auth, [FromServices] IRequestClient<InviteToGroup> friends, CancellationToken ct)
     {
         var input = await ApiInput.ReadAsync(request);
         var me = await ApiCaller.ResolveAsync(request, input, auth, ct);
@@ -87,8 +60,7 @@ public static class GroupApi
         var users = input.IdList("user_ids", FriendRules.MaxIdsPerCall);
         if (FriendRules.CheckIds(users, "user_ids", required: true) is { } broken)
             throw new ApiInputException(broken.Field, broken.Message);
-        return await ServiceCalls.AskAsync(friends, new InviteToGroup(me, group, users), (GroupMembersChanged c) => ToChanged(c), ct,
-            beforeAnswer: (c, token) => ApplyToMessagingAsync(messaging, logs, c.Added, token));
+        return await ServiceCalls.AskAsync(friends, new InviteToGroup(me, group, users), (GroupMembersChanged c) => ToChanged(c), ct);
     }
 
     public static async Task<IResult> Leave(HttpRequest request,

@@ -9,8 +9,7 @@ namespace EasyIm.Gateway.Http;
 public static class ServiceCalls
 {
     public static async Task<IResult> AskAsync<TRequest, TReply, TData>(
-        IRequestClient<TRequest> client, TRequest request, Func<TReply, TData> toData, CancellationToken cancellationToken, string msg = "success",
-        Func<TReply, CancellationToken, Task>? beforeAnswer = null)
+        IRequestClient<TRequest> client, TRequest request, Func<TReply, TData> toData, CancellationToken cancellationToken, string msg = "success")
         where TRequest : class
         where TReply : class
     {
@@ -18,11 +17,7 @@ public static class ServiceCalls
         {
             var response = await client.GetResponse<TReply, RequestRejected>(request, cancellationToken, BusSetup.RequestTimeout);
             if (response.Is(out Response<TReply>? ok))
-            {
-                if (beforeAnswer is not null)
-                    await beforeAnswer(ok.Message, cancellationToken);
                 return ApiResults.Ok(toData(ok.Message), msg);
-            }
             response.Is(out Response<RequestRejected>? rejected);
             return ApiResults.Fail(rejected!.Message.Code, rejected.Message.Message, rejected.Message.Field);
         }

@@ -4,7 +4,7 @@ namespace EasyIm.Contracts.Messaging;
 
 /// <summary>
 /// Asks messaging to apply members just added to groups to its membership projection now, before the
-/// API answers the one who added them, so a message sent right after reaches every new member. The same
+/// friends service answers the one who added them, so a message sent right after reaches every new member. The same
 /// <see cref="GroupMemberAdded"/> events also arrive published; applying one twice changes nothing.
 /// Answered with <see cref="GroupMembersApplied"/>.
 /// </summary>

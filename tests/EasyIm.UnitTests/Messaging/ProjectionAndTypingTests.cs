@@ -71,6 +71,25 @@ public sealed class ProjectionAndTypingTests
     }
 
     [Fact]
+    public async Task A_friendship_applied_on_request_lets_either_send_at_once_and_its_late_event_changes_nothing()
+    {
+        await using var host = await MessagingHost.StartAsync();
+        var (a, b) = (MessagingHost.NewUserId(), MessagingHost.NewUserId());
+        var created = new FriendshipCreated(a, b, DateTimeOffset.UtcNow);
+
+        await host.Harness.GetRequestClient<ApplyFriendship>().GetResponse<FriendshipApplied>(new ApplyFriendship(created));
+        await host.SubmitAsync(MessagingHost.Chat(b, a, "at-once"));
+        var sent = (await host.AnswersAsync(b, "at-once")).Single();
+        await host.PublishAndWaitAsync(created);
+        var rows = await FriendshipsAsync(host, a, b);
+
+        Assert.Equal(MessageStatus.Sent, sent.Status);
+        Assert.Equal(2, rows.Count);
+        Assert.All(rows, f => Assert.True(f.Active));
+        host.AssertNoFaults();
+    }
+
+    [Fact]
     public async Task Members_applied_on_request_are_in_the_projection_when_answered_and_their_event_arriving_later_changes_nothing()
     {
         await using var host = await MessagingHost.StartAsync();
