@@ -1,0 +1,220 @@
+using Microsoft.Playwright;
+using static Microsoft.Playwright.Assertions;
+
+namespace EasyIm.BrowserTests;
+
+/// <summary>
+/// The web client served by the gateway, in headless Chromium, against the standalone executable run
+/// as a process: two people in two browser contexts (separate storage, as two machines) chat.
+/// </summary>
+[Collection(ChromiumCollection.Name)]
+public sealed class WebClientTests(ChromiumFixture chromium) : IAsyncLifetime
+{
+    private const string Password = "secret-1";
+    private readonly List<IBrowserContext> _contexts = [];
+    private ServerProcess? _server;
+
+    public Task InitializeAsync()
+    {
+        // Auto-waiting assertions, bounded: generous for a busy 2-core machine, never a fixed sleep.
+        SetDefaultExpectTimeout(20_000);
+        return Task.CompletedTask;
+    }
+
+    public async Task DisposeAsync()
+    {
+        foreach (var context in _contexts)
+            await context.DisposeAsync();
+        if (_server is not null)
+            await _server.DisposeAsync();
+    }
+
+    private async Task<(ServerProcess Server, ChatPage Page)> StartAsync()
+    {
+        var browser = chromium.RequireBrowser();
+        _server ??= await ServerProcess.StartAsync();
+        return (_server, await NewPageAsync(browser));
+    }
+
+    private async Task<ChatPage> NewPageAsync(IBrowser browser)
+    {
+        var context = await browser.NewContextAsync();
+        _contexts.Add(context);
+        context.SetDefaultTimeout(20_000);
+        var page = new ChatPage(await context.NewPageAsync());
+        await page.OpenAsync(_server!.BaseAddress);
+        return page;
+    }
+
+    [SkippableFact]
+    public async Task Two_people_befriend_chat_one_to_one_and_in_a_group_with_ticks_badges_and_sync_after_reconnects()
+    {
+        var (server, alice) = await StartAsync();
+        var bob = await NewPageAsync(chromium.RequireBrowser());
+        await alice.RegisterAsync("alice", Password, "Alice");
+        await bob.RegisterAsync("bob", Password, "Bob");
+
+        // Search, invite, accept: each side hears of it live, over its socket.
+        await alice.SearchAsync("bob");
+        await alice.Button("Invite Bob").ClickAsync();
+        await Expect(alice.Button("Invited Bob")).ToBeDisabledAsync();
+        await bob.Button("Accept Alice").ClickAsync();
+        await Expect(bob.Chat("Alice")).ToBeVisibleAsync();
+        await Expect(alice.Chat("Bob")).ToBeVisibleAsync();
+
+        // An empty message is not sent: the button stays disabled and Enter does nothing.
+        await alice.OpenChatAsync("Bob");
+        await alice.MessageBox.FillAsync("   ");
+        await Expect(alice.SendButton).ToBeDisabledAsync();
+        await alice.MessageBox.PressAsync("Enter");
+        await Expect(alice.Messages.GetByRole(AriaRole.Listitem)).ToHaveCountAsync(0);
+
+        // One to one: delivered once Bob's client has it, read once Bob opens the chat.
+        await alice.SendAsync("Hello Bob");
+        await Expect(bob.Badge("Alice")).ToHaveTextAsync("1 unread");
+        await Expect(alice.Tick("Hello Bob")).ToHaveAttributeAsync("aria-label", "delivered");
+        await bob.OpenChatAsync("Alice");
+        await Expect(bob.Message("Hello Bob")).ToBeVisibleAsync();
+        await Expect(bob.Badge("Alice")).ToHaveCountAsync(0);
+        await Expect(alice.Tick("Hello Bob")).ToHaveAttributeAsync("aria-label", "read");
+
+        // And back: Alice has the chat open, so Bob's message is read as it lands; no badge for her.
+        await bob.SendAsync("Hi Alice");
+        await Expect(alice.Message("Hi Alice")).ToBeVisibleAsync();
+        await Expect(bob.Tick("Hi Alice")).ToHaveAttributeAsync("aria-label", "read");
+        await Expect(alice.Badge("Bob")).ToHaveCountAsync(0);
+
+        // A group of the two: Bob learns of it from its first message, with a badge until he looks.
+        await alice.Button("New group").ClickAsync();
+        await alice.Page.GetByLabel("Group name").FillAsync("Team");
+        await alice.Page.GetByRole(AriaRole.Checkbox, new() { Name = "Bob" }).CheckAsync();
+        await alice.Button("Create group").ClickAsync();
+        await Expect(alice.ConversationTitle).ToHaveTextAsync("Team");
+        await alice.SendAsync("Hello team");
+        await Expect(bob.Badge("Team")).ToHaveTextAsync("1 unread");
+        await bob.OpenChatAsync("Team");
+        await Expect(bob.Message("Hello team")).ToContainTextAsync("Alice");
+        await Expect(bob.Badge("Team")).ToHaveCountAsync(0);
+        await bob.SendAsync("Hi team");
+        await Expect(alice.Message("Hi team")).ToContainTextAsync("Bob");
+        await Expect(alice.Tick("Hello team")).ToHaveAttributeAsync("aria-label", "read");
+
+        // Alice offline: Bob's messages are stored (sent) but not delivered; back online, she gets each once, in order.
+        await bob.OpenChatAsync("Alice");
+        await alice.PauseConnectionAsync();
+        await Expect(alice.Status).ToHaveTextAsync("Offline");
+        string[] whileOffline = ["offline 1", "offline 2", "offline 3"];
+        foreach (var text in whileOffline)
+            await bob.SendAsync(text);
+        foreach (var text in whileOffline)
+            await Expect(bob.Tick(text)).ToHaveAttributeAsync("aria-label", "sent");
+        await alice.ResumeConnectionAsync();
+        await Expect(alice.Status).ToHaveTextAsync("Online");
+        await Expect(alice.Badge("Bob")).ToHaveTextAsync("3 unread");
+        foreach (var text in whileOffline)
+            await Expect(bob.Tick(text)).ToHaveAttributeAsync("aria-label", "delivered");
+        await alice.OpenChatAsync("Bob");
+        string[] oneToOne = ["Hello Bob", "Hi Alice", .. whileOffline];
+        await Expect(alice.MessageTexts).ToHaveTextAsync(oneToOne);
+        await Expect(bob.Tick("offline 3")).ToHaveAttributeAsync("aria-label", "read");
+
+        // The socket drops while Bob sends: whatever raced the drop comes with the reconnect's sync, once.
+        await alice.Chat("Team").ClickAsync();
+        await alice.DropConnectionAsync();
+        string[] duringDrop = ["drop 1", "drop 2", "drop 3"];
+        foreach (var text in duringDrop)
+            await bob.SendAsync(text);
+        await Expect(alice.Status).ToHaveTextAsync("Online");
+        await Expect(alice.Badge("Bob")).ToHaveTextAsync("3 unread");
+        await alice.OpenChatAsync("Bob");
+        oneToOne = [.. oneToOne, .. duringDrop];
+        await Expect(alice.MessageTexts).ToHaveTextAsync(oneToOne);
+
+        // The server dies: Bob's messages wait in his tab and go out again, with their own ids, when it is
+        // back; both tabs reconnect by themselves, and Alice sees each message once, in order.
+        await server.KillAsync();
+        await Expect(alice.Status).Not.ToHaveTextAsync("Online");
+        await Expect(bob.Status).Not.ToHaveTextAsync("Online");
+        string[] whileDown = ["down 1", "down 2", "down 3"];
+        foreach (var text in whileDown)
+            await bob.SendAsync(text);
+        foreach (var text in whileDown)
+            await Expect(bob.Tick(text)).ToHaveAttributeAsync("aria-label", "sending");
+        await server.StartProcessAsync();
+        await Expect(bob.Status).ToHaveTextAsync("Online", new() { Timeout = 40_000 });
+        await Expect(alice.Status).ToHaveTextAsync("Online", new() { Timeout = 40_000 });
+        oneToOne = [.. oneToOne, .. whileDown];
+        await Expect(alice.MessageTexts).ToHaveTextAsync(oneToOne);
+        await Expect(bob.MessageTexts).ToHaveTextAsync(oneToOne);
+        foreach (var text in whileDown)
+            await Expect(bob.Tick(text)).ToHaveAttributeAsync("aria-label", "read");
+
+        // A reload starts from the server's history: the same conversation, once, in order.
+        await alice.Page.ReloadAsync();
+        await Expect(alice.Status).ToHaveTextAsync("Online");
+        await alice.OpenChatAsync("Bob");
+        await Expect(alice.MessageTexts).ToHaveTextAsync(oneToOne);
+    }
+
+    [SkippableFact]
+    public async Task Bad_sign_ins_show_the_reason_and_the_server_keeps_serving()
+    {
+        var (_, page) = await StartAsync();
+
+        await page.FillSignInAsync("carol", "short");
+        await page.Button("Register").ClickAsync();
+        await Expect(page.SignInError).ToContainTextAsync("password must be 6-128 characters");
+
+        await page.FillSignInAsync("c", Password);
+        await page.Button("Register").ClickAsync();
+        await Expect(page.SignInError).ToContainTextAsync("account");
+
+        await page.FillSignInAsync("", "");
+        await page.ClickLogInAsync();
+        await Expect(page.SignInError).ToHaveTextAsync("Enter your account and password.");
+
+        await page.RegisterAsync("carol", Password, "Carol");
+        await page.Button("Log out").ClickAsync();
+
+        await page.FillSignInAsync("carol", "wrong-password");
+        await page.ClickLogInAsync();
+        await Expect(page.SignInError).ToHaveTextAsync("account or password is incorrect");
+        await page.FillSignInAsync("nobody_here", Password);
+        await page.ClickLogInAsync();
+        await Expect(page.SignInError).ToHaveTextAsync("account or password is incorrect");
+
+        await page.FillSignInAsync("carol", Password, "Carol");
+        await page.Button("Register").ClickAsync();
+        await Expect(page.SignInError).ToHaveTextAsync("account already exists");
+
+        // Still serving, and the right password still works.
+        await page.FillSignInAsync("carol", Password);
+        await page.ClickLogInAsync();
+        await Expect(page.Status).ToHaveTextAsync("Online");
+        await Expect(page.Page.GetByText("Signed in as Carol (carol)")).ToBeVisibleAsync();
+
+        // A search that finds nobody says so; an invalid one shows the server's reason beside the list.
+        await page.SearchAsync("zzz_nobody");
+        await Expect(page.Page.GetByText("Nobody matches “zzz_nobody”.")).ToBeVisibleAsync();
+    }
+
+    [SkippableFact]
+    public async Task The_page_and_its_scripts_are_served_on_both_ports_with_their_types()
+    {
+        var (server, page) = await StartAsync();
+
+        foreach (var origin in new[] { server.BaseAddress, server.SocketPortAddress })
+        {
+            var index = await page.Page.APIRequest.GetAsync(origin.ToString());
+            Assert.Equal(200, index.Status);
+            Assert.StartsWith("text/html", index.Headers["content-type"]);
+            var script = await page.Page.APIRequest.GetAsync(new Uri(origin, "js/app.js").ToString());
+            Assert.Equal(200, script.Status);
+            Assert.StartsWith("text/javascript", script.Headers["content-type"]);
+            Assert.Contains("import", await script.TextAsync());
+            var missing = await page.Page.APIRequest.GetAsync(new Uri(origin, "js/nope.js").ToString());
+            Assert.Equal(404, missing.Status);
+        }
+        await Expect(page.Page).ToHaveTitleAsync("EasyIm");
+    }
+}
