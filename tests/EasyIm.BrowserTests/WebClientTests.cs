@@ -149,11 +149,23 @@ public sealed class WebClientTests(ChromiumFixture chromium) : IAsyncLifetime
         foreach (var text in whileDown)
             await Expect(bob.Tick(text)).ToHaveAttributeAsync("aria-label", "read");
 
-        // A reload starts from the server's history: the same conversation, once, in order.
+        // Missed while offline, then a reload: those messages come both in the history page and in the
+        // connect-time sync, and still show once, in order, counted once in the badge.
+        await alice.Chat("Team").ClickAsync();
+        await alice.PauseConnectionAsync();
+        string[] beforeReload = ["reload 1", "reload 2"];
+        foreach (var text in beforeReload)
+            await bob.SendAsync(text);
+        foreach (var text in beforeReload)
+            await Expect(bob.Tick(text)).ToHaveAttributeAsync("aria-label", "sent");
         await alice.Page.ReloadAsync();
         await Expect(alice.Status).ToHaveTextAsync("Online");
+        await Expect(alice.Badge("Bob")).ToHaveTextAsync("2 unread");
         await alice.OpenChatAsync("Bob");
+        oneToOne = [.. oneToOne, .. beforeReload];
         await Expect(alice.MessageTexts).ToHaveTextAsync(oneToOne);
+        await Expect(alice.Badge("Bob")).ToHaveCountAsync(0);
+        await Expect(bob.Tick("reload 2")).ToHaveAttributeAsync("aria-label", "read");
     }
 
     [SkippableFact]
