@@ -21,10 +21,13 @@ public sealed class ChromiumFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        var executable = FindExecutable();
+        var configured = Environment.GetEnvironmentVariable(ExecutableVariable);
+        var executable = string.IsNullOrWhiteSpace(configured) ? FindOnPath() : File.Exists(configured) ? configured : null;
         if (executable is null)
         {
-            Missing = $"needs Chromium: no {string.Join(" or ", Names)} on PATH and {ExecutableVariable} is not set (apt-get install chromium; see .ci/run)";
+            Missing = string.IsNullOrWhiteSpace(configured)
+                ? $"needs Chromium: no {string.Join(" or ", Names)} on PATH and {ExecutableVariable} is not set (apt-get install chromium; see .ci/run)"
+                : $"needs Chromium: {ExecutableVariable} names {configured}, which does not exist";
             return;
         }
         _playwright = await Playwright.CreateAsync();
@@ -54,11 +57,8 @@ public sealed class ChromiumFixture : IAsyncLifetime
         _playwright?.Dispose();
     }
 
-    private static string? FindExecutable()
+    private static string? FindOnPath()
     {
-        var configured = Environment.GetEnvironmentVariable(ExecutableVariable);
-        if (!string.IsNullOrWhiteSpace(configured))
-            return File.Exists(configured) ? configured : null;
         var path = Environment.GetEnvironmentVariable("PATH") ?? "";
         return path.Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
             .SelectMany(dir => Names.Select(name => Path.Combine(dir, name)))
