@@ -1,3 +1,6 @@
+using System.Net;
+using System.Net.WebSockets;
+using System.Text.Json;
 using Microsoft.Playwright;
 using static Microsoft.Playwright.Assertions;
 
@@ -210,23 +213,40 @@ public sealed class WebClientTests(ChromiumFixture chromium) : IAsyncLifetime
         await Expect(page.Page.GetByText("Nobody matches “zzz_nobody”.")).ToBeVisibleAsync();
     }
 
-    [SkippableFact]
-    public async Task The_page_and_its_scripts_are_served_on_both_ports_with_their_types()
+    [Fact]
+    public async Task The_page_and_its_files_are_served_on_both_ports_and_a_websocket_upgrade_on_the_page_s_path_is_still_a_long_connection()
     {
-        var (server, page) = await StartAsync();
-
-        foreach (var origin in new[] { server.BaseAddress, server.SocketPortAddress })
+        // No browser needed: this is what the browser is given.
+        _server = await ServerProcess.StartAsync();
+        using var http = new HttpClient();
+        foreach (var origin in new[] { _server.BaseAddress, _server.SocketPortAddress })
         {
-            var index = await page.Page.APIRequest.GetAsync(origin.ToString());
-            Assert.Equal(200, index.Status);
-            Assert.StartsWith("text/html", index.Headers["content-type"]);
-            var script = await page.Page.APIRequest.GetAsync(new Uri(origin, "js/app.js").ToString());
-            Assert.Equal(200, script.Status);
-            Assert.StartsWith("text/javascript", script.Headers["content-type"]);
-            Assert.Contains("import", await script.TextAsync());
-            var missing = await page.Page.APIRequest.GetAsync(new Uri(origin, "js/nope.js").ToString());
-            Assert.Equal(404, missing.Status);
+            using var index = await http.GetAsync(origin);
+            Assert.Equal(HttpStatusCode.OK, index.StatusCode);
+            Assert.Equal("text/html", index.Content.Headers.ContentType?.MediaType);
+            Assert.Contains("<title>EasyIm</title>", await index.Content.ReadAsStringAsync());
+            foreach (var (path, type) in new[] { ("js/app.js", "text/javascript"), ("js/connection.js", "text/javascript"), ("css/app.css", "text/css") })
+            {
+                using var file = await http.GetAsync(new Uri(origin, path));
+                Assert.Equal(HttpStatusCode.OK, file.StatusCode);
+                Assert.Equal(type, file.Content.Headers.ContentType?.MediaType);
+                Assert.Equal("no-cache", file.Headers.CacheControl?.ToString());
+            }
+            using var missing = await http.GetAsync(new Uri(origin, "js/nope.js"));
+            Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
+
+            // "/" is the page for a GET and a long connection for an upgrade: a bad token is refused over the socket.
+            using var socket = new ClientWebSocket();
+            await socket.ConnectAsync(new Uri($"ws://{origin.Authority}/"), CancellationToken.None);
+            await socket.SendAsync("""{"msg_type":4,"from_user_id":"1","access_token":"nope","content":"{\"key\":\"KEEP_ALIVE\"}"}"""u8.ToArray(),
+                WebSocketMessageType.Text, true, CancellationToken.None);
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+            var buffer = new byte[4096];
+            var received = await socket.ReceiveAsync(buffer, timeout.Token);
+            using var reply = JsonDocument.Parse(buffer.AsMemory(0, received.Count));
+            Assert.Equal(5, reply.RootElement.GetProperty("msg_type").GetInt32()); // NOTIFY
+            using var content = JsonDocument.Parse(reply.RootElement.GetProperty("content").GetString()!);
+            Assert.Equal(401, content.RootElement.GetProperty("code").GetInt32());
         }
-        await Expect(page.Page).ToHaveTitleAsync("EasyIm");
     }
 }
