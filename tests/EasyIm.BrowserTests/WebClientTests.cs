@@ -213,6 +213,42 @@ public sealed class WebClientTests(ChromiumFixture chromium) : IAsyncLifetime
         await Expect(page.Page.GetByText("Nobody matches “zzz_nobody”.")).ToBeVisibleAsync();
     }
 
+    [SkippableFact]
+    public async Task The_client_keeps_messages_that_come_out_of_order_or_twice_once_each_in_seq_order()
+    {
+        var (_, page) = await StartAsync();
+
+        // The page's own module, in the browser: what pushes, syncs, history pages and acks feed it.
+        var result = await page.Page.EvaluateAsync<JsonElement>("""
+            async () => {
+              const { Conversation, fromWire, singleConversationId } = await import('/js/store.js');
+              const c = new Conversation('s_1_2', 0, '2');
+              const theirs = (id, seq) => fromWire({ id, conversation_seq: String(seq), from_user_id: '2', content: 'm' + seq, sent_at: String(1000 + seq) });
+              c.upsert({ id: null, clientMsgId: 'c1', from: '1', content: 'mine', seq: null, sentAt: 5000, state: 'pending', status: 0 }, '1');
+              const fresh = [theirs('a', 3), theirs('b', 1), theirs('a', 3), theirs('c', 2)].map((m) => c.upsert(m, '1'));
+              const beforeAck = c.messages.map((m) => m.content);
+              const ack = fromWire({ id: 'd', client_msg_id: 'c1', from_user_id: '1', conversation_seq: '4', content: 'mine', status: 1, sent_at: '1004' });
+              fresh.push(c.upsert(ack, '1'), c.upsert(ack, '1'));
+              c.peerArrived = 4;
+              return {
+                fresh, beforeAck,
+                after: c.messages.map((m) => `${m.content}:${m.seq}:${m.id}`),
+                tick: c.tick(c.byClientId.get('c1')),
+                lastSeq: c.lastSeq,
+                ids: [singleConversationId('10', '9'), singleConversationId('386078676485144576', '99')],
+              };
+            }
+            """);
+
+        Assert.Equal([true, true, false, true, false, false], result.GetProperty("fresh").EnumerateArray().Select(e => e.GetBoolean()));
+        Assert.Equal(["m1", "m2", "m3", "mine"], result.GetProperty("beforeAck").EnumerateArray().Select(e => e.GetString()));
+        Assert.Equal(["m1:1:b", "m2:2:c", "m3:3:a", "mine:4:d"], result.GetProperty("after").EnumerateArray().Select(e => e.GetString()));
+        Assert.Equal("delivered", result.GetProperty("tick").GetString());
+        Assert.Equal(4, result.GetProperty("lastSeq").GetInt32());
+        // Numeric order of the 64-bit ids, as the server names conversations, not string order.
+        Assert.Equal(["s_9_10", "s_99_386078676485144576"], result.GetProperty("ids").EnumerateArray().Select(e => e.GetString()));
+    }
+
     [Fact]
     public async Task The_page_and_its_files_are_served_on_both_ports_and_a_websocket_upgrade_on_the_page_s_path_is_still_a_long_connection()
     {
