@@ -172,6 +172,48 @@ public sealed class WebClientTests(ChromiumFixture chromium) : IAsyncLifetime
     }
 
     [SkippableFact]
+    public async Task A_tab_that_was_offline_catches_up_from_its_own_cursors_while_another_tab_of_the_same_user_read_on()
+    {
+        var (_, aliceHere) = await StartAsync();
+        var bob = await NewPageAsync(chromium.RequireBrowser());
+        await aliceHere.RegisterAsync("alice", Password, "Alice");
+        await bob.RegisterAsync("bob", Password, "Bob");
+        await aliceHere.SearchAsync("bob");
+        await aliceHere.Button("Invite Bob").ClickAsync();
+        await bob.Button("Accept Alice").ClickAsync();
+        await Expect(aliceHere.Chat("Bob")).ToBeVisibleAsync();
+
+        // Alice's second device: its own browser, signed in to the same account.
+        var aliceThere = await NewPageAsync(chromium.RequireBrowser());
+        await aliceThere.FillSignInAsync("alice", Password);
+        await aliceThere.ClickLogInAsync();
+        await Expect(aliceThere.Status).ToHaveTextAsync("Online");
+
+        await bob.OpenChatAsync("Alice");
+        await aliceHere.OpenChatAsync("Bob");
+        await aliceThere.OpenChatAsync("Bob");
+        await bob.SendAsync("before");
+        await Expect(aliceHere.Message("before")).ToBeVisibleAsync();
+        await Expect(aliceThere.Message("before")).ToBeVisibleAsync();
+
+        // The other device gets and reads these, so the user's cursors move past them...
+        await aliceHere.PauseConnectionAsync();
+        string[] missed = ["away 1", "away 2"];
+        foreach (var text in missed)
+            await bob.SendAsync(text);
+        await Expect(aliceThere.MessageTexts).ToHaveTextAsync(["before", .. missed]);
+        await Expect(bob.Tick("away 2")).ToHaveAttributeAsync("aria-label", "read");
+
+        // ...and this one, back, asks from where it stopped rather than from the user's cursor.
+        await aliceHere.ResumeConnectionAsync();
+        await Expect(aliceHere.Status).ToHaveTextAsync("Online");
+        await Expect(aliceHere.MessageTexts).ToHaveTextAsync(["before", .. missed]);
+        await aliceHere.SendAsync("seen them");
+        await Expect(bob.Message("seen them")).ToBeVisibleAsync();
+        await Expect(aliceThere.Message("seen them")).ToBeVisibleAsync();
+    }
+
+    [SkippableFact]
     public async Task Bad_sign_ins_show_the_reason_and_the_server_keeps_serving()
     {
         var (_, page) = await StartAsync();

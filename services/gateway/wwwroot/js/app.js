@@ -6,6 +6,7 @@ import { ChatType, Conversation, fromWire, groupConversationId, singleConversati
 const SESSION_KEY = 'easyim.session';
 const TYPING_SHOWN_MS = 4000;
 const TYPING_EVERY_MS = 3000;
+const SYNC_MAX_CONVERSATIONS = 500;
 
 const $ = (id) => document.getElementById(id);
 const el = (tag, props = {}, ...children) => {
@@ -38,6 +39,7 @@ const groups = new Map();    // id -> {id, name, member_count}
 const conversations = new Map();
 const pendingSends = new Map(); // client_msg_id -> conversation, until answered
 let openId = null;
+let connectedBefore = false;  // this tab has been online since sign-in: a reconnect syncs from its cursors
 let typingTimer = null;
 let lastTypingSent = 0;
 
@@ -89,7 +91,10 @@ function startSession(value) {
     deviceId,
     getToken: () => session?.access_token,
     onFrame,
-    onState: showConnectionState,
+    onState: (state, detail) => {
+      showConnectionState(state, detail);
+      if (state === 'online') onConnected();
+    },
     onAuthFailed: async () => (await refreshToken()) || (endSession('Your session has ended; log in again.'), false),
   });
   loadAll().finally(() => connection?.start());
@@ -102,6 +107,7 @@ function endSession(message) {
   sessionStorage.removeItem(SESSION_KEY);
   for (const map of [friends, people, groups, conversations, pendingSends]) map.clear();
   openId = null;
+  connectedBefore = false;
   $('chat').hidden = true;
   $('sign-in').hidden = false;
   $('sign-in-error').textContent = message;
@@ -225,6 +231,17 @@ async function loadHistory(conv) {
 }
 
 // ---- frames from the server ------------------------------------------------------------------
+
+function onConnected() {
+  // The first connection follows the HTTP load (conversation list, history on opening a chat); after a
+  // reconnect, ask for everything after what this tab has, whoever else acknowledged it meanwhile.
+  if (connectedBefore) {
+    // The most recently active ones: a frame stays well under the server's 64 KiB (about 50 bytes each).
+    const recent = [...conversations.values()].sort((a, b) => b.lastActivity - a.lastActivity).slice(0, SYNC_MAX_CONVERSATIONS);
+    connection.sync(Object.fromEntries(recent.map((conv) => [conv.id, conv.lastSeq])));
+  }
+  connectedBefore = true;
+}
 
 function onFrame(msg, content) {
   const type = Number(msg.msg_type ?? 0);

@@ -189,6 +189,15 @@ export class Connection {
     this.receipts.clear();
   }
 
+  /**
+   * SYNC from this tab's own cursors (conversation id -> last seq it has): the server pushes what came
+   * after each, then the SYNC event. The connect-time sync starts from the user's ARRIVED cursor,
+   * which another device of the same user may have moved past messages this tab never got.
+   */
+  sync(cursors) {
+    if (this.online) this.write({ msg_type: MsgType.EVENT, content: JSON.stringify({ key: 'SYNC', conversations: cursors }) });
+  }
+
   /** TYPING to a user (chat_type 0) or a group (1). */
   typing(toId, chatType) {
     if (this.online) this.write({ msg_type: MsgType.EVENT, to_user_id: toId, chat_type: chatType, content: JSON.stringify({ key: 'TYPING' }) });
