@@ -113,6 +113,8 @@ function endSession(message) {
   $('sign-in-error').textContent = message;
   $('conversations').replaceChildren();
   $('messages').replaceChildren();
+  messageNodes.clear();
+  messagesShown = null;
   $('requests').replaceChildren();
   $('search-results').replaceChildren();
   $('search-section').hidden = true;
@@ -544,28 +546,78 @@ function renderConversations() {
 
 const tickText = { sending: '◷', sent: '✓', delivered: '✓✓', read: '✓✓', failed: '!' };
 
+// The message list is updated in place, one node per message, so that the live region announces a
+// new message once, rather than the whole conversation at every tick.
+const messageNodes = new Map(); // key -> li of the conversation on screen
+let messagesShown = null;
+
+function messageKey(m) {
+  return m.from === session.id && m.clientMsgId ? `c:${m.clientMsgId}` : `i:${m.id}`;
+}
+
+function messageNode(conv, m) {
+  const mine = m.from === session.id;
+  const time = new Date(m.sentAt);
+  const li = el('li', { 'data-key': messageKey(m) },
+    !mine && conv.chatType === ChatType.GROUP ? el('span', { class: 'from', text: nameOf(m.from) }) : null,
+    el('p', { class: 'text', text: m.content }),
+    el('p', { class: 'error', hidden: true }),
+    el('span', { class: 'meta' },
+      el('time', { datetime: time.toISOString(), text: time.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) }),
+      mine ? el('span', { class: 'tick', role: 'img' }) : null));
+  updateMessageNode(conv, m, li);
+  return li;
+}
+
+function updateMessageNode(conv, m, li) {
+  const mine = m.from === session.id;
+  li.className = [mine ? 'mine' : '', m.state === 'failed' ? 'failed' : ''].join(' ').trim();
+  if (m.id) li.dataset.id = m.id;
+  if (m.seq) li.dataset.seq = String(m.seq);
+  const from = li.querySelector('.from');
+  if (from && from.textContent !== nameOf(m.from)) from.textContent = nameOf(m.from); // members load after the first messages
+  const error = li.querySelector('p.error');
+  const errorText = m.error ? `Not sent: ${m.error}` : '';
+  if (error.textContent !== errorText) error.textContent = errorText;
+  error.hidden = !m.error;
+  const tick = li.querySelector('.tick');
+  if (tick) {
+    const state = conv.tick(m);
+    if (tick.getAttribute('aria-label') !== state) {
+      tick.className = `tick ${state}`;
+      tick.setAttribute('aria-label', state);
+      tick.title = m.error ? `Not sent: ${m.error}` : state;
+      tick.textContent = tickText[state];
+    }
+  }
+}
+
 function renderMessages(scrollToEnd = false) {
   const conv = conversations.get(openId);
   const list = $('messages');
-  if (!conv) {
+  if (!conv || messagesShown !== conv.id) {
+    messageNodes.clear();
     list.replaceChildren();
-    return;
+    messagesShown = conv?.id ?? null;
+    if (!conv) return;
   }
   const atEnd = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
-  list.replaceChildren(...conv.messages.map((m) => {
-    const mine = m.from === session.id;
-    const time = new Date(m.sentAt);
-    const meta = el('span', { class: 'meta' }, el('time', { datetime: time.toISOString(), text: time.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) }));
-    if (mine) {
-      const tick = conv.tick(m);
-      meta.append(el('span', { class: `tick ${tick}`, role: 'img', 'aria-label': tick, title: m.error ? `Not sent: ${m.error}` : tick, text: tickText[tick] }));
+  let i = 0;
+  for (const m of conv.messages) {
+    const key = messageKey(m);
+    let node = messageNodes.get(key);
+    if (node) updateMessageNode(conv, m, node);
+    else {
+      node = messageNode(conv, m);
+      messageNodes.set(key, node);
     }
-    return el('li', { class: [mine ? 'mine' : '', m.state === 'failed' ? 'failed' : ''].join(' ').trim() || null, 'data-id': m.id ?? m.clientMsgId, 'data-seq': m.seq ?? null },
-      !mine && conv.chatType === ChatType.GROUP ? el('span', { class: 'from', text: nameOf(m.from) }) : null,
-      el('p', { class: 'text', text: m.content }),
-      m.error ? el('p', { class: 'error', text: `Not sent: ${m.error}` }) : null,
-      meta);
-  }));
+    if (list.children[i] !== node) list.insertBefore(node, list.children[i] ?? null);
+    i++;
+  }
+  while (list.children.length > i) {
+    messageNodes.delete(list.lastElementChild.dataset.key);
+    list.lastElementChild.remove();
+  }
   if (scrollToEnd || atEnd) list.scrollTop = list.scrollHeight;
 }
 
