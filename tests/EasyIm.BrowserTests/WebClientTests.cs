@@ -81,7 +81,9 @@ public sealed class WebClientTests(ChromiumFixture chromium) : IAsyncLifetime
         await Expect(bob.Badge("Alice")).ToHaveCountAsync(0);
         await Expect(alice.Tick("Hello Bob")).ToHaveAttributeAsync("aria-label", "read");
 
-        // And back: Alice has the chat open, so Bob's message is read as it lands; no badge for her.
+        // And back: Alice sees Bob typing; she has the chat open, so his message is read as it lands; no badge.
+        await bob.MessageBox.FillAsync("Hi");
+        await Expect(alice.Page.GetByText("Bob is typing…")).ToBeVisibleAsync();
         await bob.SendAsync("Hi Alice");
         await Expect(alice.Message("Hi Alice")).ToBeVisibleAsync();
         await Expect(bob.Tick("Hi Alice")).ToHaveAttributeAsync("aria-label", "read");
