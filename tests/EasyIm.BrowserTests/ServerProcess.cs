@@ -29,16 +29,7 @@ public sealed class ServerProcess : IAsyncDisposable
         return server;
     }
 
-    /// <summary>Kills the process (no graceful stop: what a crash does) and starts it again.</summary>
-    public async Task RestartAsync()
-    {
-        if (_process is not null)
-            await _process.DisposeAsync();
-        _process = null;
-        await StartProcessAsync();
-    }
-
-    /// <summary>Kills the process; <see cref="StartProcessAsync"/> brings it back.</summary>
+    /// <summary>Kills the process (no graceful stop: what a crash does); <see cref="StartProcessAsync"/> brings it back on the same ports and data.</summary>
     public async Task KillAsync()
     {
         if (_process is not null)
@@ -73,8 +64,6 @@ public sealed class ServerProcess : IAsyncDisposable
         }
         throw new TimeoutException($"easyim was not ready within {StartTimeout}:\n{_process.Stderr}");
     }
-
-    public string Stderr => _process?.Stderr ?? "";
 
     public async ValueTask DisposeAsync()
     {
