@@ -243,6 +243,13 @@ function onConnected() {
     connection.sync(Object.fromEntries(recent.map((conv) => [conv.id, conv.lastSeq])));
   }
   connectedBefore = true;
+  // A READ written just before the connection died may never have reached the server: say it again
+  // (receipts only move cursors forward, so a repeat changes nothing).
+  const conv = conversations.get(openId);
+  if (conv && isReading(conv)) {
+    conv.readSent = 0;
+    markRead(conv);
+  }
 }
 
 function onFrame(msg, content) {

@@ -58,6 +58,7 @@ export class Connection {
     window.removeEventListener('online', this.onOnline);
     clearTimeout(this.retryTimer);
     clearTimeout(this.receiptTimer);
+    this.receiptTimer = null;
     clearInterval(this.heartbeatTimer);
     const socket = this.socket;
     this.socket = null;
