@@ -4,6 +4,7 @@ using EasyIm.Gateway.Connections;
 using EasyIm.Gateway.Consumers;
 using EasyIm.Gateway.Delivery;
 using EasyIm.Gateway.Http;
+using EasyIm.Gateway.Web;
 using EasyIm.Hosting;
 using MassTransit;
 using Microsoft.AspNetCore.Builder;
@@ -71,6 +72,16 @@ public static class GatewayModule
         var connections = app.Services.GetRequiredService<ConnectionHost>();
         app.Use(connections.OnRequestAsync);
         app.UseCors();
+        // easyim answers OPTIONS on any path, preflight or not. Middleware rather than a catch-all
+        // route: the route made every other method on every path a 405, which hid the web client's files.
+        app.Use((context, next) =>
+        {
+            if (!HttpMethods.IsOptions(context.Request.Method))
+                return next(context);
+            context.Response.StatusCode = StatusCodes.Status204NoContent;
+            return Task.CompletedTask;
+        });
+        app.UseWebClient();
 
         var api = app.MapGroup("").AddEndpointFilter(async (context, next) =>
         {
@@ -89,8 +100,6 @@ public static class GatewayModule
         api.MapLocalApi();
         api.MapChatApi();
 
-        // easyim answers OPTIONS on any path, preflight or not.
-        app.MapMethods("/{**path}", [HttpMethods.Options], () => TypedResults.NoContent()).ExcludeFromDescription();
         app.MapGet("/static/avatar.svg", () => TypedResults.Text(DefaultAvatarSvg, "image/svg+xml")).ExcludeFromDescription();
         app.MapOpenApi();
         app.MapScalarApiReference();

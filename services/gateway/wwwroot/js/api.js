@@ -1,0 +1,69 @@
+// The HTTP API on the page's own origin (the gateway serves both), so a proxy in front needs no
+// extra route and the browser needs no CORS.
+
+export class ApiError extends Error {
+  constructor(message, code, field) {
+    super(message);
+    this.code = code;
+    this.field = field;
+  }
+}
+
+export class Api {
+  constructor(getToken) {
+    this.getToken = getToken;
+  }
+
+  async call(method, path, body) {
+    const headers = { Accept: 'application/json' };
+    const token = this.getToken();
+    if (token) headers.Authorization = `Bearer ${token}`;
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    let response;
+    try {
+      response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    } catch {
+      throw new ApiError('The server cannot be reached; try again in a moment.', 0);
+    }
+    let envelope = null;
+    try {
+      envelope = await response.json();
+    } catch {
+      // Not the API's envelope (a proxy's error page, say): the status says enough.
+    }
+    if (!response.ok || !envelope || envelope.code !== 200) {
+      const message = envelope?.msg || `${response.status} ${response.statusText}`;
+      throw new ApiError(message, envelope?.code ?? response.status, envelope?.data?.field);
+    }
+    return envelope.data ?? {};
+  }
+
+  get(path, query = {}) {
+    const params = new URLSearchParams(Object.entries(query).filter(([, v]) => v !== undefined && v !== null));
+    const text = params.toString();
+    return this.call('GET', text ? `${path}?${text}` : path);
+  }
+
+  post(path, body = {}) {
+    return this.call('POST', path, body);
+  }
+
+  register(account, password, nickname) {
+    return this.post('/api/user/register', nickname ? { account, password, nickname } : { account, password });
+  }
+  login(account, password) { return this.post('/api/user/login', { account, password }); }
+  logout() { return this.post('/api/user/logout'); }
+  refresh(refreshToken) { return this.post('/api/user/refresh_token', { grant_type: 'refresh_token', refresh_token: refreshToken }); }
+  search(keyword) { return this.get('/api/user/search', { keyword }); }
+  friends() { return this.get('/api/user/friends'); }
+  invite(userId) { return this.post('/api/user/friend/add', { to_user_id: userId }); }
+  requests() { return this.get('/api/user/friend/requests'); }
+  accept(requestId) { return this.post('/api/user/friend/accept', { id: requestId }); }
+  groups() { return this.get('/api/group/list'); }
+  createGroup(name, memberIds) { return this.post('/api/group/create', { name, member_ids: memberIds }); }
+  groupMembers(groupId) { return this.get('/api/group/members', { group_id: groupId }); }
+  conversations() { return this.get('/api/chat/conversations'); }
+  history(conversationId, beforeSeq, limit = 50) {
+    return this.get('/api/chat/history', { conversation_id: conversationId, before_seq: beforeSeq, limit });
+  }
+}

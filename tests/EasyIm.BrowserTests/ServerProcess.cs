@@ -1,0 +1,80 @@
+using System.Net;
+using System.Net.Sockets;
+using EasyIm.IntegrationTests.Server;
+
+namespace EasyIm.BrowserTests;
+
+/// <summary>
+/// The standalone <c>easyim</c> executable as a process on free loopback ports with its own data
+/// directory; it can be killed and started again on the same ports and data, as after a crash.
+/// </summary>
+public sealed class ServerProcess : IAsyncDisposable
+{
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(90);
+    private readonly DirectoryInfo _workDir = Directory.CreateTempSubdirectory("easyim-web-");
+    private readonly int _port = FreePort();
+    private readonly int _apiPort = FreePort();
+    private EasyImProcess? _process;
+
+    /// <summary>Where the web client is: the API port, as a user opens it.</summary>
+    public Uri BaseAddress => new($"http://127.0.0.1:{_apiPort}/");
+
+    /// <summary>The long-connection port, whose HTTP is served like the API port's.</summary>
+    public Uri SocketPortAddress => new($"http://127.0.0.1:{_port}/");
+
+    public static async Task<ServerProcess> StartAsync()
+    {
+        var server = new ServerProcess();
+        await server.StartProcessAsync();
+        return server;
+    }
+
+    /// <summary>Kills the process (no graceful stop: what a crash does); <see cref="StartProcessAsync"/> brings it back on the same ports and data.</summary>
+    public async Task KillAsync()
+    {
+        if (_process is not null)
+            await _process.DisposeAsync();
+        _process = null;
+    }
+
+    public async Task StartProcessAsync()
+    {
+        _process = EasyImProcess.Start(
+            ["--port", _port.ToString(), "--apiport", _apiPort.ToString(), "--EasyIm:ListenAddress=127.0.0.1",
+             // Registration is on the path of every test; the production hash cost buys nothing here.
+             "--Auth:PasswordIterations=1000"],
+            _workDir.FullName);
+        using var http = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(5) };
+        var deadline = DateTime.UtcNow + StartTimeout;
+        while (DateTime.UtcNow < deadline)
+        {
+            if (_process.HasExited)
+                throw new InvalidOperationException($"easyim exited at start:\n{_process.Stderr}\n{_process.Stdout}");
+            try
+            {
+                using var response = await http.GetAsync("/health/ready");
+                if (response.IsSuccessStatusCode)
+                    return;
+            }
+            catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
+            {
+                // Not listening yet, or one slow answer on a busy machine: ask again.
+            }
+            await Task.Delay(200);
+        }
+        throw new TimeoutException($"easyim was not ready within {StartTimeout}:\n{_process.Stderr}");
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await KillAsync();
+        _workDir.Delete(recursive: true);
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
