@@ -181,7 +181,9 @@ public sealed class SendPathTests
     public async Task A_stale_projection_is_checked_with_the_friends_service_before_refusing()
     {
         var asked = new List<RelationshipQuery>();
-        await using var host = await MessagingHost.StartAsync(configureBus: bus => bus.AddHandler<CheckRelationships>(async context =>
+        // A responder is there: give it time on a loaded machine (the host's default is 300 ms, for tests without one).
+        await using var host = await MessagingHost.StartAsync(new Dictionary<string, string?> { ["Messaging:RelationshipCheckTimeoutMs"] = "10000" },
+            configureBus: bus => bus.AddHandler<CheckRelationships>(async context =>
         {
             lock (asked)
                 asked.AddRange(context.Message.Queries);
