@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Diagnostics;
 using EasyIm.Contracts.Gateway;
 using EasyIm.Gateway.Connections;
@@ -26,7 +27,8 @@ public sealed class PushToUsersConsumer(ConnectionRegistry registry) : IConsumer
             var span = push.TraceParent is not null ? EasyImTelemetry.StartMessageSpan("chat push", ActivityKind.Consumer, push.TraceParent) : null;
             try
             {
-                span?.SetTag("easyim.user_id", push.UserId);
+                if (span is not null)
+                    span.SetTag("easyim.user_ids", push.AlsoUserIds is null ? push.UserId.ToString(CultureInfo.InvariantCulture) : string.Join(',', [push.UserId, .. push.AlsoUserIds]));
                 // One frame serves every connection the push reaches: it is encoded at most once per
                 // wire format, however many connections (and users, AlsoUserIds) it goes to.
                 OutboundFrame? frame = null;
