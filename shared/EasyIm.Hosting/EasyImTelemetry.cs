@@ -46,6 +46,16 @@ public static class EasyImTelemetry
     public static readonly Counter<long> DatabaseErrors =
         Meter.CreateCounter<long>("easyim.database.errors", "{error}", "Database transactions that failed");
 
+    /// <summary>
+    /// Puts the error counters at zero, so that they are scraped from the start (an absent series is
+    /// not a zero to Prometheus' rate() or to an alert).
+    /// </summary>
+    public static void PublishErrorCounters()
+    {
+        BusErrors.Add(0);
+        DatabaseErrors.Add(0);
+    }
+
     /// <summary>True when some listener wants EasyIm's spans: checked before any per-message tracing work.</summary>
     public static bool Tracing => Source.HasListeners();
 

@@ -29,7 +29,20 @@ public static class ServiceDefaults
             otel.WithTracing(t => t.AddAspNetCoreInstrumentation().AddSource("MassTransit", EasyImTelemetry.Name));
             otel.UseOtlpExporter();
         }
+        builder.Services.AddHostedService<ErrorCountersAtZero>();
         return builder;
+    }
+
+    /// <summary>Runs after the meter provider has started (hosted services start in order).</summary>
+    private sealed class ErrorCountersAtZero : IHostedService
+    {
+        public Task StartAsync(CancellationToken cancellationToken)
+        {
+            EasyImTelemetry.PublishErrorCounters();
+            return Task.CompletedTask;
+        }
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 
     /// <summary>
