@@ -42,7 +42,10 @@ public static class EasyImTelemetry
     public static readonly Counter<long> BusErrors =
         Meter.CreateCounter<long>("easyim.bus.errors", "{error}", "Bus sends that failed");
 
-    /// <summary>Database transactions that failed (each failed attempt counts; most are retried).</summary>
+    /// <summary>
+    /// Database transactions of the send path that failed: each failed attempt counts (most are retried),
+    /// a resend's duplicate caught by the unique index included.
+    /// </summary>
     public static readonly Counter<long> DatabaseErrors =
         Meter.CreateCounter<long>("easyim.database.errors", "{error}", "Database transactions that failed");
 

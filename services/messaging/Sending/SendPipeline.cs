@@ -177,6 +177,8 @@ public sealed class SendPipeline : IHostedService, IAsyncDisposable
                     }
                     catch (Exception ex) when (!_stopping.IsCancellationRequested)
                     {
+                        // Counted even when it is a resend caught by the (sender, client_msg_id) index: rare, and a failed commit still.
+                        EasyImTelemetry.DatabaseErrors.Add(1);
                         failure = ex;
                     }
                     finally
