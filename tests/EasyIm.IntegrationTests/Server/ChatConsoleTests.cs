@@ -131,7 +131,7 @@ public sealed class ChatConsoleTests
         public void CloseInput() => _process.StandardInput.Close();
 
         /// <summary>The next line (after the last one matched) that <paramref name="match"/> accepts.</summary>
-        public async Task<string> WaitForLineAsync(Func<string, bool> match)
+        public async Task<string> WaitForLineAsync(Func<string, bool> match, [System.Runtime.CompilerServices.CallerArgumentExpression(nameof(match))] string expected = "")
         {
             using var timeout = new CancellationTokenSource(Wait);
             while (true)
@@ -156,7 +156,7 @@ public sealed class ChatConsoleTests
                     string seen;
                     lock (_lines)
                         seen = string.Join("\n", _lines);
-                    Assert.Fail($"no such line within {Wait}; the client wrote:\n{seen}");
+                    Assert.Fail($"no line {expected} within {Wait}; the client wrote:\n{seen}");
                 }
             }
         }
