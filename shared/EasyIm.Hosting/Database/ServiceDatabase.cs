@@ -1,4 +1,6 @@
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Infrastructure;
+using Microsoft.EntityFrameworkCore.Migrations;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -24,6 +26,9 @@ internal sealed class ServiceDatabase<TContext>(string service, DatabaseProvider
         await using var scope = services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<TContext>();
         var logger = scope.ServiceProvider.GetRequiredService<ILogger<ServiceDatabase<TContext>>>();
+        // The history table first (IF NOT EXISTS, so replicas racing here are fine): on a fresh database
+        // EF Core would otherwise read it before making it and log that failed read as an error.
+        await db.GetService<IHistoryRepository>().CreateIfNotExistsAsync(cancellationToken);
         // EF Core takes a database-wide lock while migrating, so replicas starting together are safe.
         await db.Database.MigrateAsync(cancellationToken);
         if (provider == DatabaseProvider.Sqlite)
