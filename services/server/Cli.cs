@@ -1,4 +1,6 @@
 using System.CommandLine;
+using System.CommandLine.Parsing;
+using System.Globalization;
 using EasyIm.Hosting;
 using EasyIm.Hosting.Database;
 
@@ -6,33 +8,48 @@ namespace EasyIm.Server;
 
 /// <summary>
 /// easyim's command line. Its own options map onto configuration keys; any other argument
-/// (<c>--Bus:Transport=RabbitMq</c>) goes to the configuration as is.
+/// (<c>--Bus:Transport=RabbitMq</c>) goes to the configuration as is. An option's default is shown by
+/// <c>--help</c> but only an option given on the command line overrides the configuration
+/// (appsettings.json, easyim's .env, environment variables).
 /// </summary>
 public static class Cli
 {
+    public const int DefaultPort = 8888;
+    public const int DefaultApiPort = 8889;
+
     public static RootCommand Build()
     {
-        var target = new Option<string?>("--target") { Description = $"Services to run, comma-separated: all, {string.Join(", ", Targets.Modules.Select(m => m.Name))} (default all)" };
-        var port = new Option<int?>("--port") { Description = "Long connections port, raw TCP and WebSocket (default 8888)" };
-        var apiPort = new Option<int?>("--apiport") { Description = "HTTP API port (default 8889)" };
-        var data = new Option<string?>("--data") { Description = "Directory of the SQLite files (default ./data)" };
-        var listTargets = new Option<bool>("--list-targets") { Description = "List the targets and what each needs, then exit" };
+        var target = new Option<string>("--target")
+        {
+            Description = $"Services to run, comma-separated: {Targets.All}, {string.Join(", ", Targets.Modules.Select(m => m.Name))} (EasyIm:Target)",
+            DefaultValueFactory = _ => Targets.All,
+        };
+        var port = new Option<int>("--port") { Description = "Long connections port, raw TCP and WebSocket (Gateway:Port)", DefaultValueFactory = _ => DefaultPort };
+        var apiPort = new Option<int>("--apiport") { Description = "HTTP API port; every target serves /health/* and /metrics on it (Gateway:ApiPort)", DefaultValueFactory = _ => DefaultApiPort };
+        var data = new Option<string>("--data") { Description = "Directory of the SQLite files, relative to the working directory (EasyIm:DataDirectory)", DefaultValueFactory = _ => "./data" };
+        var listTargets = new Option<bool>("--list-targets") { Description = "List the targets and what each needs, then exit", DefaultValueFactory = _ => false };
+        var stop = new Option<bool>("--stop")
+        {
+            Description = "Stop the easyim running on this machine (POST /api/local/stop on 127.0.0.1 and --apiport), wait until it has stopped, then exit",
+            DefaultValueFactory = _ => false,
+        };
 
         Dictionary<string, string?> Overrides(ParseResult parsed)
         {
             var settings = new Dictionary<string, string?>();
-            if (parsed.GetValue(target) is { } t) settings[EasyImHost.TargetKey] = t;
-            if (parsed.GetValue(port) is { } p) settings["Gateway:Port"] = p.ToString();
-            if (parsed.GetValue(apiPort) is { } a) settings[Listening.ApiPortKey] = a.ToString();
-            if (parsed.GetValue(data) is { } d) settings[EasyImConfiguration.DataDirectoryKey] = d;
+            if (Given(parsed, target)) settings[EasyImHost.TargetKey] = parsed.GetValue(target);
+            if (Given(parsed, port)) settings["Gateway:Port"] = parsed.GetValue(port).ToString(CultureInfo.InvariantCulture);
+            if (Given(parsed, apiPort)) settings[Listening.ApiPortKey] = parsed.GetValue(apiPort).ToString(CultureInfo.InvariantCulture);
+            if (Given(parsed, data)) settings[EasyImConfiguration.DataDirectoryKey] = parsed.GetValue(data);
             return settings;
         }
 
-        var root = new RootCommand("EasyIm: an instant-messaging server. Runs every service in one process, or the ones --target names.")
+        var root = new RootCommand("EasyIm: an instant-messaging server. Runs every service in one process, or the ones --target names.\n" +
+            "Any setting can also be given as --Section:Key=value (e.g. --Bus:Transport=RabbitMq); see README.md, Configuration.")
         {
             TreatUnmatchedTokensAsErrors = false,
         };
-        foreach (var option in new Option[] { target, port, apiPort, data, listTargets })
+        foreach (var option in new Option[] { target, port, apiPort, data, listTargets, stop })
             root.Options.Add(option);
         root.SetAction(async (parsed, cancellationToken) =>
         {
@@ -42,14 +59,18 @@ public static class Cli
                 Console.WriteLine(Targets.Describe());
                 return 0;
             }
+            if (parsed.GetValue(stop))
+                return await StopCommand.RunAsync([.. parsed.UnmatchedTokens], Overrides(parsed), cancellationToken);
             return await Guarded(async () =>
             {
                 await using var app = EasyImHost.Build([.. parsed.UnmatchedTokens], Overrides(parsed));
+                app.Lifetime.ApplicationStarted.Register(() =>
+                    Console.WriteLine(Banner.Describe(app.Configuration, Targets.Resolve(app.Configuration[EasyImHost.TargetKey]), app.Urls)));
                 await app.RunAsync();
             });
         });
 
-        var migrate = new Command("migrate", "Apply the database migrations of the services --target names, then exit");
+        var migrate = new Command("migrate", "Apply the database migrations of the services --target names (Database:Provider: SQLite files in --data, or PostgreSQL), then exit");
         foreach (var option in new Option[] { target, data })
             migrate.Options.Add(option);
         migrate.TreatUnmatchedTokensAsErrors = false;
@@ -66,8 +87,11 @@ public static class Cli
         return root;
     }
 
+    /// <summary>Whether the option was on the command line (not only its default).</summary>
+    private static bool Given(ParseResult parsed, Option option) => parsed.GetResult(option) is { Implicit: false };
+
     /// <summary>A wrong setting ends the process with its message and exit code 2, without a stack trace.</summary>
-    private static async Task<int> Guarded(Func<Task> run)
+    internal static async Task<int> Guarded(Func<Task> run)
     {
         try
         {

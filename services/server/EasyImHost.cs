@@ -14,15 +14,7 @@ public static class EasyImHost
     /// <param name="overrides">Settings that win over everything else (what the CLI's own options said).</param>
     public static WebApplication Build(string[] args, IReadOnlyDictionary<string, string?>? overrides = null)
     {
-        var builder = WebApplication.CreateBuilder(new WebApplicationOptions
-        {
-            Args = args,
-            // Defaults come from appsettings.json beside the executable, whatever the working directory.
-            ContentRootPath = AppContext.BaseDirectory,
-        });
-        AddLegacySettings(builder.Configuration);
-        if (overrides is not null)
-            builder.Configuration.AddInMemoryCollection(overrides);
+        var builder = CreateBuilder(args, overrides);
 
         var modules = Targets.Resolve(builder.Configuration[TargetKey]);
         if (builder.Configuration.GetBusTransport() == BusTransport.InMemory && modules.Count != Targets.Modules.Count)
@@ -42,6 +34,24 @@ public static class EasyImHost
         foreach (var module in modules)
             module.Map(app);
         return app;
+    }
+
+    /// <summary>The configuration a process started with these arguments would run with (for <c>--stop</c>).</summary>
+    public static IConfiguration ReadConfiguration(string[] args, IReadOnlyDictionary<string, string?>? overrides = null) =>
+        CreateBuilder(args, overrides).Configuration;
+
+    private static WebApplicationBuilder CreateBuilder(string[] args, IReadOnlyDictionary<string, string?>? overrides)
+    {
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions
+        {
+            Args = args,
+            // Defaults come from appsettings.json beside the executable, whatever the working directory.
+            ContentRootPath = AppContext.BaseDirectory,
+        });
+        AddLegacySettings(builder.Configuration);
+        if (overrides is not null)
+            builder.Configuration.AddInMemoryCollection(overrides);
+        return builder;
     }
 
     /// <summary>easyim's .env names sit just below the environment variables: EasyIm's own names win.</summary>

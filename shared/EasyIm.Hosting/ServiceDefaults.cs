@@ -12,24 +12,48 @@ namespace EasyIm.Hosting;
 public static class ServiceDefaults
 {
     public const string ReadyTag = "ready";
+    public const string OtlpEndpointKey = "OTEL_EXPORTER_OTLP_ENDPOINT";
+    public const string MetricsPath = "/metrics";
 
     public static IHostApplicationBuilder AddServiceDefaults(this IHostApplicationBuilder builder)
     {
         builder.Services.AddHealthChecks();
         var otel = builder.Services.AddOpenTelemetry()
-            .WithMetrics(m => m.AddAspNetCoreInstrumentation().AddRuntimeInstrumentation().AddMeter("MassTransit", "EasyIm"))
-            .WithTracing(t => t.AddAspNetCoreInstrumentation().AddSource("MassTransit", "EasyIm"));
-        // Export only where a collector is configured; otherwise telemetry stays in process.
-        if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
+            .WithMetrics(m => m
+                .AddAspNetCoreInstrumentation().AddRuntimeInstrumentation().AddMeter("MassTransit", EasyImTelemetry.Name)
+                .AddPrometheusExporter());
+        // Traces only where a collector takes them: without a listener no span is created, so the
+        // message path (and MassTransit's, which traces every bus message when listened to) pays nothing.
+        if (!string.IsNullOrWhiteSpace(builder.Configuration[OtlpEndpointKey]))
+        {
+            otel.WithTracing(t => t.AddAspNetCoreInstrumentation().AddSource("MassTransit", EasyImTelemetry.Name));
             otel.UseOtlpExporter();
+        }
+        builder.Services.AddHostedService<ErrorCountersAtZero>();
         return builder;
     }
 
-    /// <summary><c>/health/live</c>: the process answers. <c>/health/ready</c>: its bus and databases are reachable.</summary>
+    /// <summary>Runs after the meter provider has started (hosted services start in order).</summary>
+    private sealed class ErrorCountersAtZero : IHostedService
+    {
+        public Task StartAsync(CancellationToken cancellationToken)
+        {
+            EasyImTelemetry.PublishErrorCounters();
+            return Task.CompletedTask;
+        }
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// <c>/health/live</c>: the process answers. <c>/health/ready</c>: its bus and databases are reachable.
+    /// <c>/metrics</c>: the Prometheus scrape endpoint.
+    /// </summary>
     public static WebApplication MapHealthEndpoints(this WebApplication app)
     {
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
         app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = r => r.Tags.Contains(ReadyTag) });
+        app.MapPrometheusScrapingEndpoint(MetricsPath);
         return app;
     }
 }

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Collections.Immutable;
+using EasyIm.Hosting;
 
 namespace EasyIm.Gateway.Connections;
 
@@ -29,7 +30,11 @@ public sealed class ConnectionRegistry(TimeProvider time)
         }
     }
 
-    public void Opened(LongConnection connection) => _open[connection.Id] = connection;
+    public void Opened(LongConnection connection)
+    {
+        _open[connection.Id] = connection;
+        EasyImTelemetry.Connections.Add(1, new KeyValuePair<string, object?>("transport", connection.Transport));
+    }
 
     /// <summary>
     /// Adds an authenticated connection under its user. Returns false (and adds nothing) when the
@@ -57,7 +62,8 @@ public sealed class ConnectionRegistry(TimeProvider time)
 
     public void Closed(LongConnection connection)
     {
-        _open.TryRemove(connection.Id, out _);
+        if (_open.TryRemove(connection.Id, out _))
+            EasyImTelemetry.Connections.Add(-1, new KeyValuePair<string, object?>("transport", connection.Transport));
         if (connection.Session is not { } session)
             return;
         lock (_lock)

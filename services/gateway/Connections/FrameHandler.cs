@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using EasyIm.Contracts;
@@ -8,6 +9,7 @@ using EasyIm.Contracts.Messaging;
 using EasyIm.Contracts.Wire;
 using EasyIm.Gateway.Delivery;
 using EasyIm.Gateway.Wire;
+using EasyIm.Hosting;
 using EasyIm.Hosting.Bus;
 using MassTransit;
 using Microsoft.Extensions.Logging;
@@ -165,7 +167,26 @@ public sealed class FrameHandler(
             Content = msg.Content,
             ClientMsgId = msg.ClientMsgId.Length > 0 ? msg.ClientMsgId : null,
         };
-        await messaging.SubmitAsync(new ChatSubmission(session.UserId, connection.Id, message), connection.Closing);
+        EasyImTelemetry.MessagesReceived.Add(1);
+        if (!EasyImTelemetry.Tracing)
+        {
+            await messaging.SubmitAsync(new ChatSubmission(session.UserId, connection.Id, message), connection.Closing);
+            return;
+        }
+        // The root of the message's trace: from its decoding to its queueing for the bus.
+        var span = EasyImTelemetry.StartMessageSpan("chat receive", ActivityKind.Server, null);
+        try
+        {
+            span?.SetTag("easyim.user_id", session.UserId);
+            span?.SetTag("easyim.connection_id", connection.Id);
+            span?.SetTag("easyim.client_msg_id", message.ClientMsgId);
+            span?.SetTag("network.transport", connection.Transport);
+            await messaging.SubmitAsync(new ChatSubmission(session.UserId, connection.Id, message, EasyImTelemetry.TraceParentOf(span)), connection.Closing);
+        }
+        finally
+        {
+            EasyImTelemetry.Stop(span);
+        }
     }
 
     private async ValueTask EventAsync(LongConnection connection, Session session, Msg msg)

@@ -1,6 +1,9 @@
+using System.Globalization;
+using System.Diagnostics;
 using EasyIm.Contracts.Gateway;
 using EasyIm.Gateway.Connections;
 using EasyIm.Gateway.Wire;
+using EasyIm.Hosting;
 using MassTransit;
 
 namespace EasyIm.Gateway.Consumers;
@@ -14,12 +17,29 @@ public sealed class PushToUsersConsumer(ConnectionRegistry registry) : IConsumer
         using var writes = InlineWrites.Begin();
         foreach (var push in context.Message.Pushes)
         {
-            // One frame serves every connection the push reaches: it is encoded at most once per
-            // wire format, however many connections (and users, AlsoUserIds) it goes to.
-            OutboundFrame? frame = null;
-            Deliver(push, push.UserId, ref frame);
-            foreach (var userId in push.AlsoUserIds ?? [])
-                Deliver(push, userId, ref frame);
+            var message = push.Message;
+            if (message.MsgType < 4 && !push.Sync && message.SentAt > 0 && message.Status != 0)
+            {
+                EasyImTelemetry.MessagesPushed.Add(1);
+                if (EasyImTelemetry.DeliveryLatency.Enabled)
+                    EasyImTelemetry.DeliveryLatency.Record(Math.Max(0, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - message.SentAt));
+            }
+            var span = push.TraceParent is not null ? EasyImTelemetry.StartMessageSpan("chat push", ActivityKind.Consumer, push.TraceParent) : null;
+            try
+            {
+                if (span is not null)
+                    span.SetTag("easyim.user_ids", push.AlsoUserIds is null ? push.UserId.ToString(CultureInfo.InvariantCulture) : string.Join(',', [push.UserId, .. push.AlsoUserIds]));
+                // One frame serves every connection the push reaches: it is encoded at most once per
+                // wire format, however many connections (and users, AlsoUserIds) it goes to.
+                OutboundFrame? frame = null;
+                Deliver(push, push.UserId, ref frame);
+                foreach (var userId in push.AlsoUserIds ?? [])
+                    Deliver(push, userId, ref frame);
+            }
+            finally
+            {
+                EasyImTelemetry.Stop(span);
+            }
         }
         return Task.CompletedTask;
     }

@@ -1,4 +1,6 @@
+using System.Diagnostics;
 using EasyIm.Contracts.Messaging;
+using EasyIm.Hosting;
 using MassTransit;
 using Microsoft.Extensions.Logging;
 
@@ -26,9 +28,65 @@ public sealed class MessagingOutbound : IAsyncDisposable
         _chat = new(async batch =>
         {
             endpoint ??= await bus.GetSendEndpoint(partition);
-            await endpoint.Send(new SubmitChatMessages(gateway.Id, batch));
+            var span = EasyImTelemetry.Tracing ? StartBatchSpan(batch) : null;
+            var outer = Activity.Current;
+            // Current while sending, so that MassTransit's send span is its child and carries its context.
+            Activity.Current = span ?? outer;
+            try
+            {
+                await endpoint.Send(new SubmitChatMessages(gateway.Id, batch));
+            }
+            catch (Exception ex)
+            {
+                EasyImTelemetry.BusErrors.Add(1);
+                span?.SetStatus(ActivityStatusCode.Error, ex.Message);
+                throw;
+            }
+            finally
+            {
+                EasyImTelemetry.Stop(span);
+                Activity.Current = outer;
+            }
         }, MaxBatch, MaxDelay, Capacity, logger);
-        _receipts = new(batch => bus.Publish(new RecordReceipts(batch)), MaxBatch, MaxDelay, Capacity, logger);
+        _receipts = new(async batch =>
+        {
+            try
+            {
+                await bus.Publish(new RecordReceipts(batch));
+            }
+            catch
+            {
+                EasyImTelemetry.BusErrors.Add(1);
+                throw;
+            }
+        }, MaxBatch, MaxDelay, Capacity, logger);
+    }
+
+    /// <summary>
+    /// A batch is one bus message with one trace context: its span continues the trace of its first
+    /// traced message and links every other one, so a message that travels alone is one trace end to
+    /// end, and in a full batch each message's own trace still runs receive, store and push (its
+    /// context rides in <see cref="ChatSubmission.TraceParent"/>), only the bus hop is shared.
+    /// </summary>
+    private static Activity? StartBatchSpan(IReadOnlyList<ChatSubmission> batch)
+    {
+        string? first = null;
+        List<ActivityLink>? links = null;
+        foreach (var message in batch)
+        {
+            if (message.TraceParent is null)
+                continue;
+            if (first is null)
+                first = message.TraceParent;
+            else if (ActivityContext.TryParse(message.TraceParent, null, isRemote: true, out var linked))
+                (links ??= []).Add(new ActivityLink(linked));
+        }
+        var span = EasyImTelemetry.StartMessageSpan("chat batch send", ActivityKind.Producer, first);
+        span?.SetTag("easyim.batch.size", batch.Count);
+        if (links is not null)
+            foreach (var link in links)
+                span?.AddLink(link);
+        return span;
     }
 
     public ValueTask SubmitAsync(ChatSubmission message, CancellationToken cancellationToken) => _chat.AddAsync(message, cancellationToken);

@@ -1,5 +1,7 @@
+using System.Diagnostics;
 using EasyIm.Contracts.Gateway;
 using EasyIm.Contracts.Messaging;
+using EasyIm.Hosting;
 using EasyIm.Hosting.Ids;
 using EasyIm.Messaging.Authorization;
 using EasyIm.Messaging.Data;
@@ -61,6 +63,8 @@ internal sealed class GroupWriter(
         internal List<Item> Accepted { get; init; } = [];
         internal List<Move> Moves { get; init; } = [];
         internal ILookup<long, long>? Members { get; init; }
+        /// <summary>When its preparing began: the start of its messages' store spans.</summary>
+        internal DateTimeOffset Started { get; init; }
         internal Dictionary<(Move Move, int Status), IReadOnlyList<long>> ReceiptSenders { get; init; } = [];
     }
 
@@ -79,6 +83,7 @@ internal sealed class GroupWriter(
     /// </summary>
     public async Task<Prepared> PrepareAsync(IReadOnlyList<WriteWork> group, bool dedupe, CancellationToken ct)
     {
+        var started = time.GetUtcNow();
         var items = new List<Item>();
         var receipts = new List<Receipt>();
         foreach (var work in group)
@@ -93,6 +98,7 @@ internal sealed class GroupWriter(
         return new Prepared
         {
             Items = items,
+            Started = started,
             Accepted = accepted,
             Moves = moves,
             Members = await MembersAsync(items, ct),
@@ -113,9 +119,10 @@ internal sealed class GroupWriter(
             if (beforeCommit is not null)
                 await beforeCommit(group);
             await transaction.CommitAsync(ct);
+            EasyImTelemetry.MessagesStored.Add(accepted.Count);
         }
 
-        var pushes = ChatPushes(items, prepared.Members);
+        var pushes = ChatPushes(items, prepared.Members, prepared.Started);
         ReceiptPushes(prepared, pushes);
         return new Result(pushes, accepted.Count, items.Count(i => i.Error is not null), moves.Count);
     }
@@ -297,7 +304,26 @@ internal sealed class GroupWriter(
             .ToLookup(m => m.GroupId, m => m.UserId);
     }
 
-    private static List<OutgoingPush> ChatPushes(List<Item> items, ILookup<long, long>? members)
+    /// <summary>
+    /// The message's store span, in its own trace (the one its receive span began), from the group's
+    /// preparing to its commit; its context goes on with every push of the message.
+    /// </summary>
+    private static string? StoreSpan(Item item, DateTimeOffset started)
+    {
+        var span = EasyImTelemetry.StartMessageSpan("chat store", ActivityKind.Internal, item.Submission.TraceParent, started);
+        if (span is null)
+            return null;
+        span.SetTag("easyim.conversation_id", item.Row?.ConversationId);
+        span.SetTag("easyim.conversation_seq", item.Row?.ConversationSeq);
+        span.SetTag("easyim.message_id", item.Row?.Id);
+        if (item.Error is not null)
+            span.SetStatus(ActivityStatusCode.Error, item.Error);
+        var traceParent = EasyImTelemetry.TraceParentOf(span);
+        EasyImTelemetry.Stop(span);
+        return traceParent;
+    }
+
+    private static List<OutgoingPush> ChatPushes(List<Item> items, ILookup<long, long>? members, DateTimeOffset started)
     {
         var pushes = new List<OutgoingPush>(items.Count * 3);
         foreach (var item in items.Where(i => i.SameAs >= 0))
@@ -308,31 +334,32 @@ internal sealed class GroupWriter(
         foreach (var item in items)
         {
             var s = item.Submission;
+            var trace = s.TraceParent is not null && EasyImTelemetry.Tracing ? StoreSpan(item, started) : null;
             if (item.Error is not null || item.Row is null)
             {
                 var error = item.Error ?? "the message could not be stored";
-                pushes.Add(new(new UserPush(s.SenderId, ServerEvents.Fail(s.SenderId, s.Message ?? new WireMessage(), error), OnlyConnectionId: s.ConnectionId), item.GatewayId));
+                pushes.Add(new(new UserPush(s.SenderId, ServerEvents.Fail(s.SenderId, s.Message ?? new WireMessage(), error), OnlyConnectionId: s.ConnectionId, TraceParent: trace), item.GatewayId));
                 continue;
             }
             if (item.SameAs >= 0)
             {
                 // The same group already delivers this message: only the ack.
-                pushes.Add(new(new UserPush(s.SenderId, ServerEvents.Ack(item.Row, s.Message.Seq), OnlyConnectionId: s.ConnectionId), item.GatewayId));
+                pushes.Add(new(new UserPush(s.SenderId, ServerEvents.Ack(item.Row, s.Message.Seq), OnlyConnectionId: s.ConnectionId, TraceParent: trace), item.GatewayId));
                 continue;
             }
             // A resend (a row found by the dedupe) is pushed like the original: the first pushes may have
             // been lost with a process that died between its commit and its pushes.
             var stored = ServerEvents.Stored(item.Row);
-            pushes.Add(new(new UserPush(s.SenderId, stored, AckConnectionId: s.ConnectionId, AckSeq: s.Message.Seq), item.GatewayId));
-            pushes.Add(new(new UserPush(s.SenderId, stored, SkipConnectionId: s.ConnectionId), Except: item.GatewayId));
+            pushes.Add(new(new UserPush(s.SenderId, stored, AckConnectionId: s.ConnectionId, AckSeq: s.Message.Seq, TraceParent: trace), item.GatewayId));
+            pushes.Add(new(new UserPush(s.SenderId, stored, SkipConnectionId: s.ConnectionId, TraceParent: trace), Except: item.GatewayId));
             if (item.Row.ChatType != 1)
             {
-                pushes.Add(new(new UserPush(item.Row.ToId, stored)));
+                pushes.Add(new(new UserPush(item.Row.ToId, stored, TraceParent: trace)));
                 continue;
             }
             var recipients = members?[item.Row.ToId].Where(u => u != s.SenderId).ToList() ?? [];
             if (recipients.Count > 0)
-                pushes.Add(new(new UserPush(recipients[0], stored, AlsoUserIds: recipients.Count > 1 ? recipients[1..] : null)));
+                pushes.Add(new(new UserPush(recipients[0], stored, AlsoUserIds: recipients.Count > 1 ? recipients[1..] : null, TraceParent: trace)));
         }
         return pushes;
     }

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Threading.Channels;
 using EasyIm.Contracts.Gateway;
 using EasyIm.Contracts.Messaging;
+using EasyIm.Hosting;
 using EasyIm.Messaging.Delivery;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
@@ -176,6 +177,8 @@ public sealed class SendPipeline : IHostedService, IAsyncDisposable
                     }
                     catch (Exception ex) when (!_stopping.IsCancellationRequested)
                     {
+                        // Counted even when it is a resend caught by the (sender, client_msg_id) index: rare, and a failed commit still.
+                        EasyImTelemetry.DatabaseErrors.Add(1);
                         failure = ex;
                     }
                     finally
@@ -212,6 +215,7 @@ public sealed class SendPipeline : IHostedService, IAsyncDisposable
             }
             catch (Exception ex)
             {
+                EasyImTelemetry.BusErrors.Add(1);
                 // Stored: the senders miss their acks and resend (deduped), the recipients get them on their next sync.
                 _logger.LogError(ex, "Could not push a stored group of {Work} batches ({Pushes} pushes)", group.Count, pushes.Count);
             }
@@ -239,6 +243,7 @@ public sealed class SendPipeline : IHostedService, IAsyncDisposable
             catch (Exception ex) when (!_stopping.IsCancellationRequested && IsTransient(ex)
                 && Stopwatch.GetElapsedTime(started) < TimeSpan.FromSeconds(_options.StoreRetrySeconds))
             {
+                EasyImTelemetry.DatabaseErrors.Add(1);
                 var delay = BackoffMs[Math.Min(attempt - 1, BackoffMs.Length - 1)];
                 _logger.LogWarning("Storing a group of {Work} batches failed ({Error}: {Message}); attempt {Attempt}, retrying in {Delay} ms",
                     group.Count, ex.GetType().Name, ex.Message, attempt + 1, delay);
@@ -246,6 +251,7 @@ public sealed class SendPipeline : IHostedService, IAsyncDisposable
             }
             catch (Exception ex) when (group.Count > 1 && !_stopping.IsCancellationRequested)
             {
+                EasyImTelemetry.DatabaseErrors.Add(1);
                 _logger.LogError(ex, "Storing a group of {Work} batches failed; storing each batch alone", group.Count);
                 var pushes = new List<OutgoingPush>();
                 foreach (var work in group)
@@ -254,6 +260,7 @@ public sealed class SendPipeline : IHostedService, IAsyncDisposable
             }
             catch (Exception ex) when (!_stopping.IsCancellationRequested)
             {
+                EasyImTelemetry.DatabaseErrors.Add(1);
                 _logger.LogError(ex, "Storing a batch failed; its senders are answered FAIL");
                 return Failed(group[0]);
             }
@@ -268,6 +275,7 @@ public sealed class SendPipeline : IHostedService, IAsyncDisposable
         }
         catch (Exception ex) when (!_stopping.IsCancellationRequested)
         {
+            EasyImTelemetry.DatabaseErrors.Add(1);
             _logger.LogError(ex, "Storing a batch alone failed; its senders are answered FAIL");
             return Failed(work);
         }

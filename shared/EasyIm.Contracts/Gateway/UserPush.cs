@@ -15,6 +15,8 @@ namespace EasyIm.Contracts.Gateway;
 /// connection gets it as its SENT ack, with the client's own <paramref name="AckSeq"/>; the sender's
 /// other connections on the gateway get the stored message as it is.
 /// </summary>
+/// <paramref name="TraceParent"/> is the W3C trace context of the span that stored the message (only
+/// while tracing is on), so the gateway's push span joins the message's trace.
 /// <remarks>Optional fields at their default are left out of the bus message, as in <see cref="WireMessage"/>.</remarks>
 public sealed record UserPush(
     long UserId,
@@ -25,4 +27,5 @@ public sealed record UserPush(
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] IReadOnlyDictionary<string, ulong>? SyncedThrough = null,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] IReadOnlyList<long>? AlsoUserIds = null,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] string? AckConnectionId = null,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] uint AckSeq = 0);
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] uint AckSeq = 0,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] string? TraceParent = null);

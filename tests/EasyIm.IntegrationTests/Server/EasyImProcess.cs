@@ -53,6 +53,25 @@ public sealed class EasyImProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
+    /// <summary>Waits (at most a minute) until the process answers <c>/health/ready</c> on <paramref name="http"/>'s address.</summary>
+    public static async Task WaitUntilReadyAsync(HttpClient http, EasyImProcess process)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        while (true)
+        {
+            Assert.False(process.HasExited, $"the server exited: {process.Stderr}");
+            try
+            {
+                if ((await http.GetAsync("/health/ready", timeout.Token)).IsSuccessStatusCode)
+                    return;
+            }
+            catch (HttpRequestException)
+            {
+            }
+            await Task.Delay(100, timeout.Token);
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (!_process.HasExited)

@@ -1,0 +1,3 @@
+using EasyIm.Chat;
+
+return await ChatCli.Build().Parse(args).InvokeAsync();

@@ -1,0 +1,172 @@
+using System.Globalization;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using EasyIm.IntegrationTests.Server;
+using EasyIm.IntegrationTests.Shapes;
+
+namespace EasyIm.IntegrationTests.Telemetry;
+
+/// <summary>
+/// EasyIm as real <c>easyim</c> processes: one (<c>--target all</c>, in-memory bus, SQLite) or one per
+/// service on RabbitMQ and PostgreSQL, in a vhost and a database of their own (deleted at the end),
+/// so that no other test's consumers meet theirs.
+/// </summary>
+public sealed class ServerProcesses : IAsyncDisposable
+{
+    private readonly List<EasyImProcess> _processes = [];
+    private readonly DirectoryInfo _workDir = Directory.CreateTempSubdirectory("easyim-proc-");
+    private readonly string _name = "easyim_proc_" + Guid.NewGuid().ToString("N")[..12];
+    private Infrastructure? _infrastructure;
+    private HttpClient? _rabbitApi;
+    private bool _vhost;
+    private bool _database;
+
+    public int ApiPort { get; } = TestInfrastructure.FreePort();
+    public int SocketPort { get; } = TestInfrastructure.FreePort();
+    public HttpClient Http { get; }
+    public IReadOnlyList<EasyImProcess> Processes => _processes;
+
+    private ServerProcesses() => Http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{ApiPort}"), Timeout = TimeSpan.FromSeconds(30) };
+
+    /// <summary>One process running every service.</summary>
+    public static async Task<ServerProcesses> StandaloneAsync(IDictionary<string, string>? environment = null)
+    {
+        var processes = new ServerProcesses();
+        try
+        {
+            processes.Start("all", processes.ApiPort, environment, new Dictionary<string, string>
+            {
+                ["EasyIm__ListenAddress"] = "127.0.0.1",
+                ["Gateway__Port"] = processes.SocketPort.ToString(CultureInfo.InvariantCulture),
+            });
+            await processes.WaitUntilReadyAsync(processes.ApiPort);
+            return processes;
+        }
+        catch
+        {
+            await processes.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>auth, friends, messaging and a gateway, each its own process, on RabbitMQ and PostgreSQL.</summary>
+    public static async Task<ServerProcesses> DistributedAsync(Infrastructure infrastructure, IDictionary<string, string>? environment = null)
+    {
+        var processes = new ServerProcesses { _infrastructure = infrastructure };
+        try
+        {
+            var amqp = await processes.CreateVhostAsync(infrastructure.RabbitMq);
+            var postgres = await TestInfrastructure.CreateDatabaseAsync(infrastructure.PostgresAdmin, processes._name);
+            processes._database = true;
+            var shared = new Dictionary<string, string>
+            {
+                ["EasyIm__ListenAddress"] = "127.0.0.1",
+                ["Bus__Transport"] = "RabbitMq",
+                ["ConnectionStrings__rabbitmq"] = amqp,
+                ["Database__Provider"] = "Postgres",
+                ["ConnectionStrings__postgres"] = postgres,
+            };
+            foreach (var target in new[] { "auth", "friends", "messaging" })
+            {
+                var port = TestInfrastructure.FreePort();
+                processes.Start(target, port, environment, shared);
+                await processes.WaitUntilReadyAsync(port);
+            }
+            processes.Start("gateway", processes.ApiPort, environment,
+                new Dictionary<string, string>(shared) { ["Gateway__Port"] = processes.SocketPort.ToString(CultureInfo.InvariantCulture) });
+            await processes.WaitUntilReadyAsync(processes.ApiPort);
+            return processes;
+        }
+        catch
+        {
+            await processes.DisposeAsync();
+            throw;
+        }
+    }
+
+    private void Start(string target, int apiPort, IDictionary<string, string>? environment, IDictionary<string, string> settings)
+    {
+        var all = new Dictionary<string, string>(settings);
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>())
+            all[key] = value.Replace("{target}", target, StringComparison.Ordinal);
+        _processes.Add(EasyImProcess.Start(
+            ["--target", target, "--apiport", apiPort.ToString(CultureInfo.InvariantCulture), "--data", Path.Combine(_workDir.FullName, "data")],
+            _workDir.FullName, all));
+    }
+
+    private async Task WaitUntilReadyAsync(int apiPort)
+    {
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{apiPort}") };
+        await EasyImProcess.WaitUntilReadyAsync(http, _processes[^1]);
+    }
+
+    /// <summary>A vhost of its own, made through the management API (http://host:15672, or EASYIM_TEST_RABBITMQ_API).</summary>
+    private async Task<string> CreateVhostAsync(string rabbitMq)
+    {
+        var amqp = new Uri(rabbitMq);
+        var credentials = Uri.UnescapeDataString(amqp.UserInfo.Length > 0 ? amqp.UserInfo : "guest:guest");
+        var api = Environment.GetEnvironmentVariable("EASYIM_TEST_RABBITMQ_API") is { Length: > 0 } configured
+            ? new Uri(configured)
+            : new UriBuilder("http", amqp.Host, 15672).Uri;
+        _rabbitApi = new HttpClient { BaseAddress = api, Timeout = TimeSpan.FromSeconds(30) };
+        _rabbitApi.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes(credentials)));
+        (await _rabbitApi.PutAsync($"api/vhosts/{_name}", JsonContent.Create(new { }))).EnsureSuccessStatusCode();
+        _vhost = true;
+        (await _rabbitApi.PutAsJsonAsync($"api/permissions/{_name}/{Uri.EscapeDataString(credentials.Split(':')[0])}",
+            new { configure = ".*", write = ".*", read = ".*" })).EnsureSuccessStatusCode();
+        return new UriBuilder(amqp) { Path = "/" + _name }.Uri.ToString();
+    }
+
+    /// <summary>Registers a user with a fresh account.</summary>
+    public async Task<TestUser> NewUserAsync()
+    {
+        var account = "p" + Guid.NewGuid().ToString("N")[..12];
+        const string password = "pass-word-1";
+        var response = await Http.PostAsJsonAsync("/api/user/register", new { account, password });
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.IsSuccessStatusCode, text);
+        var data = JsonDocument.Parse(text).RootElement.GetProperty("data");
+        return new TestUser(long.Parse(data.GetProperty("id").GetString()!, CultureInfo.InvariantCulture), account, password,
+            data.GetProperty("access_token").GetString()!, data.GetProperty("refresh_token").GetString()!);
+    }
+
+    public async Task MakeFriendsAsync(TestUser a, TestUser b)
+    {
+        var invite = await SendAsync(HttpMethod.Post, "/api/user/friend/add", new { to_user_id = ShapeClients.Id(b.Id) }, a);
+        await SendAsync(HttpMethod.Post, "/api/user/friend/accept", new { id = invite.GetProperty("id").GetString() }, b);
+    }
+
+    private async Task<JsonElement> SendAsync(HttpMethod method, string path, object body, TestUser user)
+    {
+        using var request = new HttpRequestMessage(method, path) { Content = JsonContent.Create(body) };
+        request.Headers.Authorization = new("Bearer", user.AccessToken);
+        var response = await Http.SendAsync(request);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.IsSuccessStatusCode, $"{path}: {text}");
+        return JsonDocument.Parse(text).RootElement.GetProperty("data").Clone();
+    }
+
+    /// <summary>What the processes wrote to stderr so far, for failure messages.</summary>
+    public string Errors => string.Join("\n", _processes.Select(p => p.Stderr).Where(e => e.Trim().Length > 0));
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var process in Enumerable.Reverse(_processes))
+            await process.DisposeAsync();
+        Http.Dispose();
+        if (_database && _infrastructure is not null)
+            await TestInfrastructure.DropDatabaseAsync(_infrastructure.PostgresAdmin, _name);
+        if (_vhost && _rabbitApi is not null)
+            await _rabbitApi.DeleteAsync($"api/vhosts/{_name}");
+        _rabbitApi?.Dispose();
+        try
+        {
+            _workDir.Delete(recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
