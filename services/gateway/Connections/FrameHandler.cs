@@ -165,7 +165,11 @@ public sealed class FrameHandler(
             Content = msg.Content,
             ClientMsgId = msg.ClientMsgId.Length > 0 ? msg.ClientMsgId : null,
         };
-        await messaging.SubmitAsync(new ChatSubmission(session.UserId, connection.Id, message), connection.Closing);
+        // Frames of a connection are handled one after the other, so this chain follows its send order.
+        var previous = connection.LastClientMsgId;
+        if (message.ClientMsgId is not null)
+            connection.LastClientMsgId = message.ClientMsgId;
+        await messaging.SubmitAsync(new ChatSubmission(session.UserId, connection.Id, message, previous), connection.Closing);
     }
 
     private async ValueTask EventAsync(LongConnection connection, Session session, Msg msg)

@@ -13,7 +13,9 @@ namespace EasyIm.Contracts.Gateway;
 /// (a group's members on one gateway): one push, and one copy of the message, for all of them.
 /// <paramref name="AckConnectionId"/> marks a stored message going back to its sender's gateway: that
 /// connection gets it as its SENT ack, with the client's own <paramref name="AckSeq"/>; the sender's
-/// other connections on the gateway get the stored message as it is.
+/// other connections on the gateway get the stored message as it is. <paramref name="Close"/>, with
+/// <paramref name="OnlyConnectionId"/>, closes that connection after writing the message (a FAIL telling
+/// the client to reconnect and send again what got no SENT ack).
 /// </summary>
 /// <remarks>Optional fields at their default are left out of the bus message, as in <see cref="WireMessage"/>.</remarks>
 public sealed record UserPush(
@@ -25,4 +27,5 @@ public sealed record UserPush(
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] IReadOnlyDictionary<string, ulong>? SyncedThrough = null,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] IReadOnlyList<long>? AlsoUserIds = null,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] string? AckConnectionId = null,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] uint AckSeq = 0);
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] uint AckSeq = 0,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] bool Close = false);
