@@ -255,7 +255,8 @@ public sealed class ChatTraffic
             }
             var missing = Missing(lane);
             if (missing.Count > 0)
-                problems.Add($"lane {lane.Index}: {missing.Count} acked messages never delivered, first {string.Join(", ", missing.Take(5))}");
+                problems.Add($"lane {lane.Index}: {missing.Count} acked messages never delivered, first {string.Join(", ", missing.Take(5))} " +
+                    $"(receiver connections: {string.Join(", ", lane.ReceiverConnections.Select(c => { lock (c) return $"{c.Count} frames, last {c.LastOrDefault()?.ClientMsgId}"; }))})");
             var received = lane.ReceiverConnections.SelectMany(c => { lock (c) return c.ToList(); }).ToList();
             foreach (var group in received.GroupBy(m => m.ClientMsgId).Where(g => g.Select(m => m.Id).Distinct().Count() > 1))
                 problems.Add($"lane {lane.Index}: {group.Key} delivered as {group.Select(m => m.Id).Distinct().Count()} different messages");
