@@ -99,12 +99,13 @@ public sealed class ProcessCluster : IAsyncDisposable
     /// <summary>The long-connection ports of the gateways still running.</summary>
     public IReadOnlyList<int> LiveGatewayPorts() => Gateways.Where(g => g.Alive).Select(g => g.SocketPort!.Value).ToList();
 
-    public static async Task<ProcessCluster> StartAsync(FaultInfrastructure infrastructure, int gateways, int messaging)
+    /// <param name="services">How many processes run auth and friends together.</param>
+    public static async Task<ProcessCluster> StartAsync(FaultInfrastructure infrastructure, int gateways, int messaging, int services = 1)
     {
         var cluster = new ProcessCluster(infrastructure);
         try
         {
-            await cluster.StartCoreAsync(gateways, messaging);
+            await cluster.StartCoreAsync(gateways, messaging, services);
             return cluster;
         }
         catch
@@ -114,7 +115,7 @@ public sealed class ProcessCluster : IAsyncDisposable
         }
     }
 
-    private async Task StartCoreAsync(int gateways, int messaging)
+    private async Task StartCoreAsync(int gateways, int messaging, int services)
     {
         (await _management.PutAsJsonAsync($"/api/vhosts/{VirtualHost}", new { })).EnsureSuccessStatusCode();
         _vhostCreated = true;
@@ -147,7 +148,8 @@ public sealed class ProcessCluster : IAsyncDisposable
             return new ClusterNode(target, apiPort, socketPort, gatewayId, environment, directory);
         }
 
-        Services.Add(Node("auth,friends", null));
+        for (var i = 0; i < services; i++)
+            Services.Add(Node("auth,friends", null));
         for (var i = 0; i < messaging; i++)
             Messaging.Add(Node("messaging", null));
         for (var i = 1; i <= gateways; i++)
@@ -211,6 +213,23 @@ public sealed class ProcessCluster : IAsyncDisposable
         Assert.Equal(200, reply.Status);
         return new TestUser(long.Parse(reply.Data.GetProperty("id").GetString()!), account, password,
             reply.Data.GetProperty("access_token").GetString()!, reply.Data.GetProperty("refresh_token").GetString()!);
+    }
+
+    /// <summary>Posts JSON as <paramref name="user"/> to the API of gateway <paramref name="gateway"/>.</summary>
+    public async Task<ApiReply> PostAsync(int gateway, string path, object body, TestUser user)
+    {
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{Gateways[gateway].ApiPort}"), Timeout = TimeSpan.FromSeconds(30) };
+        using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = JsonContent.Create(body) };
+        request.Headers.Authorization = new("Bearer", user.AccessToken);
+        return await ApiReply.ReadAsync(await http.SendAsync(request));
+    }
+
+    public async Task<ApiReply> GetAsync(int gateway, string path, TestUser user)
+    {
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{Gateways[gateway].ApiPort}"), Timeout = TimeSpan.FromSeconds(30) };
+        using var request = new HttpRequestMessage(HttpMethod.Get, path);
+        request.Headers.Authorization = new("Bearer", user.AccessToken);
+        return await ApiReply.ReadAsync(await http.SendAsync(request));
     }
 
     public async Task MakeFriendsAsync(TestUser a, TestUser b)
