@@ -226,7 +226,13 @@ public sealed class ChatTraffic
     /// connection saw the messages new to it in conversation_seq order). Each ack of a message
     /// (resends included) names the same stored message.
     /// </summary>
-    public async Task StopAndVerifyAsync(TimeSpan deliveredWithin, Func<string>? diagnostics = null)
+    /// <param name="arrivalOrder">
+    /// Whether each receiver connection must also have seen the messages in seq order. Not when a messaging
+    /// process is killed: a message it committed but had not pushed reaches a live recipient only when its
+    /// sender resends it (the dedupe pushes the original again), and the gateway writes the later ones
+    /// after a 2 s gap rather than wait for it (a known limit, see docs/architecture.md "Faults").
+    /// </param>
+    public async Task StopAndVerifyAsync(TimeSpan deliveredWithin, Func<string>? diagnostics = null, bool arrivalOrder = true)
     {
         try
         {
@@ -262,7 +268,7 @@ public sealed class ChatTraffic
                 problems.Add($"lane {lane.Index}: {group.Key} delivered as {group.Select(m => m.Id).Distinct().Count()} different messages");
             foreach (var m in received.Where(m => !m.Content.Equals("m" + m.ClientMsgId[(m.ClientMsgId.IndexOf('-') + 1)..], StringComparison.Ordinal)))
                 problems.Add($"lane {lane.Index}: {m.ClientMsgId} delivered with content '{m.Content}'");
-            foreach (var connection in lane.ReceiverConnections)
+            foreach (var connection in arrivalOrder ? lane.ReceiverConnections : [])
             {
                 List<Msg> frames;
                 lock (connection)
