@@ -1,3 +1,4 @@
+using EasyIm.Friends.Events;
 using EasyIm.Friends.Consumers;
 using EasyIm.Friends.Data;
 using EasyIm.Friends.Users;
@@ -27,6 +28,7 @@ public static class FriendsModule
     {
         services.TryAddSingleton(TimeProvider.System);
         services.AddScoped<UserDirectory>();
+        services.AddScoped<MessagingProjection>();
         return services;
     }
 

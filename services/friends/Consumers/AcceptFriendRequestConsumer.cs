@@ -13,7 +13,7 @@ namespace EasyIm.Friends.Consumers;
 /// <see cref="FriendshipCreated"/> is published once for it, and the inviter's live connections
 /// get FRIEND_AGREE, whether the accept came over the socket or over HTTP.
 /// </summary>
-public sealed class AcceptFriendRequestConsumer(FriendsDbContext db, TimeProvider time) : IConsumer<AcceptFriendRequest>
+public sealed class AcceptFriendRequestConsumer(FriendsDbContext db, TimeProvider time, MessagingProjection projection) : IConsumer<AcceptFriendRequest>
 {
     public async Task Consume(ConsumeContext<AcceptFriendRequest> context)
     {
@@ -89,7 +89,11 @@ public sealed class AcceptFriendRequestConsumer(FriendsDbContext db, TimeProvide
     private async Task AnnounceAsync(ConsumeContext<AcceptFriendRequest> context, FriendRequest request, bool friendshipCreated)
     {
         if (friendshipCreated)
-            await context.Publish(new FriendshipCreated(request.FromUserId, request.ToUserId, time.GetUtcNow()));
+        {
+            var created = new FriendshipCreated(request.FromUserId, request.ToUserId, time.GetUtcNow());
+            await context.Publish(created);
+            await projection.ApplyAsync(created, context.CancellationToken);
+        }
         await context.Publish(new PushToUsers([
             new UserPush(request.FromUserId, ServerEvents.Agree(request.Id, request.FromUserId, request.ToUserId)),
         ]));

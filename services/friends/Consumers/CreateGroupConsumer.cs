@@ -2,6 +2,7 @@ using EasyIm.Contracts;
 using EasyIm.Contracts.Friends;
 using EasyIm.Friends.Data;
 using EasyIm.Hosting.Ids;
+using EasyIm.Friends.Events;
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
@@ -15,7 +16,8 @@ namespace EasyIm.Friends.Consumers;
 public sealed class CreateGroupConsumer(
     FriendsDbContext db,
     [FromKeyedServices(FriendsDbContext.Service)] SnowflakeIds ids,
-    TimeProvider time) : IConsumer<CreateGroup>
+    TimeProvider time,
+    MessagingProjection projection) : IConsumer<CreateGroup>
 {
     public async Task Consume(ConsumeContext<CreateGroup> context)
     {
@@ -83,8 +85,9 @@ public sealed class CreateGroupConsumer(
             .Where(m => m.GroupId == group.Id && m.AddedByCommandId == messageId)
             .OrderBy(m => m.JoinedAtMs).ThenBy(m => m.UserId)
             .ToListAsync(context.CancellationToken);
-        await context.PublishBatch(added.Select(m =>
-            new GroupMemberAdded(group.Id, m.UserId, m.Role, DateTimeOffset.FromUnixTimeMilliseconds(m.JoinedAtMs))));
+        var events = added.Select(m => new GroupMemberAdded(group.Id, m.UserId, m.Role, DateTimeOffset.FromUnixTimeMilliseconds(m.JoinedAtMs))).ToList();
+        await context.PublishBatch(events);
+        await projection.ApplyAsync(events, context.CancellationToken);
         await context.RespondAsync(new GroupCreated(group.Id));
     }
 }

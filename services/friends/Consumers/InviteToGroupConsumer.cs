@@ -1,6 +1,7 @@
 using EasyIm.Contracts;
 using EasyIm.Contracts.Friends;
 using EasyIm.Friends.Data;
+using EasyIm.Friends.Events;
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
 
@@ -10,7 +11,7 @@ namespace EasyIm.Friends.Consumers;
 /// A member adds some of their friends to a group. Users already in it are skipped; anyone else
 /// who is not the inviter's friend refuses the whole call (403 naming <c>user_ids</c>).
 /// </summary>
-public sealed class InviteToGroupConsumer(FriendsDbContext db, TimeProvider time) : IConsumer<InviteToGroup>
+public sealed class InviteToGroupConsumer(FriendsDbContext db, TimeProvider time, MessagingProjection projection) : IConsumer<InviteToGroup>
 {
     public async Task Consume(ConsumeContext<InviteToGroup> context)
     {
@@ -68,8 +69,9 @@ public sealed class InviteToGroupConsumer(FriendsDbContext db, TimeProvider time
             added.AddRange(newcomers.Select(id => (id, now)));
         }
 
-        await context.PublishBatch(added.Select(a =>
-            new GroupMemberAdded(groupId, a.UserId, GroupRoles.Member, DateTimeOffset.FromUnixTimeMilliseconds(a.JoinedAtMs))));
+        var events = added.Select(a => new GroupMemberAdded(groupId, a.UserId, GroupRoles.Member, DateTimeOffset.FromUnixTimeMilliseconds(a.JoinedAtMs))).ToList();
+        await context.PublishBatch(events);
+        await projection.ApplyAsync(events, ct);
         var count = await db.GroupMembers.CountAsync(m => m.GroupId == groupId, ct);
         await context.RespondAsync(new GroupMembersChanged(groupId, count));
     }

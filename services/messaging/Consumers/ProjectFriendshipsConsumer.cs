@@ -1,4 +1,5 @@
 using EasyIm.Contracts.Friends;
+using EasyIm.Contracts.Messaging;
 using EasyIm.Messaging.Data;
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
@@ -11,10 +12,20 @@ namespace EasyIm.Messaging.Consumers;
 /// </summary>
 public sealed class ProjectFriendshipsConsumer(MessagingDbContext db) :
     IConsumer<FriendshipCreated>,
+    IConsumer<ApplyFriendship>,
     IConsumer<FriendshipRemoved>
 {
     public Task Consume(ConsumeContext<FriendshipCreated> context) =>
         ApplyAsync(context.Message.UserId, context.Message.FriendId, true, context.Message.At, context.CancellationToken);
+
+    /// <summary>Friends' read-your-writes: applied before the accept is answered (see <see cref="ApplyFriendship"/>).</summary>
+    public async Task Consume(ConsumeContext<ApplyFriendship> context)
+    {
+        var created = context.Message.Created;
+        if (created is not null)
+            await ApplyAsync(created.UserId, created.FriendId, true, created.At, context.CancellationToken);
+        await context.RespondAsync(new FriendshipApplied());
+    }
 
     public Task Consume(ConsumeContext<FriendshipRemoved> context) =>
         ApplyAsync(context.Message.UserId, context.Message.FriendId, false, context.Message.At, context.CancellationToken);

@@ -14,14 +14,28 @@ namespace EasyIm.Messaging.Consumers;
 /// </summary>
 public sealed class ProjectGroupMembersConsumer(MessagingDbContext db) :
     IConsumer<GroupMemberAdded>,
+    IConsumer<ApplyGroupMembers>,
     IConsumer<GroupMemberRemoved>
 {
-    public async Task Consume(ConsumeContext<GroupMemberAdded> context)
+    public Task Consume(ConsumeContext<GroupMemberAdded> context) => AddAsync(context.Message, context.CancellationToken);
+
+    /// <summary>The API's read-your-writes: members just added are applied before their adder is answered.</summary>
+    public async Task Consume(ConsumeContext<ApplyGroupMembers> context)
     {
-        var (groupId, userId, role, at) = context.Message;
+        var added = context.Message.Added ?? [];
+        foreach (var member in added)
+        {
+            if (member is not null)
+                await AddAsync(member, context.CancellationToken);
+        }
+        await context.RespondAsync(new GroupMembersApplied(added.Count));
+    }
+
+    private async Task AddAsync(GroupMemberAdded added, CancellationToken ct)
+    {
+        var (groupId, userId, role, at) = added;
         if (groupId <= 0 || userId <= 0)
             return;
-        var ct = context.CancellationToken;
         var atMs = at.ToUnixTimeMilliseconds();
         var normalizedRole = string.IsNullOrWhiteSpace(role) ? GroupRoles.Member : role.Trim().ToLowerInvariant();
         if (normalizedRole.Length > 16)

@@ -28,6 +28,9 @@ internal sealed class GroupWriter(
     /// <summary>Bounds the receipt events one group receipt sends.</summary>
     private const int MaxGroupSenders = 1000;
 
+    /// <summary>The widest seq range of a group's receipts read together with the others of its conversation.</summary>
+    private const long MaxSharedSpan = 4096;
+
     internal sealed class Item(string gatewayId, ChatSubmission submission)
     {
         public string GatewayId { get; } = gatewayId;
@@ -387,19 +390,70 @@ internal sealed class GroupWriter(
         return moves;
     }
 
-    /// <summary>Who hears of each receipt: the peer in one-to-one, whoever sent in the range it covers in a group.</summary>
+    /// <summary>
+    /// Who hears of each receipt: the peer in one-to-one, whoever sent in the range it covers in a group.
+    /// A group's receipts are answered from one read of the messages their ranges span (a 1,000-member
+    /// group acknowledges each message a thousand times, mostly the same few seqs); a span wider than
+    /// <see cref="MaxSharedSpan"/> (a member back after a long absence) is read for its receipt alone.
+    /// </summary>
     private async Task<Dictionary<(Move, int), IReadOnlyList<long>>> ReceiptSendersAsync(List<Move> moves, CancellationToken ct)
     {
         var senders = new Dictionary<(Move, int), IReadOnlyList<long>>();
+        var groupRanges = new List<(Move Move, int Status, long After, long UpTo)>();
         foreach (var move in moves)
         {
-            var conversationId = move.Conversation.ToString();
             if (move.Arrived)
-                senders[(move, MessageStatus.Arrived)] = await SendersAsync(move, conversationId, move.OldArrived, move.NewArrived, ct);
+                Add(move, MessageStatus.Arrived, move.OldArrived, move.NewArrived);
             if (move.Read)
-                senders[(move, MessageStatus.Read)] = await SendersAsync(move, conversationId, move.OldRead, move.NewRead, ct);
+                Add(move, MessageStatus.Read, move.OldRead, move.NewRead);
+        }
+
+        foreach (var conversation in groupRanges.GroupBy(r => r.Move.Conversation.ToString()))
+        {
+            var shared = conversation.Where(r => r.UpTo - r.After <= MaxSharedSpan).ToList();
+            var alone = conversation.Where(r => r.UpTo - r.After > MaxSharedSpan).ToList();
+            if (shared.Count > 0 && shared.Max(r => r.UpTo) - shared.Min(r => r.After) > 4 * MaxSharedSpan)
+            {
+                // Far apart (members at very different places in the conversation): each read alone.
+                alone.AddRange(shared);
+                shared.Clear();
+            }
+            if (shared.Count > 0)
+            {
+                var after = shared.Min(r => r.After);
+                var upTo = shared.Max(r => r.UpTo);
+                var id = conversation.Key;
+                var rows = await db.Messages.AsNoTracking()
+                    .Where(m => m.ConversationId == id && m.ConversationSeq > after && m.ConversationSeq <= upTo)
+                    .OrderBy(m => m.ConversationSeq)
+                    .Select(m => new { m.ConversationSeq, m.SenderId })
+                    .ToListAsync(ct);
+                var seqs = rows.Select(r => r.ConversationSeq).ToArray();
+                foreach (var range in shared)
+                {
+                    var found = new List<long>();
+                    var start = Array.BinarySearch(seqs, range.After + 1);
+                    for (var i = start < 0 ? ~start : start; i < rows.Count && rows[i].ConversationSeq <= range.UpTo && found.Count < MaxGroupSenders; i++)
+                    {
+                        var sender = rows[i].SenderId;
+                        if (sender != range.Move.UserId && !found.Contains(sender))
+                            found.Add(sender);
+                    }
+                    senders[(range.Move, range.Status)] = found;
+                }
+            }
+            foreach (var range in alone)
+                senders[(range.Move, range.Status)] = await SendersAsync(range.Move, conversation.Key, range.After, range.UpTo, ct);
         }
         return senders;
+
+        void Add(Move move, int status, long after, long upTo)
+        {
+            if (move.Conversation.IsGroup)
+                groupRanges.Add((move, status, after, upTo));
+            else
+                senders[(move, status)] = [move.Conversation.PeerOf(move.UserId)];
+        }
     }
 
     /// <summary>The senders of the messages a receipt covers are told.</summary>
@@ -414,15 +468,12 @@ internal sealed class GroupWriter(
         }
     }
 
-    private async Task<IReadOnlyList<long>> SendersAsync(Move move, string conversationId, long after, long upTo, CancellationToken ct)
-    {
-        if (!move.Conversation.IsGroup)
-            return [move.Conversation.PeerOf(move.UserId)];
-        return await db.Messages.AsNoTracking()
+    private async Task<IReadOnlyList<long>> SendersAsync(Move move, string conversationId, long after, long upTo, CancellationToken ct) =>
+        await db.Messages.AsNoTracking()
             .Where(m => m.ConversationId == conversationId && m.ConversationSeq > after && m.ConversationSeq <= upTo && m.SenderId != move.UserId)
             .Select(m => m.SenderId)
             .Distinct()
+            .OrderBy(id => id)
             .Take(MaxGroupSenders)
             .ToListAsync(ct);
-    }
 }

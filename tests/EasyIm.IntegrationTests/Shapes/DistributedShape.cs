@@ -16,6 +16,9 @@ public sealed class DistributedShape : EasyImShape
     /// <summary>A second gateway beside the first, as <c>--scale gateway=2</c> would run: its long-connection port.</summary>
     public int SecondGatewayPort { get; } = TestInfrastructure.FreePort();
 
+    /// <summary>The shape's RabbitMQ (amqp://): more gateways on it join this shape's services.</summary>
+    public string RabbitMq => _infrastructure?.RabbitMq ?? throw new InvalidOperationException($"the {Name} shape is not running");
+
     protected override async Task PrepareAsync()
     {
         var (found, missing) = await TestInfrastructure.GetAsync();

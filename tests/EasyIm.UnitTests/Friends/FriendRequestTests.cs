@@ -117,6 +117,8 @@ public sealed class FriendRequestTests : IAsyncLifetime
         Assert.Equal([alice], (await _h.OkAsync<ListFriends, UserList>(new ListFriends(bob))).Items.Select(u => u.Id));
         var created = Assert.Single(_h.Published<FriendshipCreated>());
         Assert.Equal((alice, bob), (created.UserId, created.FriendId));
+        // Messaging had it before the answer: either may send at once.
+        Assert.Equal([created], _h.Messaging.Applied.OfType<FriendshipCreated>());
         var agree = _h.Published<PushToUsers>().SelectMany(p => p.Pushes).Single(p => p.Message.Content.Contains("FRIEND_AGREE"));
         Assert.Equal(alice, agree.UserId);
         Assert.Equal((4, bob, alice), (agree.Message.MsgType, agree.Message.FromUserId, agree.Message.ToUserId));
@@ -124,6 +126,23 @@ public sealed class FriendRequestTests : IAsyncLifetime
         Assert.Empty((await _h.OkAsync<ListFriendRequests, FriendRequestList>(new ListFriendRequests(bob))).Items);
         // Friends now: another invitation is a conflict.
         Assert.Equal(409, (await InviteAsync(bob, alice)).Rejected?.Code);
+        await _h.AssertNoFaultsAsync();
+    }
+
+    [Fact]
+    public async Task An_accept_is_answered_even_when_messaging_does_not_answer_its_read_your_writes_request()
+    {
+        var alice = await _h.NewUserAsync();
+        var bob = await _h.NewUserAsync();
+        var request = (await InviteAsync(alice, bob)).Ok!.RequestId;
+        _h.Messaging.Silent = true;
+
+        var accepted = await AcceptAsync(bob, request);
+
+        Assert.Equal(request, accepted.Ok?.RequestId);
+        // The published event still carries the friendship to messaging.
+        Assert.Equal((alice, bob), Assert.Single(_h.Published<FriendshipCreated>()) is var c ? (c.UserId, c.FriendId) : default);
+        Assert.Empty(_h.Messaging.Applied);
         await _h.AssertNoFaultsAsync();
     }
 

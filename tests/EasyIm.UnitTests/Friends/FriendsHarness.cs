@@ -1,6 +1,8 @@
 using System.Collections.Concurrent;
 using EasyIm.Contracts;
 using EasyIm.Contracts.Auth;
+using EasyIm.Contracts.Friends;
+using EasyIm.Contracts.Messaging;
 using EasyIm.Friends;
 using EasyIm.Friends.Data;
 using EasyIm.Hosting.Ids;
@@ -29,6 +31,7 @@ public sealed class FriendsHarness : IAsyncDisposable
         _provider = provider;
         Bus = provider.GetRequiredService<ITestHarness>();
         Auth = provider.GetRequiredService<FakeAuth>();
+        Messaging = provider.GetRequiredService<FakeMessaging>();
         Hook = provider.GetRequiredService<SaveHook>();
     }
 
@@ -36,6 +39,9 @@ public sealed class FriendsHarness : IAsyncDisposable
     public SaveHook Hook { get; }
 
     public ITestHarness Bus { get; }
+
+    /// <summary>Messaging's projection as far as friends' read-your-writes requests reach it.</summary>
+    public FakeMessaging Messaging { get; }
 
     /// <summary>The users auth knows, whether or not the friends projection has heard of them.</summary>
     public FakeAuth Auth { get; }
@@ -58,12 +64,14 @@ public sealed class FriendsHarness : IAsyncDisposable
         services.AddSingleton<TimeProvider>(new SteppingTime());
         services.AddFriendsServices();
         services.AddSingleton<FakeAuth>();
+        services.AddSingleton<FakeMessaging>();
         services.AddMassTransitTestHarness(bus =>
         {
             // Checking that no fault was published waits this long for quiet; the default is 1.2 s.
             bus.SetTestTimeouts(testInactivityTimeout: TimeSpan.FromMilliseconds(300));
             FriendsModule.AddFriendsConsumers(bus);
             bus.AddConsumer<FakeAuthConsumer>();
+            bus.AddConsumer<FakeMessagingConsumer>();
         });
         var provider = services.BuildServiceProvider(validateScopes: true);
         await using (var scope = provider.CreateAsyncScope())
@@ -162,6 +170,33 @@ public sealed class FriendsHarness : IAsyncDisposable
 }
 
 public sealed record Reply<T>(T? Ok, RequestRejected? Rejected) where T : class;
+
+/// <summary>What messaging was asked to apply before friends answered; <see cref="Silent"/> makes it not answer.</summary>
+public sealed class FakeMessaging
+{
+    public ConcurrentQueue<object> Applied { get; } = new();
+    public volatile bool Silent;
+}
+
+public sealed class FakeMessagingConsumer(FakeMessaging messaging) : IConsumer<ApplyGroupMembers>, IConsumer<ApplyFriendship>
+{
+    public Task Consume(ConsumeContext<ApplyGroupMembers> context)
+    {
+        if (messaging.Silent)
+            return Task.CompletedTask;
+        foreach (var added in context.Message.Added)
+            messaging.Applied.Enqueue(added);
+        return context.RespondAsync(new GroupMembersApplied(context.Message.Added.Count));
+    }
+
+    public Task Consume(ConsumeContext<ApplyFriendship> context)
+    {
+        if (messaging.Silent)
+            return Task.CompletedTask;
+        messaging.Applied.Enqueue(context.Message.Created);
+        return context.RespondAsync(new FriendshipApplied());
+    }
+}
 
 /// <summary>Auth's user look-up, for the projection rule: what auth knows, the friends service may not know yet.</summary>
 public sealed class FakeAuth

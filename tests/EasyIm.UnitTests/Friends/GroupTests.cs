@@ -51,6 +51,8 @@ public sealed class GroupTests : IAsyncLifetime
         var added = _h.Published<GroupMemberAdded>();
         Assert.Equal([(owner, "owner"), (friends[0], "member"), (friends[1], "member")], added.Select(a => (a.UserId, a.Role)));
         Assert.All(added, a => Assert.Equal(id, a.GroupId));
+        // Messaging had them before the answer: a message sent at once reaches every member.
+        Assert.Equal(added, _h.Messaging.Applied.OfType<GroupMemberAdded>());
         await _h.AssertNoFaultsAsync();
     }
 
@@ -110,6 +112,7 @@ public sealed class GroupTests : IAsyncLifetime
         Assert.Equal((404, "group_id"), (unknownGroup.Rejected?.Code, unknownGroup.Rejected?.Field));
         Assert.Equal((400, "user_ids"), (nobody.Rejected?.Code, nobody.Rejected?.Field));
         Assert.Single(_h.Published<GroupMemberAdded>(), a => a.UserId == newcomer);
+        Assert.Single(_h.Messaging.Applied.OfType<GroupMemberAdded>(), a => a.UserId == newcomer);
         await _h.AssertNoFaultsAsync();
     }
 

@@ -50,6 +50,20 @@ public sealed class FrameHandlerTests : IAsyncLifetime
         _harness = _services.GetTestHarness();
     }
 
+    /// <summary>
+    /// Waits (bounded) until a matching message was published. The harness's own Any gives up after
+    /// 1.2 s without bus activity, which a loaded machine can pass before the publish happens.
+    /// </summary>
+    private async Task PublishedAsync<T>(Func<T, bool> match) where T : class
+    {
+        var deadline = DateTime.UtcNow + Wait;
+        while (!_harness.Published.Select<T>().Any(x => match(x.Context.Message)))
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"no {typeof(T).Name} was published within {Wait.TotalSeconds} s");
+            await Task.Delay(20);
+        }
+    }
+
     public Task InitializeAsync() => _harness.Start();
 
     public async Task DisposeAsync()
@@ -180,7 +194,7 @@ public sealed class FrameHandlerTests : IAsyncLifetime
     {
         var (connection, running) = await SignedInAsync();
 
-        Assert.True(await _harness.Published.Any<UserConnected>(x => x.Context.Message.UserId == UserId));
+        await PublishedAsync<UserConnected>(m => m.UserId == UserId);
         var connected = _harness.Published.Select<UserConnected>().Single().Context.Message;
         Assert.Equal(("unit", connection.Id, "phone"), (connected.GatewayId, connected.ConnectionId, connected.DeviceId));
         Assert.Equal(3, connection.Session!.TokenVersion);
@@ -188,7 +202,7 @@ public sealed class FrameHandlerTests : IAsyncLifetime
         connection.Incoming.Writer.Complete();
         await running.WaitAsync(Wait);
 
-        Assert.True(await _harness.Published.Any<UserDisconnected>(x => x.Context.Message.ConnectionId == connection.Id));
+        await PublishedAsync<UserDisconnected>(m => m.ConnectionId == connection.Id);
         Assert.Empty(_services.GetRequiredService<ConnectionRegistry>().OfUser(UserId));
         Assert.False(await _harness.Published.Any<Fault>());
     }
@@ -258,7 +272,7 @@ public sealed class FrameHandlerTests : IAsyncLifetime
 
         var receipts = await PublishedItemsAsync<RecordReceipts, Receipt>(2, m => m.Receipts);
         // TYPING is the last frame and its publish is awaited, so the SYNCs before it are out too.
-        Assert.True(await _harness.Published.Any<RelayTyping>());
+        await PublishedAsync<RelayTyping>(_ => true);
         Assert.Equal([new Receipt(UserId, "s_1001_2002", 7, 2), new Receipt(UserId, "s_1001_2002", 5, 3)], receipts);
         var syncs = _harness.Published.Select<SyncConversations>().Select(s => s.Context.Message).ToList();
         Assert.Equal(2, syncs.Count);

@@ -71,6 +71,53 @@ public sealed class ProjectionAndTypingTests
     }
 
     [Fact]
+    public async Task A_friendship_applied_on_request_lets_either_send_at_once_and_its_late_event_changes_nothing()
+    {
+        await using var host = await MessagingHost.StartAsync();
+        var (a, b) = (MessagingHost.NewUserId(), MessagingHost.NewUserId());
+        var created = new FriendshipCreated(a, b, DateTimeOffset.UtcNow);
+
+        await host.Harness.GetRequestClient<ApplyFriendship>().GetResponse<FriendshipApplied>(new ApplyFriendship(created));
+        await host.SubmitAsync(MessagingHost.Chat(b, a, "at-once"));
+        var sent = (await host.AnswersAsync(b, "at-once")).Single();
+        await host.PublishAndWaitAsync(created);
+        var rows = await FriendshipsAsync(host, a, b);
+
+        Assert.Equal(MessageStatus.Sent, sent.Status);
+        Assert.Equal(2, rows.Count);
+        Assert.All(rows, f => Assert.True(f.Active));
+        host.AssertNoFaults();
+    }
+
+    [Fact]
+    public async Task Members_applied_on_request_are_in_the_projection_when_answered_and_their_event_arriving_later_changes_nothing()
+    {
+        await using var host = await MessagingHost.StartAsync();
+        var group = MessagingHost.NewUserId();
+        var (owner, member) = (MessagingHost.NewUserId(), MessagingHost.NewUserId());
+        var at = DateTimeOffset.UtcNow;
+        var added = new List<GroupMemberAdded> { new(group, owner, "owner", at), new(group, member, "member", at) };
+
+        var answer = await host.Harness.GetRequestClient<ApplyGroupMembers>().GetResponse<GroupMembersApplied>(new ApplyGroupMembers(added));
+        var rows = await host.DbAsync(db => db.GroupMembers.AsNoTracking().Where(m => m.GroupId == group).OrderBy(m => m.UserId).ToListAsync());
+        // Sent at once: the member receives it, nothing waits for the published events.
+        await host.SubmitAsync(MessagingHost.Chat(owner, group, "right-away", chatType: 1));
+        var sent = (await host.AnswersAsync(owner, "right-away")).Single();
+        await host.Pushes.WaitForAsync(all => all.Any(p => p.Push.Message.ClientMsgId == "right-away"
+            && (p.Push.UserId == member || (p.Push.AlsoUserIds ?? []).Contains(member))));
+        foreach (var e in added)
+            await host.PublishAndWaitAsync(e);
+        var cursor = await host.DbAsync(db => db.Cursors.AsNoTracking().SingleOrDefaultAsync(k => k.UserId == member && k.ConversationId == $"g_{group}"));
+
+        Assert.Equal(2, answer.Message.Count);
+        Assert.Equal([(owner, "owner", true), (member, "member", true)], rows.Select(r => (r.UserId, r.Role, r.Active)).ToList());
+        Assert.Equal(MessageStatus.Sent, sent.Status);
+        // The late event did not take the member for a new joiner and skip it past the message it has not read.
+        Assert.True(cursor is null || cursor.ArrivedSeq == 0, $"the member's cursor moved to {cursor?.ArrivedSeq}");
+        host.AssertNoFaults();
+    }
+
+    [Fact]
     public async Task Typing_is_relayed_to_a_friend_in_the_event_form_and_never_stored()
     {
         await using var host = await MessagingHost.StartAsync();

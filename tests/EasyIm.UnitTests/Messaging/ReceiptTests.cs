@@ -133,4 +133,46 @@ public sealed class ReceiptTests
         Assert.Empty(ReceiptEvents(host, reader, "READ"));
         host.AssertNoFaults();
     }
+
+    [Fact]
+    public async Task Group_receipts_read_together_each_tell_exactly_the_senders_their_own_range_covers()
+    {
+        await using var host = await MessagingHost.StartAsync();
+        var group = MessagingHost.NewUserId();
+        var (s1, s2, r1, r2, r3) = (MessagingHost.NewUserId(), MessagingHost.NewUserId(), MessagingHost.NewUserId(), MessagingHost.NewUserId(), MessagingHost.NewUserId());
+        foreach (var member in new[] { s1, s2, r1, r2, r3 })
+            await host.JoinGroupAsync(group, member);
+        var conversation = $"g_{group}";
+        // seq 1 from s1, seq 2 from s2, seq 3 from s1.
+        await host.SubmitAsync(MessagingHost.Chat(s1, group, "gt-1", chatType: 1));
+        await host.AnswersAsync(s1, "gt-1");
+        await host.SubmitAsync(MessagingHost.Chat(s2, group, "gt-2", chatType: 1));
+        await host.AnswersAsync(s2, "gt-2");
+        await host.SubmitAsync(MessagingHost.Chat(s1, group, "gt-3", chatType: 1));
+        await host.AnswersAsync(s1, "gt-3");
+        await RecordAsync(host, new Receipt(r3, conversation, 2, MessageStatus.Arrived));
+        await host.Pushes.WaitForAsync(_ => ReceiptEvents(host, s2, "ARRIVED").Any(e => Data(e, "user_id") == r3));
+
+        // One batch: ranges (0,1], (0,2] read, (2,3], and s2's own (0,3].
+        await RecordAsync(host,
+            new Receipt(r1, conversation, 1, MessageStatus.Arrived),
+            new Receipt(r2, conversation, 2, MessageStatus.Read),
+            new Receipt(r3, conversation, 3, MessageStatus.Arrived),
+            new Receipt(s2, conversation, 3, MessageStatus.Arrived));
+
+        await host.Pushes.WaitForAsync(_ => ReceiptEvents(host, s1, "ARRIVED").Count() >= 5 && ReceiptEvents(host, s2, "READ").Any());
+        Assert.Equal(new[] { (r1, 1L), (r2, 2L), (r3, 2L), (r3, 3L), (s2, 3L) }.Order().ToList(),
+            ReceiptEvents(host, s1, "ARRIVED").Select(e => (Data(e, "user_id"), Data(e, "seq"))).Order().ToList());
+        Assert.Equal([(r2, 2L)], ReceiptEvents(host, s1, "READ").Select(e => (Data(e, "user_id"), Data(e, "seq"))).ToList());
+        // s2 sent only seq 2: r1's (0,1] and r3's (2,3] do not cover it, and its own receipt tells it nothing.
+        Assert.Equal([(r2, 2L), (r3, 2L)],
+            ReceiptEvents(host, s2, "ARRIVED").Select(e => (Data(e, "user_id"), Data(e, "seq"))).Order().ToList());
+        Assert.Equal([(r2, 2L)], ReceiptEvents(host, s2, "READ").Select(e => (Data(e, "user_id"), Data(e, "seq"))).ToList());
+        host.AssertNoFaults();
+    }
+
+    /// <summary>A number of the event's data (user ids travel as strings, seqs as numbers).</summary>
+    private static long Data(JsonElement e, string name) => e.GetProperty("data").GetProperty(name) is { ValueKind: JsonValueKind.String } text
+        ? long.Parse(text.GetString()!)
+        : e.GetProperty("data").GetProperty(name).GetInt64();
 }
