@@ -56,6 +56,7 @@ public static class GatewayModule
     {
         bus.AddConsumer<PushToUsersConsumer, PushToUsersConsumerDefinition>();
         bus.AddConsumer<UserTokensRevokedConsumer, UserTokensRevokedConsumerDefinition>();
+        bus.AddReceiveEndpointObserver<ResyncAfterReconnect>();
     }
 
     public static WebApplication MapGateway(this WebApplication app)

@@ -30,6 +30,7 @@ public static class MessagingModule
         builder.Services.AddScoped<RelationshipChecker>();
         builder.Services.AddScoped<ConversationSync>();
         builder.Services.AddScoped<GroupWriter>();
+        builder.Services.AddSingleton<SubmissionChain>();
         builder.Services.AddSingleton<SendPipeline>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<SendPipeline>());
         return builder;

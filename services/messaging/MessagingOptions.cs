@@ -35,7 +35,7 @@ public sealed class MessagingOptions
     /// Where a push for one gateway is sent; <c>{0}</c> is the gateway id. EasyIm's gateways have temporary
     /// endpoints (their queues go with the process), addressed as <c>exchange:gateway-{0}?temporary=true</c>;
     /// <c>queue:gateway-{0}</c> fits a gateway with a durable endpoint. When this form does not reach a
-    /// gateway the other is tried.
+    /// gateway the temporary form is tried (never the durable one, which would declare a queue for a gateway that died).
     /// </summary>
     public string GatewayAddress { get; set; } = "exchange:gateway-{0}?temporary=true";
 

@@ -167,10 +167,14 @@ public sealed class FrameHandler(
             Content = msg.Content,
             ClientMsgId = msg.ClientMsgId.Length > 0 ? msg.ClientMsgId : null,
         };
+        // Frames of a connection are handled one after the other, so this chain follows its send order.
+        var previous = connection.LastClientMsgId;
+        if (message.ClientMsgId is not null)
+            connection.LastClientMsgId = message.ClientMsgId;
         EasyImTelemetry.MessagesReceived.Add(1);
         if (!EasyImTelemetry.Tracing)
         {
-            await messaging.SubmitAsync(new ChatSubmission(session.UserId, connection.Id, message), connection.Closing);
+            await messaging.SubmitAsync(new ChatSubmission(session.UserId, connection.Id, message, previous), connection.Closing);
             return;
         }
         // The root of the message's trace: from its decoding to its queueing for the bus.
@@ -181,7 +185,7 @@ public sealed class FrameHandler(
             span?.SetTag("easyim.connection_id", connection.Id);
             span?.SetTag("easyim.client_msg_id", message.ClientMsgId);
             span?.SetTag("network.transport", connection.Transport);
-            await messaging.SubmitAsync(new ChatSubmission(session.UserId, connection.Id, message, EasyImTelemetry.TraceParentOf(span)), connection.Closing);
+            await messaging.SubmitAsync(new ChatSubmission(session.UserId, connection.Id, message, previous, EasyImTelemetry.TraceParentOf(span)), connection.Closing);
         }
         finally
         {

@@ -66,6 +66,9 @@ public abstract class LongConnection : IThreadPoolWorkItem
 
     public long UserId => Session?.UserId ?? 0;
 
+    /// <summary>The client_msg_id of the last chat message this connection submitted (read and written by its frame loop only).</summary>
+    public string? LastClientMsgId { get; set; }
+
     public ChatRateLimit RateLimit { get; }
 
     public bool IsClosing => Volatile.Read(ref _closedFlag) != 0;

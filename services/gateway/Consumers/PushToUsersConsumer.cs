@@ -50,6 +50,12 @@ public sealed class PushToUsersConsumer(ConnectionRegistry registry) : IConsumer
         {
             if (push.OnlyConnectionId is { } only && connection.Id != only)
                 continue;
+            if (push.Close)
+            {
+                // Its FAIL is the last frame: the client reconnects and sends again what got no SENT ack, in order.
+                connection.Close(push.Message.Error ?? "closed by the server", MsgCodec.FromWire(push.Message));
+                continue;
+            }
             if (push.SkipConnectionId is { } skip && connection.Id == skip)
                 continue;
             if (push.AckConnectionId is { } acked && connection.Id == acked)

@@ -1,5 +1,6 @@
 using EasyIm.Contracts.Gateway;
 using EasyIm.Messaging.Delivery;
+using EasyIm.Messaging.Sending;
 using MassTransit;
 
 namespace EasyIm.Messaging.Consumers;
@@ -9,7 +10,7 @@ namespace EasyIm.Messaging.Consumers;
 /// temporary endpoint of its own per replica, one message at a time so that a connection's connect and
 /// disconnect apply in the order its gateway published them.
 /// </summary>
-public sealed class TrackPresenceConsumer(DeliveryRouter router, ConversationSync sync) :
+public sealed class TrackPresenceConsumer(DeliveryRouter router, ConversationSync sync, SubmissionChain chain) :
     IConsumer<UserConnected>,
     IConsumer<UserDisconnected>,
     IConsumer<GatewayHeartbeat>
@@ -23,6 +24,7 @@ public sealed class TrackPresenceConsumer(DeliveryRouter router, ConversationSyn
     public Task Consume(ConsumeContext<UserDisconnected> context)
     {
         router.Disconnected(context.Message);
+        chain.Forget(context.Message.ConnectionId);
         return Task.CompletedTask;
     }
 

@@ -70,6 +70,7 @@ public sealed class DeliveryRouter(MessagingOptions options, TimeProvider time, 
     private readonly Dictionary<long, Queue<RouteRecord>> _recent = [];
     private readonly Queue<(long UserId, long AtMs)> _recentOrder = new();
     private long _firstHeardMs = -1;
+    private bool _warmLogged;
     private long _lastOverflowWarningMs = long.MinValue / 2;
 
     private long LeaseMs => (long)options.HeartbeatSeconds * options.MissedHeartbeats * 1000;
@@ -295,6 +296,11 @@ public sealed class DeliveryRouter(MessagingOptions options, TimeProvider time, 
             logger.LogInformation("Gateway {GatewayId} is live", gatewayId);
         }
         gateway.LastHeardMs = now;
+        if (!_warmLogged && !IsWarmingUp(now))
+        {
+            _warmLogged = true;
+            logger.LogInformation("Presence is warm: pushes go only to the gateways of their users ({Gateways} gateways live)", _gateways.Count);
+        }
         return now;
     }
 

@@ -20,8 +20,15 @@ public sealed class PushDispatcher(DeliveryRouter router, IBus bus, MessagingOpt
     /// completes; so the configured form is tried first, then the other, and the one that works is kept
     /// per gateway. Sends go through the bus, not the consume context: on RabbitMQ the context's sends
     /// share the consuming channel, which a refused declaration closes, taking the message being consumed with it.
+    /// <para>
+    /// Only the temporary form is tried unasked: a send to <c>queue:gateway-{0}</c> declares a durable queue,
+    /// and when it was tried for a gateway that had died (its temporary exchange gone, so the first form
+    /// failed) it left a durable queue filling with that gateway's pushes until the lease ended, and a
+    /// queue that a gateway restarted with the same id could not declare as its own. A gateway with a
+    /// durable endpoint is addressed by configuring <c>Messaging:GatewayAddress</c> to <c>queue:gateway-{0}</c>.
+    /// </para>
     /// </summary>
-    private static readonly string[] KnownAddressForms = ["queue:gateway-{0}", "exchange:gateway-{0}?temporary=true"];
+    private static readonly string[] KnownAddressForms = ["exchange:gateway-{0}?temporary=true"];
     private static readonly TimeSpan SendTimeout = TimeSpan.FromSeconds(3);
     private static readonly TimeSpan FallbackFor = TimeSpan.FromSeconds(60);
 

@@ -4,6 +4,7 @@ using System.Threading.Channels;
 using EasyIm.Contracts.Gateway;
 using EasyIm.Contracts.Messaging;
 using EasyIm.Hosting;
+using EasyIm.Messaging.Data;
 using EasyIm.Messaging.Delivery;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
@@ -61,8 +62,11 @@ public sealed class SendPipeline : IHostedService, IAsyncDisposable
     /// <summary>A group read and ready for its transaction, with the scope (and DbContext) it was read in; or one whose reads failed.</summary>
     private sealed record PreparedGroup(List<WriteWork> Group, AsyncServiceScope? Scope, GroupWriter? Writer, GroupWriter.Prepared? Prepared, Exception? Failure);
 
-    public SendPipeline(IServiceScopeFactory scopes, PushDispatcher dispatcher, MessagingOptions options, ILogger<SendPipeline> logger)
+    private readonly SubmissionChain _chain;
+
+    public SendPipeline(IServiceScopeFactory scopes, PushDispatcher dispatcher, MessagingOptions options, SubmissionChain chain, ILogger<SendPipeline> logger)
     {
+        _chain = chain;
         _scopes = scopes;
         _dispatcher = dispatcher;
         _options = options;
@@ -133,6 +137,7 @@ public sealed class SendPipeline : IHostedService, IAsyncDisposable
                     group.Add(work);
                     size += work.Size;
                 }
+                group = await KeepChainsAsync(group);
                 var scope = _scopes.CreateAsyncScope();
                 PreparedGroup prepared;
                 try
@@ -155,6 +160,61 @@ public sealed class SendPipeline : IHostedService, IAsyncDisposable
         {
             _prepared.Writer.TryComplete();
         }
+    }
+
+    /// <summary>
+    /// Takes out of the group the chat messages whose connection lost an earlier one (<see cref="SubmissionChain"/>)
+    /// and answers them FAIL, closing their connections.
+    /// </summary>
+    private async Task<List<WriteWork>> KeepChainsAsync(List<WriteWork> group)
+    {
+        var submissions = group.OfType<ChatWork>().SelectMany(c => c.Batch.Messages ?? []).Where(s => s?.Message is not null).ToList();
+        if (submissions.Count == 0)
+            return group;
+        var (_, refused) = await _chain.CheckAsync(submissions, async keys =>
+        {
+            await using var scope = _scopes.CreateAsyncScope();
+            var db = scope.ServiceProvider.GetRequiredService<MessagingDbContext>();
+            var senders = keys.Select(k => k.SenderId).Distinct().ToList();
+            var ids = keys.Select(k => k.ClientMsgId).Distinct().ToList();
+            var rows = await db.Messages.AsNoTracking()
+                .Where(m => senders.Contains(m.SenderId) && ids.Contains(m.ClientMsgId))
+                .Select(m => new { m.SenderId, m.ClientMsgId })
+                .ToListAsync(_stopping.Token);
+            return rows.Select(r => (r.SenderId, r.ClientMsgId)).ToHashSet();
+        });
+        if (refused.Count == 0)
+            return group;
+        _logger.LogWarning("Refused {Count} chat messages whose connection lost an earlier one (a lost batch); closing those connections so that their clients send again in order",
+            refused.Count);
+        var refusedSet = refused.ToHashSet(ReferenceEqualityComparer.Instance);
+        var pushes = new List<OutgoingPush>();
+        var kept = new List<WriteWork>(group.Count);
+        foreach (var work in group)
+        {
+            if (work is not ChatWork chat || chat.Batch.Messages is null || !chat.Batch.Messages.Any(refusedSet.Contains))
+            {
+                kept.Add(work);
+                continue;
+            }
+            foreach (var s in chat.Batch.Messages.Where(refusedSet.Contains))
+                pushes.Add(new OutgoingPush(new UserPush(s.SenderId,
+                    ServerEvents.Fail(s.SenderId, s.Message, "an earlier message of this connection was lost; reconnect and send again what got no SENT ack"),
+                    OnlyConnectionId: s.ConnectionId, Close: true), chat.Batch.GatewayId));
+            var rest = chat.Batch.Messages.Where(s => !refusedSet.Contains(s)).ToList();
+            if (rest.Count > 0)
+                kept.Add(new ChatWork(chat.Batch with { Messages = rest }));
+        }
+        try
+        {
+            await _dispatcher.DispatchAsync(pushes, null, _stopping.Token);
+        }
+        catch (Exception ex) when (!_stopping.IsCancellationRequested)
+        {
+            // Their senders get no answer and resend; the chain refuses them again until they reconnect.
+            _logger.LogError(ex, "Could not answer {Count} refused chat messages", pushes.Count);
+        }
+        return kept;
     }
 
     /// <summary>Commits each prepared group in turn; a group that fails is written again from the start, with its retries, before the next.</summary>

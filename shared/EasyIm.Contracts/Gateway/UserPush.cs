@@ -13,7 +13,9 @@ namespace EasyIm.Contracts.Gateway;
 /// (a group's members on one gateway): one push, and one copy of the message, for all of them.
 /// <paramref name="AckConnectionId"/> marks a stored message going back to its sender's gateway: that
 /// connection gets it as its SENT ack, with the client's own <paramref name="AckSeq"/>; the sender's
-/// other connections on the gateway get the stored message as it is.
+/// other connections on the gateway get the stored message as it is. <paramref name="Close"/>, with
+/// <paramref name="OnlyConnectionId"/>, closes that connection after writing the message (a FAIL telling
+/// the client to reconnect and send again what got no SENT ack).
 /// </summary>
 /// <paramref name="TraceParent"/> is the W3C trace context of the span that stored the message (only
 /// while tracing is on), so the gateway's push span joins the message's trace.
@@ -28,4 +30,5 @@ public sealed record UserPush(
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] IReadOnlyList<long>? AlsoUserIds = null,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] string? AckConnectionId = null,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] uint AckSeq = 0,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] bool Close = false,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] string? TraceParent = null);

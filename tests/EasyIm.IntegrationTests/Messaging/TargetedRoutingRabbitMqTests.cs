@@ -116,6 +116,8 @@ public sealed class TargetedRoutingRabbitMqTests : IAsyncLifetime
             ["ConnectionStrings:rabbitmq"] = _rabbit,
             ["EasyIm:DataDirectory"] = _dataDirectory,
             ["Messaging:RequireFriendship"] = "false",
+            // The durable form first, as configured for durable gateways; the temporary gateway is found by the fallback.
+            ["Messaging:GatewayAddress"] = "queue:gateway-{0}",
         });
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.AddMessaging();

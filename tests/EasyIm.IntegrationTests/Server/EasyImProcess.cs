@@ -10,10 +10,23 @@ public sealed class EasyImProcess : IAsyncDisposable
     private readonly StringBuilder _stdout = new();
     private readonly StringBuilder _stderr = new();
 
+    private readonly List<(string Text, TaskCompletionSource Seen)> _awaited = [];
+
     private EasyImProcess(Process process)
     {
         _process = process;
-        _process.OutputDataReceived += (_, e) => { lock (_stdout) _stdout.AppendLine(e.Data); };
+        _process.OutputDataReceived += (_, e) =>
+        {
+            lock (_stdout)
+            {
+                _stdout.AppendLine(e.Data);
+                foreach (var (text, seen) in _awaited)
+                {
+                    if (e.Data?.Contains(text, StringComparison.Ordinal) == true)
+                        seen.TrySetResult();
+                }
+            }
+        };
         _process.ErrorDataReceived += (_, e) => { lock (_stderr) _stderr.AppendLine(e.Data); };
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
@@ -70,6 +83,30 @@ public sealed class EasyImProcess : IAsyncDisposable
             }
             await Task.Delay(100, timeout.Token);
         }
+    }
+
+    public int Id => _process.Id;
+
+    /// <summary>Waits until the process has written a line containing <paramref name="text"/> to stdout (already written counts).</summary>
+    public Task WaitForOutputAsync(string text, TimeSpan timeout)
+    {
+        var seen = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_stdout)
+        {
+            if (_stdout.ToString().Contains(text, StringComparison.Ordinal))
+                return Task.CompletedTask;
+            _awaited.Add((text, seen));
+        }
+        return seen.Task.WaitAsync(timeout);
+    }
+
+    /// <summary>SIGKILL, as <c>kill -9</c>: no shutdown code runs.</summary>
+    public async Task KillAsync()
+    {
+        if (!_process.HasExited)
+            _process.Kill(entireProcessTree: true);
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await _process.WaitForExitAsync(cts.Token);
     }
 
     public async ValueTask DisposeAsync()

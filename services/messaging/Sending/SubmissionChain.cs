@@ -1,0 +1,99 @@
+using EasyIm.Contracts.Messaging;
+
+namespace EasyIm.Messaging.Sending;
+
+/// <summary>
+/// Keeps each connection's messages in its send order across lost batches. A partition's consumer
+/// returns once a batch is queued, not stored, so a process that dies takes the batches it queued with
+/// it while later batches of the same gateway are still on the bus, and a gateway that cannot send a
+/// batch (the broker restarting) drops it and sends the next. Either way a later message of a
+/// connection would be stored before its senders resend the lost one, out of order.
+/// <para>
+/// So each submission names the connection's previous one (<see cref="ChatSubmission.PreviousClientMsgId"/>),
+/// and it is taken only when that one was handled before it: by this process (remembered per connection,
+/// in queue order) or, for a connection this process has not seen (it just took the partition over), when
+/// it is stored. Otherwise an earlier message was lost: this one and every later one of the connection are
+/// refused, and the connection is closed with a FAIL, so its client reconnects and sends again, in order,
+/// everything that got no SENT ack (its resends are deduped). In steady state this costs a dictionary
+/// look-up per message; the database is asked only about connections new to this process.
+/// </para>
+/// </summary>
+public sealed class SubmissionChain
+{
+    /// <summary>Bound on the connections remembered; past it the memory is cleared and connections are checked in the database again.</summary>
+    public const int MaxConnections = 1_000_000;
+
+    private const string Broken = "\0broken";
+    private readonly Lock _lock = new();
+    private readonly Dictionary<string, string> _last = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Splits <paramref name="submissions"/> (in queue order) into those to store and those to refuse.
+    /// <paramref name="stored"/> answers which (sender, client_msg_id) pairs are stored; it is called at most
+    /// once, for the first submission of each connection this process does not know, and when it fails those
+    /// connections are refused (safe: their clients resend).
+    /// </summary>
+    public async Task<(List<ChatSubmission> Accepted, List<ChatSubmission> Refused)> CheckAsync(
+        IReadOnlyList<ChatSubmission> submissions,
+        Func<IReadOnlyCollection<(long SenderId, string ClientMsgId)>, Task<HashSet<(long, string)>>> stored)
+    {
+        var unknown = new Dictionary<string, (long, string)>(StringComparer.Ordinal);
+        lock (_lock)
+        {
+            foreach (var s in submissions)
+            {
+                if (s.PreviousClientMsgId is { } previous && !_last.ContainsKey(s.ConnectionId))
+                    unknown.TryAdd(s.ConnectionId, (s.SenderId, previous));
+            }
+        }
+        HashSet<(long, string)>? found = null;
+        if (unknown.Count > 0)
+        {
+            try
+            {
+                found = await stored(unknown.Values.Distinct().ToList());
+            }
+            catch (Exception)
+            {
+                found = null;
+            }
+        }
+
+        var accepted = new List<ChatSubmission>(submissions.Count);
+        var refused = new List<ChatSubmission>();
+        lock (_lock)
+        {
+            if (_last.Count > MaxConnections)
+                _last.Clear();
+            foreach (var s in submissions)
+            {
+                bool ok;
+                if (s.PreviousClientMsgId is not { } previous)
+                    ok = true; // its connection's first message (or one after a message without an id)
+                else if (_last.TryGetValue(s.ConnectionId, out var last))
+                    ok = last == previous;
+                else
+                    ok = found is not null && unknown.TryGetValue(s.ConnectionId, out var key) && found.Contains(key);
+                if (ok && (!_last.TryGetValue(s.ConnectionId, out var state) || state != Broken))
+                {
+                    if (s.Message.ClientMsgId is { } id)
+                        _last[s.ConnectionId] = id;
+                    accepted.Add(s);
+                }
+                else
+                {
+                    _last[s.ConnectionId] = Broken;
+                    refused.Add(s);
+                }
+            }
+        }
+        return (accepted, refused);
+    }
+
+    /// <summary>The connection ended: nothing more comes from it.</summary>
+    public void Forget(string connectionId)
+    {
+        lock (_lock)
+            _last.Remove(connectionId);
+    }
+}

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# A RabbitMQ node and a PostgreSQL cluster of their own for the fault tests (tests/EasyIm.IntegrationTests/
+# Faults), which restart them under traffic: restarting the shared instances would break every other test
+# running beside them. As root, on Debian with rabbitmq-server and postgresql installed (what .ci/run sets up).
+#
+#   fault-infra.sh up                start both (idempotent) and print the variables the tests read
+#   fault-infra.sh env               print those variables
+#   fault-infra.sh restart-rabbitmq  stop and start the node's RabbitMQ application (connections drop, ports close)
+#   fault-infra.sh restart-postgres  restart the cluster (fast shutdown: every connection is cut)
+#   fault-infra.sh down              stop both
+set -euo pipefail
+
+RABBIT_NODE=faults@localhost
+RABBIT_PORT=5673
+RABBIT_MANAGEMENT_PORT=15673
+RABBIT_BASE=/var/lib/rabbitmq/faults
+PG_CLUSTER=faults
+PG_PORT=5433
+
+pg_version() { ls /usr/lib/postgresql | sort -V | tail -n 1; }
+
+rabbit_env() {
+  export RABBITMQ_NODENAME=$RABBIT_NODE RABBITMQ_NODE_PORT=$RABBIT_PORT RABBITMQ_DIST_PORT=25673 \
+    RABBITMQ_MNESIA_BASE=$RABBIT_BASE/mnesia RABBITMQ_LOG_BASE=$RABBIT_BASE/log \
+    RABBITMQ_PID_FILE=$RABBIT_BASE/faults.pid RABBITMQ_ENABLED_PLUGINS_FILE=$RABBIT_BASE/enabled_plugins \
+    RABBITMQ_CONFIG_FILE=$RABBIT_BASE/rabbitmq.conf
+}
+
+ctl() { rabbitmqctl -n "$RABBIT_NODE" "$@"; }
+
+rabbit_up() {
+  rabbit_env
+  mkdir -p "$RABBIT_BASE/mnesia" "$RABBIT_BASE/log"
+  # Management on a port of its own (the shared node has 15672), loopback only; statistics every
+  # second so that the routing test sees a queue's counts soon after the messages went through.
+  cat > "$RABBIT_BASE/rabbitmq.conf" <<CONF
+listeners.tcp.1 = 127.0.0.1:$RABBIT_PORT
+management.tcp.ip = 127.0.0.1
+management.tcp.port = $RABBIT_MANAGEMENT_PORT
+collect_statistics_interval = 1000
+CONF
+  echo '[rabbitmq_management].' > "$RABBIT_BASE/enabled_plugins"
+  chown -R rabbitmq:rabbitmq "$RABBIT_BASE"
+  if ! ctl status >/dev/null 2>&1; then
+    rabbitmq-server -detached
+  fi
+  # The detached node registers with epmd a moment after the command returns.
+  for i in $(seq 1 60); do
+    ctl await_startup --timeout 60 >/dev/null 2>&1 && break
+    ctl start_app >/dev/null 2>&1 || true
+    [ "$i" = 60 ] && { echo "RabbitMQ ($RABBIT_NODE) did not start" >&2; exit 1; }
+    sleep 2
+  done
+}
+
+pg_up() {
+  local v; v=$(pg_version)
+  pg_lsclusters -h | awk '{print $1" "$2}' | grep -q "^$v $PG_CLUSTER$" || pg_createcluster "$v" "$PG_CLUSTER" -p "$PG_PORT" >/dev/null
+  pg_ctlcluster "$v" "$PG_CLUSTER" start 2>/dev/null || true
+  for i in $(seq 1 60); do
+    pg_isready -q -h 127.0.0.1 -p "$PG_PORT" && break
+    [ "$i" = 60 ] && { echo "PostgreSQL ($PG_CLUSTER) did not start" >&2; exit 1; }
+    sleep 1
+  done
+  if ! su postgres -c "psql -p $PG_PORT -tAc \"SELECT 1 FROM pg_roles WHERE rolname='easyim'\"" | grep -q 1; then
+    su postgres -c "psql -p $PG_PORT -qc \"CREATE ROLE easyim LOGIN PASSWORD 'easyim' CREATEDB\""
+  fi
+}
+
+print_env() {
+  cat <<ENV
+export EASYIM_FAULT_RABBITMQ="amqp://guest:guest@127.0.0.1:$RABBIT_PORT/"
+export EASYIM_FAULT_RABBITMQ_MANAGEMENT="http://guest:guest@127.0.0.1:$RABBIT_MANAGEMENT_PORT/"
+export EASYIM_FAULT_POSTGRES="Host=127.0.0.1;Port=$PG_PORT;Username=easyim;Password=easyim;Database=postgres"
+export EASYIM_FAULT_CONTROL="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
+ENV
+}
+
+case "${1:-}" in
+  up) rabbit_up; pg_up; print_env ;;
+  env) print_env ;;
+  restart-rabbitmq)
+    rabbit_env
+    ctl stop_app >/dev/null
+    ctl start_app >/dev/null
+    ctl await_startup --timeout 120 >/dev/null ;;
+  restart-postgres) pg_ctlcluster "$(pg_version)" "$PG_CLUSTER" restart -m fast ;;
+  down)
+    rabbit_env
+    ctl stop >/dev/null 2>&1 || true
+    pg_ctlcluster "$(pg_version)" "$PG_CLUSTER" stop 2>/dev/null || true ;;
+  *) echo "usage: $0 up|env|restart-rabbitmq|restart-postgres|down" >&2; exit 2 ;;
+esac
