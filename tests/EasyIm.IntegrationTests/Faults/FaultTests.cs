@@ -8,45 +8,28 @@ namespace EasyIm.IntegrationTests.Faults;
 /// delivered exactly once after de-duplication, in its sender's order (<see cref="ChatTraffic"/>).
 /// </summary>
 [Collection(FaultCollection.Name)]
-public sealed class FaultTests : IAsyncLifetime
+public sealed class FaultTests : FaultTestClass
 {
     private const int Lanes = 4;
     private const int PerSender = 120;
     private static readonly TimeSpan SendFor = TimeSpan.FromSeconds(120);
     private static readonly TimeSpan DeliveredWithin = TimeSpan.FromSeconds(30);
-    private FaultInfrastructure? _infrastructure;
-    private string? _missing;
-    private ProcessCluster? _cluster;
-
-    public Task InitializeAsync()
-    {
-        (_infrastructure, _missing) = FaultInfrastructure.Find();
-        if (_infrastructure is null && TestInfrastructure.Required)
-            throw new InvalidOperationException(_missing);
-        return Task.CompletedTask;
-    }
-
-    public async Task DisposeAsync()
-    {
-        if (_cluster is not null)
-            await _cluster.DisposeAsync();
-    }
 
     private async Task<ChatTraffic> StartTrafficAsync(int gateways, int messaging, bool bothWays = false)
     {
-        Skip.If(_infrastructure is null, _missing);
-        _cluster = await ProcessCluster.StartAsync(_infrastructure!, gateways, messaging);
+        Skip.If(Infrastructure is null, Missing);
+        Cluster = await ProcessCluster.StartAsync(Infrastructure!, gateways, messaging);
         var pairs = new List<(TestUser, TestUser)>();
         for (var i = 0; i < Lanes; i += bothWays ? 2 : 1)
         {
-            var a = await _cluster.NewUserAsync();
-            var b = await _cluster.NewUserAsync();
-            await _cluster.MakeFriendsAsync(a, b);
+            var a = await Cluster.NewUserAsync();
+            var b = await Cluster.NewUserAsync();
+            await Cluster.MakeFriendsAsync(a, b);
             pairs.Add((a, b));
             if (bothWays)
                 pairs.Add((b, a));
         }
-        var cluster = _cluster;
+        var cluster = Cluster;
         var traffic = new ChatTraffic(cluster.LiveGatewayPorts, pairs, PerSender, SendFor);
         await traffic.StartAsync();
         await traffic.WaitForAckedAsync(traffic.Total / 3, TimeSpan.FromSeconds(60));
@@ -57,19 +40,19 @@ public sealed class FaultTests : IAsyncLifetime
     public async Task Killing_a_gateway_under_traffic_loses_no_acked_message_and_its_lease_ends()
     {
         var traffic = await StartTrafficAsync(gateways: 2, messaging: 1);
-        var dead = _cluster!.Gateways[0];
+        var dead = Cluster!.Gateways[0];
 
         await dead.KillAsync();
 
-        await traffic.StopAndVerifyAsync(DeliveredWithin, _cluster.Logs);
+        await traffic.StopAndVerifyAsync(DeliveredWithin, Cluster.Logs);
         Assert.True(traffic.Reconnects > 0, "the dead gateway's clients reconnected elsewhere");
         // Presence drops the dead gateway once its lease ends (three missed 5 s heartbeats)...
-        await _cluster.Messaging[0].Process!.WaitForOutputAsync($"Gateway {dead.GatewayId} missed", TimeSpan.FromSeconds(40));
+        await Cluster.Messaging[0].Process!.WaitForOutputAsync($"Gateway {dead.GatewayId} missed", TimeSpan.FromSeconds(40));
         // ...and its queue went with its connection, so nothing more can be sent to it.
         var gone = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (await _cluster.QueueAsync($"gateway-{dead.GatewayId}") is not null && DateTime.UtcNow < gone)
+        while (await Cluster.QueueAsync($"gateway-{dead.GatewayId}") is not null && DateTime.UtcNow < gone)
             await Task.Delay(200);
-        Assert.True(await _cluster.QueueAsync($"gateway-{dead.GatewayId}") is null, await _cluster.QueuesAsync());
+        Assert.True(await Cluster.QueueAsync($"gateway-{dead.GatewayId}") is null, await Cluster.QueuesAsync());
     }
 
     [SkippableFact]
@@ -77,9 +60,9 @@ public sealed class FaultTests : IAsyncLifetime
     {
         var traffic = await StartTrafficAsync(gateways: 2, messaging: 1);
 
-        await ProcessCluster.RestartAsync(_cluster!.Messaging[0]);
+        await ProcessCluster.RestartAsync(Cluster!.Messaging[0]);
 
-        await traffic.StopAndVerifyAsync(DeliveredWithin, _cluster.Logs, pushesMayBeLost: true);
+        await traffic.StopAndVerifyAsync(DeliveredWithin, Cluster.Logs, pushesMayBeLost: true);
     }
 
     [SkippableFact]
@@ -87,11 +70,11 @@ public sealed class FaultTests : IAsyncLifetime
     {
         var traffic = await StartTrafficAsync(gateways: 2, messaging: 1);
 
-        await _cluster!.Infrastructure.RunControlAsync("restart-rabbitmq");
+        await Cluster!.Infrastructure.RunControlAsync("restart-rabbitmq");
 
-        await traffic.StopAndVerifyAsync(DeliveredWithin, _cluster.Logs);
+        await traffic.StopAndVerifyAsync(DeliveredWithin, Cluster.Logs);
         // Pushes sent while a gateway's queue was gone were lost: each gateway synced its connections once consuming again.
-        foreach (var gateway in _cluster.Gateways)
+        foreach (var gateway in Cluster.Gateways)
             await gateway.Process!.WaitForOutputAsync("is consuming again after a broker fault", TimeSpan.FromSeconds(30));
     }
 
@@ -100,9 +83,9 @@ public sealed class FaultTests : IAsyncLifetime
     {
         var traffic = await StartTrafficAsync(gateways: 2, messaging: 1);
 
-        await _cluster!.Infrastructure.RunControlAsync("restart-postgres");
+        await Cluster!.Infrastructure.RunControlAsync("restart-postgres");
 
-        await traffic.StopAndVerifyAsync(DeliveredWithin, _cluster.Logs);
+        await traffic.StopAndVerifyAsync(DeliveredWithin, Cluster.Logs);
     }
 
     [SkippableFact]
@@ -112,8 +95,8 @@ public sealed class FaultTests : IAsyncLifetime
         // writers may number one conversation at once.
         var traffic = await StartTrafficAsync(gateways: 2, messaging: 2, bothWays: true);
 
-        await _cluster!.Messaging[0].KillAsync();
+        await Cluster!.Messaging[0].KillAsync();
 
-        await traffic.StopAndVerifyAsync(DeliveredWithin, _cluster.Logs, pushesMayBeLost: true);
+        await traffic.StopAndVerifyAsync(DeliveredWithin, Cluster.Logs, pushesMayBeLost: true);
     }
 }

@@ -15,25 +15,8 @@ namespace EasyIm.IntegrationTests.Faults;
 /// a marker that every gateway gets after the messages (a logout, which every gateway hears).
 /// </summary>
 [Collection(FaultCollection.Name)]
-public sealed class ThreeGatewayRoutingTests : IAsyncLifetime
+public sealed class ThreeGatewayRoutingTests : FaultTestClass
 {
-    private FaultInfrastructure? _infrastructure;
-    private string? _missing;
-    private ProcessCluster? _cluster;
-
-    public Task InitializeAsync()
-    {
-        (_infrastructure, _missing) = FaultInfrastructure.Find();
-        if (_infrastructure is null && TestInfrastructure.Required)
-            throw new InvalidOperationException(_missing);
-        return Task.CompletedTask;
-    }
-
-    public async Task DisposeAsync()
-    {
-        if (_cluster is not null)
-            await _cluster.DisposeAsync();
-    }
 
     private static async Task<EasyImClient> ConnectAsync(ClusterNode gateway, TestUser user)
     {
@@ -46,25 +29,25 @@ public sealed class ThreeGatewayRoutingTests : IAsyncLifetime
     [SkippableFact]
     public async Task A_delivery_to_a_user_on_gateway_2_reaches_gateway_2_and_not_gateways_1_and_3()
     {
-        Skip.If(_infrastructure is null, _missing);
+        Skip.If(Infrastructure is null, Missing);
         const int count = 20;
-        _cluster = await ProcessCluster.StartAsync(_infrastructure!, gateways: 3, messaging: 1);
-        var (g1, g2, g3) = (_cluster.Gateways[0], _cluster.Gateways[1], _cluster.Gateways[2]);
-        var a = await _cluster.NewUserAsync();
-        var b = await _cluster.NewUserAsync();
-        var c = await _cluster.NewUserAsync();
-        var marker = await _cluster.NewUserAsync();
-        await _cluster.MakeFriendsAsync(a, b);
+        Cluster = await ProcessCluster.StartAsync(Infrastructure!, gateways: 3, messaging: 1);
+        var (g1, g2, g3) = (Cluster.Gateways[0], Cluster.Gateways[1], Cluster.Gateways[2]);
+        var a = await Cluster.NewUserAsync();
+        var b = await Cluster.NewUserAsync();
+        var c = await Cluster.NewUserAsync();
+        var marker = await Cluster.NewUserAsync();
+        await Cluster.MakeFriendsAsync(a, b);
         await using var onFirst = await ConnectAsync(g1, a);
         await using var onSecond = await ConnectAsync(g2, b);
         await using var onThird = await ConnectAsync(g3, c);
-        await _cluster.WaitForWarmPresenceAsync();
+        await Cluster.WaitForWarmPresenceAsync();
 
-        var factory = new ConnectionFactory { Uri = new UriBuilder(_infrastructure!.RabbitMq) { Path = "/" + _cluster.VirtualHost }.Uri };
+        var factory = new ConnectionFactory { Uri = new UriBuilder(Infrastructure!.RabbitMq) { Path = "/" + Cluster.VirtualHost }.Uri };
         await using var connection = await factory.CreateConnectionAsync();
         await using var channel = await connection.CreateChannelAsync();
         var taps = new List<string>();
-        foreach (var gateway in _cluster.Gateways)
+        foreach (var gateway in Cluster.Gateways)
         {
             var tap = await channel.QueueDeclareAsync("", durable: false, exclusive: true, autoDelete: true);
             await channel.QueueBindAsync(tap.QueueName, $"gateway-{gateway.GatewayId}", "");

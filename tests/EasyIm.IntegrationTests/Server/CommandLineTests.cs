@@ -75,7 +75,7 @@ public sealed class CommandLineTests : IDisposable
         var socketPort = TestInfrastructure.FreePort();
         await using var process = EasyImProcess.Start(["--port", socketPort.ToString(), "--apiport", apiPort.ToString()], _workDir.FullName);
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{apiPort}") };
-        await WaitForAsync(http, process);
+        await EasyImProcess.WaitUntilReadyAsync(http, process);
 
         var register = await http.PostAsJsonAsync("/api/user/register", new { account = "cli_user", password = "secret-1" });
         var stop = await http.PostAsync("/api/local/stop", null);
@@ -97,7 +97,7 @@ public sealed class CommandLineTests : IDisposable
         using var api = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{apiPort}") };
         using var socketPortHttp = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{socketPort}") };
 
-        await WaitForAsync(api, process);
+        await EasyImProcess.WaitUntilReadyAsync(api, process);
 
         Assert.True((await socketPortHttp.GetAsync("/health/live")).IsSuccessStatusCode);
         Assert.True((await api.PostAsync("/api/local/stop", null)).IsSuccessStatusCode);
@@ -116,23 +116,5 @@ public sealed class CommandLineTests : IDisposable
         Assert.Equal(2, await process.WaitForExitAsync(ExitTimeout));
         Assert.Contains("--apiport", process.Stderr);
         Assert.DoesNotContain("Unhandled exception", process.Stderr);
-    }
-
-    private static async Task WaitForAsync(HttpClient http, EasyImProcess process)
-    {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        while (true)
-        {
-            Assert.False(process.HasExited, $"the server exited: {process.Stderr}");
-            try
-            {
-                if ((await http.GetAsync("/health/ready", timeout.Token)).IsSuccessStatusCode)
-                    return;
-            }
-            catch (HttpRequestException)
-            {
-            }
-            await Task.Delay(100, timeout.Token);
-        }
     }
 }
