@@ -77,7 +77,8 @@ ENV
 }
 
 case "${1:-}" in
-  up) rabbit_up; pg_up; print_env ;;
+  # Only the variables go to stdout (callers eval it); what starting says goes to stderr.
+  up) rabbit_up >&2; pg_up >&2; print_env ;;
   env) print_env ;;
   restart-rabbitmq)
     rabbit_env
