@@ -91,8 +91,9 @@ public sealed class AcceptFriendRequestConsumer(FriendsDbContext db, TimeProvide
         if (friendshipCreated)
         {
             var created = new FriendshipCreated(request.FromUserId, request.ToUserId, time.GetUtcNow());
-            await context.Publish(created);
+            // Applied first, then announced: the event then finds the rows there instead of racing to insert them.
             await projection.ApplyAsync(created, context.CancellationToken);
+            await context.Publish(created);
         }
         await context.Publish(new PushToUsers([
             new UserPush(request.FromUserId, ServerEvents.Agree(request.Id, request.FromUserId, request.ToUserId)),

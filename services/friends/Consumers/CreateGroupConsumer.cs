@@ -86,8 +86,9 @@ public sealed class CreateGroupConsumer(
             .OrderBy(m => m.JoinedAtMs).ThenBy(m => m.UserId)
             .ToListAsync(context.CancellationToken);
         var events = added.Select(m => new GroupMemberAdded(group.Id, m.UserId, m.Role, DateTimeOffset.FromUnixTimeMilliseconds(m.JoinedAtMs))).ToList();
-        await context.PublishBatch(events);
+        // Applied first, then announced: the events then find the rows there instead of racing to insert them.
         await projection.ApplyAsync(events, context.CancellationToken);
+        await context.PublishBatch(events);
         await context.RespondAsync(new GroupCreated(group.Id));
     }
 }

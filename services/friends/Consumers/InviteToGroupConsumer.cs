@@ -70,8 +70,9 @@ public sealed class InviteToGroupConsumer(FriendsDbContext db, TimeProvider time
         }
 
         var events = added.Select(a => new GroupMemberAdded(groupId, a.UserId, GroupRoles.Member, DateTimeOffset.FromUnixTimeMilliseconds(a.JoinedAtMs))).ToList();
-        await context.PublishBatch(events);
+        // Applied first, then announced: the events then find the rows there instead of racing to insert them.
         await projection.ApplyAsync(events, ct);
+        await context.PublishBatch(events);
         var count = await db.GroupMembers.CountAsync(m => m.GroupId == groupId, ct);
         await context.RespondAsync(new GroupMembersChanged(groupId, count));
     }
