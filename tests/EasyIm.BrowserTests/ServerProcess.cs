@@ -44,25 +44,7 @@ public sealed class ServerProcess : IAsyncDisposable
              // Registration is on the path of every test; the production hash cost buys nothing here.
              "--Auth:PasswordIterations=1000"],
             _workDir.FullName);
-        using var http = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(5) };
-        var deadline = DateTime.UtcNow + StartTimeout;
-        while (DateTime.UtcNow < deadline)
-        {
-            if (_process.HasExited)
-                throw new InvalidOperationException($"easyim exited at start:\n{_process.Stderr}\n{_process.Stdout}");
-            try
-            {
-                using var response = await http.GetAsync("/health/ready");
-                if (response.IsSuccessStatusCode)
-                    return;
-            }
-            catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
-            {
-                // Not listening yet, or one slow answer on a busy machine: ask again.
-            }
-            await Task.Delay(200);
-        }
-        throw new TimeoutException($"easyim was not ready within {StartTimeout}:\n{_process.Stderr}");
+        await _process.WaitUntilReadyAsync(_apiPort, StartTimeout);
     }
 
     public async ValueTask DisposeAsync()

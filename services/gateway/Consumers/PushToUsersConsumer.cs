@@ -15,14 +15,16 @@ public sealed class PushToUsersConsumer(ConnectionRegistry registry) : IConsumer
     {
         // Every connection this message reaches is written on this thread once all are queued.
         using var writes = InlineWrites.Begin();
+        // One clock reading serves the whole bus message: its pushes arrived together.
+        var nowMs = EasyImTelemetry.DeliveryLatency.Enabled ? DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() : 0;
         foreach (var push in context.Message.Pushes)
         {
             var message = push.Message;
             if (message.MsgType < 4 && !push.Sync && message.SentAt > 0 && message.Status != 0)
             {
                 EasyImTelemetry.MessagesPushed.Add(1);
-                if (EasyImTelemetry.DeliveryLatency.Enabled)
-                    EasyImTelemetry.DeliveryLatency.Record(Math.Max(0, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - message.SentAt));
+                if (nowMs > 0)
+                    EasyImTelemetry.DeliveryLatency.Record(Math.Max(0, nowMs - message.SentAt));
             }
             var span = push.TraceParent is not null ? EasyImTelemetry.StartMessageSpan("chat push", ActivityKind.Consumer, push.TraceParent) : null;
             try

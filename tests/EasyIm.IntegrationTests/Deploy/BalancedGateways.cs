@@ -64,31 +64,8 @@ public sealed class BalancedGateways : IAsyncDisposable
         }
     }
 
-    private async Task WaitUntilReadyAsync(int index)
-    {
-        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{Gateways[index].Api}"), Timeout = TimeSpan.FromSeconds(10) };
-        using var timeout = new CancellationTokenSource(StartTimeout);
-        var process = _gateways[index]!;
-        while (true)
-        {
-            if (process.HasExited)
-                throw new InvalidOperationException($"gateway {index} exited at start:\n{process.Stderr}\n{process.Stdout}");
-            try
-            {
-                using var response = await http.GetAsync("/health/ready", timeout.Token);
-                if (response.IsSuccessStatusCode)
-                    return;
-            }
-            catch (HttpRequestException)
-            {
-            }
-            catch (OperationCanceledException) when (timeout.IsCancellationRequested)
-            {
-                throw new TimeoutException($"gateway {index} was not ready within {StartTimeout}:\n{process.Stderr}");
-            }
-            await Task.Delay(100, timeout.Token);
-        }
-    }
+    private Task WaitUntilReadyAsync(int index) =>
+        _gateways[index]!.WaitUntilReadyAsync(Gateways[index].Api, StartTimeout, $"gateway {index}");
 
     /// <summary>Kills a gateway process as a crash would (no graceful stop).</summary>
     public async Task KillGatewayAsync(int index)

@@ -28,33 +28,8 @@ public sealed class ClusterNode(string target, int apiPort, int? socketPort, str
     }
 
     /// <summary>Waits until <c>/health/ready</c> answers 200 (bus and database reachable).</summary>
-    public async Task WaitReadyAsync(TimeSpan timeout)
-    {
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
-        using var cts = new CancellationTokenSource(timeout);
-        while (true)
-        {
-            if (Process is null || Process.HasExited)
-                throw new InvalidOperationException($"{Target} exited before it was ready:\n{Process?.Stdout}\n{Process?.Stderr}");
-            try
-            {
-                using var response = await http.GetAsync($"http://127.0.0.1:{ApiPort}/health/ready", cts.Token);
-                if (response.IsSuccessStatusCode)
-                    return;
-            }
-            catch (HttpRequestException)
-            {
-            }
-            catch (TaskCanceledException) when (!cts.IsCancellationRequested)
-            {
-            }
-            catch (OperationCanceledException)
-            {
-                throw new TimeoutException($"{Target} was not ready within {timeout.TotalSeconds} s:\n{Process.Stdout}\n{Process.Stderr}");
-            }
-            await Task.Delay(200, cts.Token).ContinueWith(_ => { }, TaskScheduler.Default);
-        }
-    }
+    public Task WaitReadyAsync(TimeSpan timeout) =>
+        (Process ?? throw new InvalidOperationException($"{Target} was not started")).WaitUntilReadyAsync(ApiPort, timeout, Target);
 
     public async ValueTask DisposeAsync()
     {

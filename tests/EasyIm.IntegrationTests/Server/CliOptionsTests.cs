@@ -39,7 +39,7 @@ public sealed class CliOptionsTests : IDisposable
         await using var server = EasyImProcess.Start(
             ["--port", Text(socketPort), "--apiport", Text(apiPort), "--data", "store", "--EasyIm:ListenAddress=127.0.0.1"], _workDir.FullName);
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{apiPort}") };
-        await EasyImProcess.WaitUntilReadyAsync(http, server);
+        await server.WaitUntilReadyAsync(http);
         await WaitForOutputAsync(server, "  stop ");
 
         var banner = server.Stdout;
@@ -63,7 +63,7 @@ public sealed class CliOptionsTests : IDisposable
         var environment = new Dictionary<string, string> { ["Gateway__ApiPort"] = Text(apiPort), ["Gateway__Port"] = Text(TestInfrastructure.FreePort()) };
         await using var server = EasyImProcess.Start([], _workDir.FullName, environment);
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{apiPort}") };
-        await EasyImProcess.WaitUntilReadyAsync(http, server);
+        await server.WaitUntilReadyAsync(http);
 
         await using var stop = EasyImProcess.Start(["--stop"], _workDir.FullName, environment);
 
@@ -101,7 +101,7 @@ public sealed class CliOptionsTests : IDisposable
         var apiPort = TestInfrastructure.FreePort();
         await using var server = EasyImProcess.Start(["--apiport", Text(apiPort), "--port", Text(TestInfrastructure.FreePort())], _workDir.FullName);
         using var local = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{apiPort}") };
-        await EasyImProcess.WaitUntilReadyAsync(local, server);
+        await server.WaitUntilReadyAsync(local);
         using var remote = new HttpClient { BaseAddress = new Uri($"http://{other}:{apiPort}") };
 
         var refused = await remote.PostAsync("/api/local/stop", null);

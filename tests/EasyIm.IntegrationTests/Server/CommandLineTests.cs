@@ -75,7 +75,7 @@ public sealed class CommandLineTests : IDisposable
         var socketPort = TestInfrastructure.FreePort();
         await using var process = EasyImProcess.Start(["--port", socketPort.ToString(), "--apiport", apiPort.ToString()], _workDir.FullName);
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{apiPort}") };
-        await EasyImProcess.WaitUntilReadyAsync(http, process);
+        await process.WaitUntilReadyAsync(http);
 
         var register = await http.PostAsJsonAsync("/api/user/register", new { account = "cli_user", password = "secret-1" });
         var stop = await http.PostAsync("/api/local/stop", null);
@@ -97,7 +97,7 @@ public sealed class CommandLineTests : IDisposable
         using var api = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{apiPort}") };
         using var socketPortHttp = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{socketPort}") };
 
-        await EasyImProcess.WaitUntilReadyAsync(api, process);
+        await process.WaitUntilReadyAsync(api);
 
         Assert.True((await socketPortHttp.GetAsync("/health/live")).IsSuccessStatusCode);
         Assert.True((await api.PostAsync("/api/local/stop", null)).IsSuccessStatusCode);

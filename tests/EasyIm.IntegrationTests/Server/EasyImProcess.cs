@@ -66,23 +66,42 @@ public sealed class EasyImProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
-    /// <summary>Waits (at most a minute) until the process answers <c>/health/ready</c> on <paramref name="http"/>'s address.</summary>
-    public static async Task WaitUntilReadyAsync(HttpClient http, EasyImProcess process)
+    /// <summary>
+    /// Waits until the process answers <c>/health/ready</c> (its bus and databases reachable) at
+    /// <paramref name="http"/>'s address, for at most <paramref name="timeout"/> (a minute by default).
+    /// Fails with the process's output when it exits first or the time runs out.
+    /// </summary>
+    public async Task WaitUntilReadyAsync(HttpClient http, TimeSpan? timeout = null, string name = "easyim")
     {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var limit = timeout ?? TimeSpan.FromSeconds(60);
+        var deadline = DateTime.UtcNow + limit;
         while (true)
         {
-            Assert.False(process.HasExited, $"the server exited: {process.Stderr}");
+            if (HasExited)
+                throw new InvalidOperationException($"{name} exited before it was ready:\n{Stderr}\n{Stdout}");
             try
             {
-                if ((await http.GetAsync("/health/ready", timeout.Token)).IsSuccessStatusCode)
+                // One slow answer on a busy machine is asked again, not waited for.
+                using var answer = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+                using var response = await http.GetAsync("/health/ready", answer.Token);
+                if (response.IsSuccessStatusCode)
                     return;
             }
-            catch (HttpRequestException)
+            catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException)
             {
+                // Not listening yet.
             }
-            await Task.Delay(100, timeout.Token);
+            if (DateTime.UtcNow >= deadline)
+                throw new TimeoutException($"{name} was not ready within {limit.TotalSeconds} s:\n{Stderr}\n{Stdout}");
+            await Task.Delay(100);
         }
+    }
+
+    /// <summary>The same, on the loopback API port <paramref name="apiPort"/>.</summary>
+    public async Task WaitUntilReadyAsync(int apiPort, TimeSpan? timeout = null, string name = "easyim")
+    {
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{apiPort}") };
+        await WaitUntilReadyAsync(http, timeout, name);
     }
 
     public int Id => _process.Id;

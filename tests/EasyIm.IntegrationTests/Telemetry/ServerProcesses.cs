@@ -96,11 +96,7 @@ public sealed class ServerProcesses : IAsyncDisposable
             _workDir.FullName, all));
     }
 
-    private async Task WaitUntilReadyAsync(int apiPort)
-    {
-        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{apiPort}") };
-        await EasyImProcess.WaitUntilReadyAsync(http, _processes[^1]);
-    }
+    private Task WaitUntilReadyAsync(int apiPort) => _processes[^1].WaitUntilReadyAsync(apiPort);
 
     /// <summary>A vhost of its own, made through the management API (http://host:15672, or EASYIM_TEST_RABBITMQ_API).</summary>
     private async Task<string> CreateVhostAsync(string rabbitMq)
