@@ -11,14 +11,16 @@ namespace EasyIm.Gateway.Connections;
 /// <list type="bullet">
 /// <item>From the handshake until the connect-time SYNC event, chat messages that are not the sync's
 /// own are held back; the SYNC event says up to which seq the sync covered each conversation.</item>
-/// <item>After that, per conversation, the next seq is written at once and later ones wait for the gap
+/// <item>After that, per conversation, the next seq is written at once (a conversation the sync did not
+/// cover, such as a group joined since, starts at its first live message) and later ones wait for the gap
 /// to fill (seqs are gap-free per conversation). One below the next is written too: a duplicate the
 /// client drops by id, or the SENT ack of a resend, which the client needs.</item>
 /// <item>A gap that stays open for <c>gapTimeout</c> is a message that was stored but whose push was lost
 /// (messaging died between its commit and its push): the gate asks for the gapped conversations again
 /// from the last seq written (a gap fill, <see cref="FillGaps"/>), and the fill's pages and closing
 /// <see cref="UserPush.SyncedThrough"/> close the gap, so the connection still sees every conversation
-/// in seq order. While messaging is away the gate asks again after 1×, 2× and 4× <c>gapTimeout</c> more
+/// in seq order; a conversation the answer leaves out (not the user's, nothing stored) has nothing to
+/// wait for, and what waits there is written at once. While messaging is away the gate asks again after 1×, 2× and 4× <c>gapTimeout</c> more
 /// (the asks wait in messaging's queue).</item>
 /// <item>Bounded: a gap still open after <see cref="FillAttempts"/> fills (about 30 s), more than
 /// <c>maxHeld</c> frames waiting, or no SYNC event within <c>syncTimeout</c> writes what waits, in order
@@ -45,6 +47,8 @@ public sealed class SyncGate : IDisposable
     private Timer? _syncTimer;
     private Timer? _gapTimer;
     private int _fills;
+    // The conversations the last gap fill asked for, until its answer comes.
+    private HashSet<string>? _asked;
 
     /// <summary>Gap fills asked for one open gap before the gate gives up and writes what waits.</summary>
     public const int FillAttempts = 4;
@@ -113,7 +117,7 @@ public sealed class SyncGate : IDisposable
                 if (!IsChat(frame))
                 {
                     if (push.GapFill)
-                        CoveredLocked(push.SyncedThrough);
+                        FillAnsweredLocked(push.SyncedThrough);
                     else
                         EndHoldingLocked(push.SyncedThrough);
                 }
@@ -153,7 +157,9 @@ public sealed class SyncGate : IDisposable
         _held = null;
         _syncTimer?.Dispose();
         _syncTimer = null;
-        foreach (var frame in held)
+        // In seq order (stable, so each conversation's own order): a conversation the sync did not
+        // cover starts at its first frame, which must be its lowest.
+        foreach (var frame in held.OrderBy(f => f.Msg.ConversationSeq))
             Order(frame);
     }
 
@@ -179,10 +185,40 @@ public sealed class SyncGate : IDisposable
         StopGapTimerIfIdle();
     }
 
+    /// <summary>
+    /// A gap fill's answer: the conversations it covered go on as after a sync. One it asked for and that
+    /// messaging did not answer for (not the user's, or nothing stored there) has no message to wait for:
+    /// what waits there is written now, in order.
+    /// </summary>
+    private void FillAnsweredLocked(IReadOnlyDictionary<string, ulong>? through)
+    {
+        var asked = _asked;
+        _asked = null;
+        foreach (var id in asked ?? [])
+        {
+            if (through?.ContainsKey(id) == true || _conversations is null || !_conversations.TryGetValue(id, out var conversation))
+                continue;
+            foreach (var (seq, frame) in conversation.Waiting)
+            {
+                _send(frame);
+                conversation.Next = seq + 1;
+            }
+            _waiting -= conversation.Waiting.Count;
+            conversation.Waiting.Clear();
+        }
+        CoveredLocked(through);
+    }
+
     private void Order(OutboundFrame frame)
     {
-        var conversation = Of(frame.Msg.ConversationId);
         var seq = frame.Msg.ConversationSeq;
+        _conversations ??= new Dictionary<string, Conversation>(StringComparer.Ordinal);
+        if (!_conversations.TryGetValue(frame.Msg.ConversationId, out var conversation))
+        {
+            // Not in the connect-time sync: a group the user joined since (or a new conversation, at 1).
+            // Its earlier messages are history from before the user was in it, not a gap: it starts here.
+            _conversations[frame.Msg.ConversationId] = conversation = new Conversation { Next = seq };
+        }
         if (seq < conversation.Next)
         {
             _send(frame);
@@ -237,6 +273,7 @@ public sealed class SyncGate : IDisposable
             _fills++;
             after = _conversations!.Where(c => c.Value.Waiting.Count > 0)
                 .ToDictionary(c => c.Key, c => c.Value.Next - 1, StringComparer.Ordinal);
+            _asked = [.. after.Keys];
             // 1, 2, 4, 8 × the gap timeout before the next ask or the give-up: messaging may be restarting.
             _gapTimer = new Timer(_ => GapTimedOut(), null, _gapTimeout * (1 << (_fills - 1)), Timeout.InfiniteTimeSpan);
         }

@@ -60,7 +60,7 @@ public class SyncGateTests
         Deliver(gate, Chat("s_1_2", 4));              // after the sync: straight through
 
         // The replayed m2 comes after the sync's own m2: a duplicate the client drops by id.
-        Assert.Equal(["TYPING", "m1", "m2", "SYNC", "m3", "m2", "m7", "m4"], Written());
+        Assert.Equal(["TYPING", "m1", "m2", "SYNC", "m2", "m3", "m7", "m4"], Written());
         Assert.False(gate.Holding);
     }
 
@@ -208,4 +208,43 @@ public class SyncGateTests
         Assert.Equal(["SYNC", "m1", "m2"], Written());
         Assert.Equal(1, gate.Waiting);
     }
+
+    [Fact]
+    public async Task A_fill_answer_that_leaves_a_conversation_out_releases_what_waits_there_in_order()
+    {
+        using var gate = Gate(gapTimeout: TimeSpan.FromMilliseconds(50));
+        var asked = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        gate.FillGaps = _ => asked.TrySetResult();
+        gate.Begin();
+        Deliver(gate, SyncDone(("s_9_1", 1)));
+
+        Deliver(gate, Chat("s_9_1", 4));              // pushes that skipped this connection left 2 and 3 out
+        Deliver(gate, Chat("s_9_1", 3));
+        await asked.Task.WaitAsync(Wait);
+        Deliver(gate, FillDone());                    // messaging has nothing of this user there
+
+        Assert.Equal(["SYNC", "m3", "m4"], Written());
+        Assert.Equal(0, gate.Waiting);
+        Deliver(gate, Chat("s_9_1", 5));
+        Assert.Equal("m5", Written()[^1]);
+    }
+
+    [Fact]
+    public void A_conversation_the_sync_did_not_cover_starts_at_its_first_live_message_without_a_wait()
+    {
+        using var gate = Gate();
+        var asks = 0;
+        gate.FillGaps = _ => asks++;
+        gate.Begin();
+        Deliver(gate, SyncDone(("s_1_2", 3)));
+
+        Deliver(gate, Chat("g_7", 501));              // a group joined after the connect: its history is not a gap
+        Deliver(gate, Chat("g_7", 502));
+        Deliver(gate, Chat("g_7", 504));              // ...but a gap inside what this connection saw still waits
+
+        Assert.Equal(["SYNC", "m501", "m502"], Written());
+        Assert.Equal(1, gate.Waiting);
+        Assert.Equal(0, asks);
+    }
 }
+
