@@ -13,7 +13,7 @@ namespace EasyIm.Friends.Consumers;
 /// member leaving dismisses the group. <see cref="GroupMemberRemoved"/> goes out for the leaver, and
 /// GROUP_LEAVE to the live connections of the members left and of the leaver (their other devices).
 /// </summary>
-public sealed class LeaveGroupConsumer(FriendsDbContext db, TimeProvider time) : IConsumer<LeaveGroup>
+public sealed class LeaveGroupConsumer(FriendsDbContext db, MessagingProjection projection, TimeProvider time) : IConsumer<LeaveGroup>
 {
     public async Task Consume(ConsumeContext<LeaveGroup> context)
     {
@@ -55,7 +55,10 @@ public sealed class LeaveGroupConsumer(FriendsDbContext db, TimeProvider time) :
         group.Version++;
         await db.SaveChangesAsync(ct);
 
-        await context.Publish(new GroupMemberRemoved(groupId, me, now));
+        var left = new GroupMemberRemoved(groupId, me, now);
+        // Applied first, then announced: a message sent to the group after the answer misses the leaver.
+        await projection.ApplyAsync(left, ct);
+        await context.Publish(left);
         await context.Publish(new PushToUsers(remaining.Select(m => m.UserId).Append(me)
             .Select(id => new UserPush(id, ServerEvents.MemberLeft(groupId, me, id, remaining.Count)))
             .ToList()));

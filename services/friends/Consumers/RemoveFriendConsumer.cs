@@ -12,7 +12,7 @@ namespace EasyIm.Friends.Consumers;
 /// Ends a friendship for both sides; <see cref="FriendshipRemoved"/> is published once for it, and both
 /// users' live connections get FRIEND_REMOVE (so a chat list drops the other at once, on every device).
 /// </summary>
-public sealed class RemoveFriendConsumer(FriendsDbContext db, TimeProvider time) : IConsumer<RemoveFriend>
+public sealed class RemoveFriendConsumer(FriendsDbContext db, MessagingProjection projection, TimeProvider time) : IConsumer<RemoveFriend>
 {
     public async Task Consume(ConsumeContext<RemoveFriend> context)
     {
@@ -34,7 +34,10 @@ public sealed class RemoveFriendConsumer(FriendsDbContext db, TimeProvider time)
         // Of two removals racing, the second deletes nothing, throws, and is retried to find no friendship.
         await db.SaveChangesAsync(context.CancellationToken);
 
-        await context.Publish(new FriendshipRemoved(me, friend, time.GetUtcNow()));
+        var removed = new FriendshipRemoved(me, friend, time.GetUtcNow());
+        // Applied first, then announced: a message sent after the answer is refused as to a stranger.
+        await projection.ApplyAsync(removed, context.CancellationToken);
+        await context.Publish(removed);
         await context.Publish(new PushToUsers([
             new UserPush(friend, ServerEvents.FriendRemoved(me, friend, me)),
             new UserPush(me, ServerEvents.FriendRemoved(me, me, friend)),

@@ -35,16 +35,36 @@ public sealed class MessagingProjection(
         }
     }
 
-    public async Task ApplyAsync(FriendshipCreated created, CancellationToken ct)
+    public Task ApplyAsync(FriendshipCreated created, CancellationToken ct) =>
+        ApplyFriendshipAsync(new ApplyFriendship(created), created.UserId, created.FriendId, ct);
+
+    public Task ApplyAsync(FriendshipRemoved removed, CancellationToken ct) =>
+        ApplyFriendshipAsync(new ApplyFriendship(null, removed), removed.UserId, removed.FriendId, ct);
+
+    /// <summary>A member who left: applied before the leaver is answered, so the group's next message does not reach them.</summary>
+    public async Task ApplyAsync(GroupMemberRemoved removed, CancellationToken ct)
     {
         try
         {
-            await friendships.GetResponse<FriendshipApplied>(new ApplyFriendship(created), ct, Wait);
+            await groups.GetResponse<GroupMembersApplied>(new ApplyGroupMembers([], [removed]), ct, Wait);
         }
         catch (Exception ex) when (ex is RequestTimeoutException or RequestFaultException)
         {
-            logger.LogWarning("Messaging did not apply the friendship of {UserId} and {FriendId} at once ({Error}); its event will",
-                created.UserId, created.FriendId, ex.GetType().Name);
+            logger.LogWarning("Messaging did not apply that user {UserId} left group {GroupId} at once ({Error}); its event will",
+                removed.UserId, removed.GroupId, ex.GetType().Name);
+        }
+    }
+
+    private async Task ApplyFriendshipAsync(ApplyFriendship change, long userId, long friendId, CancellationToken ct)
+    {
+        try
+        {
+            await friendships.GetResponse<FriendshipApplied>(change, ct, Wait);
+        }
+        catch (Exception ex) when (ex is RequestTimeoutException or RequestFaultException)
+        {
+            logger.LogWarning("Messaging did not apply the change to the friendship of {UserId} and {FriendId} at once ({Error}); its event will",
+                userId, friendId, ex.GetType().Name);
         }
     }
 }

@@ -21,9 +21,11 @@ public sealed class ProjectFriendshipsConsumer(MessagingDbContext db) :
     /// <summary>Friends' read-your-writes: applied before the accept is answered (see <see cref="ApplyFriendship"/>).</summary>
     public async Task Consume(ConsumeContext<ApplyFriendship> context)
     {
-        var created = context.Message.Created;
+        var (created, removed) = context.Message;
         if (created is not null)
             await ApplyAsync(created.UserId, created.FriendId, true, created.At, context.CancellationToken);
+        if (removed is not null)
+            await ApplyAsync(removed.UserId, removed.FriendId, false, removed.At, context.CancellationToken);
         await context.RespondAsync(new FriendshipApplied());
     }
 

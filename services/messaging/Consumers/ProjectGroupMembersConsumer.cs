@@ -28,7 +28,13 @@ public sealed class ProjectGroupMembersConsumer(MessagingDbContext db) :
             if (member is not null)
                 await AddAsync(member, context.CancellationToken);
         }
-        await context.RespondAsync(new GroupMembersApplied(added.Count));
+        var removed = context.Message.Removed ?? [];
+        foreach (var member in removed)
+        {
+            if (member is not null)
+                await RemoveAsync(member, context.CancellationToken);
+        }
+        await context.RespondAsync(new GroupMembersApplied(added.Count + removed.Count));
     }
 
     private async Task AddAsync(GroupMemberAdded added, CancellationToken ct)
@@ -60,16 +66,21 @@ public sealed class ProjectGroupMembersConsumer(MessagingDbContext db) :
         await transaction.CommitAsync(ct);
     }
 
-    public async Task Consume(ConsumeContext<GroupMemberRemoved> context)
+    public Task Consume(ConsumeContext<GroupMemberRemoved> context) => RemoveAsync(context.Message, context.CancellationToken);
+
+    private async Task RemoveAsync(GroupMemberRemoved removed, CancellationToken ct)
     {
-        var (groupId, userId, at) = context.Message;
+        var (groupId, userId, at) = removed;
+        if (groupId <= 0 || userId <= 0)
+            return;
         var atMs = at.ToUnixTimeMilliseconds();
-        var row = await db.GroupMembers.FirstOrDefaultAsync(m => m.GroupId == groupId && m.UserId == userId, context.CancellationToken);
+        var row = await db.GroupMembers.FirstOrDefaultAsync(m => m.GroupId == groupId && m.UserId == userId, ct);
         if (row is null)
             db.GroupMembers.Add(new GroupMember { GroupId = groupId, UserId = userId, Active = false, Role = GroupRoles.Member, ChangedAtMs = atMs });
         else if (atMs >= row.ChangedAtMs)
             (row.Active, row.ChangedAtMs) = (false, atMs);
-        await db.SaveChangesAsync(context.CancellationToken);
+        // A concurrent insert of the same member fails here on the key; the retry then finds the row.
+        await db.SaveChangesAsync(ct);
     }
 }
 

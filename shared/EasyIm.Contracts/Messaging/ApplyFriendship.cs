@@ -3,11 +3,11 @@ using EasyIm.Contracts.Friends;
 namespace EasyIm.Contracts.Messaging;
 
 /// <summary>
-/// Asks messaging to apply a new friendship to its projection now, before the friends service answers
-/// the one who accepted and tells the inviter, so a message either sends right after is accepted. The
-/// same <see cref="FriendshipCreated"/> also arrives published; applying it twice changes nothing.
+/// Asks messaging to apply a new friendship (or, <paramref name="Removed"/>, an ended one) to its projection
+/// now, before the friends service answers, so a message sent right after is accepted (or refused). The
+/// same event also arrives published; applying it twice changes nothing.
 /// Answered with <see cref="FriendshipApplied"/>.
 /// </summary>
-public sealed record ApplyFriendship(FriendshipCreated Created);
+public sealed record ApplyFriendship(FriendshipCreated? Created, FriendshipRemoved? Removed = null);
 
 public sealed record FriendshipApplied;

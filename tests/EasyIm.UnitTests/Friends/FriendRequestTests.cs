@@ -298,6 +298,8 @@ public sealed class FriendRequestTests : IAsyncLifetime
         Assert.Equal(0, await CountAsync(db => db.Friendships));
         var announced = Assert.Single(_h.Published<FriendshipRemoved>());
         Assert.Equal((bob, alice), (announced.UserId, announced.FriendId));
+        // Messaging had it before the answer: a message sent after it is refused.
+        Assert.Equal([announced], _h.Messaging.Applied.OfType<FriendshipRemoved>());
         Assert.Empty((await _h.OkAsync<ListFriends, UserList>(new ListFriends(alice))).Items);
         // Both sides' live connections hear of it once (the remover's other devices too); the refusals push nothing.
         var pushes = _h.Published<PushToUsers>().SelectMany(p => p.Pushes).Where(p => p.Message.Content.Contains("FRIEND_REMOVE")).ToList();

@@ -186,14 +186,16 @@ public sealed class FakeMessagingConsumer(FakeMessaging messaging) : IConsumer<A
             return Task.CompletedTask;
         foreach (var added in context.Message.Added)
             messaging.Applied.Enqueue(added);
-        return context.RespondAsync(new GroupMembersApplied(context.Message.Added.Count));
+        foreach (var removed in context.Message.Removed ?? [])
+            messaging.Applied.Enqueue(removed);
+        return context.RespondAsync(new GroupMembersApplied(context.Message.Added.Count + (context.Message.Removed?.Count ?? 0)));
     }
 
     public Task Consume(ConsumeContext<ApplyFriendship> context)
     {
         if (messaging.Silent)
             return Task.CompletedTask;
-        messaging.Applied.Enqueue(context.Message.Created);
+        messaging.Applied.Enqueue((object?)context.Message.Created ?? context.Message.Removed!);
         return context.RespondAsync(new FriendshipApplied());
     }
 }

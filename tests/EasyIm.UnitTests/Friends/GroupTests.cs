@@ -136,6 +136,9 @@ public sealed class GroupTests : IAsyncLifetime
 
         await LeaveAsync(friends[0], group);
         Assert.Equal(403, (await LeaveAsync(friends[0], group)).Rejected?.Code);
+        // Messaging had it before the leaver was answered: the group's next message misses them.
+        var left = Assert.Single(_h.Published<GroupMemberRemoved>());
+        Assert.Equal([left], _h.Messaging.Applied.OfType<GroupMemberRemoved>());
 
         var leave = Assert.Single(Pushes("GROUP_LEAVE")).Pushes;
         Assert.Equal([owner, friends[0], friends[1]], leave.Select(p => p.UserId).Order());

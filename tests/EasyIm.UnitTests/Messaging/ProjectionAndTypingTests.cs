@@ -118,6 +118,33 @@ public sealed class ProjectionAndTypingTests
     }
 
     [Fact]
+    public async Task A_leave_and_an_ended_friendship_applied_on_request_take_effect_before_the_answer()
+    {
+        await using var host = await MessagingHost.StartAsync();
+        var group = MessagingHost.NewUserId();
+        var (owner, leaver) = (MessagingHost.NewUserId(), MessagingHost.NewUserId());
+        var at = DateTimeOffset.UtcNow;
+        await host.Harness.GetRequestClient<ApplyGroupMembers>().GetResponse<GroupMembersApplied>(
+            new ApplyGroupMembers([new(group, owner, "owner", at), new(group, leaver, "member", at)]));
+        await host.BefriendAsync(owner, leaver);
+
+        var later = DateTimeOffset.UtcNow.AddSeconds(1);
+        var left = await host.Harness.GetRequestClient<ApplyGroupMembers>().GetResponse<GroupMembersApplied>(
+            new ApplyGroupMembers([], [new GroupMemberRemoved(group, leaver, later)]));
+        await host.Harness.GetRequestClient<ApplyFriendship>().GetResponse<FriendshipApplied>(
+            new ApplyFriendship(null, new FriendshipRemoved(owner, leaver, later)));
+        await host.SubmitAsync(MessagingHost.Chat(leaver, group, "after-leaving", chatType: 1));
+        await host.SubmitAsync(MessagingHost.Chat(leaver, owner, "after-unfriending"));
+        var toGroup = (await host.AnswersAsync(leaver, "after-leaving")).Single();
+        var toFormerFriend = (await host.AnswersAsync(leaver, "after-unfriending")).Single();
+
+        Assert.Equal(1, left.Message.Count);
+        Assert.Equal(MessageStatus.Fail, toGroup.Status);
+        Assert.Equal(MessageStatus.Fail, toFormerFriend.Status);
+        host.AssertNoFaults();
+    }
+
+    [Fact]
     public async Task Typing_is_relayed_to_a_friend_in_the_event_form_and_never_stored()
     {
         await using var host = await MessagingHost.StartAsync();
