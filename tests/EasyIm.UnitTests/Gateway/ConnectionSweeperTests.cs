@@ -31,6 +31,22 @@ public sealed class ConnectionSweeperTests : IAsyncLifetime
         return notify;
     }
 
+    /// <summary>Still open 299 s on, closed with NOTIFY 408 past 300 s (DropAfter from its last frame).</summary>
+    private async Task DroppedAfterDropAfterAsync(RecordingConnection connection, Task running, ConnectionSweeper sweeper)
+    {
+        _time.Advance(TimeSpan.FromSeconds(299));
+        sweeper.Sweep();
+        Assert.False(connection.IsClosing);
+
+        _time.Advance(TimeSpan.FromSeconds(2));
+        sweeper.Sweep();
+
+        Assert.True(connection.IsClosing);
+        Assert.Equal("{\"code\":408,\"msg\":\"no frame for 300 seconds\"}", (await NotifyAsync(connection)).Content);
+        connection.Incoming.Writer.Complete();
+        await running.WaitAsync(Wait);
+    }
+
     [Fact]
     public async Task The_sweep_closes_a_connection_silent_past_DropAfter_and_each_frame_restarts_its_time()
     {
@@ -46,17 +62,7 @@ public sealed class ConnectionSweeperTests : IAsyncLifetime
         // A frame 299 s in: the connection has another 300 s from here.
         await connection.Incoming.Writer.WriteAsync(new Msg { MsgType = Msg.Types.MsgType.Event, Content = "{\"key\":\"KEEP_ALIVE\"}" });
         Assert.Equal(Msg.Types.MsgType.Event, (await connection.NextWrittenAsync()).Msg.MsgType);
-        _time.Advance(TimeSpan.FromSeconds(299));
-        sweeper.Sweep();
-        Assert.False(connection.IsClosing);
-
-        _time.Advance(TimeSpan.FromSeconds(2));
-        sweeper.Sweep();
-
-        Assert.True(connection.IsClosing);
-        Assert.Equal("{\"code\":408,\"msg\":\"no frame for 300 seconds\"}", (await NotifyAsync(connection)).Content);
-        connection.Incoming.Writer.Complete();
-        await running.WaitAsync(Wait);
+        await DroppedAfterDropAfterAsync(connection, running, sweeper);
     }
 
     [Fact]
@@ -97,16 +103,7 @@ public sealed class ConnectionSweeperTests : IAsyncLifetime
 
         _gateway.AuthAnswers.SetResult();
         Assert.Equal(Msg.Types.MsgType.Event, (await connection.NextWrittenAsync()).Msg.MsgType);
-        _time.Advance(TimeSpan.FromSeconds(299));
-        sweeper.Sweep();
-        Assert.False(connection.IsClosing);
-        _time.Advance(TimeSpan.FromSeconds(2));
-        sweeper.Sweep();
-
-        Assert.True(connection.IsClosing);
-        Assert.Equal("{\"code\":408,\"msg\":\"no frame for 300 seconds\"}", (await NotifyAsync(connection)).Content);
-        connection.Incoming.Writer.Complete();
-        await running.WaitAsync(Wait);
+        await DroppedAfterDropAfterAsync(connection, running, sweeper);
     }
 }
 
