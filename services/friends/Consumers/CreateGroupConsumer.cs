@@ -1,5 +1,6 @@
 using EasyIm.Contracts;
 using EasyIm.Contracts.Friends;
+using EasyIm.Contracts.Gateway;
 using EasyIm.Friends.Data;
 using EasyIm.Hosting.Ids;
 using EasyIm.Friends.Events;
@@ -89,6 +90,14 @@ public sealed class CreateGroupConsumer(
         // Applied first, then announced: the events then find the rows there instead of racing to insert them.
         await projection.ApplyAsync(events, context.CancellationToken);
         await context.PublishBatch(events);
+        // Every member's live connections (the owner's other devices too) show the group before its first message.
+        var members = added.Select(m => m.UserId).ToList();
+        if (members.Count > 0)
+        {
+            await context.Publish(new PushToUsers(members
+                .Select(id => new UserPush(id, ServerEvents.MembersJoined(group.Id, group.OwnerId, id, members, members.Count)))
+                .ToList()));
+        }
         await context.RespondAsync(new GroupCreated(group.Id));
     }
 }

@@ -54,6 +54,12 @@ public sealed class GroupTests : IAsyncLifetime
         Assert.All(added, a => Assert.Equal(id, a.GroupId));
         // Messaging had them before the answer: a message sent at once reaches every member.
         Assert.Equal(added, _h.Messaging.Applied.OfType<GroupMemberAdded>());
+        // Every member's live connections hear GROUP_JOIN, so the group shows before its first message.
+        var join = Assert.Single(_h.Published<PushToUsers>(), p => p.Pushes.Any(u => u.Message.Content.Contains("GROUP_JOIN"))).Pushes;
+        Assert.Equal([owner, friends[0], friends[1]], join.Select(p => p.UserId).Order());
+        Assert.All(join, p => Assert.Equal((4, owner, p.UserId), (p.Message.MsgType, p.Message.FromUserId, p.Message.ToUserId)));
+        Assert.Equal($$$"""{"code":200,"msg":"SUCCESS","data":{"key":"GROUP_JOIN","group_id":"{{{id}}}","user_ids":["{{{owner}}}","{{{friends[0]}}}","{{{friends[1]}}}"],"member_count":3}}""",
+            join[0].Message.Content);
         await _h.AssertNoFaultsAsync();
     }
 
@@ -128,7 +134,9 @@ public sealed class GroupTests : IAsyncLifetime
         // Asking again adds nobody: nothing to announce.
         await _h.OkAsync<InviteToGroup, GroupMembersChanged>(new InviteToGroup(owner, group, [friends[1]]));
 
-        var join = Assert.Single(Pushes("GROUP_JOIN")).Pushes;
+        // The creation's GROUP_JOIN, then the invite's.
+        Assert.Equal(2, Pushes("GROUP_JOIN").Length);
+        var join = Pushes("GROUP_JOIN")[^1].Pushes;
         Assert.Equal([owner, friends[0], friends[1]], join.Select(p => p.UserId).Order());
         Assert.All(join, p => Assert.Equal((4, owner, p.UserId), (p.Message.MsgType, p.Message.FromUserId, p.Message.ToUserId)));
         Assert.Equal($$$"""{"code":200,"msg":"SUCCESS","data":{"key":"GROUP_JOIN","group_id":"{{{group}}}","user_ids":["{{{friends[1]}}}"],"member_count":3}}""",
