@@ -122,7 +122,6 @@ public sealed partial class PartitionRebalanceTests : FaultTestClass
         await WaitForActiveAsync(_ => secondId, processes: 1, TimeSpan.FromSeconds(20));
 
         await traffic.StopAndVerifyAsync(TimeSpan.FromSeconds(30), Cluster.Logs, pushesMayBeLost: true);
-        File.WriteAllText("/tmp/h1logs.txt", $"fails {traffic.Fails} reconnects {traffic.Reconnects} acked {traffic.Acked}\n" + string.Join("\n=====\n", Cluster.Messaging.Select(m => m.Process!.Stdout + "\n--stderr--\n" + m.Process.Stderr)));
         for (var p = 0; p < ChatPartitions.Count; p++)
             Assert.Null(await Cluster.QueueAsync(ChatPartitions.QueueName(p) + "_error"));
     }
