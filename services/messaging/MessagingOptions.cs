@@ -19,7 +19,7 @@ public sealed class MessagingOptions
     /// <summary>How often gateways publish <c>GatewayHeartbeat</c>.</summary>
     public int HeartbeatSeconds { get; set; } = 5;
     /// <summary>How often each messaging process publishes its own heartbeat (RabbitMQ only), for sharing out the chat partitions.</summary>
-    public int InstanceHeartbeatSeconds { get; set; } = 2;
+    public int InstanceHeartbeatSeconds { get; set; } = 5;
     /// <summary>A gateway, or another messaging process, silent for this many of its heartbeats is taken for dead.</summary>
     public int MissedHeartbeats { get; set; } = 3;
     /// <summary>
