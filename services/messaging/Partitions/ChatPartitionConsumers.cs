@@ -59,6 +59,17 @@ public sealed class ChatPartitionConsumers
             return p.Channel is { Channel.IsOpen: true };
     }
 
+    /// <summary>
+    /// Whether this process's consumer of the partition registered after it had heard <paramref name="instanceId"/>'s
+    /// registration number <paramref name="registration"/>, so stands behind it in the broker's line.
+    /// </summary>
+    public bool StandsBehind(int partition, string instanceId, long registration)
+    {
+        var p = _partitions[partition];
+        lock (p.Lock)
+            return p.Behind.TryGetValue(instanceId, out var heard) && heard == registration;
+    }
+
     internal void Attached(int partition, ChannelContext channel)
     {
         var p = _partitions[partition];
@@ -113,8 +124,55 @@ public sealed class ChatPartitionConsumers
                 p.Release ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
                 wait = p.Release.Task;
             }
-            await wait.WaitAsync(cancellationToken);
+            try
+            {
+                await wait.WaitAsync(cancellationToken);
+            }
+            catch (OperationCanceledException) when (channel is { Channel.IsClosed: true })
+            {
+                // MassTransit cancels the consume when the channel closes, which may come before the release.
+                return false;
+            }
         }
+    }
+
+    /// <summary>
+    /// Closes the partition's gate for a hand-over: its next batch waits in <see cref="EnterAsync"/>. False when
+    /// the partition has no channel or is being handed over already.
+    /// </summary>
+    internal bool TryCloseGate(int partition, out ChannelContext channel)
+    {
+        var p = _partitions[partition];
+        lock (p.Lock)
+        {
+            channel = p.Channel!;
+            if (p.Channel is null || p.HandingOver)
+                return false;
+            p.HandingOver = true;
+            return true;
+        }
+    }
+
+    /// <summary>Batches between the gate and the send pipeline, and batches taken since the channel opened.</summary>
+    internal (int Submitting, long Taken) Progress(int partition)
+    {
+        var p = _partitions[partition];
+        lock (p.Lock)
+            return (p.Submitting, p.Taken);
+    }
+
+    /// <summary>Opens the gate again and lets the held batch (if any) go on: queued if its channel is open, dropped if it closed.</summary>
+    internal void OpenGate(int partition)
+    {
+        var p = _partitions[partition];
+        TaskCompletionSource? release;
+        lock (p.Lock)
+        {
+            p.HandingOver = false;
+            release = p.Release;
+            p.Release = null;
+        }
+        release?.TrySetResult();
     }
 
     /// <summary>The consumer has queued its batch (or failed to).</summary>

@@ -108,11 +108,7 @@ public sealed class PartitionBalancer(
             var ownerRegistration = membership.Registration(owner, partition);
             if (ownerRegistration == 0)
                 continue; // the owner has no consumer there yet: it will register behind us, and tell us
-            var state = consumers[partition];
-            bool behind;
-            lock (state.Lock)
-                behind = state.Behind.TryGetValue(owner, out var heard) && heard == ownerRegistration;
-            if (behind)
+            if (consumers.StandsBehind(partition, owner, ownerRegistration))
                 continue;
             if (_lastHandOver[partition] != long.MinValue && time.GetElapsedTime(_lastHandOver[partition]) < HandOverEvery)
                 continue;
@@ -124,37 +120,23 @@ public sealed class PartitionBalancer(
     /// <summary>Drains the partition and closes its channel, so that its consumer registers again behind <paramref name="owner"/>'s.</summary>
     internal async Task HandOverAsync(int partition, string owner, CancellationToken cancellationToken)
     {
-        var state = consumers[partition];
         var started = Stopwatch.GetTimestamp();
-        MassTransit.RabbitMqTransport.ChannelContext? channel;
-        long taken;
-        lock (state.Lock)
-        {
-            channel = state.Channel;
-            if (channel is null || state.HandingOver)
-                return;
-            state.HandingOver = true;
-        }
+        if (!consumers.TryCloseGate(partition, out var channel))
+            return;
         var closed = false;
         try
         {
             using var drain = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             drain.CancelAfter(DrainTimeout);
             // The batch being queued now goes first; the next one waits at the gate, unacked.
-            while (true)
+            var (submitting, taken) = consumers.Progress(partition);
+            while (submitting > 0)
             {
-                lock (state.Lock)
-                {
-                    if (state.Submitting == 0)
-                    {
-                        taken = state.Taken;
-                        break;
-                    }
-                }
                 await Task.Delay(5, drain.Token);
+                (submitting, taken) = consumers.Progress(partition);
             }
-            if (taken > 0)
-                await pipeline.BarrierAsync(drain.Token);
+            // Always, even when nothing was taken on this channel: an earlier channel's batches may still be queued.
+            await pipeline.BarrierAsync(drain.Token);
 
             var closing = channel.Channel.CloseAsync(200, $"chat partition {partition} handed over to {owner}", abort: false, CancellationToken.None);
             var deadline = Stopwatch.StartNew();
@@ -162,7 +144,7 @@ public sealed class PartitionBalancer(
                 await Task.Delay(1, CancellationToken.None);
             closed = channel.Channel.IsClosed;
             // Released only now: the held batch sees its channel closed and is not queued (the broker requeued it).
-            Open(state);
+            consumers.OpenGate(partition);
             try
             {
                 await closing.WaitAsync(CloseTimeout, CancellationToken.None);
@@ -188,19 +170,7 @@ public sealed class PartitionBalancer(
         }
         finally
         {
-            Open(state);
+            consumers.OpenGate(partition);
         }
-    }
-
-    private static void Open(ChatPartitionConsumers.Partition state)
-    {
-        TaskCompletionSource? release;
-        lock (state.Lock)
-        {
-            state.HandingOver = false;
-            release = state.Release;
-            state.Release = null;
-        }
-        release?.TrySetResult();
     }
 }
