@@ -9,7 +9,7 @@ namespace EasyIm.Messaging.Partitions;
 /// has registered with the broker, and a gate that holds a partition's next batch while the partition is handed
 /// over (<see cref="PartitionBalancer"/>).
 /// <para>
-/// A hand-over closes the partition's channel instead of cancelling its consumer: on basic.cancel RabbitMQ makes
+/// A hand-over has the broker close the partition's channel instead of cancelling its consumer: on basic.cancel RabbitMQ makes
 /// the next consumer in line active at once and delivers it what is ready in the queue, while the batches this
 /// process had prefetched are still unacked here and would come back behind them, out of order. On a channel
 /// close the broker requeues the channel's unacked messages to their places at the head and activates the next

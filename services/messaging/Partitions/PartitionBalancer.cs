@@ -3,6 +3,7 @@ using EasyIm.Contracts.Messaging;
 using EasyIm.Hosting;
 using EasyIm.Messaging.Sending;
 using MassTransit;
+using RabbitMQ.Client.Exceptions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -17,7 +18,7 @@ namespace EasyIm.Messaging.Partitions;
 /// consumer registered before it had heard the owner's current registration, it hands the partition over.
 /// <para>
 /// A hand-over: the partition's gate holds its next batch (unacked); once the batches it took before are stored
-/// (<see cref="SendPipeline.BarrierAsync"/>), its channel is closed. The broker requeues what the channel held,
+/// (<see cref="SendPipeline.BarrierAsync"/>), the broker closes its channel (asked about a queue that does not exist). The broker requeues what the channel held,
 /// in place, and makes the next consumer in line active in the same step (see <see cref="ChatPartitionConsumers"/>);
 /// MassTransit consumes again on a new channel, at the back of the line. The next consumer's
 /// <see cref="SubmissionChain"/> finds every earlier message of each connection stored, so no sender is refused.
@@ -138,20 +139,27 @@ public sealed class PartitionBalancer(
             // Always, even when nothing was taken on this channel: an earlier channel's batches may still be queued.
             await pipeline.BarrierAsync(drain.Token);
 
-            var closing = channel.Channel.CloseAsync(200, $"chat partition {partition} handed over to {owner}", abort: false, CancellationToken.None);
-            var deadline = Stopwatch.StartNew();
-            while (!channel.Channel.IsClosed && deadline.Elapsed < CloseTimeout)
-                await Task.Delay(1, CancellationToken.None);
+            // The broker closes the channel: asked about a queue that does not exist, it closes the channel with
+            // 404, and the channel's process ends as if the client had closed it (requeue and activation in one
+            // step). Closing it from here (IChannel.CloseAsync) raced with MassTransit disposing the channel on its
+            // shutdown event, and RabbitMQ.Client then sent a channel.close on channel 0, which made the broker end
+            // the whole connection (every endpoint of the process reconnected).
+            try
+            {
+                await channel.Channel.QueueDeclarePassiveAsync($"easyim-handover-{Guid.NewGuid():N}", CancellationToken.None)
+                    .WaitAsync(CloseTimeout, CancellationToken.None);
+            }
+            catch (Exception ex) when (ex is OperationInterruptedException or AlreadyClosedException or ObjectDisposedException or TimeoutException)
+            {
+                // Expected: the 404 closes the channel (and MassTransit may dispose it before the call has returned).
+            }
             closed = channel.Channel.IsClosed;
             // Released only now: the held batch sees its channel closed and is not queued (the broker requeued it).
             consumers.OpenGate(partition);
-            try
+            if (!closed)
             {
-                await closing.WaitAsync(CloseTimeout, CancellationToken.None);
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-            {
-                logger.LogDebug(ex, "Closing the channel of chat partition {Partition} ended with an error", partition);
+                logger.LogWarning("The channel of chat partition {Partition} did not close; it is handed over later", partition);
+                return;
             }
             EasyImTelemetry.PartitionHandOvers.Add(1);
             logger.LogInformation(

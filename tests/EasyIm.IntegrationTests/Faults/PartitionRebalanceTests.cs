@@ -25,6 +25,8 @@ public sealed partial class PartitionRebalanceTests : FaultTestClass
         return InstanceLine().Match(node.Process.Stdout).Groups["id"].Value;
     }
 
+    private static int HandOvers(ClusterNode node) => Regex.Count(node.Process!.Stdout, "Handed chat partition");
+
     /// <summary>Each partition's active consumer's process id (null: none active), as the broker reports it.</summary>
     private async Task<(string?[] Active, int[] Consumers)> ActiveAsync()
     {
@@ -74,6 +76,15 @@ public sealed partial class PartitionRebalanceTests : FaultTestClass
         var (active, _) = await ActiveAsync();
         Assert.Equal(4, active.Count(a => a == ids[0]));
         Assert.Equal(4, active.Count(a => a == ids[1]));
+        // Each handed over the four it does not own, once: a hand-over closes one channel, not the process's
+        // connection (whose loss would make every consumer register again, and hand over again).
+        foreach (var node in Cluster.Messaging)
+        {
+            var stopwatch = Stopwatch.StartNew();
+            while (HandOvers(node) < 4 && stopwatch.Elapsed < BalancedWithin)
+                await Task.Delay(100);
+            Assert.True(HandOvers(node) == 4, $"{HandOvers(node)} hand-overs, expected 4\n{node.Process!.Stdout}");
+        }
         // Nothing was refused or faulted by moving them: no partition has an error queue.
         for (var p = 0; p < ChatPartitions.Count; p++)
             Assert.Null(await Cluster.QueueAsync(ChatPartitions.QueueName(p) + "_error"));
