@@ -18,10 +18,11 @@ namespace EasyIm.Messaging.Partitions;
 /// consumer registered before it had heard the owner's current registration, it hands the partition over.
 /// <para>
 /// A hand-over: the partition's gate holds its next batch (unacked); once the batches it took before are stored
-/// (<see cref="SendPipeline.BarrierAsync"/>), the broker closes its channel (asked about a queue that does not exist). The broker requeues what the channel held,
-/// in place, and makes the next consumer in line active in the same step (see <see cref="ChatPartitionConsumers"/>);
-/// MassTransit consumes again on a new channel, at the back of the line. The next consumer's
-/// <see cref="SubmissionChain"/> finds every earlier message of each connection stored, so no sender is refused.
+/// (<see cref="SendPipeline.BarrierAsync"/>), the broker closes its channel (asked about a queue that does not
+/// exist). The broker requeues what the channel held, in place, and makes the next consumer in line active in the
+/// same step (see <see cref="ChatPartitionConsumers"/>); MassTransit consumes again on a new channel, at the back
+/// of the line. The next consumer's <see cref="SubmissionChain"/> finds every earlier message of each connection
+/// stored, so no sender is refused.
 /// </para>
 /// </summary>
 public sealed class PartitionBalancer(
