@@ -85,9 +85,28 @@ public sealed partial class PartitionRebalanceTests : FaultTestClass
                 await Task.Delay(100);
             Assert.True(HandOvers(node) == 4, $"{HandOvers(node)} hand-overs, expected 4\n{node.Process!.Stdout}");
         }
-        // Nothing was refused or faulted by moving them: no partition has an error queue.
+        await AssertNoErrorQueuesAsync();
+    }
+
+    [SkippableFact]
+    public async Task Three_messaging_instances_share_the_partitions_three_three_and_two()
+    {
+        Skip.If(Infrastructure is null, Missing);
+        Cluster = await ProcessCluster.StartAsync(Infrastructure!, gateways: 1, messaging: 3);
+        var ids = await Task.WhenAll(Cluster.Messaging.Select(InstanceIdAsync));
+
+        await WaitForActiveAsync(Owners(ids), processes: 3, BalancedWithin);
+
+        var (active, _) = await ActiveAsync();
+        Assert.Equal([2, 3, 3], ids.Select(id => active.Count(a => a == id)).Order());
+        await AssertNoErrorQueuesAsync();
+    }
+
+    /// <summary>Nothing was refused or faulted by moving partitions: no partition has an error queue.</summary>
+    private async Task AssertNoErrorQueuesAsync()
+    {
         for (var p = 0; p < ChatPartitions.Count; p++)
-            Assert.Null(await Cluster.QueueAsync(ChatPartitions.QueueName(p) + "_error"));
+            Assert.Null(await Cluster!.QueueAsync(ChatPartitions.QueueName(p) + "_error"));
     }
 
     [SkippableFact]
@@ -133,8 +152,7 @@ public sealed partial class PartitionRebalanceTests : FaultTestClass
         await WaitForActiveAsync(_ => secondId, processes: 1, TimeSpan.FromSeconds(20));
 
         await traffic.StopAndVerifyAsync(TimeSpan.FromSeconds(30), Cluster.Logs, pushesMayBeLost: true);
-        for (var p = 0; p < ChatPartitions.Count; p++)
-            Assert.Null(await Cluster.QueueAsync(ChatPartitions.QueueName(p) + "_error"));
+        await AssertNoErrorQueuesAsync();
     }
 
     /// <summary>Asks a process's <c>/health/ready</c> every 200 ms until stopped, and keeps every answer that was not 200.</summary>
