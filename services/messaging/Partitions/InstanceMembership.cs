@@ -12,15 +12,17 @@ namespace EasyIm.Messaging.Partitions;
 /// </summary>
 public sealed class InstanceMembership(MessagingOptions options, TimeProvider time, ILogger<InstanceMembership> logger)
 {
-    private sealed record Member(DateTimeOffset StartedAt, IReadOnlyList<long> Registrations, long LastHeardMs);
+    private sealed class Member
+    {
+        public IReadOnlyList<long> Registrations { get; set; } = [];
+    }
 
     private readonly Lock _lock = new();
-    private readonly Dictionary<string, Member> _members = new(StringComparer.Ordinal);
+    private readonly LeaseTable<Member> _members = new(() => (long)options.InstanceHeartbeatSeconds * options.MissedHeartbeats * 1000);
 
     /// <summary>Raised (outside the lock) when a process is heard that was not live: it should hear this one soon.</summary>
     public event Action? Joined;
 
-    private long LeaseMs => (long)options.InstanceHeartbeatSeconds * options.MissedHeartbeats * 1000;
     private long NowMs => time.GetUtcNow().ToUnixTimeMilliseconds();
 
     /// <summary>Renews the lease of the heartbeat's process; true when it was not live before (it joined, or came back).</summary>
@@ -31,8 +33,8 @@ public sealed class InstanceMembership(MessagingOptions options, TimeProvider ti
         {
             var now = NowMs;
             Expire(now);
-            joined = !_members.ContainsKey(heartbeat.InstanceId);
-            _members[heartbeat.InstanceId] = new Member(heartbeat.StartedAt, heartbeat.Registrations ?? [], now);
+            joined = _members.Renew(heartbeat.InstanceId, now, () => new Member(), out var member);
+            member.Registrations = heartbeat.Registrations ?? [];
             if (joined)
                 logger.LogInformation("Messaging instance {InstanceId} is live ({Count} others live)", heartbeat.InstanceId, _members.Count);
         }
@@ -64,15 +66,14 @@ public sealed class InstanceMembership(MessagingOptions options, TimeProvider ti
         lock (_lock)
         {
             Expire(NowMs);
-            return _members.ToDictionary(m => m.Key, m => partition < m.Value.Registrations.Count ? m.Value.Registrations[partition] : 0, StringComparer.Ordinal);
+            return _members.Entries.ToDictionary(m => m.Key, m => partition < m.Value.Registrations.Count ? m.Value.Registrations[partition] : 0, StringComparer.Ordinal);
         }
     }
 
     private void Expire(long now)
     {
-        foreach (var (id, _) in _members.Where(m => now - m.Value.LastHeardMs > LeaseMs).ToList())
+        foreach (var (id, _) in _members.Expire(now))
         {
-            _members.Remove(id);
             logger.LogWarning("Messaging instance {InstanceId} missed {Beats} heartbeats; its chat partitions are shared out again", id, options.MissedHeartbeats);
         }
     }
