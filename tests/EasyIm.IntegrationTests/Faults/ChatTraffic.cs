@@ -26,6 +26,7 @@ public sealed class ChatTraffic
     private readonly List<Task> _running = [];
     private int _reconnects;
     private int _fails;
+    private int _closes;
 
     /// <summary>One sender, one receiver, <see cref="Count"/> messages from one to the other.</summary>
     private sealed class Lane(int index, TestUser sender, TestUser receiver, int count)
@@ -56,6 +57,8 @@ public sealed class ChatTraffic
     public int Reconnects => Volatile.Read(ref _reconnects);
     /// <summary>FAIL answers the senders got (a message refused, e.g. because an earlier one of its connection was lost).</summary>
     public int Fails => Volatile.Read(ref _fails);
+    /// <summary>Sender connections that ended under the sender (closed by the server, or lost), as opposed to ones it left for lack of an ack.</summary>
+    public int Closes => Volatile.Read(ref _closes);
 
     /// <summary>Connects the receivers (each to a different gateway where there are several), then starts the senders.</summary>
     public async Task StartAsync()
@@ -200,10 +203,13 @@ public sealed class ChatTraffic
                             break; // no ack for a while: reconnect (to the next gateway) and resend
                         }
                     }
+                    if (client.IsClosed)
+                        Interlocked.Increment(ref _closes);
                 }
                 catch (Exception ex) when (ex is IOException or System.Net.WebSockets.WebSocketException or ObjectDisposedException or System.Net.Sockets.SocketException or EasyImConnectionClosedException)
                 {
                     // The connection ended under the send: reconnect and resend.
+                    Interlocked.Increment(ref _closes);
                 }
             }
         }
