@@ -76,7 +76,7 @@ public static class Cli
         migrate.TreatUnmatchedTokensAsErrors = false;
         migrate.SetAction(async (parsed, cancellationToken) => await Guarded(async () =>
         {
-            await using var app = EasyImHost.Build([.. parsed.UnmatchedTokens], Overrides(parsed));
+            await using var app = EasyImHost.Build([.. parsed.UnmatchedTokens], Overrides(parsed), migrateOnly: true);
             foreach (var database in app.Services.GetServices<IServiceDatabase>())
             {
                 await database.MigrateAsync(app.Services, cancellationToken);

@@ -12,12 +12,13 @@ public static class EasyImHost
 
     /// <param name="args">Configuration-style arguments (<c>--Bus:Transport=RabbitMq</c>).</param>
     /// <param name="overrides">Settings that win over everything else (what the CLI's own options said).</param>
-    public static WebApplication Build(string[] args, IReadOnlyDictionary<string, string?>? overrides = null)
+    /// <param name="migrateOnly">For <c>easyim migrate</c>: the bus is never started, so any target runs on any transport.</param>
+    public static WebApplication Build(string[] args, IReadOnlyDictionary<string, string?>? overrides = null, bool migrateOnly = false)
     {
         var builder = CreateBuilder(args, overrides);
 
         var modules = Targets.Resolve(builder.Configuration[TargetKey]);
-        if (builder.Configuration.GetBusTransport() == BusTransport.InMemory && modules.Count != Targets.Modules.Count)
+        if (!migrateOnly && builder.Configuration.GetBusTransport() == BusTransport.InMemory && modules.Count != Targets.Modules.Count)
             throw new StartupException(
                 $"The in-memory bus ({BusSetup.TransportKey}=InMemory, the default) joins services only inside one process, so it runs only --target {Targets.All}. " +
                 $"To run '{builder.Configuration[TargetKey]}' on its own, set {BusSetup.TransportKey}=RabbitMq and {BusSetup.RabbitMqConnectionKey} " +

@@ -38,9 +38,12 @@ public static class EasyImTelemetry
         Meter.CreateHistogram<double>("easyim.delivery.latency", "ms", "From a chat message's storing to its push at the recipient's gateway",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000] });
 
-    /// <summary>Bus sends and publishes that failed (a batch or a push that did not leave).</summary>
+    /// <summary>
+    /// Bus failures: sends and publishes that failed (a batch or a push that did not leave), and, with
+    /// <c>kind=receive</c>, receive endpoints that lost the broker (see <see cref="Bus.CountEndpointFaults"/>).
+    /// </summary>
     public static readonly Counter<long> BusErrors =
-        Meter.CreateCounter<long>("easyim.bus.errors", "{error}", "Bus sends that failed");
+        Meter.CreateCounter<long>("easyim.bus.errors", "{error}", "Bus sends that failed and receive endpoints that lost the broker");
 
     /// <summary>
     /// Database transactions of the send path that failed: each failed attempt counts (most are retried),

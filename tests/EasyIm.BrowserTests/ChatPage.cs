@@ -17,6 +17,12 @@ public sealed class ChatPage(IPage page)
     public ILocator MessageBox => page.GetByLabel("Message", new() { Exact = true });
     public ILocator SendButton => page.GetByRole(AriaRole.Button, new() { Name = "Send", Exact = true });
     public ILocator ConversationTitle => page.Locator("#conversation-title");
+    /// <summary>Errors of the open chat's actions (adding members, leaving, older history), above its messages.</summary>
+    public ILocator PaneError => page.Locator(".pane").GetByRole(AriaRole.Alert);
+    public ILocator MemberCount => page.Locator("#member-count");
+    public ILocator MemberList => page.GetByRole(AriaRole.List, new() { Name = "Members", Exact = true });
+    public ILocator ConfirmDialog => page.GetByRole(AriaRole.Dialog);
+    public ILocator LoadOlder => Button("Load older messages");
 
     public ILocator Chat(string name) => Chats.GetByRole(AriaRole.Button, new() { Name = name, Exact = true });
     /// <summary>The unread badge beside a chat: "3 unread" to a screen reader, a red 3 on screen.</summary>
@@ -48,6 +54,22 @@ public sealed class ChatPage(IPage page)
         await FillSignInAsync(account, password, nickname);
         await page.GetByRole(AriaRole.Button, new() { Name = "Register" }).ClickAsync();
         await Expect(Status).ToHaveTextAsync("Online");
+    }
+
+    public async Task LogInAsync(string account, string password)
+    {
+        await FillSignInAsync(account, password);
+        await ClickLogInAsync();
+        await Expect(Status).ToHaveTextAsync("Online");
+    }
+
+    /// <summary>Clicks an action that asks first, and answers the page's confirmation with <paramref name="answer"/>.</summary>
+    public async Task ConfirmAsync(string action, string question, string answer)
+    {
+        await Button(action).ClickAsync();
+        await Expect(ConfirmDialog).ToContainTextAsync(question);
+        await ConfirmDialog.GetByRole(AriaRole.Button, new() { Name = answer, Exact = true }).ClickAsync();
+        await Expect(ConfirmDialog).ToBeHiddenAsync();
     }
 
     public async Task ClickLogInAsync() => await page.GetByRole(AriaRole.Button, new() { Name = "Log in" }).ClickAsync();

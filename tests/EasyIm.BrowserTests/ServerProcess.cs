@@ -19,6 +19,9 @@ public sealed class ServerProcess : IAsyncDisposable
     /// <summary>Where the web client is: the API port, as a user opens it.</summary>
     public Uri BaseAddress => new($"http://127.0.0.1:{_apiPort}/");
 
+    public int Port => _port;
+    public int ApiPort => _apiPort;
+
     /// <summary>The long-connection port, whose HTTP is served like the API port's.</summary>
     public Uri SocketPortAddress => new($"http://127.0.0.1:{_port}/");
 

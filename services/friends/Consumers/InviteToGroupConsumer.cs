@@ -1,5 +1,6 @@
 using EasyIm.Contracts;
 using EasyIm.Contracts.Friends;
+using EasyIm.Contracts.Gateway;
 using EasyIm.Friends.Data;
 using EasyIm.Friends.Events;
 using MassTransit;
@@ -9,7 +10,8 @@ namespace EasyIm.Friends.Consumers;
 
 /// <summary>
 /// A member adds some of their friends to a group. Users already in it are skipped; anyone else
-/// who is not the inviter's friend refuses the whole call (403 naming <c>user_ids</c>).
+/// who is not the inviter's friend refuses the whole call (403 naming <c>user_ids</c>). Every member,
+/// newcomers included, gets GROUP_JOIN on their live connections when someone was added.
 /// </summary>
 public sealed class InviteToGroupConsumer(FriendsDbContext db, TimeProvider time, MessagingProjection projection) : IConsumer<InviteToGroup>
 {
@@ -73,7 +75,14 @@ public sealed class InviteToGroupConsumer(FriendsDbContext db, TimeProvider time
         // Applied first, then announced: the events then find the rows there instead of racing to insert them.
         await projection.ApplyAsync(events, ct);
         await context.PublishBatch(events);
-        var count = await db.GroupMembers.CountAsync(m => m.GroupId == groupId, ct);
-        await context.RespondAsync(new GroupMembersChanged(groupId, count));
+        var members = await db.GroupMembers.Where(m => m.GroupId == groupId).Select(m => m.UserId).ToListAsync(ct);
+        if (added.Count > 0)
+        {
+            var joined = added.Select(a => a.UserId).ToList();
+            await context.Publish(new PushToUsers(members
+                .Select(id => new UserPush(id, ServerEvents.MembersJoined(groupId, me, id, joined, members.Count)))
+                .ToList()));
+        }
+        await context.RespondAsync(new GroupMembersChanged(groupId, members.Count));
     }
 }

@@ -1,6 +1,8 @@
 using EasyIm.Contracts;
 using EasyIm.Contracts.Friends;
+using EasyIm.Contracts.Gateway;
 using EasyIm.Friends.Data;
+using EasyIm.Friends.Events;
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
 
@@ -8,7 +10,8 @@ namespace EasyIm.Friends.Consumers;
 
 /// <summary>
 /// A member leaves. An owner leaving hands the group to the longest-standing member left; the last
-/// member leaving dismisses the group. <see cref="GroupMemberRemoved"/> goes out for the leaver.
+/// member leaving dismisses the group. <see cref="GroupMemberRemoved"/> goes out for the leaver, and
+/// GROUP_LEAVE to the live connections of the members left and of the leaver (their other devices).
 /// </summary>
 public sealed class LeaveGroupConsumer(FriendsDbContext db, TimeProvider time) : IConsumer<LeaveGroup>
 {
@@ -53,6 +56,9 @@ public sealed class LeaveGroupConsumer(FriendsDbContext db, TimeProvider time) :
         await db.SaveChangesAsync(ct);
 
         await context.Publish(new GroupMemberRemoved(groupId, me, now));
+        await context.Publish(new PushToUsers(remaining.Select(m => m.UserId).Append(me)
+            .Select(id => new UserPush(id, ServerEvents.MemberLeft(groupId, me, id, remaining.Count)))
+            .ToList()));
         await context.RespondAsync(new GroupMembersChanged(groupId, remaining.Count));
     }
 }

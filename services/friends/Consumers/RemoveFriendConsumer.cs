@@ -1,12 +1,17 @@
 using EasyIm.Contracts;
 using EasyIm.Contracts.Friends;
+using EasyIm.Contracts.Gateway;
 using EasyIm.Friends.Data;
+using EasyIm.Friends.Events;
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
 
 namespace EasyIm.Friends.Consumers;
 
-/// <summary>Ends a friendship for both sides; <see cref="FriendshipRemoved"/> is published once for it.</summary>
+/// <summary>
+/// Ends a friendship for both sides; <see cref="FriendshipRemoved"/> is published once for it, and both
+/// users' live connections get FRIEND_REMOVE (so a chat list drops the other at once, on every device).
+/// </summary>
 public sealed class RemoveFriendConsumer(FriendsDbContext db, TimeProvider time) : IConsumer<RemoveFriend>
 {
     public async Task Consume(ConsumeContext<RemoveFriend> context)
@@ -30,6 +35,10 @@ public sealed class RemoveFriendConsumer(FriendsDbContext db, TimeProvider time)
         await db.SaveChangesAsync(context.CancellationToken);
 
         await context.Publish(new FriendshipRemoved(me, friend, time.GetUtcNow()));
+        await context.Publish(new PushToUsers([
+            new UserPush(friend, ServerEvents.FriendRemoved(me, friend, me)),
+            new UserPush(me, ServerEvents.FriendRemoved(me, me, friend)),
+        ]));
         await context.RespondAsync(new FriendRemoved(me, friend));
     }
 }

@@ -15,6 +15,9 @@ public static class ServerEvents
     public const int EventMsgType = 4;
     public const string FriendInvite = "FRIEND_INVITE";
     public const string FriendAgree = "FRIEND_AGREE";
+    public const string FriendRemove = "FRIEND_REMOVE";
+    public const string GroupJoin = "GROUP_JOIN";
+    public const string GroupLeave = "GROUP_LEAVE";
 
     private static readonly JsonSerializerOptions Json = new()
     {
@@ -30,6 +33,12 @@ public static class ServerEvents
     private sealed record InviteData(string Key, string Id, string Msg);
 
     private sealed record AgreeData(string Key, string Id);
+
+    private sealed record RemoveData(string Key, string UserId);
+
+    private sealed record GroupJoinData(string Key, string GroupId, IReadOnlyList<string> UserIds, int MemberCount);
+
+    private sealed record GroupLeaveData(string Key, string GroupId, string UserId, int MemberCount);
 
     private static string Content<T>(T data) => JsonSerializer.Serialize(new Envelope<T>(200, "SUCCESS", data), Json);
 
@@ -49,5 +58,35 @@ public static class ServerEvents
         FromUserId = inviteeId,
         ToUserId = inviterId,
         Content = Content(new AgreeData(FriendAgree, requestId.ToString())),
+    };
+
+    /// <summary>
+    /// To either side of an ended friendship (the remover's other devices too): <c>from_user_id</c> is
+    /// the remover, <c>data.user_id</c> the recipient's former friend.
+    /// </summary>
+    public static WireMessage FriendRemoved(long removerId, long recipientId, long formerFriendId) => new()
+    {
+        MsgType = EventMsgType,
+        FromUserId = removerId,
+        ToUserId = recipientId,
+        Content = Content(new RemoveData(FriendRemove, formerFriendId.ToString())),
+    };
+
+    /// <summary>To every member after an invitation, newcomers included: <c>from_user_id</c> is the inviter.</summary>
+    public static WireMessage MembersJoined(long groupId, long inviterId, long recipientId, IEnumerable<long> userIds, int memberCount) => new()
+    {
+        MsgType = EventMsgType,
+        FromUserId = inviterId,
+        ToUserId = recipientId,
+        Content = Content(new GroupJoinData(GroupJoin, groupId.ToString(), userIds.Select(id => id.ToString()).ToList(), memberCount)),
+    };
+
+    /// <summary>To the members left and to the leaver (their other devices): <c>from_user_id</c> is the leaver.</summary>
+    public static WireMessage MemberLeft(long groupId, long leaverId, long recipientId, int memberCount) => new()
+    {
+        MsgType = EventMsgType,
+        FromUserId = leaverId,
+        ToUserId = recipientId,
+        Content = Content(new GroupLeaveData(GroupLeave, groupId.ToString(), leaverId.ToString(), memberCount)),
     };
 }

@@ -98,6 +98,12 @@ public sealed class FrameHandler(
         // The reply goes first, so that no push can reach the client ahead of it; then chat
         // messages wait for the connect-time sync, so each conversation arrives in order.
         connection.Send(ServerFrames.HeartbeatReply(userId));
+        connection.SyncGate.FillGaps = after =>
+        {
+            logger.LogInformation("Connection {ConnectionId} waits for a lost push: asking again for {Conversations}",
+                connection.Id, string.Join(", ", after.Select(a => $"{a.Key} after {a.Value}")));
+            _ = PublishAsync(new SyncConversations(userId, connection.Id, after, GapFill: true));
+        };
         connection.SyncGate.Begin();
         if (!registry.TryAdd(connection, out var replaced))
         {

@@ -27,6 +27,7 @@ public abstract class LongConnection : IThreadPoolWorkItem
     private int _requestsInFlight;
     // Never silent until RunAsync starts its clock: a sweep may see the connection as soon as it is registered.
     private long _silentUntil = long.MaxValue;
+    private int _framesInHand;
 
     // The send queue. _pending is allocated when a frame comes and handed whole to the writer.
     private readonly Lock _sendLock = new();
@@ -172,7 +173,7 @@ public abstract class LongConnection : IThreadPoolWorkItem
     /// </summary>
     public void CloseIfSilent(long now)
     {
-        if (IsClosing || now < Volatile.Read(ref _silentUntil))
+        if (IsClosing || Volatile.Read(ref _framesInHand) > 0 || now < Volatile.Read(ref _silentUntil))
             return;
         var message = Session is null
             ? $"no heartbeat handshake within {Options.HandshakeTimeout} seconds"
@@ -287,7 +288,19 @@ public abstract class LongConnection : IThreadPoolWorkItem
             var msg = decode();
             if (Session is not null)
                 ResetTimeout(Options.DropAfterSpan);
-            await handler.HandleAsync(this, msg).ConfigureAwait(false);
+            // While the server handles a frame it reads no other: the client is not silent, the server is
+            // slow (a bus or an auth answer taking long under load), so its time starts again after.
+            Interlocked.Increment(ref _framesInHand);
+            try
+            {
+                await handler.HandleAsync(this, msg).ConfigureAwait(false);
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _framesInHand);
+                if (Session is not null)
+                    ResetTimeout(Options.DropAfterSpan);
+            }
         }
         catch (FrameException ex)
         {

@@ -11,11 +11,20 @@ namespace EasyIm.Gateway.Connections;
 /// <list type="bullet">
 /// <item>From the handshake until the connect-time SYNC event, chat messages that are not the sync's
 /// own are held back; the SYNC event says up to which seq the sync covered each conversation.</item>
-/// <item>After that, per conversation, the next seq is written at once and later ones wait for the gap
+/// <item>After that, per conversation, the next seq is written at once (a conversation the sync did not
+/// cover, such as a group joined since, starts at its first live message) and later ones wait for the gap
 /// to fill (seqs are gap-free per conversation). One below the next is written too: a duplicate the
 /// client drops by id, or the SENT ack of a resend, which the client needs.</item>
-/// <item>Bounded: a gap that stays open for <c>gapTimeout</c>, more than <c>maxHeld</c> frames waiting,
-/// or no SYNC event within <c>syncTimeout</c> writes what waits, in order.</item>
+/// <item>A gap that stays open for <c>gapTimeout</c> is a message that was stored but whose push was lost
+/// (messaging died between its commit and its push): the gate asks for the gapped conversations again
+/// from the last seq written (a gap fill, <see cref="FillGaps"/>), and the fill's pages and closing
+/// <see cref="UserPush.SyncedThrough"/> close the gap, so the connection still sees every conversation
+/// in seq order; a conversation the answer leaves out (not the user's, nothing stored) has nothing to
+/// wait for, and what waits there is written at once. While messaging is away the gate asks again after 1×, 2× and 4× <c>gapTimeout</c> more
+/// (the asks wait in messaging's queue).</item>
+/// <item>Bounded: a gap still open after <see cref="FillAttempts"/> fills (about 30 s), more than
+/// <c>maxHeld</c> frames waiting, or no SYNC event within <c>syncTimeout</c> writes what waits, in order
+/// (the client then has every message, but one may come after later ones).</item>
 /// </list>
 /// </summary>
 public sealed class SyncGate : IDisposable
@@ -37,6 +46,12 @@ public sealed class SyncGate : IDisposable
     private int _waiting;
     private Timer? _syncTimer;
     private Timer? _gapTimer;
+    private int _fills;
+    // The conversations the last gap fill asked for, until its answer comes.
+    private HashSet<string>? _asked;
+
+    /// <summary>Gap fills asked for one open gap before the gate gives up and writes what waits.</summary>
+    public const int FillAttempts = 4;
 
     public SyncGate(Func<OutboundFrame, bool> send, TimeSpan syncTimeout, int maxHeld, TimeSpan? gapTimeout = null)
     {
@@ -45,6 +60,13 @@ public sealed class SyncGate : IDisposable
         _maxHeld = maxHeld;
         _gapTimeout = gapTimeout ?? TimeSpan.FromSeconds(2);
     }
+
+    /// <summary>
+    /// Asks messaging for the named conversations after the given seqs (the last written to this
+    /// connection), for this connection only; unset, an open gap is given up on at its first timeout.
+    /// Called outside the gate's lock, from a timer thread.
+    /// </summary>
+    public Action<IReadOnlyDictionary<string, ulong>>? FillGaps { get; set; }
 
     /// <summary>Holding back for the connect-time sync.</summary>
     public bool Holding
@@ -89,9 +111,16 @@ public sealed class SyncGate : IDisposable
             if (push.Sync)
             {
                 // The sync's own pages come in order; its SYNC event says where each conversation stands.
-                _send(frame);
+                // A gap fill's closing event is for the gate only: the client asked for no sync.
+                if (!push.GapFill)
+                    _send(frame);
                 if (!IsChat(frame))
-                    EndHoldingLocked(push.SyncedThrough);
+                {
+                    if (push.GapFill)
+                        FillAnsweredLocked(push.SyncedThrough);
+                    else
+                        EndHoldingLocked(push.SyncedThrough);
+                }
                 return;
             }
             if (!IsChat(frame))
@@ -121,11 +150,30 @@ public sealed class SyncGate : IDisposable
 
     private void EndHoldingLocked(IReadOnlyDictionary<string, ulong>? through)
     {
+        CoveredLocked(through);
+        if (_held is null)
+            return;
+        var held = _held;
+        _held = null;
+        _syncTimer?.Dispose();
+        _syncTimer = null;
+        // In seq order (stable, so each conversation's own order): a conversation the sync did not
+        // cover starts at its first frame, which must be its lowest.
+        foreach (var frame in held.OrderBy(f => f.Msg.ConversationSeq))
+            Order(frame);
+    }
+
+    /// <summary>
+    /// A sync or a gap fill wrote its pages (in order, as they came): each conversation it covered goes on
+    /// after its last seq, and what waited for a gap it covered goes out, in order. A waiting frame below
+    /// that is written too: a duplicate the client drops by id, or a SENT ack it needs.
+    /// </summary>
+    private void CoveredLocked(IReadOnlyDictionary<string, ulong>? through)
+    {
         foreach (var (id, last) in through ?? new Dictionary<string, ulong>())
         {
             var conversation = Of(id);
             conversation.Next = Math.Max(conversation.Next, last + 1);
-            // What waited for a gap the sync has now covered goes out, in order.
             while (conversation.Waiting.Count > 0 && conversation.Waiting.First() is var (seq, frame) && seq <= conversation.Next)
             {
                 conversation.Waiting.Remove(seq);
@@ -135,20 +183,42 @@ public sealed class SyncGate : IDisposable
             }
         }
         StopGapTimerIfIdle();
-        if (_held is null)
-            return;
-        var held = _held;
-        _held = null;
-        _syncTimer?.Dispose();
-        _syncTimer = null;
-        foreach (var frame in held)
-            Order(frame);
+    }
+
+    /// <summary>
+    /// A gap fill's answer: the conversations it covered go on as after a sync. One it asked for and that
+    /// messaging did not answer for (not the user's, or nothing stored there) has no message to wait for:
+    /// what waits there is written now, in order.
+    /// </summary>
+    private void FillAnsweredLocked(IReadOnlyDictionary<string, ulong>? through)
+    {
+        var asked = _asked;
+        _asked = null;
+        foreach (var id in asked ?? [])
+        {
+            if (through?.ContainsKey(id) == true || _conversations is null || !_conversations.TryGetValue(id, out var conversation))
+                continue;
+            foreach (var (seq, frame) in conversation.Waiting)
+            {
+                _send(frame);
+                conversation.Next = seq + 1;
+            }
+            _waiting -= conversation.Waiting.Count;
+            conversation.Waiting.Clear();
+        }
+        CoveredLocked(through);
     }
 
     private void Order(OutboundFrame frame)
     {
-        var conversation = Of(frame.Msg.ConversationId);
         var seq = frame.Msg.ConversationSeq;
+        _conversations ??= new Dictionary<string, Conversation>(StringComparer.Ordinal);
+        if (!_conversations.TryGetValue(frame.Msg.ConversationId, out var conversation))
+        {
+            // Not in the connect-time sync: a group the user joined since (or a new conversation, at 1).
+            // Its earlier messages are history from before the user was in it, not a gap: it starts here.
+            _conversations[frame.Msg.ConversationId] = conversation = new Conversation { Next = seq };
+        }
         if (seq < conversation.Next)
         {
             _send(frame);
@@ -159,7 +229,7 @@ public sealed class SyncGate : IDisposable
             if (conversation.Waiting.TryAdd(seq, frame) && ++_waiting > _maxHeld)
                 FlushAllLocked();
             else
-                _gapTimer ??= new Timer(_ => FlushAll(), null, _gapTimeout, Timeout.InfiniteTimeSpan);
+                _gapTimer ??= new Timer(_ => GapTimedOut(), null, _gapTimeout, Timeout.InfiniteTimeSpan);
             return;
         }
         _send(frame);
@@ -173,19 +243,41 @@ public sealed class SyncGate : IDisposable
         StopGapTimerIfIdle();
     }
 
-    /// <summary>Every gap filled: the give-up timer belongs to the next gap, not an old one.</summary>
+    /// <summary>Every gap filled: the timer and the fills belong to the next gap, not an old one.</summary>
     private void StopGapTimerIfIdle()
     {
         if (_waiting != 0)
             return;
         _gapTimer?.Dispose();
         _gapTimer = null;
+        _fills = 0;
     }
 
-    private void FlushAll()
+    /// <summary>A gap stayed open: ask for what is missing, or past the attempts (or with no one to ask) give up.</summary>
+    private void GapTimedOut()
     {
+        Dictionary<string, ulong> after;
+        Action<IReadOnlyDictionary<string, ulong>>? fill;
         lock (_lock)
-            FlushAllLocked();
+        {
+            _gapTimer?.Dispose();
+            _gapTimer = null;
+            if (_waiting == 0)
+                return;
+            fill = FillGaps;
+            if (fill is null || _fills >= FillAttempts)
+            {
+                FlushAllLocked();
+                return;
+            }
+            _fills++;
+            after = _conversations!.Where(c => c.Value.Waiting.Count > 0)
+                .ToDictionary(c => c.Key, c => c.Value.Next - 1, StringComparer.Ordinal);
+            _asked = [.. after.Keys];
+            // 1, 2, 4, 8 × the gap timeout before the next ask or the give-up: messaging may be restarting.
+            _gapTimer = new Timer(_ => GapTimedOut(), null, _gapTimeout * (1 << (_fills - 1)), Timeout.InfiniteTimeSpan);
+        }
+        fill(after);
     }
 
     /// <summary>Gives up on the open gaps: writes what waits, in order; a missing one that turns up later is written then.</summary>

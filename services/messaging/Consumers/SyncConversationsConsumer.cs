@@ -10,5 +10,5 @@ public sealed class SyncConversationsConsumer(ConversationSync sync) : IConsumer
     public Task Consume(ConsumeContext<SyncConversations> context) =>
         context.Message.UserId <= 0 || string.IsNullOrEmpty(context.Message.ConnectionId)
             ? Task.CompletedTask
-            : sync.SyncAsync(context, context.Message.UserId, context.Message.ConnectionId, null, context.Message.Cursors);
+            : sync.SyncAsync(context, context.Message.UserId, context.Message.ConnectionId, null, context.Message.Cursors, context.Message.GapFill);
 }

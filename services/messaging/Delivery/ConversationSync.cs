@@ -19,13 +19,21 @@ public sealed class ConversationSync(MessagingDbContext db, PushDispatcher dispa
     /// <param name="gatewayId">The connection's gateway when known (a connect), else presence finds it.</param>
     /// <param name="clientCursors">The last seq the device has per conversation; conversations it does not name
     /// start after the user's ARRIVED cursor. Conversations the user is not in are ignored.</param>
+    /// <param name="gapFill">Only the conversations <paramref name="clientCursors"/> names, for a gap in a live
+    /// connection: the closing push is marked for the gateway and the client sees no SYNC event.</param>
     public async Task SyncAsync(ConsumeContext context, long userId, string connectionId, string? gatewayId,
-        IReadOnlyDictionary<string, ulong>? clientCursors)
+        IReadOnlyDictionary<string, ulong>? clientCursors, bool gapFill = false)
     {
         var ct = context.CancellationToken;
         // Each conversation is read up to its last seq as of now: a message stored after this point is
         // routed live by whichever replica stores it (or replayed), so the sync need not chase it.
-        var conversations = await UserConversations(userId).Select(c => new { c.Id, c.LastSeq }).ToListAsync(ct);
+        var query = UserConversations(userId);
+        if (gapFill)
+        {
+            var named = (clientCursors?.Keys ?? []).Take(MaxClientCursors).ToList();
+            query = query.Where(c => named.Contains(c.Id));
+        }
+        var conversations = await query.Select(c => new { c.Id, c.LastSeq }).ToListAsync(ct);
         var arrived = await db.Cursors.AsNoTracking()
             .Where(k => k.UserId == userId)
             .ToDictionaryAsync(k => k.ConversationId, k => k.ArrivedSeq, StringComparer.Ordinal, ct);
@@ -57,7 +65,7 @@ public sealed class ConversationSync(MessagingDbContext db, PushDispatcher dispa
             }
         }
         var through = conversations.ToDictionary(c => c.Id, c => (ulong)c.LastSeq, StringComparer.Ordinal);
-        page.Add(new OutgoingPush(new UserPush(userId, ServerEvents.SyncDone(userId), OnlyConnectionId: connectionId, Sync: true, SyncedThrough: through), gatewayId));
+        page.Add(new OutgoingPush(new UserPush(userId, ServerEvents.SyncDone(userId), OnlyConnectionId: connectionId, Sync: true, SyncedThrough: through, GapFill: gapFill), gatewayId));
         await dispatcher.DispatchAsync(context, page);
     }
 

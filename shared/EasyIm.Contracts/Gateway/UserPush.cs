@@ -15,7 +15,9 @@ namespace EasyIm.Contracts.Gateway;
 /// connection gets it as its SENT ack, with the client's own <paramref name="AckSeq"/>; the sender's
 /// other connections on the gateway get the stored message as it is. <paramref name="Close"/>, with
 /// <paramref name="OnlyConnectionId"/>, closes that connection after writing the message (a FAIL telling
-/// the client to reconnect and send again what got no SENT ack).
+/// the client to reconnect and send again what got no SENT ack). <paramref name="GapFill"/> marks the
+/// closing push of a gap fill (<see cref="Messaging.SyncConversations.GapFill"/>): the gateway takes its
+/// <paramref name="SyncedThrough"/> and writes nothing to the client.
 /// </summary>
 /// <paramref name="TraceParent"/> is the W3C trace context of the span that stored the message (only
 /// while tracing is on), so the gateway's push span joins the message's trace.
@@ -31,4 +33,5 @@ public sealed record UserPush(
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] string? AckConnectionId = null,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] uint AckSeq = 0,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] bool Close = false,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] string? TraceParent = null);
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] string? TraceParent = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] bool GapFill = false);

@@ -49,6 +49,7 @@ public static class BusSetup
             bus.SetKebabCaseEndpointNameFormatter();
             // MassTransit 8.4+ reports usage to its vendor over the internet by default; a server does not phone home.
             bus.ConfigureUsageTelemetryOptions(o => o.Enabled = false);
+            bus.AddReceiveEndpointObserver<CountEndpointFaults>();
             foreach (var register in registrations)
                 register(bus);
 

@@ -33,4 +33,18 @@ public sealed class NginxConfigurationTests
 
         Assert.Contains("deploy/nginx.conf has 0 matches", ex.Message);
     }
+
+    [Fact]
+    public void The_by_hand_configuration_is_the_shipped_one_for_three_gateways_on_fixed_ports()
+    {
+        var local = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "deploy", "nginx-local.conf"));
+        var adapted = NginxProcess.AdaptConfiguration(Shipped, [9011, 9021, 9031], [9012, 9022, 9032], 8888, 8889);
+
+        // Apart from its header (module, log, pid for a user's own nginx) and comments, line for line the same.
+        Assert.Equal(Directives(adapted), Directives(local[local.IndexOf("events {}", StringComparison.Ordinal)..]));
+    }
+
+    private static List<string> Directives(string configuration) =>
+        configuration.Split('\n').Select(l => l.Split('#')[0].Trim()).Where(l => l.Length > 0).ToList();
 }
+

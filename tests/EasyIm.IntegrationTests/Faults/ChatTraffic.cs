@@ -240,11 +240,11 @@ public sealed class ChatTraffic
     /// </summary>
     /// <param name="pushesMayBeLost">
     /// A messaging process is killed: a message it committed but had not pushed reaches a recipient that
-    /// stays connected only if its sender resends it (no ack came), else on the recipient's next connect,
-    /// and may arrive after later ones (the gateway writes those after a 2 s gap). Then delivery is checked
-    /// after a last connect-time sync of every receiver, and not the arrival order on each connection
-    /// (known limits, see docs/architecture.md "Faults"). Otherwise every acked message must reach the
-    /// receivers' live connections, in order.
+    /// stays connected when its sender resends it (no ack came) or when a later message opens a gap the
+    /// gateway asks to fill; the last ones of a sender that never resends reach it only on its next connect.
+    /// So delivery is checked after a last connect-time sync of every receiver (docs/architecture.md
+    /// "Faults"). Otherwise every acked message must reach the receivers' live connections. Either way each
+    /// connection must have seen the messages in seq order.
     /// </param>
     public async Task StopAndVerifyAsync(TimeSpan deliveredWithin, Func<string>? diagnostics = null, bool pushesMayBeLost = false)
     {
@@ -291,7 +291,7 @@ public sealed class ChatTraffic
                 problems.Add($"lane {lane.Index}: {group.Key} delivered as {group.Select(m => m.Id).Distinct().Count()} different messages");
             foreach (var m in received.Where(m => !m.Content.Equals("m" + m.ClientMsgId[(m.ClientMsgId.IndexOf('-') + 1)..], StringComparison.Ordinal)))
                 problems.Add($"lane {lane.Index}: {m.ClientMsgId} delivered with content '{m.Content}'");
-            foreach (var connection in pushesMayBeLost ? [] : lane.ReceiverConnections)
+            foreach (var connection in lane.ReceiverConnections)
             {
                 List<Msg> frames;
                 lock (connection)

@@ -1,3 +1,4 @@
+using EasyIm.IntegrationTests.Telemetry;
 using EasyIm.IntegrationTests.Shapes;
 
 namespace EasyIm.IntegrationTests.Faults;
@@ -76,6 +77,14 @@ public sealed class FaultTests : FaultTestClass
         // Pushes sent while a gateway's queue was gone were lost: each gateway synced its connections once consuming again.
         foreach (var gateway in Cluster.Gateways)
             await gateway.Process!.WaitForOutputAsync("is consuming again after a broker fault", TimeSpan.FromSeconds(30));
+        // The batches the gateways could not send while the broker was away are counted, as an operator sees them.
+        var busErrors = 0.0;
+        foreach (var node in Cluster.Gateways.Concat(Cluster.Messaging))
+        {
+            using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{node.ApiPort}"), Timeout = TimeSpan.FromSeconds(30) };
+            busErrors += Prometheus.Value(await Prometheus.ScrapeAsync(http), "easyim_bus_errors_total");
+        }
+        Assert.True(busErrors > 0, "easyim_bus_errors_total stayed 0 across a broker restart under traffic\n" + Cluster.Logs());
     }
 
     [SkippableFact]

@@ -4,7 +4,7 @@ using static EasyIm.IntegrationTests.Shapes.ShapeClients;
 
 namespace EasyIm.IntegrationTests.Scenarios;
 
-/// <summary>FRIEND_INVITE and FRIEND_AGREE over the long connections, online and offline.</summary>
+/// <summary>FRIEND_INVITE and FRIEND_AGREE over the long connections, online and offline; FRIEND_REMOVE, GROUP_JOIN, GROUP_LEAVE.</summary>
 public abstract class FriendEventScenarios(EasyImShape shape)
 {
     [SkippableFact]
@@ -78,6 +78,60 @@ public abstract class FriendEventScenarios(EasyImShape shape)
 
         Assert.Equal(404, Frames.NotifyCode(notify));
         Assert.False(ca.IsClosed);
+    }
+
+    [SkippableFact]
+    public async Task Removing_a_friend_over_http_tells_both_sides_over_the_socket()
+    {
+        shape.RequireAvailable();
+        var a = await shape.NewUserAsync();
+        var b = await shape.NewUserAsync();
+        await shape.MakeFriendsAsync(a, b);
+        await using var ca = await shape.ConnectAsync(a, ClientTransport.TcpProtobuf);
+        await using var cb = await shape.ConnectAsync(b, ClientTransport.WebSocketJson);
+
+        var removed = await shape.PostAsync("/api/user/friend/remove", new { friend_id = Id(b.Id) }, a.AccessToken);
+        var toB = await cb.WaitForAsync(m => Frames.IsEvent(m, "FRIEND_REMOVE"), Wait);
+        var toA = await ca.WaitForAsync(m => Frames.IsEvent(m, "FRIEND_REMOVE"), Wait);
+
+        Assert.Equal(200, removed.Status);
+        Assert.Equal((Id(a.Id), Id(a.Id)), (toB.FromUserId, Data(toB).GetProperty("user_id").GetString()));
+        Assert.Equal((Id(a.Id), Id(b.Id)), (toA.FromUserId, Data(toA).GetProperty("user_id").GetString()));
+    }
+
+    [SkippableFact]
+    public async Task Every_member_hears_who_joins_a_group_and_who_leaves_it_the_leaver_too()
+    {
+        shape.RequireAvailable();
+        var owner = await shape.NewUserAsync();
+        var bob = await shape.NewUserAsync();
+        var carol = await shape.NewUserAsync();
+        await shape.MakeFriendsAsync(owner, bob);
+        await shape.MakeFriendsAsync(owner, carol);
+        var group = Id(await shape.CreateGroupAsync(owner, bob));
+        await using var co = await shape.ConnectAsync(owner, ClientTransport.WebSocketProtobuf);
+        await using var cb = await shape.ConnectAsync(bob, ClientTransport.TcpJson);
+        await using var cc = await shape.ConnectAsync(carol, ClientTransport.WebSocketJson);
+
+        var invited = await shape.PostAsync("/api/group/invite", new { group_id = group, user_ids = new[] { Id(carol.Id) } }, owner.AccessToken);
+        Assert.Equal(200, invited.Status);
+        foreach (var client in new[] { co, cb, cc })
+        {
+            var joined = await client.WaitForAsync(m => Frames.IsEvent(m, "GROUP_JOIN"), Wait);
+            Assert.Equal(Id(owner.Id), joined.FromUserId);
+            Assert.Equal(group, Data(joined).GetProperty("group_id").GetString());
+            Assert.Equal([Id(carol.Id)], Data(joined).GetProperty("user_ids").EnumerateArray().Select(u => u.GetString()));
+            Assert.Equal(3, Data(joined).GetProperty("member_count").GetInt32());
+        }
+
+        var left = await shape.PostAsync("/api/group/leave", new { group_id = group }, bob.AccessToken);
+        Assert.Equal(200, left.Status);
+        foreach (var client in new[] { co, cb, cc })
+        {
+            var leave = await client.WaitForAsync(m => Frames.IsEvent(m, "GROUP_LEAVE"), Wait);
+            Assert.Equal((Id(bob.Id), Id(bob.Id)), (leave.FromUserId, Data(leave).GetProperty("user_id").GetString()));
+            Assert.Equal((group, 2), (Data(leave).GetProperty("group_id").GetString(), Data(leave).GetProperty("member_count").GetInt32()));
+        }
     }
 }
 

@@ -1,6 +1,9 @@
 using System.Net.Http.Json;
 using System.Text.Json;
+using EasyIm.Messaging.Data;
 using EasyIm.Server;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.AspNetCore.Builder;
 
 namespace EasyIm.IntegrationTests.Shapes;
@@ -73,6 +76,39 @@ public abstract class EasyImShape : IAsyncLifetime
     public IServiceProvider GatewayServices => _hosts.Count > 0
         ? _hosts[^1].Services
         : throw new InvalidOperationException($"the {Name} shape is not running");
+
+    /// <summary>
+    /// Stores a one-to-one message as messaging would (the conversation's next seq, in one transaction)
+    /// but pushes it nowhere: what a live recipient sees when messaging dies between its commit and its
+    /// push. The conversation must exist and no send may be storing into it meanwhile. Returns the seq.
+    /// </summary>
+    public async Task<long> StoreWithoutPushAsync(string conversationId, long senderId, long toId, string content, string clientMsgId)
+    {
+        var messaging = _hosts.Select(h => h.Services)
+            .FirstOrDefault(s => s.GetRequiredService<IServiceProviderIsService>().IsService(typeof(MessagingDbContext)))
+            ?? throw new InvalidOperationException($"no process of the {Name} shape runs messaging");
+        await using var scope = messaging.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<MessagingDbContext>();
+        await using var transaction = await db.Database.BeginTransactionAsync();
+        var conversation = await db.Conversations.SingleAsync(c => c.Id == conversationId);
+        conversation.LastSeq++;
+        db.Messages.Add(new Message
+        {
+            Id = Random.Shared.NextInt64(1L << 60, long.MaxValue),
+            ConversationId = conversationId,
+            ConversationSeq = conversation.LastSeq,
+            SenderId = senderId,
+            ToId = toId,
+            ClientMsgId = clientMsgId,
+            ChatType = 1,
+            MsgType = 1,
+            Content = content,
+            SentAtMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
+        });
+        await db.SaveChangesAsync();
+        await transaction.CommitAsync();
+        return conversation.LastSeq;
+    }
 
     private async Task StartHostsAsync()
     {

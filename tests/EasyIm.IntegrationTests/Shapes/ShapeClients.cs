@@ -78,6 +78,19 @@ public static class ShapeClients
         return distinct;
     }
 
+    /// <summary>The first frame matching within <paramref name="timeout"/>, or null.</summary>
+    public static async Task<Msg?> TryWaitForAsync(this EasyImClient client, Func<Msg, bool> match, TimeSpan timeout)
+    {
+        try
+        {
+            return await client.WaitForAsync(match, timeout);
+        }
+        catch (TimeoutException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>The SENT ack (or FAIL) of one client message.</summary>
     public static Task<Msg> AckAsync(this EasyImClient client, string clientMsgId) =>
         client.WaitForAsync(m => IsChat(m, clientMsgId) && m.Status is Msg.Types.MsgStatus.Sent or Msg.Types.MsgStatus.Fail, Wait);

@@ -79,25 +79,9 @@ public sealed partial class MetricsTests
         }
     }
 
-    private static async Task<string> ScrapeAsync(ServerProcesses server)
-    {
-        // The exporter caches a scrape for a moment (ScrapeResponseCacheDurationMilliseconds): ask for a fresh one.
-        using var request = new HttpRequestMessage(HttpMethod.Get, "/metrics");
-        request.Headers.CacheControl = new() { NoCache = true };
-        var response = await server.Http.SendAsync(request);
-        var text = await response.Content.ReadAsStringAsync();
-        Assert.True(response.IsSuccessStatusCode, text);
-        return text;
-    }
+    private static Task<string> ScrapeAsync(ServerProcesses server) => Prometheus.ScrapeAsync(server.Http);
 
-    /// <summary>The value of a series (the sum over its label sets that contain <paramref name="label"/>); 0 when absent.</summary>
-    private static double Value(string scrape, string name, string? label = null) =>
-        Sample().Matches(scrape)
-            .Where(m => m.Groups["name"].Value == name && (label is null || m.Groups["labels"].Value.Contains(label, StringComparison.Ordinal)))
-            .Sum(m => double.Parse(m.Groups["value"].Value, CultureInfo.InvariantCulture));
-
-    [GeneratedRegex(@"^(?<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?<labels>[^}]*)\})? (?<value>\S+)", RegexOptions.Multiline)]
-    private static partial Regex Sample();
+    private static double Value(string scrape, string name, string? label = null) => Prometheus.Value(scrape, name, label);
 
     private static async Task<EasyImClient> ConnectAsync(ServerProcesses server, TestUser user)
     {

@@ -299,6 +299,12 @@ public sealed class FriendRequestTests : IAsyncLifetime
         var announced = Assert.Single(_h.Published<FriendshipRemoved>());
         Assert.Equal((bob, alice), (announced.UserId, announced.FriendId));
         Assert.Empty((await _h.OkAsync<ListFriends, UserList>(new ListFriends(alice))).Items);
+        // Both sides' live connections hear of it once (the remover's other devices too); the refusals push nothing.
+        var pushes = _h.Published<PushToUsers>().SelectMany(p => p.Pushes).Where(p => p.Message.Content.Contains("FRIEND_REMOVE")).ToList();
+        Assert.Equal([alice, bob], pushes.Select(p => p.UserId).Order());
+        Assert.All(pushes, p => Assert.Equal((4, bob), (p.Message.MsgType, p.Message.FromUserId)));
+        Assert.Equal($$$"""{"code":200,"msg":"SUCCESS","data":{"key":"FRIEND_REMOVE","user_id":"{{{bob}}}"}}""", pushes.Single(p => p.UserId == alice).Message.Content);
+        Assert.Equal($$$"""{"code":200,"msg":"SUCCESS","data":{"key":"FRIEND_REMOVE","user_id":"{{{alice}}}"}}""", pushes.Single(p => p.UserId == bob).Message.Content);
         await _h.AssertNoFaultsAsync();
     }
 

@@ -1,4 +1,5 @@
 using EasyIm.Contracts.Friends;
+using EasyIm.Contracts.Gateway;
 using EasyIm.Friends.Data;
 using Microsoft.EntityFrameworkCore;
 
@@ -113,6 +114,34 @@ public sealed class GroupTests : IAsyncLifetime
         Assert.Equal((400, "user_ids"), (nobody.Rejected?.Code, nobody.Rejected?.Field));
         Assert.Single(_h.Published<GroupMemberAdded>(), a => a.UserId == newcomer);
         Assert.Single(_h.Messaging.Applied.OfType<GroupMemberAdded>(), a => a.UserId == newcomer);
+        await _h.AssertNoFaultsAsync();
+    }
+
+    [Fact]
+    public async Task Every_member_hears_GROUP_JOIN_when_someone_is_added_and_GROUP_LEAVE_when_someone_leaves_the_leaver_too()
+    {
+        var (owner, friends) = await OwnerWithFriendsAsync(2);
+        var group = (await CreateAsync(owner, "g", [friends[0]])).Ok!.GroupId;
+        PushToUsers[] Pushes(string key) => [.. _h.Published<PushToUsers>().Where(p => p.Pushes.Any(u => u.Message.Content.Contains(key)))];
+
+        await _h.OkAsync<InviteToGroup, GroupMembersChanged>(new InviteToGroup(owner, group, [friends[1]]));
+        // Asking again adds nobody: nothing to announce.
+        await _h.OkAsync<InviteToGroup, GroupMembersChanged>(new InviteToGroup(owner, group, [friends[1]]));
+
+        var join = Assert.Single(Pushes("GROUP_JOIN")).Pushes;
+        Assert.Equal([owner, friends[0], friends[1]], join.Select(p => p.UserId).Order());
+        Assert.All(join, p => Assert.Equal((4, owner, p.UserId), (p.Message.MsgType, p.Message.FromUserId, p.Message.ToUserId)));
+        Assert.Equal($$$"""{"code":200,"msg":"SUCCESS","data":{"key":"GROUP_JOIN","group_id":"{{{group}}}","user_ids":["{{{friends[1]}}}"],"member_count":3}}""",
+            join[0].Message.Content);
+
+        await LeaveAsync(friends[0], group);
+        Assert.Equal(403, (await LeaveAsync(friends[0], group)).Rejected?.Code);
+
+        var leave = Assert.Single(Pushes("GROUP_LEAVE")).Pushes;
+        Assert.Equal([owner, friends[0], friends[1]], leave.Select(p => p.UserId).Order());
+        Assert.All(leave, p => Assert.Equal((4, friends[0], p.UserId), (p.Message.MsgType, p.Message.FromUserId, p.Message.ToUserId)));
+        Assert.Equal($$$"""{"code":200,"msg":"SUCCESS","data":{"key":"GROUP_LEAVE","group_id":"{{{group}}}","user_id":"{{{friends[0]}}}","member_count":2}}""",
+            leave[0].Message.Content);
         await _h.AssertNoFaultsAsync();
     }
 

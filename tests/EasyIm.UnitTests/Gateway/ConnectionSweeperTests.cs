@@ -79,4 +79,34 @@ public sealed class ConnectionSweeperTests : IAsyncLifetime
         Assert.False(signedIn.IsClosing);
         await sweeper.StopAsync(CancellationToken.None);
     }
+
+    [Fact]
+    public async Task A_connection_whose_frame_the_server_is_still_handling_is_not_silent_and_its_time_starts_after()
+    {
+        var (connection, running) = Open();
+        var sweeper = new ConnectionSweeper(_gateway.Registry, _time);
+        var heartbeat = GatewayServices.Heartbeat();
+        heartbeat.AccessToken = GatewayServices.SlowToken;
+        await connection.Incoming.Writer.WriteAsync(heartbeat);
+        await _gateway.AuthAsked.WaitAsync(Wait);
+
+        // Auth is slow: the handshake timeout passes while the gateway itself waits on it.
+        _time.Advance(TimeSpan.FromSeconds(11));
+        sweeper.Sweep();
+        Assert.False(connection.IsClosing);
+
+        _gateway.AuthAnswers.SetResult();
+        Assert.Equal(Msg.Types.MsgType.Event, (await connection.NextWrittenAsync()).Msg.MsgType);
+        _time.Advance(TimeSpan.FromSeconds(299));
+        sweeper.Sweep();
+        Assert.False(connection.IsClosing);
+        _time.Advance(TimeSpan.FromSeconds(2));
+        sweeper.Sweep();
+
+        Assert.True(connection.IsClosing);
+        Assert.Equal("{\"code\":408,\"msg\":\"no frame for 300 seconds\"}", (await NotifyAsync(connection)).Content);
+        connection.Incoming.Writer.Complete();
+        await running.WaitAsync(Wait);
+    }
 }
+

@@ -19,10 +19,18 @@ internal sealed class GatewayServices : IAsyncDisposable
 {
     public const long UserId = 1001;
     public const string GoodToken = "good-token";
+    /// <summary>Accepted like <see cref="GoodToken"/>, once <see cref="AuthAnswers"/> lets auth answer.</summary>
+    public const string SlowToken = "slow-token";
 
     private readonly ServiceProvider _services;
 
     private GatewayServices(ServiceProvider services) => _services = services;
+
+    /// <summary>Auth answers a <see cref="SlowToken"/> handshake once this completes.</summary>
+    public TaskCompletionSource AuthAnswers => _services.GetRequiredService<SlowAuth>().Answer;
+
+    /// <summary>Completes when auth has been asked about a <see cref="SlowToken"/>.</summary>
+    public Task AuthAsked => _services.GetRequiredService<SlowAuth>().Asked.Task;
 
     public static async Task<GatewayServices> StartAsync(GatewayOptions options, TimeProvider? time = null)
     {
@@ -33,6 +41,7 @@ internal sealed class GatewayServices : IAsyncDisposable
         services.AddSingleton<ConnectionRegistry>();
         services.AddSingleton<MessagingOutbound>();
         services.AddSingleton<FrameHandler>();
+        services.AddSingleton<SlowAuth>();
         services.AddMassTransitTestHarness(bus =>
         {
             bus.AddConsumer<FakeAuth>();
@@ -59,15 +68,30 @@ internal sealed class GatewayServices : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        // A test that failed before letting auth answer must not leave the harness waiting on its consumer.
+        AuthAnswers.TrySetResult();
         await _services.GetTestHarness().Stop();
         await _services.DisposeAsync();
     }
 
-    private sealed class FakeAuth : IConsumer<ValidateAccessToken>
+    private sealed class SlowAuth
     {
-        public Task Consume(ConsumeContext<ValidateAccessToken> context) =>
-            context.Message.AccessToken == GoodToken && context.Message.UserId == UserId
+        public TaskCompletionSource Answer { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public TaskCompletionSource Asked { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    private sealed class FakeAuth(SlowAuth slow) : IConsumer<ValidateAccessToken>
+    {
+        public async Task Consume(ConsumeContext<ValidateAccessToken> context)
+        {
+            if (context.Message.AccessToken == SlowToken)
+            {
+                slow.Asked.TrySetResult();
+                await slow.Answer.Task;
+            }
+            await (context.Message.AccessToken is GoodToken or SlowToken && context.Message.UserId == UserId
                 ? context.RespondAsync(new AccessTokenValidated(UserId, "alice", 1, DateTimeOffset.UtcNow.AddHours(1)))
-                : context.RespondAsync(new RequestRejected(401, "access_token is invalid"));
+                : context.RespondAsync(new RequestRejected(401, "access_token is invalid")));
+        }
     }
 }

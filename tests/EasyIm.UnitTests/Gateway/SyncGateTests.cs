@@ -60,7 +60,7 @@ public class SyncGateTests
         Deliver(gate, Chat("s_1_2", 4));              // after the sync: straight through
 
         // The replayed m2 comes after the sync's own m2: a duplicate the client drops by id.
-        Assert.Equal(["TYPING", "m1", "m2", "SYNC", "m3", "m2", "m7", "m4"], Written());
+        Assert.Equal(["TYPING", "m1", "m2", "SYNC", "m2", "m3", "m7", "m4"], Written());
         Assert.False(gate.Holding);
     }
 
@@ -124,4 +124,127 @@ public class SyncGateTests
         Assert.Equal(["m1", "m2", "m3", "m4", "m5"], Written());
         Assert.False(gate.Holding);
     }
+
+    private static (UserPush, Msg) FillDone(params (string Conversation, ulong Last)[] through) =>
+        (new UserPush(1, new WireMessage(), OnlyConnectionId: "c", Sync: true, SyncedThrough: through.ToDictionary(t => t.Conversation, t => t.Last), GapFill: true),
+         new Msg { MsgType = Msg.Types.MsgType.Event, Content = """{"code":200,"msg":"SUCCESS","data":{"key":"SYNC","done":true}}""" });
+
+    [Fact]
+    public async Task A_gap_that_stays_open_is_asked_for_again_and_the_fill_keeps_the_conversation_in_order()
+    {
+        using var gate = Gate(gapTimeout: TimeSpan.FromMilliseconds(50));
+        var asked = new TaskCompletionSource<IReadOnlyDictionary<string, ulong>>(TaskCreationOptions.RunContinuationsAsynchronously);
+        gate.FillGaps = after => asked.TrySetResult(after);
+        gate.Begin();
+        Deliver(gate, SyncDone(("s_1_2", 3), ("g_9", 0)));
+
+        Deliver(gate, Chat("s_1_2", 5));              // m4 was stored, but its push was lost
+        Deliver(gate, Chat("s_1_2", 6));
+        Deliver(gate, Chat("g_9", 1));                // another conversation is not held up
+        var after = await asked.Task.WaitAsync(Wait);
+
+        Assert.Equal(new Dictionary<string, ulong> { ["s_1_2"] = 3 }, after);
+        Assert.Equal(2, gate.Waiting);
+        // The fill: the conversation from m4 to what is stored now (m7 was stored meanwhile), then its closing event.
+        Deliver(gate, Chat("s_1_2", 4, sync: true));
+        Deliver(gate, Chat("s_1_2", 5, sync: true));
+        Deliver(gate, Chat("s_1_2", 6, sync: true));
+        Deliver(gate, Chat("s_1_2", 7, sync: true));
+        Deliver(gate, FillDone(("s_1_2", 7)));
+        Deliver(gate, Chat("s_1_2", 7));              // m7's own push, late: a duplicate
+        Deliver(gate, Chat("s_1_2", 8));
+
+        // No SYNC event for the fill; what waited comes after the fill's copies, and the client drops those by id.
+        Assert.Equal(["SYNC", "m1", "m4", "m5", "m6", "m7", "m5", "m6", "m7", "m8"], Written());
+        Assert.Equal(0, gate.Waiting);
+        var seen = new HashSet<string>();
+        var order = Written().Skip(2).Where(seen.Add).ToList();
+        Assert.Equal(["m4", "m5", "m6", "m7", "m8"], order);
+    }
+
+    [Fact]
+    public async Task A_gap_no_fill_closes_is_asked_for_a_bounded_number_of_times_then_given_up_on_in_order()
+    {
+        using var gate = Gate(gapTimeout: TimeSpan.FromMilliseconds(20));
+        var asks = 0;
+        gate.FillGaps = _ => Interlocked.Increment(ref asks);
+        gate.Begin();
+        Deliver(gate, SyncDone(("s_1_2", 0)));
+
+        for (ulong seq = 2; seq <= 6; seq++)
+            Deliver(gate, Chat("s_1_2", seq));        // m1 never comes: messaging is away
+        await _sixth.Task.WaitAsync(Wait);
+
+        Assert.Equal(["SYNC", "m2", "m3", "m4", "m5", "m6"], Written());
+        Assert.Equal(SyncGate.FillAttempts, Volatile.Read(ref asks));
+        Assert.Equal(0, gate.Waiting);
+    }
+
+    [Fact]
+    public async Task The_late_push_itself_closes_the_gap_and_a_new_gap_gets_its_own_asks()
+    {
+        using var gate = Gate(gapTimeout: TimeSpan.FromMilliseconds(20));
+        var asks = new List<IReadOnlyDictionary<string, ulong>>();
+        var second = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        gate.FillGaps = after =>
+        {
+            lock (asks)
+            {
+                asks.Add(after);
+                if (after.ContainsKey("g_9"))
+                    second.TrySetResult();
+            }
+        };
+        gate.Begin();
+        Deliver(gate, SyncDone(("s_1_2", 0), ("g_9", 0)));
+
+        Deliver(gate, Chat("s_1_2", 2));
+        Deliver(gate, Chat("s_1_2", 1));              // in time: no ask
+        Deliver(gate, Chat("g_9", 2));
+        await second.Task.WaitAsync(Wait);
+
+        lock (asks)
+            Assert.Equal(new Dictionary<string, ulong> { ["g_9"] = 0 }, asks[0]);
+        Assert.Equal(["SYNC", "m1", "m2"], Written());
+        Assert.Equal(1, gate.Waiting);
+    }
+
+    [Fact]
+    public async Task A_fill_answer_that_leaves_a_conversation_out_releases_what_waits_there_in_order()
+    {
+        using var gate = Gate(gapTimeout: TimeSpan.FromMilliseconds(50));
+        var asked = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        gate.FillGaps = _ => asked.TrySetResult();
+        gate.Begin();
+        Deliver(gate, SyncDone(("s_9_1", 1)));
+
+        Deliver(gate, Chat("s_9_1", 4));              // pushes that skipped this connection left 2 and 3 out
+        Deliver(gate, Chat("s_9_1", 3));
+        await asked.Task.WaitAsync(Wait);
+        Deliver(gate, FillDone());                    // messaging has nothing of this user there
+
+        Assert.Equal(["SYNC", "m3", "m4"], Written());
+        Assert.Equal(0, gate.Waiting);
+        Deliver(gate, Chat("s_9_1", 5));
+        Assert.Equal("m5", Written()[^1]);
+    }
+
+    [Fact]
+    public void A_conversation_the_sync_did_not_cover_starts_at_its_first_live_message_without_a_wait()
+    {
+        using var gate = Gate();
+        var asks = 0;
+        gate.FillGaps = _ => asks++;
+        gate.Begin();
+        Deliver(gate, SyncDone(("s_1_2", 3)));
+
+        Deliver(gate, Chat("g_7", 501));              // a group joined after the connect: its history is not a gap
+        Deliver(gate, Chat("g_7", 502));
+        Deliver(gate, Chat("g_7", 504));              // ...but a gap inside what this connection saw still waits
+
+        Assert.Equal(["SYNC", "m501", "m502"], Written());
+        Assert.Equal(1, gate.Waiting);
+        Assert.Equal(0, asks);
+    }
 }
+

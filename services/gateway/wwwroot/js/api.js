@@ -1,6 +1,9 @@
 // The HTTP API on the page's own origin (the gateway serves both), so a proxy in front needs no
 // extra route and the browser needs no CORS.
 
+/** Messages per history page (the server allows up to 200). */
+export const HISTORY_PAGE = 50;
+
 export class ApiError extends Error {
   constructor(message, code, field) {
     super(message);
@@ -59,11 +62,16 @@ export class Api {
   invite(userId) { return this.post('/api/user/friend/add', { to_user_id: userId }); }
   requests() { return this.get('/api/user/friend/requests'); }
   accept(requestId) { return this.post('/api/user/friend/accept', { id: requestId }); }
+  reject(requestId) { return this.post('/api/user/friend/reject', { id: requestId }); }
+  removeFriend(friendId) { return this.post('/api/user/friend/remove', { friend_id: friendId }); }
   groups() { return this.get('/api/group/list'); }
   createGroup(name, memberIds) { return this.post('/api/group/create', { name, member_ids: memberIds }); }
   groupMembers(groupId) { return this.get('/api/group/members', { group_id: groupId }); }
+  inviteToGroup(groupId, userIds) { return this.post('/api/group/invite', { group_id: groupId, user_ids: userIds }); }
+  leaveGroup(groupId) { return this.post('/api/group/leave', { group_id: groupId }); }
   conversations() { return this.get('/api/chat/conversations'); }
-  history(conversationId, beforeSeq, limit = 50) {
+  /** Newest first: the `limit` messages before `beforeSeq` (the newest ones without it). */
+  history(conversationId, beforeSeq, limit = HISTORY_PAGE) {
     return this.get('/api/chat/history', { conversation_id: conversationId, before_seq: beforeSeq, limit });
   }
 }

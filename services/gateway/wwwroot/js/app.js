@@ -1,5 +1,5 @@
 // The EasyIm web client: sign-in, friends, one-to-one and group chat over the gateway's WebSocket.
-import { Api, ApiError } from './api.js';
+import { Api, ApiError, HISTORY_PAGE } from './api.js';
 import { Connection, MsgType, Status } from './connection.js';
 import { ChatType, Conversation, fromWire, groupConversationId, singleConversationId } from './store.js';
 
@@ -7,6 +7,7 @@ const SESSION_KEY = 'easyim.session';
 const TYPING_SHOWN_MS = 4000;
 const TYPING_EVERY_MS = 3000;
 const SYNC_MAX_CONVERSATIONS = 500;
+const LOAD_OLDER_WITHIN_PX = 40;     // scrolled this close to the top: the previous page is fetched
 
 const $ = (id) => document.getElementById(id);
 const el = (tag, props = {}, ...children) => {
@@ -36,6 +37,7 @@ const api = new Api(() => session?.access_token);
 const friends = new Map();   // id -> {id, account, nickname}
 const people = new Map();    // id -> {account, nickname}: friends, group members, search results
 const groups = new Map();    // id -> {id, name, member_count}
+const groupMembers = new Map(); // group id -> [{id, account, nickname, role}], once loaded
 const conversations = new Map();
 const pendingSends = new Map(); // client_msg_id -> conversation, until answered
 let openId = null;
@@ -105,7 +107,7 @@ function endSession(message) {
   connection = null;
   session = null;
   sessionStorage.removeItem(SESSION_KEY);
-  for (const map of [friends, people, groups, conversations, pendingSends]) map.clear();
+  for (const map of [friends, people, groups, groupMembers, conversations, pendingSends]) map.clear();
   openId = null;
   connectedBefore = false;
   $('chat').hidden = true;
@@ -118,9 +120,7 @@ function endSession(message) {
   $('requests').replaceChildren();
   $('search-results').replaceChildren();
   $('search-section').hidden = true;
-  $('composer').hidden = true;
-  $('empty-pane').hidden = false;
-  $('conversation-title').textContent = 'No chat open';
+  closePane();
   document.title = 'EasyIm';
 }
 
@@ -151,11 +151,16 @@ async function call(fn, errorTarget = $('side-error')) {
 // ---- loading ---------------------------------------------------------------------------------
 
 async function loadAll() {
-  await Promise.allSettled([loadFriends(), loadGroups(), loadRequests()]);
+  const [friendsLoaded, groupsLoaded] = (await Promise.allSettled([loadFriends(), loadGroups(), loadRequests()]))
+    .map((r) => r.status === 'fulfilled');
   try {
     const list = await call(() => api.conversations());
     for (const item of list.items ?? []) {
-      const conv = conversationFor(item.conversation_id, Number(item.chat_type ?? 0), String(item.peer_id));
+      const chatType = Number(item.chat_type ?? 0);
+      const peerId = String(item.peer_id);
+      // Chats with a former friend or a group left stay out of the list (as when they ended while we watched).
+      if (chatType === ChatType.GROUP ? groupsLoaded && !groups.has(peerId) : friendsLoaded && !friends.has(peerId)) continue;
+      const conv = conversationFor(item.conversation_id, chatType, peerId);
       const last = item.last_message ? fromWire(item.last_message) : null;
       if (last) {
         conv.lastSeq = Math.max(conv.lastSeq, last.seq ?? 0);
@@ -173,6 +178,7 @@ async function loadAll() {
 
 async function loadFriends() {
   const data = await call(() => api.friends());
+  const before = [...friends.keys()];
   friends.clear();
   for (const f of data.items ?? []) {
     const friend = { id: String(f.id), account: f.account, nickname: f.nickname || f.account };
@@ -180,18 +186,38 @@ async function loadFriends() {
     people.set(friend.id, friend);
     conversationFor(singleConversationId(session.id, friend.id), ChatType.SINGLE, friend.id);
   }
+  for (const id of before) if (!friends.has(id)) dropConversation(singleConversationId(session.id, id));
   renderConversations();
   renderGroupMembers();
 }
 
 async function loadGroups() {
   const data = await call(() => api.groups());
+  const listed = new Set();
   for (const g of data.items ?? []) {
-    const group = { id: String(g.id), name: g.name, member_count: g.member_count };
+    const group = { id: String(g.id), name: g.name, member_count: Number(g.member_count) };
+    listed.add(group.id);
     groups.set(group.id, group);
     conversationFor(groupConversationId(group.id), ChatType.GROUP, group.id);
   }
+  // Groups we left (on another device, say) or that a straggling message brought back after leaving.
+  for (const conv of [...conversations.values()]) {
+    if (conv.chatType === ChatType.GROUP && !listed.has(conv.peerId)) forgetGroup(conv.peerId);
+  }
   renderConversations();
+  renderPaneHead();
+}
+
+async function loadMembers(groupId) {
+  const data = await call(() => api.groupMembers(groupId), $('pane-error'));
+  const members = (data.items ?? []).map((m) => ({ id: String(m.id), account: m.account, nickname: m.nickname || m.account, role: m.role }));
+  for (const m of members) people.set(m.id, { account: m.account, nickname: m.nickname });
+  groupMembers.set(groupId, members);
+  const group = groups.get(groupId);
+  if (group) group.member_count = members.length;
+  renderPaneHead();
+  renderMemberList();
+  return members;
 }
 
 async function loadRequests() {
@@ -210,25 +236,71 @@ async function loadRequests() {
         accept.disabled = false;
       }
     });
-    return el('li', {}, el('span', { class: 'who' }, name, r.msg ? el('small', { text: r.msg }) : null), accept);
+    const reject = el('button', { type: 'button', 'aria-label': `Reject ${name}`, text: 'Reject' });
+    reject.addEventListener('click', async () => {
+      accept.disabled = true;
+      reject.disabled = true;
+      try {
+        await call(() => api.reject(String(r.id)));
+        await loadRequests();
+      } catch {
+        accept.disabled = false;
+        reject.disabled = false;
+      }
+    });
+    return el('li', {}, el('span', { class: 'who' }, name, r.msg ? el('small', { text: r.msg }) : null),
+      el('span', { class: 'actions' }, accept, reject));
   }));
 }
 
 async function loadHistory(conv) {
   conv.historyLoaded = true;
   try {
-    const page = await call(() => api.history(conv.id));
-    for (const item of page.items ?? []) addStored(conv, fromWire(item));
-    if (conv.chatType === ChatType.GROUP) {
-      const members = await call(() => api.groupMembers(conv.peerId));
-      for (const m of members.items ?? []) people.set(String(m.id), { account: m.account, nickname: m.nickname || m.account });
-    }
+    addHistoryPage(conv, await call(() => api.history(conv.id), $('pane-error')));
+    if (conv.chatType === ChatType.GROUP) await loadMembers(conv.peerId);
   } catch {
     conv.historyLoaded = false;
   }
   if (openId === conv.id) {
     renderMessages();
+    renderHistoryHead();
     markRead(conv);
+  }
+}
+
+/** A page of history (newest first): kept once each; a short page, or seq 1, means nothing is older. */
+function addHistoryPage(conv, page) {
+  const items = (page.items ?? []).map(fromWire);
+  for (const record of items) addStored(conv, record);
+  const oldest = Math.min(...items.map((m) => m.seq ?? Infinity));
+  conv.hasOlder = items.length >= HISTORY_PAGE && oldest > 1;
+}
+
+/** The page before the oldest message here, keeping what is on screen where it is. */
+async function loadOlder(conv) {
+  if (conv.loadingOlder || !conv.hasOlder || !conv.historyLoaded) return;
+  const oldest = conv.messages.find((m) => m.seq !== null)?.seq;
+  if (!oldest || oldest <= 1) {
+    conv.hasOlder = false;
+    renderHistoryHead();
+    return;
+  }
+  conv.loadingOlder = true;
+  renderHistoryHead();
+  try {
+    const page = await call(() => api.history(conv.id, oldest), $('pane-error'));
+    const list = $('messages');
+    const fromBottom = list.scrollHeight - list.scrollTop;
+    addHistoryPage(conv, page);
+    if (openId === conv.id) {
+      renderMessages('keep');
+      list.scrollTop = list.scrollHeight - fromBottom;
+    }
+  } catch {
+    // Shown above the messages; the button stays for another try.
+  } finally {
+    conv.loadingOlder = false;
+    if (openId === conv.id) renderHistoryHead();
   }
 }
 
@@ -315,6 +387,35 @@ function onEvent(msg, data) {
     case 'FRIEND_AGREE':
       loadFriends().catch(() => {});
       break;
+    case 'FRIEND_REMOVE': {
+      // Either side of the friendship ended it, here or on another device.
+      const former = String(data.user_id ?? '');
+      if (friends.delete(former)) {
+        dropConversation(singleConversationId(session.id, former));
+        renderConversations();
+        renderGroupMembers();
+        renderAddMembers();
+      }
+      break;
+    }
+    case 'GROUP_JOIN':
+    case 'GROUP_LEAVE': {
+      const groupId = String(data.group_id ?? '');
+      if (data.key === 'GROUP_LEAVE' && String(data.user_id) === session.id) {
+        forgetGroup(groupId); // we left, on this device or another
+        renderConversations();
+        break;
+      }
+      const group = groups.get(groupId);
+      if (!group) {
+        loadGroups().catch(() => {}); // added to a group: it shows at once, before its first message
+        break;
+      }
+      group.member_count = Number(data.member_count ?? group.member_count);
+      if (groupMembers.has(groupId)) loadMembers(groupId).catch(() => {});
+      renderPaneHead();
+      break;
+    }
     case 'ARRIVED':
     case 'READ': {
       if (String(data.user_id ?? msg.from_user_id) === session.id) break; // our other devices
@@ -367,6 +468,43 @@ function titleOf(conv) {
   return conv.chatType === ChatType.GROUP ? groups.get(conv.peerId)?.name ?? `Group ${conv.peerId}` : nameOf(conv.peerId);
 }
 
+/** A chat that ended (a friend removed, a group left): out of the list, and off the screen if open. */
+function dropConversation(id) {
+  const conv = conversations.get(id);
+  if (!conv) return;
+  conversations.delete(id);
+  for (const [clientMsgId, c] of pendingSends) if (c === conv) pendingSends.delete(clientMsgId);
+  if (openId === id) closePane();
+}
+
+function forgetGroup(groupId) {
+  groups.delete(groupId);
+  groupMembers.delete(groupId);
+  dropConversation(groupConversationId(groupId));
+}
+
+function closePane() {
+  openId = null;
+  $('conversation-title').textContent = 'No chat open';
+  $('typing').textContent = '';
+  $('messages').replaceChildren();
+  messageNodes.clear();
+  messagesShown = null;
+  $('composer').hidden = true;
+  $('empty-pane').hidden = false;
+  $('pane-error').textContent = '';
+  closePanels();
+  renderPaneHead();
+  renderHistoryHead();
+}
+
+function closePanels() {
+  for (const [panel, toggle] of [['members-panel', 'show-members'], ['add-members-form', 'add-members']]) {
+    $(panel).hidden = true;
+    $(toggle).setAttribute('aria-expanded', 'false');
+  }
+}
+
 function isReading(conv) {
   return conv.id === openId && document.visibilityState === 'visible';
 }
@@ -383,16 +521,32 @@ function markRead(conv) {
 function openConversation(id) {
   const conv = conversations.get(id);
   if (!conv) return;
+  if (openId !== id) {
+    $('pane-error').textContent = '';
+    closePanels();
+  }
   openId = id;
   $('conversation-title').textContent = titleOf(conv);
   $('typing').textContent = '';
   $('empty-pane').hidden = true;
   $('composer').hidden = false;
-  renderMessages(true);
+  renderMessages('end');
+  renderPaneHead();
+  renderHistoryHead();
   markRead(conv);
   if (!conv.historyLoaded) loadHistory(conv);
+  else if (conv.chatType === ChatType.GROUP) loadMembers(conv.peerId).catch(() => {});
   $('message').focus();
 }
+
+$('messages').addEventListener('scroll', () => {
+  const conv = conversations.get(openId);
+  if (conv?.hasOlder && $('messages').scrollTop < LOAD_OLDER_WITHIN_PX) loadOlder(conv);
+});
+$('load-older').addEventListener('click', () => {
+  const conv = conversations.get(openId);
+  if (conv) loadOlder(conv);
+});
 
 document.addEventListener('visibilitychange', () => {
   const conv = conversations.get(openId);
@@ -436,7 +590,7 @@ $('composer').addEventListener('submit', (event) => {
   messageBox.value = '';
   $('send').disabled = true;
   lastTypingSent = 0;
-  renderMessages(true);
+  renderMessages('end');
   renderConversations();
 });
 
@@ -522,6 +676,151 @@ $('group-form').addEventListener('submit', async (event) => {
   }
 });
 
+/** Asks in the page's own modal dialog; resolves true when the user confirms. */
+function confirmAction(text, action) {
+  const dialog = $('confirm');
+  $('confirm-text').textContent = text;
+  $('confirm-ok').textContent = action;
+  dialog.returnValue = '';
+  dialog.showModal();
+  return new Promise((resolve) => {
+    dialog.addEventListener('close', () => resolve(dialog.returnValue === 'ok'), { once: true });
+  });
+}
+
+$('remove-friend').addEventListener('click', async () => {
+  const conv = conversations.get(openId);
+  if (!conv || conv.chatType !== ChatType.SINGLE) return;
+  const name = nameOf(conv.peerId);
+  if (!await confirmAction(`Remove ${name} from your friends? You will no longer be able to message each other.`, 'Remove')) return;
+  $('pane-error').textContent = '';
+  try {
+    await call(() => api.removeFriend(conv.peerId), $('pane-error'));
+  } catch {
+    return;
+  }
+  friends.delete(conv.peerId);
+  dropConversation(conv.id);
+  renderConversations();
+  renderGroupMembers();
+});
+
+$('leave-group').addEventListener('click', async () => {
+  const conv = conversations.get(openId);
+  if (!conv || conv.chatType !== ChatType.GROUP) return;
+  if (!await confirmAction(`Leave ${titleOf(conv)}? You will stop getting its messages.`, 'Leave')) return;
+  $('pane-error').textContent = '';
+  try {
+    await call(() => api.leaveGroup(conv.peerId), $('pane-error'));
+  } catch {
+    return;
+  }
+  forgetGroup(conv.peerId);
+  renderConversations();
+});
+
+$('show-members').addEventListener('click', () => {
+  const panel = $('members-panel');
+  panel.hidden = !panel.hidden;
+  $('show-members').setAttribute('aria-expanded', String(!panel.hidden));
+  const conv = conversations.get(openId);
+  if (!panel.hidden && conv?.chatType === ChatType.GROUP) {
+    renderMemberList();
+    loadMembers(conv.peerId).catch(() => {});
+  }
+});
+
+$('add-members').addEventListener('click', async () => {
+  const form = $('add-members-form');
+  form.hidden = !form.hidden;
+  $('add-members').setAttribute('aria-expanded', String(!form.hidden));
+  const conv = conversations.get(openId);
+  if (form.hidden || conv?.chatType !== ChatType.GROUP) return;
+  renderAddMembers();
+  if (!groupMembers.has(conv.peerId)) {
+    try {
+      await loadMembers(conv.peerId);
+    } catch {
+      return;
+    }
+    renderAddMembers();
+  }
+});
+$('add-members-cancel').addEventListener('click', () => {
+  $('add-members-form').hidden = true;
+  $('add-members').setAttribute('aria-expanded', 'false');
+});
+
+$('add-members-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const conv = conversations.get(openId);
+  if (conv?.chatType !== ChatType.GROUP) return;
+  const ids = [...$('add-members-choices').querySelectorAll('input:checked')].map((c) => c.value);
+  $('pane-error').textContent = '';
+  if (ids.length === 0) {
+    $('pane-error').textContent = 'Pick at least one friend to add.';
+    return;
+  }
+  const submit = event.submitter ?? event.currentTarget.querySelector('button[type=submit]');
+  submit.disabled = true;
+  try {
+    await call(() => api.inviteToGroup(conv.peerId, ids), $('pane-error'));
+    $('add-members-form').hidden = true;
+    $('add-members').setAttribute('aria-expanded', 'false');
+    await loadMembers(conv.peerId);
+  } catch {
+    // The server's reason is on screen; the choices stay for another try.
+  } finally {
+    submit.disabled = false;
+  }
+});
+
+/** Friends who are not in the open group yet, to tick. Not redrawn by pushes while open, so a tick stays put. */
+function renderAddMembers() {
+  const conv = conversations.get(openId);
+  const form = $('add-members-form');
+  if (form.hidden || conv?.chatType !== ChatType.GROUP) return;
+  const members = groupMembers.get(conv.peerId);
+  const ticked = new Set([...$('add-members-choices').querySelectorAll('input:checked')].map((c) => c.value));
+  const inGroup = new Set((members ?? []).map((m) => m.id));
+  const list = [...friends.values()].filter((f) => !inGroup.has(f.id)).sort((a, b) => a.nickname.localeCompare(b.nickname));
+  $('add-members-choices').replaceChildren(...(!members
+    ? [el('p', { class: 'hint', text: 'Loading the members…' })]
+    : list.length === 0
+      ? [el('p', { class: 'hint', text: 'All your friends are in this group.' })]
+      : list.map((f) => el('label', { class: 'member' }, el('input', { type: 'checkbox', value: f.id, checked: ticked.has(f.id) }), f.nickname))));
+}
+
+function renderMemberList() {
+  const conv = conversations.get(openId);
+  if (conv?.chatType !== ChatType.GROUP) return;
+  const members = groupMembers.get(conv.peerId) ?? [];
+  $('member-list').replaceChildren(...members.map((m) => el('li', {},
+    el('span', { class: 'who' }, m.id === session.id ? `${m.nickname} (you)` : m.nickname, el('small', { text: m.role === 'owner' ? 'owner' : m.account })))));
+}
+
+function renderPaneHead() {
+  const conv = conversations.get(openId);
+  const isGroup = conv?.chatType === ChatType.GROUP;
+  $('pane-actions').hidden = !conv;
+  $('remove-friend').hidden = !conv || isGroup;
+  for (const id of ['show-members', 'add-members', 'leave-group']) $(id).hidden = !isGroup;
+  const count = isGroup ? groups.get(conv.peerId)?.member_count : undefined;
+  $('member-count').hidden = count === undefined;
+  $('member-count').textContent = count === undefined ? '' : `${count} ${count === 1 ? 'member' : 'members'}`;
+  if (conv) $('conversation-title').textContent = titleOf(conv);
+}
+
+function renderHistoryHead() {
+  const conv = conversations.get(openId);
+  const shown = Boolean(conv?.historyLoaded) && conv.messages.length > 0;
+  $('history-head').hidden = !shown;
+  $('load-older').hidden = !shown || !conv.hasOlder;
+  $('load-older').disabled = Boolean(conv?.loadingOlder);
+  $('load-older').setAttribute('aria-busy', String(Boolean(conv?.loadingOlder)));
+  $('history-start').hidden = !shown || conv.hasOlder;
+}
+
 function renderGroupMembers() {
   const list = [...friends.values()].sort((a, b) => a.nickname.localeCompare(b.nickname));
   $('group-members').replaceChildren(...(list.length === 0
@@ -599,7 +898,8 @@ function updateMessageNode(conv, m, li) {
   }
 }
 
-function renderMessages(scrollToEnd = false) {
+/** Draws the open chat's messages; scroll: 'auto' follows the end if the reader is there, 'end' goes there, 'keep' leaves it. */
+function renderMessages(scroll = 'auto') {
   const conv = conversations.get(openId);
   const list = $('messages');
   if (!conv || messagesShown !== conv.id) {
@@ -625,7 +925,7 @@ function renderMessages(scrollToEnd = false) {
     messageNodes.delete(list.lastElementChild.dataset.key);
     list.lastElementChild.remove();
   }
-  if (scrollToEnd || atEnd) list.scrollTop = list.scrollHeight;
+  if (scroll === 'end' || (scroll === 'auto' && atEnd)) list.scrollTop = list.scrollHeight;
 }
 
 function showConnectionState(state, detail) {

@@ -47,6 +47,8 @@ export class Conversation {
     this.lastActivity = 0;
     this.preview = '';
     this.historyLoaded = false;
+    this.hasOlder = false;     // the server has messages before the oldest one here
+    this.loadingOlder = false;
   }
 
   /**
