@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.RegularExpressions;
 using EasyIm.Contracts.Messaging;
 using EasyIm.IntegrationTests.Shapes;
+using EasyIm.IntegrationTests.Telemetry;
 
 namespace EasyIm.IntegrationTests.Faults;
 
@@ -84,6 +85,11 @@ public sealed partial class PartitionRebalanceTests : FaultTestClass
             while (HandOvers(node) < 4 && stopwatch.Elapsed < BalancedWithin)
                 await Task.Delay(100);
             Assert.True(HandOvers(node) == 4, $"{HandOvers(node)} hand-overs, expected 4\n{node.Process!.Stdout}");
+            // Counted as hand-overs, not as bus errors (a receive endpoint that lost the broker).
+            using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{node.ApiPort}"), Timeout = TimeSpan.FromSeconds(10) };
+            var scrape = await Prometheus.ScrapeAsync(http);
+            Assert.Equal(4, Prometheus.Value(scrape, "easyim_partitions_handovers_total"));
+            Assert.Equal(0, Prometheus.Value(scrape, "easyim_bus_errors_total"));
         }
         await AssertNoErrorQueuesAsync();
     }
@@ -147,6 +153,12 @@ public sealed partial class PartitionRebalanceTests : FaultTestClass
             $"the hand-over cost {traffic.Fails} FAILs and {traffic.Closes} closed connections ({traffic.Reconnects} reconnects)\n{Cluster.Logs()}");
         Assert.True(health.NotReady.Count == 0, "/health/ready of the first process answered " + string.Join(", ", health.NotReady));
         Assert.True(traffic.Acked < traffic.Total, "traffic was still running at the hand-over's end");
+        using (var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{Cluster.Messaging[0].ApiPort}"), Timeout = TimeSpan.FromSeconds(10) })
+        {
+            var scrape = await Prometheus.ScrapeAsync(http);
+            Assert.True(Prometheus.Value(scrape, "easyim_partitions_handovers_total") >= 4, scrape);
+            Assert.Equal(0, Prometheus.Value(scrape, "easyim_bus_errors_total"));
+        }
 
         // Killed (kill -9): the broker hands the dead process's partitions to the other at once.
         var dead = Cluster.Messaging[0];
