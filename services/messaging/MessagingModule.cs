@@ -8,6 +8,7 @@ using EasyIm.Messaging.Authorization;
 using EasyIm.Messaging.Consumers;
 using EasyIm.Messaging.Data;
 using EasyIm.Messaging.Delivery;
+using EasyIm.Messaging.Partitions;
 using MassTransit;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
@@ -33,6 +34,12 @@ public static class MessagingModule
         builder.Services.AddSingleton<SubmissionChain>();
         builder.Services.AddSingleton<SendPipeline>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<SendPipeline>());
+        builder.Services.AddSingleton<MessagingInstance>();
+        builder.Services.AddSingleton<InstanceMembership>();
+        builder.Services.AddSingleton<ChatPartitionConsumers>();
+        // One process has every partition anyway on the in-memory bus; on RabbitMQ several share them out.
+        if (builder.Configuration.GetBusTransport() == BusTransport.RabbitMq)
+            builder.Services.AddHostedService<PartitionBalancer>();
         return builder;
     }
 
@@ -57,6 +64,14 @@ public static class MessagingModule
             e.Temporary = true;
             e.ConcurrentMessageLimit = 1;
         });
+        // Likewise every replica hears every other's heartbeat, for sharing out the chat partitions.
+        var membership = Guid.NewGuid().ToString("N")[..12];
+        bus.AddConsumer<TrackMessagingInstancesConsumer>().Endpoint(e =>
+        {
+            e.InstanceId = membership;
+            e.Temporary = true;
+            e.ConcurrentMessageLimit = 1;
+        });
         bus.AddRequestClient<CheckRelationships>();
     }
 
@@ -68,14 +83,26 @@ public static class MessagingModule
     /// </summary>
     public static void ConfigureMessagingEndpoints(IBusRegistrationContext context, IBusFactoryConfigurator bus)
     {
+        var self = context.GetRequiredService<MessagingInstance>();
+        var consumers = context.GetRequiredService<ChatPartitionConsumers>();
+        var membership = context.GetRequiredService<InstanceMembership>();
         for (var partition = 0; partition < ChatPartitions.Count; partition++)
         {
+            var p = partition;
             bus.ReceiveEndpoint(ChatPartitions.QueueName(partition), e =>
             {
                 e.ConfigureConsumeTopology = false;
                 e.ConcurrentMessageLimit = 1;
                 e.PrefetchCount = 64;
                 BusSetup.UseSingleActiveConsumer(e);
+                if (e is IRabbitMqReceiveEndpointConfigurator rabbit)
+                {
+                    // Shared out by PartitionBalancer: it needs the partition's channel (a hand-over closes it)
+                    // and each registration with the broker; the tag shows in the broker which process is active.
+                    rabbit.OverrideConsumerTag(self.ConsumerTag(p));
+                    rabbit.ConfigureChannel(c => c.UseFilter(new PartitionChannelFilter(consumers, p)));
+                    e.ConnectReceiveEndpointObserver(consumers.Observer(p, membership.Registrations));
+                }
                 e.ConfigureConsumer<SubmitChatMessagesConsumer>(context);
             });
         }

@@ -18,7 +18,9 @@ public sealed class MessagingOptions
     public int SyncPageSize { get; set; } = 500;
     /// <summary>How often gateways publish <c>GatewayHeartbeat</c>.</summary>
     public int HeartbeatSeconds { get; set; } = 5;
-    /// <summary>A gateway silent for this many heartbeats is taken for dead.</summary>
+    /// <summary>How often each messaging process publishes its own heartbeat (RabbitMQ only), for sharing out the chat partitions.</summary>
+    public int InstanceHeartbeatSeconds { get; set; } = 5;
+    /// <summary>A gateway, or another messaging process, silent for this many of its heartbeats is taken for dead.</summary>
     public int MissedHeartbeats { get; set; } = 3;
     /// <summary>
     /// How long this replica remembers where it routed each message, to replay it to a connection whose
@@ -51,6 +53,7 @@ public sealed class MessagingOptions
         Positive(options.RelationshipCheckTimeoutMs, nameof(RelationshipCheckTimeoutMs));
         Positive(options.SyncPageSize, nameof(SyncPageSize));
         Positive(options.HeartbeatSeconds, nameof(HeartbeatSeconds));
+        Positive(options.InstanceHeartbeatSeconds, nameof(InstanceHeartbeatSeconds));
         Positive(options.MissedHeartbeats, nameof(MissedHeartbeats));
         Positive(options.ReplayWindowSeconds, nameof(ReplayWindowSeconds));
         Positive(options.MaxReplayEntries, nameof(MaxReplayEntries));

@@ -53,6 +53,13 @@ public static class EasyImTelemetry
         Meter.CreateCounter<long>("easyim.database.errors", "{error}", "Database transactions that failed");
 
     /// <summary>
+    /// Chat partitions this messaging process handed over to the process that owns them (drained, then its
+    /// consumer registered again behind the owner's): each is a move of the partition's active consumer.
+    /// </summary>
+    public static readonly Counter<long> PartitionHandOvers =
+        Meter.CreateCounter<long>("easyim.partitions.handovers", "{handover}", "Chat partitions handed over to their owning messaging process");
+
+    /// <summary>
     /// Puts the error counters at zero, so that they are scraped from the start (an absent series is
     /// not a zero to Prometheus' rate() or to an alert).
     /// </summary>

@@ -58,14 +58,13 @@ public sealed class DeliveryRouter(MessagingOptions options, TimeProvider time, 
 
     private sealed class GatewayPresence
     {
-        public long LastHeardMs { get; set; }
         public Dictionary<long, UserAtGateway> Users { get; } = [];
     }
 
     private readonly record struct RouteRecord(string ConversationId, long Seq, string[] Gateways);
 
     private readonly Lock _lock = new();
-    private readonly Dictionary<string, GatewayPresence> _gateways = new(StringComparer.Ordinal);
+    private readonly LeaseTable<GatewayPresence> _gateways = new(() => (long)options.HeartbeatSeconds * options.MissedHeartbeats * 1000);
     private readonly Dictionary<long, HashSet<string>> _userGateways = [];
     private readonly Dictionary<long, Queue<RouteRecord>> _recent = [];
     private readonly Queue<(long UserId, long AtMs)> _recentOrder = new();
@@ -73,7 +72,6 @@ public sealed class DeliveryRouter(MessagingOptions options, TimeProvider time, 
     private bool _warmLogged;
     private long _lastOverflowWarningMs = long.MinValue / 2;
 
-    private long LeaseMs => (long)options.HeartbeatSeconds * options.MissedHeartbeats * 1000;
     private long WarmUpMs => (long)options.HeartbeatSeconds * 1000 + 1000;
     private long NowMs => time.GetUtcNow().ToUnixTimeMilliseconds();
 
@@ -290,12 +288,8 @@ public sealed class DeliveryRouter(MessagingOptions options, TimeProvider time, 
         if (_firstHeardMs < 0)
             _firstHeardMs = now;
         Expire(now);
-        if (!_gateways.TryGetValue(gatewayId, out var gateway))
-        {
-            _gateways[gatewayId] = gateway = new GatewayPresence();
+        if (_gateways.Renew(gatewayId, now, () => new GatewayPresence(), out _))
             logger.LogInformation("Gateway {GatewayId} is live", gatewayId);
-        }
-        gateway.LastHeardMs = now;
         if (!_warmLogged && !IsWarmingUp(now))
         {
             _warmLogged = true;
@@ -330,13 +324,12 @@ public sealed class DeliveryRouter(MessagingOptions options, TimeProvider time, 
 
     private void Expire(long now)
     {
-        foreach (var (gatewayId, gateway) in _gateways.Where(g => now - g.Value.LastHeardMs > LeaseMs).ToList())
+        foreach (var (gatewayId, gateway) in _gateways.Expire(now))
         {
             logger.LogWarning("Gateway {GatewayId} missed {Beats} heartbeats; its {Users} users count as offline until it is heard again",
                 gatewayId, options.MissedHeartbeats, gateway.Users.Count);
             foreach (var userId in gateway.Users.Keys.ToList())
                 Remove(gatewayId, gateway, userId);
-            _gateways.Remove(gatewayId);
         }
         Prune(now);
     }

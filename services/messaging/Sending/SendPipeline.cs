@@ -88,6 +88,17 @@ public sealed class SendPipeline : IHostedService, IAsyncDisposable
         await work.Done.Task.WaitAsync(cancellationToken);
     }
 
+    /// <summary>
+    /// Waits until everything queued before this call is stored (or answered FAIL) and its pushes sent: a chat
+    /// partition handed to another process must not let that one store a connection's next message first.
+    /// </summary>
+    public async Task BarrierAsync(CancellationToken cancellationToken)
+    {
+        var work = new BarrierWork();
+        await _work.Writer.WriteAsync(work, cancellationToken);
+        await work.Done.Task.WaitAsync(cancellationToken);
+    }
+
     public Task StartAsync(CancellationToken cancellationToken)
     {
         _preparing = Task.Run(PrepareLoopAsync, CancellationToken.None);
@@ -279,8 +290,8 @@ public sealed class SendPipeline : IHostedService, IAsyncDisposable
                 // Stored: the senders miss their acks and resend (deduped), the recipients get them on their next sync.
                 _logger.LogError(ex, "Could not push a stored group of {Work} batches ({Pushes} pushes)", group.Count, pushes.Count);
             }
-            foreach (var receipt in group.OfType<ReceiptWork>())
-                receipt.Done.TrySetResult();
+            foreach (var awaited in group.OfType<AwaitedWork>())
+                awaited.Done.TrySetResult();
         }
     }
 

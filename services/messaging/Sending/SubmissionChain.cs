@@ -12,10 +12,13 @@ namespace EasyIm.Messaging.Sending;
 /// So each submission names the connection's previous one (<see cref="ChatSubmission.PreviousClientMsgId"/>),
 /// and it is taken only when that one was handled before it: by this process (remembered per connection,
 /// in queue order) or, for a connection this process has not seen (it just took the partition over), when
-/// it is stored. Otherwise an earlier message was lost: this one and every later one of the connection are
-/// refused, and the connection is closed with a FAIL, so its client reconnects and sends again, in order,
+/// it is stored. The same look-up is made when this process remembers the connection with another last
+/// message: it handled the connection before, and then the partition was consumed by another process (handed
+/// over, or taken over while this one stood by), which stored the messages in between. Otherwise an earlier
+/// message was lost: this one and every later one of the connection are refused, and the connection is closed with a FAIL, so its client reconnects and sends again, in order,
 /// everything that got no SENT ack (its resends are deduped). In steady state this costs a dictionary
-/// look-up per message; the database is asked only about connections new to this process.
+/// look-up per message; the database is asked only about connections new to this process, or whose
+/// partition was consumed elsewhere since this process last saw them.
 /// </para>
 /// </summary>
 public sealed class SubmissionChain
@@ -40,9 +43,14 @@ public sealed class SubmissionChain
         var unknown = new Dictionary<string, (long, string)>(StringComparer.Ordinal);
         lock (_lock)
         {
+            var first = new HashSet<string>(StringComparer.Ordinal);
             foreach (var s in submissions)
             {
-                if (s.PreviousClientMsgId is { } previous && !_last.ContainsKey(s.ConnectionId))
+                if (s.PreviousClientMsgId is not { } previous || !first.Add(s.ConnectionId))
+                    continue;
+                // Not seen, or seen with another last message: this process did not handle the connection's
+                // latest messages (its partition was consumed elsewhere meanwhile), so ask what is stored.
+                if (!_last.TryGetValue(s.ConnectionId, out var last) || (last != previous && last != Broken))
                     unknown.TryAdd(s.ConnectionId, (s.SenderId, previous));
             }
         }
@@ -70,10 +78,10 @@ public sealed class SubmissionChain
                 bool ok;
                 if (s.PreviousClientMsgId is not { } previous)
                     ok = true; // its connection's first message (or one after a message without an id)
-                else if (_last.TryGetValue(s.ConnectionId, out var last))
-                    ok = last == previous;
+                else if (_last.TryGetValue(s.ConnectionId, out var last) && last == previous)
+                    ok = true;
                 else
-                    ok = found is not null && unknown.TryGetValue(s.ConnectionId, out var key) && found.Contains(key);
+                    ok = found is not null && unknown.TryGetValue(s.ConnectionId, out var key) && key == (s.SenderId, previous) && found.Contains(key);
                 if (ok && (!_last.TryGetValue(s.ConnectionId, out var state) || state != Broken))
                 {
                     if (s.Message.ClientMsgId is { } id)

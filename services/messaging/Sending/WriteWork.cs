@@ -19,10 +19,21 @@ internal sealed class ChatWork(SubmitChatMessages batch) : WriteWork
     public override int Size => Batch.Messages?.Count ?? 0;
 }
 
+/// <summary>Work someone waits for: done once its group is stored and its pushes sent.</summary>
+internal abstract class AwaitedWork : WriteWork
+{
+    public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+}
+
 /// <summary>A gateway's receipts; its consumer waits until they are stored and their senders told.</summary>
-internal sealed class ReceiptWork(IReadOnlyList<Receipt> receipts) : WriteWork
+internal sealed class ReceiptWork(IReadOnlyList<Receipt> receipts) : AwaitedWork
 {
     public IReadOnlyList<Receipt> Receipts { get; } = receipts;
-    public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     public override int Size => Receipts.Count;
+}
+
+/// <summary>Nothing to store: done once everything queued before it is stored and pushed (a partition's hand-over waits on it).</summary>
+internal sealed class BarrierWork : AwaitedWork
+{
+    public override int Size => 0;
 }

@@ -25,6 +25,8 @@ public sealed class ChatTraffic
     private readonly TimeSpan _sendFor;
     private readonly List<Task> _running = [];
     private int _reconnects;
+    private int _fails;
+    private int _closes;
 
     /// <summary>One sender, one receiver, <see cref="Count"/> messages from one to the other.</summary>
     private sealed class Lane(int index, TestUser sender, TestUser receiver, int count)
@@ -53,6 +55,10 @@ public sealed class ChatTraffic
     public int Acked => _lanes.Sum(l => l.Acked.Count);
     public int Total => _lanes.Sum(l => l.Count);
     public int Reconnects => Volatile.Read(ref _reconnects);
+    /// <summary>FAIL answers the senders got (a message refused, e.g. because an earlier one of its connection was lost).</summary>
+    public int Fails => Volatile.Read(ref _fails);
+    /// <summary>Sender connections that ended under the sender (closed by the server, or lost), as opposed to ones it left for lack of an ack.</summary>
+    public int Closes => Volatile.Read(ref _closes);
 
     /// <summary>Connects the receivers (each to a different gateway where there are several), then starts the senders.</summary>
     public async Task StartAsync()
@@ -166,7 +172,7 @@ public sealed class ChatTraffic
                 Interlocked.Increment(ref _reconnects);
             await using (client)
             {
-                var reading = Task.Run(() => ReadAcksAsync(lane, client));
+                var reading = Task.Run(() => ReadAcksAsync(lane, client, () => Interlocked.Increment(ref _fails)));
                 try
                 {
                     // What the last connection left unacked goes again first, in order, with the same ids.
@@ -197,19 +203,24 @@ public sealed class ChatTraffic
                             break; // no ack for a while: reconnect (to the next gateway) and resend
                         }
                     }
+                    if (client.IsClosed)
+                        Interlocked.Increment(ref _closes);
                 }
                 catch (Exception ex) when (ex is IOException or System.Net.WebSockets.WebSocketException or ObjectDisposedException or System.Net.Sockets.SocketException or EasyImConnectionClosedException)
                 {
                     // The connection ended under the send: reconnect and resend.
+                    Interlocked.Increment(ref _closes);
                 }
             }
         }
     }
 
-    private static async Task ReadAcksAsync(Lane lane, EasyImClient client)
+    private static async Task ReadAcksAsync(Lane lane, EasyImClient client, Action failed)
     {
         await foreach (var msg in client.ReadAllAsync())
         {
+            if (msg.MsgType <= Msg.Types.MsgType.Video && msg.Status == Msg.Types.MsgStatus.Fail && msg.Error.Length > 0 && msg.ClientMsgId.StartsWith($"lane{lane.Index}-", StringComparison.Ordinal))
+                failed();
             if (msg.MsgType > Msg.Types.MsgType.Video || msg.Status != Msg.Types.MsgStatus.Sent || !msg.ClientMsgId.StartsWith($"lane{lane.Index}-", StringComparison.Ordinal))
                 continue;
             var n = int.Parse(msg.ClientMsgId[(msg.ClientMsgId.IndexOf('-') + 1)..]);

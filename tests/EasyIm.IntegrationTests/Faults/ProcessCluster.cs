@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text;
+using EasyIm.Contracts.Messaging;
 using EasyIm.IntegrationTests.Server;
 using EasyIm.IntegrationTests.Shapes;
 
@@ -75,12 +76,17 @@ public sealed class ProcessCluster : IAsyncDisposable
     public IReadOnlyList<int> LiveGatewayPorts() => Gateways.Where(g => g.Alive).Select(g => g.SocketPort!.Value).ToList();
 
     /// <param name="services">How many processes run auth and friends together.</param>
-    public static async Task<ProcessCluster> StartAsync(FaultInfrastructure infrastructure, int gateways, int messaging, int services = 1)
+    /// <param name="gatewayPartitions">
+    /// When given, gateway i gets an id whose chat partition (<see cref="ChatPartitions.Of"/>) is
+    /// <c>gatewayPartitions[i]</c>, so that a test knows which partitions carry its traffic.
+    /// </param>
+    public static async Task<ProcessCluster> StartAsync(FaultInfrastructure infrastructure, int gateways, int messaging, int services = 1,
+        IReadOnlyList<int>? gatewayPartitions = null)
     {
         var cluster = new ProcessCluster(infrastructure);
         try
         {
-            await cluster.StartCoreAsync(gateways, messaging, services);
+            await cluster.StartCoreAsync(gateways, messaging, services, gatewayPartitions);
             return cluster;
         }
         catch
@@ -90,45 +96,24 @@ public sealed class ProcessCluster : IAsyncDisposable
         }
     }
 
-    private async Task StartCoreAsync(int gateways, int messaging, int services)
+    private string _postgres = "";
+    private string _rabbit = "";
+
+    private async Task StartCoreAsync(int gateways, int messaging, int services, IReadOnlyList<int>? gatewayPartitions)
     {
         (await _management.PutAsJsonAsync($"/api/vhosts/{VirtualHost}", new { })).EnsureSuccessStatusCode();
         _vhostCreated = true;
         (await _management.PutAsJsonAsync($"/api/permissions/{VirtualHost}/guest", new { configure = ".*", write = ".*", read = ".*" })).EnsureSuccessStatusCode();
         _database = "easyim_fault_" + _run;
-        var postgres = await TestInfrastructure.CreateDatabaseAsync(_infrastructure.PostgresAdmin, _database);
-        var rabbit = new UriBuilder(_infrastructure.RabbitMq) { Path = "/" + VirtualHost }.Uri.ToString();
-
-        ClusterNode Node(string target, string? gatewayId)
-        {
-            var apiPort = TestInfrastructure.FreePort();
-            int? socketPort = gatewayId is null ? null : TestInfrastructure.FreePort();
-            var environment = new Dictionary<string, string>
-            {
-                ["Bus__Transport"] = "RabbitMq",
-                ["ConnectionStrings__rabbitmq"] = rabbit,
-                ["Database__Provider"] = "Postgres",
-                ["ConnectionStrings__postgres"] = postgres,
-                ["EasyIm__ListenAddress"] = "127.0.0.1",
-                ["Gateway__ApiPort"] = apiPort.ToString(),
-                ["Logging__LogLevel__EasyIm"] = "Information",
-            };
-            if (gatewayId is not null)
-            {
-                environment["Gateway__Port"] = socketPort!.Value.ToString();
-                environment["Gateway__InstanceId"] = gatewayId;
-            }
-            var directory = Path.Combine(_directory, gatewayId ?? target.Replace(',', '-') + "-" + apiPort);
-            Directory.CreateDirectory(directory);
-            return new ClusterNode(target, apiPort, socketPort, gatewayId, environment, directory);
-        }
+        _postgres = await TestInfrastructure.CreateDatabaseAsync(_infrastructure.PostgresAdmin, _database);
+        _rabbit = new UriBuilder(_infrastructure.RabbitMq) { Path = "/" + VirtualHost }.Uri.ToString();
 
         for (var i = 0; i < services; i++)
             Services.Add(Node("auth,friends", null));
         for (var i = 0; i < messaging; i++)
             Messaging.Add(Node("messaging", null));
         for (var i = 1; i <= gateways; i++)
-            Gateways.Add(Node("gateway", $"{_run}-g{i}"));
+            Gateways.Add(Node("gateway", gatewayPartitions is null ? $"{_run}-g{i}" : GatewayIdOn(gatewayPartitions[i - 1], i)));
 
         // The services first, so that a gateway's first request finds them consuming.
         foreach (var node in Services.Concat(Messaging))
@@ -137,6 +122,51 @@ public sealed class ProcessCluster : IAsyncDisposable
         foreach (var node in Gateways)
             node.Start();
         await Task.WhenAll(Gateways.Select(n => n.WaitReadyAsync(ReadyWithin)));
+    }
+
+    /// <summary>Starts one more messaging process on this cluster and waits until it is ready.</summary>
+    public async Task<ClusterNode> AddMessagingAsync()
+    {
+        var node = Node("messaging", null);
+        Messaging.Add(node);
+        node.Start();
+        await node.WaitReadyAsync(ReadyWithin);
+        return node;
+    }
+
+    private string GatewayIdOn(int partition, int index)
+    {
+        for (var suffix = 0; suffix < 10_000; suffix++)
+        {
+            var id = $"{_run}-g{index}-{suffix}";
+            if (ChatPartitions.Of(id) == partition)
+                return id;
+        }
+        throw new InvalidOperationException($"no gateway id on partition {partition} within 10,000 tries");
+    }
+
+    private ClusterNode Node(string target, string? gatewayId)
+    {
+        var apiPort = TestInfrastructure.FreePort();
+        int? socketPort = gatewayId is null ? null : TestInfrastructure.FreePort();
+        var environment = new Dictionary<string, string>
+        {
+            ["Bus__Transport"] = "RabbitMq",
+            ["ConnectionStrings__rabbitmq"] = _rabbit,
+            ["Database__Provider"] = "Postgres",
+            ["ConnectionStrings__postgres"] = _postgres,
+            ["EasyIm__ListenAddress"] = "127.0.0.1",
+            ["Gateway__ApiPort"] = apiPort.ToString(),
+            ["Logging__LogLevel__EasyIm"] = "Information",
+        };
+        if (gatewayId is not null)
+        {
+            environment["Gateway__Port"] = socketPort!.Value.ToString();
+            environment["Gateway__InstanceId"] = gatewayId;
+        }
+        var directory = Path.Combine(_directory, gatewayId ?? target.Replace(',', '-') + "-" + apiPort);
+        Directory.CreateDirectory(directory);
+        return new ClusterNode(target, apiPort, socketPort, gatewayId, environment, directory);
     }
 
     /// <summary>Starts a killed node again with the same settings and waits until it is ready.</summary>
@@ -165,6 +195,24 @@ public sealed class ProcessCluster : IAsyncDisposable
         var json = await response.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>();
         long Stat(string name) => json.TryGetProperty("message_stats", out var stats) && stats.TryGetProperty(name, out var value) ? value.GetInt64() : 0;
         return new QueueCounts(Stat("publish"), Stat("deliver_get"), json.TryGetProperty("consumers", out var c) ? c.GetInt32() : 0);
+    }
+
+    /// <summary>
+    /// A single-active-consumer queue's consumers from the management API: the active one's tag (null when none
+    /// is active, or the queue does not exist) and how many consumers it has, active or waiting.
+    /// </summary>
+    public async Task<(string? ActiveTag, int Consumers)> ActiveConsumerAsync(string queue)
+    {
+        using var response = await _management.GetAsync($"/api/queues/{VirtualHost}/{Uri.EscapeDataString(queue)}");
+        if (response.StatusCode == HttpStatusCode.NotFound)
+            return (null, 0);
+        response.EnsureSuccessStatusCode();
+        var json = await response.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>();
+        var consumers = json.TryGetProperty("consumer_details", out var details) && details.ValueKind == System.Text.Json.JsonValueKind.Array
+            ? details.EnumerateArray().ToList() : [];
+        var active = consumers.FirstOrDefault(c => c.TryGetProperty("active", out var a) && a.ValueKind == System.Text.Json.JsonValueKind.True);
+        var tag = active.ValueKind == System.Text.Json.JsonValueKind.Object ? active.GetProperty("consumer_tag").GetString() : null;
+        return (tag, consumers.Count);
     }
 
     /// <summary>The virtual host's queues as the management API lists them, for a failing test's message.</summary>

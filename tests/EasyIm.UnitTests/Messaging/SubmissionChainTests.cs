@@ -37,8 +37,8 @@ public sealed class SubmissionChainTests
         var chain = new SubmissionChain();
         await chain.CheckAsync([S("c", "m0", null)], NeverAsked);
 
-        // m1 was lost: m2 names it, and everything after m2 on the connection is refused too.
-        var (accepted, refused) = await chain.CheckAsync([S("c", "m2", "m1"), S("c", "m3", "m2")], NeverAsked);
+        // m1 was lost (not stored either): m2 names it, and everything after m2 on the connection is refused too.
+        var (accepted, refused) = await chain.CheckAsync([S("c", "m2", "m1"), S("c", "m3", "m2")], Stored("m0"));
         var (_, stillRefused) = await chain.CheckAsync([S("c", "m4", "m3")], NeverAsked);
         var (other, _) = await chain.CheckAsync([S("d", "x0", null)], NeverAsked);
 
@@ -52,6 +52,28 @@ public sealed class SubmissionChainTests
         var (resent, none) = await chain.CheckAsync([S("c2", "m1", null), S("c2", "m2", "m1")], NeverAsked);
         Assert.Equal(["m1", "m2"], resent.Select(s => s.Message.ClientMsgId));
         Assert.Empty(none);
+    }
+
+    [Fact]
+    public async Task A_connection_whose_partition_was_consumed_elsewhere_meanwhile_is_accepted_when_its_previous_message_is_stored()
+    {
+        var chain = new SubmissionChain();
+        await chain.CheckAsync([S("c", "m0", null), S("c", "m1", "m0")], NeverAsked);
+
+        // The partition was handed to another process, which stored m2..m5, and came back: this process still
+        // remembers m1. m6 names m5, which is stored, so it is accepted (asking once), and m7 after it without asking.
+        var asked = new List<(long, string)>();
+        var (accepted, refused) = await chain.CheckAsync([S("c", "m6", "m5"), S("c", "m7", "m6")], keys =>
+        {
+            asked.AddRange(keys);
+            return Stored("m5")(keys);
+        });
+        var (more, _) = await chain.CheckAsync([S("c", "m8", "m7")], NeverAsked);
+
+        Assert.Equal([(Sender, "m5")], asked);
+        Assert.Equal(["m6", "m7"], accepted.Select(s => s.Message.ClientMsgId));
+        Assert.Empty(refused);
+        Assert.Equal(["m8"], more.Select(s => s.Message.ClientMsgId));
     }
 
     [Fact]
