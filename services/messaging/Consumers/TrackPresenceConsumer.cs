@@ -32,5 +32,7 @@ public sealed class TrackPresenceConsumer(DeliveryRouter router, ConversationSyn
     {
         foreach (var replay in router.Heartbeat(context.Message))
             await sync.ReplayAsync(context, replay);
+        foreach (var gateway in router.TakeExpiredGateways())
+            chain.ForgetGateway(gateway);
     }
 }

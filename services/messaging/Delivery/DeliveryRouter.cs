@@ -70,6 +70,8 @@ public sealed class DeliveryRouter(MessagingOptions options, TimeProvider time, 
     private readonly Queue<(long UserId, long AtMs)> _recentOrder = new();
     private long _firstHeardMs = -1;
     private bool _warmLogged;
+    // Gateways whose lease ended since TakeExpiredGateways was last asked (what else forgets their connections).
+    private readonly List<string> _expiredGateways = [];
     private long _lastOverflowWarningMs = long.MinValue / 2;
 
     private long WarmUpMs => (long)options.HeartbeatSeconds * 1000 + 1000;
@@ -330,8 +332,26 @@ public sealed class DeliveryRouter(MessagingOptions options, TimeProvider time, 
                 gatewayId, options.MissedHeartbeats, gateway.Users.Count);
             foreach (var userId in gateway.Users.Keys.ToList())
                 Remove(gatewayId, gateway, userId);
+            _expiredGateways.Add(gatewayId);
         }
         Prune(now);
+    }
+
+    /// <summary>
+    /// The gateways presence dropped (lease ended) since the last call: a gateway that died sent no
+    /// disconnect for its connections, so whatever else keeps state per connection forgets them here.
+    /// </summary>
+    public IReadOnlyList<string> TakeExpiredGateways()
+    {
+        lock (_lock)
+        {
+            Expire(NowMs);
+            if (_expiredGateways.Count == 0)
+                return [];
+            var expired = _expiredGateways.ToList();
+            _expiredGateways.Clear();
+            return expired;
+        }
     }
 
     private void Remember(long userId, WireMessage message, string[] gateways, long now)

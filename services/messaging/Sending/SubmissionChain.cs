@@ -104,4 +104,16 @@ public sealed class SubmissionChain
         lock (_lock)
             _last.Remove(connectionId);
     }
+
+    /// <summary>
+    /// A gateway died (its presence lease ended) without saying its connections ended: forgets them all
+    /// (connection ids are <c>{gateway id}:{local id}</c>). Without this they stayed until the bound cleared
+    /// everything. A late submission from one of them is checked in the database, as a new connection.
+    /// </summary>
+    public int ForgetGateway(string gatewayId)
+    {
+        var prefix = gatewayId + ":";
+        lock (_lock)
+            return _last.Keys.Where(k => k.StartsWith(prefix, StringComparison.Ordinal)).ToList().Count(_last.Remove);
+    }
 }

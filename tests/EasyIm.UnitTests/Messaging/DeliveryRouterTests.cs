@@ -134,6 +134,9 @@ public sealed class DeliveryRouterTests
         Assert.Empty(router.GatewaysOf(U));
         Assert.Equal(["g2"], plan.ByGateway.Keys);
         Assert.Equal(1, plan.Dropped);
+        // Told once, for what keeps state per connection to forget the dead gateway's.
+        Assert.Equal(["g1"], router.TakeExpiredGateways());
+        Assert.Empty(router.TakeExpiredGateways());
     }
 
     [Fact]

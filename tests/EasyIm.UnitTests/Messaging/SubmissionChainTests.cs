@@ -112,4 +112,25 @@ public sealed class SubmissionChainTests
         Assert.Equal(3, accepted.Count);
         Assert.Empty(refused);
     }
+
+    [Fact]
+    public async Task A_dead_gateways_connections_are_forgotten_and_checked_in_the_database_if_they_come_again()
+    {
+        var chain = new SubmissionChain();
+        await chain.CheckAsync([S("g1:1", "a0", null), S("g1:2", "b0", null), S("g10:1", "c0", null)], NeverAsked);
+
+        Assert.Equal(2, chain.ForgetGateway("g1"));
+
+        // g10's connection is still remembered (no question); g1's is asked about, as a new connection.
+        var asked = new List<(long, string)>();
+        var (accepted, refused) = await chain.CheckAsync([S("g10:1", "c1", "c0"), S("g1:1", "a1", "a0")], keys =>
+        {
+            asked.AddRange(keys);
+            return Stored("a0")(keys);
+        });
+        Assert.Equal(["c1", "a1"], accepted.Select(s => s.Message.ClientMsgId));
+        Assert.Empty(refused);
+        Assert.Single(asked);
+    }
 }
+
