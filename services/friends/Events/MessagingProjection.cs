@@ -20,51 +20,33 @@ public sealed class MessagingProjection(
 {
     public static readonly TimeSpan Wait = TimeSpan.FromSeconds(5);
 
-    public async Task ApplyAsync(IReadOnlyList<GroupMemberAdded> added, CancellationToken ct)
-    {
-        if (added.Count == 0)
-            return;
-        try
-        {
-            await groups.GetResponse<GroupMembersApplied>(new ApplyGroupMembers(added), ct, Wait);
-        }
-        catch (Exception ex) when (ex is RequestTimeoutException or RequestFaultException)
-        {
-            logger.LogWarning("Messaging did not apply {Count} new members of group {GroupId} at once ({Error}); their events will",
-                added.Count, added[0].GroupId, ex.GetType().Name);
-        }
-    }
-
-    public Task ApplyAsync(FriendshipCreated created, CancellationToken ct) =>
-        ApplyFriendshipAsync(new ApplyFriendship(created), created.UserId, created.FriendId, ct);
-
-    public Task ApplyAsync(FriendshipRemoved removed, CancellationToken ct) =>
-        ApplyFriendshipAsync(new ApplyFriendship(null, removed), removed.UserId, removed.FriendId, ct);
+    public Task ApplyAsync(IReadOnlyList<GroupMemberAdded> added, CancellationToken ct) =>
+        added.Count == 0
+            ? Task.CompletedTask
+            : RequestAsync<ApplyGroupMembers, GroupMembersApplied>(groups, new ApplyGroupMembers(added), $"{added.Count} new members of group {added[0].GroupId}", ct);
 
     /// <summary>A member who left: applied before the leaver is answered, so the group's next message does not reach them.</summary>
-    public async Task ApplyAsync(GroupMemberRemoved removed, CancellationToken ct)
-    {
-        try
-        {
-            await groups.GetResponse<GroupMembersApplied>(new ApplyGroupMembers([], [removed]), ct, Wait);
-        }
-        catch (Exception ex) when (ex is RequestTimeoutException or RequestFaultException)
-        {
-            logger.LogWarning("Messaging did not apply that user {UserId} left group {GroupId} at once ({Error}); its event will",
-                removed.UserId, removed.GroupId, ex.GetType().Name);
-        }
-    }
+    public Task ApplyAsync(GroupMemberRemoved removed, CancellationToken ct) =>
+        RequestAsync<ApplyGroupMembers, GroupMembersApplied>(groups, new ApplyGroupMembers([], [removed]), $"that user {removed.UserId} left group {removed.GroupId}", ct);
 
-    private async Task ApplyFriendshipAsync(ApplyFriendship change, long userId, long friendId, CancellationToken ct)
+    public Task ApplyAsync(FriendshipCreated created, CancellationToken ct) =>
+        RequestAsync<ApplyFriendship, FriendshipApplied>(friendships, new ApplyFriendship(created), $"the friendship of {created.UserId} and {created.FriendId}", ct);
+
+    public Task ApplyAsync(FriendshipRemoved removed, CancellationToken ct) =>
+        RequestAsync<ApplyFriendship, FriendshipApplied>(friendships, new ApplyFriendship(null, removed), $"the end of the friendship of {removed.UserId} and {removed.FriendId}", ct);
+
+    /// <summary>Asks messaging to apply a change, at most <see cref="Wait"/>; unanswered, its published event applies it later.</summary>
+    private async Task RequestAsync<TChange, TApplied>(IRequestClient<TChange> client, TChange change, string what, CancellationToken ct)
+        where TChange : class
+        where TApplied : class
     {
         try
         {
-            await friendships.GetResponse<FriendshipApplied>(change, ct, Wait);
+            await client.GetResponse<TApplied>(change, ct, Wait);
         }
         catch (Exception ex) when (ex is RequestTimeoutException or RequestFaultException)
         {
-            logger.LogWarning("Messaging did not apply the change to the friendship of {UserId} and {FriendId} at once ({Error}); its event will",
-                userId, friendId, ex.GetType().Name);
+            logger.LogWarning("Messaging did not apply {Change} at once ({Error}); its event will", what, ex.GetType().Name);
         }
     }
 }

@@ -286,10 +286,8 @@ public abstract class LongConnection : IThreadPoolWorkItem
         try
         {
             var msg = decode();
-            if (Session is not null)
-                ResetTimeout(Options.DropAfterSpan);
             // While the server handles a frame it reads no other: the client is not silent, the server is
-            // slow (a bus or an auth answer taking long under load), so its time starts again after.
+            // slow (a bus or an auth answer taking long under load), so its time starts once it is handled.
             Interlocked.Increment(ref _framesInHand);
             try
             {

@@ -196,15 +196,8 @@ public sealed class SyncGate : IDisposable
         _asked = null;
         foreach (var id in asked ?? [])
         {
-            if (through?.ContainsKey(id) == true || _conversations is null || !_conversations.TryGetValue(id, out var conversation))
-                continue;
-            foreach (var (seq, frame) in conversation.Waiting)
-            {
-                _send(frame);
-                conversation.Next = seq + 1;
-            }
-            _waiting -= conversation.Waiting.Count;
-            conversation.Waiting.Clear();
+            if (through?.ContainsKey(id) != true && _conversations?.TryGetValue(id, out var conversation) == true)
+                ReleaseLocked(conversation);
         }
         CoveredLocked(through);
     }
@@ -285,16 +278,20 @@ public sealed class SyncGate : IDisposable
     {
         _gapTimer?.Dispose();
         _gapTimer = null;
-        foreach (var conversation in (_conversations?.Values ?? Enumerable.Empty<Conversation>()).Where(c => c.Waiting.Count > 0))
+        foreach (var conversation in _conversations?.Values ?? Enumerable.Empty<Conversation>())
+            ReleaseLocked(conversation);
+    }
+
+    /// <summary>Writes what waits in the conversation, in order, gap or not; it goes on after the last of it.</summary>
+    private void ReleaseLocked(Conversation conversation)
+    {
+        foreach (var (seq, frame) in conversation.Waiting)
         {
-            foreach (var (seq, frame) in conversation.Waiting)
-            {
-                _send(frame);
-                conversation.Next = seq + 1;
-            }
-            conversation.Waiting.Clear();
+            _send(frame);
+            conversation.Next = seq + 1;
         }
-        _waiting = 0;
+        _waiting -= conversation.Waiting.Count;
+        conversation.Waiting.Clear();
     }
 
     private Conversation Of(string id)
