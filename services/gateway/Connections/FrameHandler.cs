@@ -36,6 +36,8 @@ public sealed class FrameHandler(
     public const int MaxConversationIdLength = 128;
     public const int MaxInviteMessageLength = 256;
     public const int MaxSyncConversations = 10_000;
+    /// <summary>TYPING relays of one connection that may wait for the bus at once; more are dropped.</summary>
+    public const int MaxTypingInFlight = 4;
 
     private readonly IRequestClient<ValidateAccessToken> _validate = bus.CreateRequestClient<ValidateAccessToken>(BusSetup.RequestTimeout);
     private readonly IRequestClient<SendFriendRequest> _invite = bus.CreateRequestClient<SendFriendRequest>(BusSetup.RequestTimeout);
@@ -252,7 +254,13 @@ public sealed class FrameHandler(
                     return;
                 }
                 var to = RequireId(msg.ToUserId, "to_user_id");
-                await PublishAsync(new RelayTyping(session.UserId, connection.Id, to, RequireChatType(msg.ChatType)));
+                var chatType = RequireChatType(msg.ChatType);
+                // Typing is a hint, never stored, so the connection does not wait for the broker: the next
+                // frame is read at once (and counted against the rate). A connection whose relays still
+                // wait drops the new hint; clients repeat TYPING while the user types.
+                if (!connection.TryBeginTyping(MaxTypingInFlight))
+                    return;
+                _ = RelayTypingAsync(connection, new RelayTyping(session.UserId, connection.Id, to, chatType));
                 return;
             }
             default:
@@ -336,6 +344,18 @@ public sealed class FrameHandler(
     private sealed class RejectedException(int code, string message) : Exception(message)
     {
         public int Code { get; } = code;
+    }
+
+    private async Task RelayTypingAsync(LongConnection connection, RelayTyping typing)
+    {
+        try
+        {
+            await PublishAsync(typing);
+        }
+        finally
+        {
+            connection.EndTyping();
+        }
     }
 
     private async Task PublishAsync<T>(T message) where T : class

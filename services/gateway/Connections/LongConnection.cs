@@ -25,6 +25,7 @@ public abstract class LongConnection : IThreadPoolWorkItem
     private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _closedFlag;
     private int _requestsInFlight;
+    private int _typingInFlight;
     // Never silent until RunAsync starts its clock: a sweep may see the connection as soon as it is registered.
     private long _silentUntil = long.MaxValue;
     private int _framesInHand;
@@ -159,6 +160,17 @@ public abstract class LongConnection : IThreadPoolWorkItem
     }
 
     public void EndRequest() => Interlocked.Decrement(ref _requestsInFlight);
+
+    /// <summary>Counts a TYPING relay still on its way to the bus; false past the per-connection limit.</summary>
+    public bool TryBeginTyping(int limit)
+    {
+        if (Interlocked.Increment(ref _typingInFlight) <= limit)
+            return true;
+        Interlocked.Decrement(ref _typingInFlight);
+        return false;
+    }
+
+    public void EndTyping() => Interlocked.Decrement(ref _typingInFlight);
 
     /// <summary>(Re)starts the time after which a silent connection is closed by the next sweep.</summary>
     public void ResetTimeout(TimeSpan after)

@@ -30,6 +30,7 @@ public sealed class FrameHandlerTests : IAsyncLifetime
     private readonly ServiceProvider _services;
     private readonly ITestHarness _harness;
     private readonly GatewayOptions _options = new();
+    private readonly HeldTypingRelays _typingRelays = new();
 
     public FrameHandlerTests()
     {
@@ -64,10 +65,15 @@ public sealed class FrameHandlerTests : IAsyncLifetime
         }
     }
 
-    public Task InitializeAsync() => _harness.Start();
+    public async Task InitializeAsync()
+    {
+        await _harness.Start();
+        _harness.Bus.ConnectPublishObserver(_typingRelays);
+    }
 
     public async Task DisposeAsync()
     {
+        _typingRelays.Release();
         await _harness.Stop();
         await _services.DisposeAsync();
     }
@@ -89,6 +95,31 @@ public sealed class FrameHandlerTests : IAsyncLifetime
 
         public Task Consume(ConsumeContext<AcceptFriendRequest> context) =>
             context.RespondAsync(new FriendRequestAccepted(context.Message.RequestId ?? 778, context.Message.InviterId ?? 5, context.Message.UserId));
+    }
+
+    /// <summary>Holds every RelayTyping publish, once <see cref="Hold"/> was called, until <see cref="Release"/>: a broker that does not confirm.</summary>
+    private sealed class HeldTypingRelays : IPublishObserver
+    {
+        private volatile TaskCompletionSource? _held;
+        private int _waiting;
+
+        public int Waiting => Volatile.Read(ref _waiting);
+
+        public void Hold() => _held = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public void Release() => _held?.TrySetResult();
+
+        public async Task PrePublish<T>(PublishContext<T> context) where T : class
+        {
+            if (context.Message is not RelayTyping || _held is not { } held)
+                return;
+            Interlocked.Increment(ref _waiting);
+            await held.Task;
+        }
+
+        public Task PostPublish<T>(PublishContext<T> context) where T : class => Task.CompletedTask;
+
+        public Task PublishFault<T>(PublishContext<T> context, Exception exception) where T : class => Task.CompletedTask;
     }
 
     /// <summary>A connection without a socket: the test feeds its frames and reads what it writes.</summary>
@@ -271,7 +302,7 @@ public sealed class FrameHandlerTests : IAsyncLifetime
         await connection.Incoming.Writer.WriteAsync(new Msg { MsgType = Msg.Types.MsgType.Event, ToUserId = "9", ChatType = Msg.Types.ChatType.Group, Content = "{\"key\":\"TYPING\"}" });
 
         var receipts = await PublishedItemsAsync<RecordReceipts, Receipt>(2, m => m.Receipts);
-        // TYPING is the last frame and its publish is awaited, so the SYNCs before it are out too.
+        // TYPING is the last frame; the SYNCs before it were published before it was read.
         await PublishedAsync<RelayTyping>(_ => true);
         Assert.Equal([new Receipt(UserId, "s_1001_2002", 7, 2), new Receipt(UserId, "s_1001_2002", 5, 3)], receipts);
         var syncs = _harness.Published.Select<SyncConversations>().Select(s => s.Context.Message).ToList();
@@ -280,6 +311,34 @@ public sealed class FrameHandlerTests : IAsyncLifetime
         Assert.Null(syncs[1].Cursors);
         Assert.All(syncs, s => Assert.Equal(connection.Id, s.ConnectionId));
         Assert.Equal(new RelayTyping(UserId, connection.Id, 9, 1), _harness.Published.Select<RelayTyping>().Single().Context.Message);
+    }
+
+    [Fact]
+    public async Task A_typing_flood_is_refused_429_even_when_the_broker_does_not_confirm_the_relays()
+    {
+        // Were each TYPING to wait for its relay, the connection would read one frame per broker
+        // confirm: a slow broker would let any flood through (and then drop the client 408 for silence).
+        _typingRelays.Hold();
+        var (connection, running) = await SignedInAsync();
+        var typing = new Msg { MsgType = Msg.Types.MsgType.Event, ToUserId = "2002", Content = "{\"key\":\"TYPING\"}" };
+
+        // Three bursts at once: over the limit unless handling them took a second or more.
+        for (var i = 0; i < 3 * _options.RateLimit.Burst; i++)
+            await connection.Incoming.Writer.WriteAsync(typing);
+
+        var notify = await connection.NextWrittenAsync();
+        Assert.Equal(Msg.Types.MsgType.Notify, notify.MsgType);
+        Assert.StartsWith("{\"code\":429,", notify.Content);
+        await running.WaitAsync(Wait);
+        // The relays that wait are bounded per connection; the rest of the hints were dropped.
+        var deadline = DateTime.UtcNow + Wait;
+        while (_typingRelays.Waiting < FrameHandler.MaxTypingInFlight && DateTime.UtcNow < deadline)
+            await Task.Delay(20);
+        Assert.Equal(FrameHandler.MaxTypingInFlight, _typingRelays.Waiting);
+
+        _typingRelays.Release();
+        await PublishedAsync<RelayTyping>(_ => true);
+        Assert.Equal(FrameHandler.MaxTypingInFlight, _harness.Published.Select<RelayTyping>().Count());
     }
 
     [Fact]
