@@ -57,6 +57,7 @@ public static class BusSetup
             {
                 bus.UsingInMemory((context, cfg) =>
                 {
+                    UseDirectJson(cfg);
                     foreach (var configure in ownEndpoints)
                         configure(context, cfg);
                     cfg.ConfigureEndpoints(context);
@@ -73,6 +74,7 @@ public static class BusSetup
                 // Bounded: a consumer that needs a database connection waits for one from a pool of
                 // Database:MaxPoolSize, so more concurrent messages than that per endpoint only queue up
                 // inside the process. Endpoints that must keep order set their own limit of 1.
+                UseDirectJson(cfg);
                 cfg.PrefetchCount = 64;
                 cfg.ConcurrentMessageLimit = 16;
                 foreach (var configure in ownEndpoints)
@@ -81,6 +83,16 @@ public static class BusSetup
             });
         });
         return builder;
+    }
+
+    /// <summary>
+    /// Sends raw JSON read straight into the message type (<see cref="DirectJsonSerializerFactory"/>); MassTransit's
+    /// envelope format is still read, so a process of an older version can be understood while it is replaced.
+    /// </summary>
+    private static void UseDirectJson(IBusFactoryConfigurator cfg)
+    {
+        cfg.AddSerializer(DirectJsonSerializerFactory.Instance, isSerializer: true);
+        cfg.AddDeserializer(DirectJsonSerializerFactory.Instance);
     }
 
     /// <summary>

@@ -1,8 +1,10 @@
 using System.Net.Http.Json;
+using System.Text;
 using System.Text.Json;
 using EasyIm.Client;
 using EasyIm.Contracts.Wire;
 using EasyIm.IntegrationTests.Shapes;
+using MassTransit;
 using RabbitMQ.Client;
 using static EasyIm.IntegrationTests.Shapes.ShapeClients;
 
@@ -90,9 +92,12 @@ public sealed class ThreeGatewayRoutingTests : FaultTestClass
                 await Task.Delay(50);
                 continue;
             }
-            using var envelope = JsonDocument.Parse(next.Body);
-            var types = envelope.RootElement.GetProperty("messageType").EnumerateArray().Select(t => t.GetString()).ToList();
-            var message = envelope.RootElement.GetProperty("message");
+            // The bus sends raw JSON: the body is the message, its types are a transport header.
+            var types = next.BasicProperties.Headers?.TryGetValue(MessageHeaders.MessageType, out var header) == true && header is byte[] named
+                ? Encoding.UTF8.GetString(named).Split(';').ToList()
+                : throw new InvalidDataException($"a message in {queue} without the {MessageHeaders.MessageType} header");
+            using var body = JsonDocument.Parse(next.Body);
+            var message = body.RootElement;
             if (types.Any(t => t!.EndsWith(":UserTokensRevoked", StringComparison.Ordinal)) && message.GetProperty("userId").GetInt64() == markerUserId)
                 return users;
             if (!types.Any(t => t!.EndsWith(":PushToUsers", StringComparison.Ordinal)))
