@@ -64,6 +64,13 @@ public sealed class SendPipeline : IHostedService, IAsyncDisposable
 
     private readonly SubmissionChain _chain;
 
+    // Groups the prepare loop handed to the write loop, and groups the write loop has committed (or answered
+    // FAIL): the chain's database look-up first waits for every group before it, which may hold the message
+    // it looks for.
+    private long _groupsHanded;
+    private long _groupsCommitted;
+    private TaskCompletionSource _nextCommit = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     public SendPipeline(IServiceScopeFactory scopes, PushDispatcher dispatcher, MessagingOptions options, SubmissionChain chain, ILogger<SendPipeline> logger)
     {
         _chain = chain;
@@ -162,6 +169,7 @@ public sealed class SendPipeline : IHostedService, IAsyncDisposable
                     prepared = new PreparedGroup(group, null, null, null, ex);
                 }
                 await _prepared.Writer.WriteAsync(prepared, _stopping.Token);
+                _groupsHanded++;
             }
         }
         catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
@@ -184,6 +192,9 @@ public sealed class SendPipeline : IHostedService, IAsyncDisposable
             return group;
         var (_, refused) = await _chain.CheckAsync(submissions, async keys =>
         {
+            // A connection's previous message may be in a group that is still committing: wait for those first,
+            // or it is not found and the connection's next message is refused although nothing was lost.
+            await CommittedThroughAsync(_groupsHanded);
             await using var scope = _scopes.CreateAsyncScope();
             var db = scope.ServiceProvider.GetRequiredService<MessagingDbContext>();
             var senders = keys.Select(k => k.SenderId).Distinct().ToList();
@@ -264,6 +275,7 @@ public sealed class SendPipeline : IHostedService, IAsyncDisposable
                         prepared.Group.Count, failure?.GetType().Name, failure?.Message);
                     pushes = await WriteWithRetryAsync(prepared.Group);
                 }
+                GroupCommitted();
                 await _committed.Writer.WriteAsync((prepared.Group, pushes), _stopping.Token);
             }
         }
@@ -273,6 +285,24 @@ public sealed class SendPipeline : IHostedService, IAsyncDisposable
         finally
         {
             _committed.Writer.TryComplete();
+        }
+    }
+
+    private void GroupCommitted()
+    {
+        Interlocked.Increment(ref _groupsCommitted);
+        Interlocked.Exchange(ref _nextCommit, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+    }
+
+    /// <summary>Completes once the write loop has committed (or answered FAIL) <paramref name="groups"/> groups.</summary>
+    private async Task CommittedThroughAsync(long groups)
+    {
+        while (true)
+        {
+            var next = Volatile.Read(ref _nextCommit);
+            if (Interlocked.Read(ref _groupsCommitted) >= groups)
+                return;
+            await next.Task.WaitAsync(_stopping.Token);
         }
     }
 

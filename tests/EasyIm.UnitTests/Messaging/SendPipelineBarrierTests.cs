@@ -1,3 +1,4 @@
+using EasyIm.Messaging.Data;
 using EasyIm.Messaging.Sending;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
@@ -30,6 +31,45 @@ public sealed class SendPipelineBarrierTests
         commit.SetResult();
         await barrier.WaitAsync(TimeSpan.FromSeconds(20));
         Assert.Equal(1, await host.DbAsync(db => db.Messages.CountAsync(m => m.SenderId == sender && m.ClientMsgId == "b-1")));
+        host.AssertNoFaults();
+    }
+
+    [Fact]
+    public async Task A_connection_the_chain_forgot_is_checked_after_the_group_still_committing_its_previous_message()
+    {
+        await using var host = await MessagingHost.StartAsync(new Dictionary<string, string?> { ["Messaging:RequireFriendship"] = "false" });
+        var pipeline = host.Services.GetRequiredService<SendPipeline>();
+        var commit = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var holding = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        pipeline.BeforeCommit = async _ =>
+        {
+            holding.TrySetResult();
+            await commit.Task;
+        };
+        var sender = MessagingHost.NewUserId();
+        var to = MessagingHost.NewUserId();
+        await host.SubmitAsync(MessagingHost.Chat(sender, to, "k-1"));
+        await holding.Task.WaitAsync(TimeSpan.FromSeconds(20));
+
+        // The chain no longer knows the connection (as after presence dropped its gateway) while k-1 commits:
+        // k-2 names k-1 as its previous message, which the chain must look up in the database.
+        host.Services.GetRequiredService<SubmissionChain>().Forget($"c{sender}");
+        await host.SubmitAsync(MessagingHost.Chat(sender, to, "k-2") with { PreviousClientMsgId = "k-1" });
+        // Looked up at once, k-1 is not there yet and k-2 is refused FAIL right away; give that a moment to show.
+        try
+        {
+            await host.Pushes.WaitForAsync(all => all.Any(p => p.Push.Message is { ClientMsgId: "k-2", Status: MessageStatus.Fail }), TimeSpan.FromMilliseconds(500));
+        }
+        catch (Xunit.Sdk.FailException)
+        {
+            // Nothing refused while k-1 was held: the look-up is waiting for it, as it should.
+        }
+        commit.SetResult();
+
+        var answers = await host.AnswersAsync(sender, "k-1", "k-2");
+        Assert.All(answers, a => Assert.Equal(MessageStatus.Sent, a.Status));
+        Assert.DoesNotContain(host.Pushes.Snapshot(), p => p.Push.Message.Status == MessageStatus.Fail);
+        Assert.Equal(2, await host.DbAsync(db => db.Messages.CountAsync(m => m.SenderId == sender)));
         host.AssertNoFaults();
     }
 
