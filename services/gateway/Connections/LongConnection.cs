@@ -151,26 +151,22 @@ public abstract class LongConnection : IThreadPoolWorkItem
     }
 
     /// <summary>Counts a request the connection is waiting on a service for; false past the per-connection limit.</summary>
-    public bool TryBeginRequest(int limit)
-    {
-        if (Interlocked.Increment(ref _requestsInFlight) <= limit)
-            return true;
-        Interlocked.Decrement(ref _requestsInFlight);
-        return false;
-    }
+    public bool TryBeginRequest(int limit) => TryCount(ref _requestsInFlight, limit);
 
     public void EndRequest() => Interlocked.Decrement(ref _requestsInFlight);
 
     /// <summary>Counts a TYPING relay still on its way to the bus; false past the per-connection limit.</summary>
-    public bool TryBeginTyping(int limit)
-    {
-        if (Interlocked.Increment(ref _typingInFlight) <= limit)
-            return true;
-        Interlocked.Decrement(ref _typingInFlight);
-        return false;
-    }
+    public bool TryBeginTyping(int limit) => TryCount(ref _typingInFlight, limit);
 
     public void EndTyping() => Interlocked.Decrement(ref _typingInFlight);
+
+    private static bool TryCount(ref int inFlight, int limit)
+    {
+        if (Interlocked.Increment(ref inFlight) <= limit)
+            return true;
+        Interlocked.Decrement(ref inFlight);
+        return false;
+    }
 
     /// <summary>(Re)starts the time after which a silent connection is closed by the next sweep.</summary>
     public void ResetTimeout(TimeSpan after)

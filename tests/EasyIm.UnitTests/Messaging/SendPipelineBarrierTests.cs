@@ -8,11 +8,9 @@ namespace EasyIm.UnitTests.Messaging;
 /// <summary>The send pipeline's barrier, which a chat partition's hand-over waits on before another process takes the partition.</summary>
 public sealed class SendPipelineBarrierTests
 {
-    [Fact]
-    public async Task The_barrier_passes_only_once_every_batch_queued_before_it_is_stored()
+    /// <summary>Every commit waits, once the first has started (<c>Holding</c>), until <c>Commit</c> is set.</summary>
+    private static (TaskCompletionSource Holding, TaskCompletionSource Commit) HoldCommits(SendPipeline pipeline)
     {
-        await using var host = await MessagingHost.StartAsync(new Dictionary<string, string?> { ["Messaging:RequireFriendship"] = "false" });
-        var pipeline = host.Services.GetRequiredService<SendPipeline>();
         var commit = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var holding = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         pipeline.BeforeCommit = async _ =>
@@ -20,6 +18,15 @@ public sealed class SendPipelineBarrierTests
             holding.TrySetResult();
             await commit.Task;
         };
+        return (holding, commit);
+    }
+
+    [Fact]
+    public async Task The_barrier_passes_only_once_every_batch_queued_before_it_is_stored()
+    {
+        await using var host = await MessagingHost.StartAsync(new Dictionary<string, string?> { ["Messaging:RequireFriendship"] = "false" });
+        var pipeline = host.Services.GetRequiredService<SendPipeline>();
+        var (holding, commit) = HoldCommits(pipeline);
         var sender = MessagingHost.NewUserId();
         await host.SubmitAsync(MessagingHost.Chat(sender, MessagingHost.NewUserId(), "b-1"));
         await holding.Task.WaitAsync(TimeSpan.FromSeconds(20));
@@ -39,13 +46,7 @@ public sealed class SendPipelineBarrierTests
     {
         await using var host = await MessagingHost.StartAsync(new Dictionary<string, string?> { ["Messaging:RequireFriendship"] = "false" });
         var pipeline = host.Services.GetRequiredService<SendPipeline>();
-        var commit = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var holding = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        pipeline.BeforeCommit = async _ =>
-        {
-            holding.TrySetResult();
-            await commit.Task;
-        };
+        var (holding, commit) = HoldCommits(pipeline);
         var sender = MessagingHost.NewUserId();
         var to = MessagingHost.NewUserId();
         await host.SubmitAsync(MessagingHost.Chat(sender, to, "k-1"));
@@ -80,13 +81,7 @@ public sealed class SendPipelineBarrierTests
         var pipeline = host.Services.GetRequiredService<SendPipeline>();
         await pipeline.BarrierAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(20));
 
-        var commit = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var holding = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        pipeline.BeforeCommit = async _ =>
-        {
-            holding.TrySetResult();
-            await commit.Task;
-        };
+        var (holding, commit) = HoldCommits(pipeline);
         await host.SubmitAsync(MessagingHost.Chat(MessagingHost.NewUserId(), MessagingHost.NewUserId(), "c-1"));
         await holding.Task.WaitAsync(TimeSpan.FromSeconds(20));
         using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(200));
