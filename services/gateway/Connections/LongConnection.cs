@@ -168,6 +168,9 @@ public abstract class LongConnection : IThreadPoolWorkItem
         return false;
     }
 
+    /// <summary>True while a frame is being handled (the sweep leaves the connection alone then).</summary>
+    internal bool HandlingFrame => Volatile.Read(ref _framesInHand) > 0;
+
     /// <summary>(Re)starts the time after which a silent connection is closed by the next sweep.</summary>
     public void ResetTimeout(TimeSpan after)
     {
@@ -303,9 +306,10 @@ public abstract class LongConnection : IThreadPoolWorkItem
             }
             finally
             {
-                Interlocked.Decrement(ref _framesInHand);
+                // Its time restarts before it stops counting as in hand: a sweep in between sees one or the other.
                 if (Session is not null)
                     ResetTimeout(Options.DropAfterSpan);
+                Interlocked.Decrement(ref _framesInHand);
             }
         }
         catch (FrameException ex)

@@ -103,6 +103,12 @@ public sealed class ConnectionSweeperTests : IAsyncLifetime
 
         _gateway.AuthAnswers.SetResult();
         Assert.Equal(Msg.Types.MsgType.Event, (await connection.NextWrittenAsync()).Msg.MsgType);
+        // The reply leaves before the handshake is done (it still registers the connection and says so on
+        // the bus); DropAfter counts from when it is done, so the clock moves only after that.
+        var deadline = DateTime.UtcNow + Wait;
+        while (connection.HandlingFrame && DateTime.UtcNow < deadline)
+            await Task.Delay(10);
+        Assert.False(connection.HandlingFrame, "the handshake frame was still being handled");
         await DroppedAfterDropAfterAsync(connection, running, sweeper);
     }
 }
