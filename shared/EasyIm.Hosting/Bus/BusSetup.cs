@@ -11,10 +11,20 @@ public enum BusTransport
     RabbitMq,
 }
 
+/// <summary>What a process sends on the bus; it reads both.</summary>
+public enum BusWireFormat
+{
+    /// <summary>Raw JSON read straight into the message type (<see cref="DirectJsonSerializerFactory"/>).</summary>
+    RawJson,
+    /// <summary>MassTransit's JSON envelope: what versions before the raw format read, for a rolling upgrade from one.</summary>
+    Envelope,
+}
+
 public static class BusSetup
 {
     public const string TransportKey = "Bus:Transport";
     public const string RabbitMqConnectionKey = "ConnectionStrings:rabbitmq";
+    public const string WireFormatKey = "Bus:WireFormat";
 
     /// <summary>How long a caller waits for a service's reply before giving up.</summary>
     public static readonly RequestTimeout RequestTimeout = RequestTimeout.After(s: 10);
@@ -27,6 +37,16 @@ public static class BusSetup
         return Enum.TryParse<BusTransport>(value, ignoreCase: true, out var transport) && Enum.IsDefined(transport)
             ? transport
             : throw new StartupException($"{TransportKey} must be InMemory or RabbitMq, not '{value}'.");
+    }
+
+    public static BusWireFormat GetBusWireFormat(this IConfiguration configuration)
+    {
+        var value = configuration[WireFormatKey];
+        if (string.IsNullOrWhiteSpace(value))
+            return BusWireFormat.RawJson;
+        return Enum.TryParse<BusWireFormat>(value, ignoreCase: true, out var format) && Enum.IsDefined(format)
+            ? format
+            : throw new StartupException($"{WireFormatKey} must be RawJson or Envelope, not '{value}'.");
     }
 
     /// <summary>
@@ -43,6 +63,7 @@ public static class BusSetup
         var ownEndpoints = endpoints?.ToList() ?? [];
         var transport = builder.Configuration.GetBusTransport();
         var rabbit = transport == BusTransport.RabbitMq ? ParseRabbitMq(builder.Configuration[RabbitMqConnectionKey]) : null;
+        var format = builder.Configuration.GetBusWireFormat();
 
         builder.Services.AddMassTransit(bus =>
         {
@@ -57,7 +78,7 @@ public static class BusSetup
             {
                 bus.UsingInMemory((context, cfg) =>
                 {
-                    UseDirectJson(cfg);
+                    UseWireFormat(cfg, format);
                     foreach (var configure in ownEndpoints)
                         configure(context, cfg);
                     cfg.ConfigureEndpoints(context);
@@ -74,7 +95,7 @@ public static class BusSetup
                 // Bounded: a consumer that needs a database connection waits for one from a pool of
                 // Database:MaxPoolSize, so more concurrent messages than that per endpoint only queue up
                 // inside the process. Endpoints that must keep order set their own limit of 1.
-                UseDirectJson(cfg);
+                UseWireFormat(cfg, format);
                 cfg.PrefetchCount = 64;
                 cfg.ConcurrentMessageLimit = 16;
                 foreach (var configure in ownEndpoints)
@@ -86,12 +107,13 @@ public static class BusSetup
     }
 
     /// <summary>
-    /// Sends raw JSON read straight into the message type (<see cref="DirectJsonSerializerFactory"/>); MassTransit's
-    /// envelope format is still read, so a process of an older version can be understood while it is replaced.
+    /// Reads raw JSON (<see cref="DirectJsonSerializerFactory"/>) and MassTransit's envelope alike, and sends
+    /// <paramref name="format"/>: raw JSON, or the envelope while processes of a version before the raw format
+    /// still run (docs/architecture.md, "The two shapes").
     /// </summary>
-    private static void UseDirectJson(IBusFactoryConfigurator cfg)
+    private static void UseWireFormat(IBusFactoryConfigurator cfg, BusWireFormat format)
     {
-        cfg.AddSerializer(DirectJsonSerializerFactory.Instance, isSerializer: true);
+        cfg.AddSerializer(DirectJsonSerializerFactory.Instance, isSerializer: format == BusWireFormat.RawJson);
         cfg.AddDeserializer(DirectJsonSerializerFactory.Instance);
     }
 

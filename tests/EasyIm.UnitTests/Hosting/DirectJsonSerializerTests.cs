@@ -56,16 +56,26 @@ public sealed class DirectJsonSerializerTests
         Assert.ThrowsAny<System.Text.Json.JsonException>(() => context.TryGetMessage<Ping>(out _));
     }
 
+    private static async Task<IHost> StartBusAsync(Seen seen, string? wireFormat = null)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { EnvironmentName = "Development" });
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            [BusSetup.TransportKey] = "InMemory",
+            [BusSetup.WireFormatKey] = wireFormat,
+        });
+        builder.Services.AddSingleton(seen);
+        builder.AddEasyImBus([bus => bus.AddConsumer<PingConsumer>()]);
+        var host = builder.Build();
+        await host.StartAsync();
+        return host;
+    }
+
     [Fact]
     public async Task On_the_bus_requests_are_answered_in_raw_json_and_envelope_messages_are_still_read()
     {
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { EnvironmentName = "Development" });
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { [BusSetup.TransportKey] = "InMemory" });
         var seen = new Seen();
-        builder.Services.AddSingleton(seen);
-        builder.AddEasyImBus([bus => bus.AddConsumer<PingConsumer>()]);
-        using var host = builder.Build();
-        await host.StartAsync();
+        using var host = await StartBusAsync(seen);
         try
         {
             var bus = host.Services.GetRequiredService<IBus>();
@@ -89,6 +99,33 @@ public sealed class DirectJsonSerializerTests
         {
             await host.StopAsync();
         }
+    }
+
+    [Fact]
+    public async Task For_a_rolling_upgrade_the_envelope_can_be_sent_and_requests_still_work()
+    {
+        var seen = new Seen();
+        using var host = await StartBusAsync(seen, "Envelope");
+        try
+        {
+            var client = host.Services.GetRequiredService<IBus>().CreateRequestClient<Ping>(RequestTimeout.After(s: 10));
+
+            var answer = await client.GetResponse<Pong>(new Ping("three", [7], null, DateTimeOffset.UnixEpoch));
+
+            Assert.Equal(new Pong("three", 1), answer.Message);
+            Assert.Equal(SystemTextJsonMessageSerializer.JsonContentType.MediaType, (await seen.Next.Task.WaitAsync(Wait)).MediaType);
+        }
+        finally
+        {
+            await host.StopAsync();
+        }
+    }
+
+    [Fact]
+    public async Task An_unknown_wire_format_stops_the_start_with_what_is_allowed()
+    {
+        var error = await Assert.ThrowsAsync<EasyIm.Hosting.StartupException>(() => StartBusAsync(new Seen(), "Protobuf"));
+        Assert.Contains("Bus:WireFormat must be RawJson or Envelope", error.Message);
     }
 
     public sealed class Seen
