@@ -147,6 +147,7 @@ internal static class MessagingSql
             {
                 binder.Next();
                 bind(row, binder);
+                BoundAll(binder.Bound, columns);
                 int rc;
                 while ((rc = raw.sqlite3_step(statement)) == raw.SQLITE_ROW)
                     returned?.Invoke(raw.sqlite3_column_text(statement, 0).utf8_to_string(), raw.sqlite3_column_int64(statement, 1));
@@ -160,6 +161,12 @@ internal static class MessagingSql
         }
     }
 
+    private static void BoundAll(int bound, int columns)
+    {
+        if (bound != columns)
+            throw new InvalidOperationException($"a row bound {bound} values for {columns} columns");
+    }
+
     private static void Check(int rc, sqlite3 handle)
     {
         if (rc != raw.SQLITE_OK)
@@ -169,6 +176,8 @@ internal static class MessagingSql
     private sealed class SqliteRowBinder(sqlite3_stmt statement, sqlite3 handle) : IRowBinder
     {
         private int _index;
+
+        public int Bound => _index;
 
         public void Next() => _index = 0;
 
@@ -183,8 +192,11 @@ internal static class MessagingSql
     private sealed class CommandRowBinder(DbCommand command) : IRowBinder
     {
         private int _index;
+        private int _first;
 
-        public void Next(int first) => _index = first;
+        public int Bound => _index - _first;
+
+        public void Next(int first) => _index = _first = first;
 
         public void Int(long value) => command.Parameters[_index++].Value = value;
 
@@ -215,6 +227,7 @@ internal static class MessagingSql
                 {
                     binder.Next(row * columns);
                     bind(rows[start + row], binder);
+                    BoundAll(binder.Bound, columns);
                 }
                 if (returned is null)
                 {
