@@ -29,24 +29,20 @@ public static class BusSetup
     /// <summary>How long a caller waits for a service's reply before giving up.</summary>
     public static readonly RequestTimeout RequestTimeout = RequestTimeout.After(s: 10);
 
-    public static BusTransport GetBusTransport(this IConfiguration configuration)
-    {
-        var value = configuration[TransportKey];
-        if (string.IsNullOrWhiteSpace(value))
-            return BusTransport.InMemory;
-        return Enum.TryParse<BusTransport>(value, ignoreCase: true, out var transport) && Enum.IsDefined(transport)
-            ? transport
-            : throw new StartupException($"{TransportKey} must be InMemory or RabbitMq, not '{value}'.");
-    }
+    public static BusTransport GetBusTransport(this IConfiguration configuration) =>
+        GetEnum(configuration, TransportKey, BusTransport.InMemory);
 
-    public static BusWireFormat GetBusWireFormat(this IConfiguration configuration)
+    public static BusWireFormat GetBusWireFormat(this IConfiguration configuration) =>
+        GetEnum(configuration, WireFormatKey, BusWireFormat.RawJson);
+
+    private static TEnum GetEnum<TEnum>(IConfiguration configuration, string key, TEnum unset) where TEnum : struct, Enum
     {
-        var value = configuration[WireFormatKey];
+        var value = configuration[key];
         if (string.IsNullOrWhiteSpace(value))
-            return BusWireFormat.RawJson;
-        return Enum.TryParse<BusWireFormat>(value, ignoreCase: true, out var format) && Enum.IsDefined(format)
-            ? format
-            : throw new StartupException($"{WireFormatKey} must be RawJson or Envelope, not '{value}'.");
+            return unset;
+        return Enum.TryParse<TEnum>(value, ignoreCase: true, out var parsed) && Enum.IsDefined(parsed)
+            ? parsed
+            : throw new StartupException($"{key} must be {string.Join(" or ", Enum.GetNames<TEnum>())}, not '{value}'.");
     }
 
     /// <summary>
