@@ -152,10 +152,7 @@ internal static class MessagingSql
                 while ((rc = raw.sqlite3_step(statement)) == raw.SQLITE_ROW)
                     returned?.Invoke(raw.sqlite3_column_text(statement, 0).utf8_to_string(), raw.sqlite3_column_int64(statement, 1));
                 if (rc != raw.SQLITE_DONE)
-                {
-                    raw.sqlite3_reset(statement);
-                    SqliteException.ThrowExceptionForRC(rc, handle);
-                }
+                    SqliteException.ThrowExceptionForRC(rc, handle); // the statement is finalized on the way out
                 Check(raw.sqlite3_reset(statement), handle);
             }
         }
