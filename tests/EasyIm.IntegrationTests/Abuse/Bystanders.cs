@@ -1,0 +1,48 @@
+using EasyIm.IntegrationTests.Faults;
+using EasyIm.IntegrationTests.Shapes;
+
+namespace EasyIm.IntegrationTests.Abuse;
+
+/// <summary>
+/// Two friends who chat while an attack runs: the abuse suite's proof that one hostile user hurts only
+/// itself. The sender sends numbered messages (a few in flight, reconnecting and resending like a careful
+/// client); <see cref="VerifyAsync"/> then checks that every one was acked and delivered exactly once, in
+/// order, with no FAIL and no reconnect. Bounded in count and time; loopback only.
+/// </summary>
+public sealed class Bystanders
+{
+    private readonly ChatTraffic _traffic;
+
+    private Bystanders(ChatTraffic traffic) => _traffic = traffic;
+
+    public TestUser Sender { get; private init; } = null!;
+    public TestUser Receiver { get; private init; } = null!;
+
+    /// <summary>Makes a pair of friends on <paramref name="shape"/> and starts their chat; returns once the first messages are acked.</summary>
+    public static async Task<Bystanders> StartAsync(EasyImShape shape, int messages = 150, TimeSpan? sendFor = null)
+    {
+        var sender = await shape.NewUserAsync("bystander-a");
+        var receiver = await shape.NewUserAsync("bystander-b");
+        await shape.MakeFriendsAsync(sender, receiver);
+        var traffic = new ChatTraffic(() => [shape.SocketPort], [(sender, receiver)], messages, sendFor ?? TimeSpan.FromSeconds(60));
+        await traffic.StartAsync();
+        await traffic.WaitForAckedAsync(Math.Min(5, messages), TimeSpan.FromSeconds(30));
+        return new Bystanders(traffic) { Sender = sender, Receiver = receiver };
+    }
+
+    /// <summary>Messages acked so far: an attack should run while this still grows.</summary>
+    public int Acked => _traffic.Acked;
+
+    /// <summary>
+    /// Waits for the rest of the bystanders' messages and asserts that every one was acked SENT and
+    /// delivered once, in order, with no FAIL answered and no connection lost.
+    /// </summary>
+    public async Task VerifyAsync()
+    {
+        await _traffic.StopAndVerifyAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(0, _traffic.Fails);
+        Assert.Equal(0, _traffic.Closes);
+        Assert.Equal(0, _traffic.Reconnects);
+        Assert.Equal(_traffic.Total, _traffic.Acked);
+    }
+}
