@@ -58,6 +58,12 @@ public abstract class EasyImShape : IAsyncLifetime
 
     protected virtual Task CleanUpAsync() => Task.CompletedTask;
 
+    /// <summary>
+    /// Settings laid over every host's (none in the shared shapes): a shape of a test's own with limits
+    /// small enough to reach quickly, or an attack that must not throttle the shared servers.
+    /// </summary>
+    protected virtual IReadOnlyDictionary<string, string?> Overrides { get; } = new Dictionary<string, string?>();
+
     /// <summary>Settings every host of every shape shares.</summary>
     protected static Dictionary<string, string?> Common() => new()
     {
@@ -114,6 +120,8 @@ public abstract class EasyImShape : IAsyncLifetime
     {
         foreach (var (target, settings) in Hosts())
         {
+            foreach (var (key, value) in Overrides)
+                settings[key] = value;
             settings[EasyImHost.TargetKey] = target;
             var host = EasyImHost.Build([], settings);
             await host.StartAsync();

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
@@ -19,8 +18,7 @@ public sealed class ServerProcesses : IAsyncDisposable
     private readonly DirectoryInfo _workDir = Directory.CreateTempSubdirectory("easyim-proc-");
     private readonly string _name = "easyim_proc_" + Guid.NewGuid().ToString("N")[..12];
     private Infrastructure? _infrastructure;
-    private HttpClient? _rabbitApi;
-    private bool _vhost;
+    private RabbitMqVhost? _vhost;
     private bool _database;
 
     public int ApiPort { get; } = TestInfrastructure.FreePort();
@@ -98,21 +96,11 @@ public sealed class ServerProcesses : IAsyncDisposable
 
     private Task WaitUntilReadyAsync(int apiPort) => _processes[^1].WaitUntilReadyAsync(apiPort);
 
-    /// <summary>A vhost of its own, made through the management API (http://host:15672, or EASYIM_TEST_RABBITMQ_API).</summary>
+    /// <summary>A vhost of its own (<see cref="RabbitMqVhost"/>).</summary>
     private async Task<string> CreateVhostAsync(string rabbitMq)
     {
-        var amqp = new Uri(rabbitMq);
-        var credentials = Uri.UnescapeDataString(amqp.UserInfo.Length > 0 ? amqp.UserInfo : "guest:guest");
-        var api = Environment.GetEnvironmentVariable("EASYIM_TEST_RABBITMQ_API") is { Length: > 0 } configured
-            ? new Uri(configured)
-            : new UriBuilder("http", amqp.Host, 15672).Uri;
-        _rabbitApi = new HttpClient { BaseAddress = api, Timeout = TimeSpan.FromSeconds(30) };
-        _rabbitApi.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes(credentials)));
-        (await _rabbitApi.PutAsync($"api/vhosts/{_name}", JsonContent.Create(new { }))).EnsureSuccessStatusCode();
-        _vhost = true;
-        (await _rabbitApi.PutAsJsonAsync($"api/permissions/{_name}/{Uri.EscapeDataString(credentials.Split(':')[0])}",
-            new { configure = ".*", write = ".*", read = ".*" })).EnsureSuccessStatusCode();
-        return new UriBuilder(amqp) { Path = "/" + _name }.Uri.ToString();
+        _vhost = await RabbitMqVhost.CreateAsync(rabbitMq, _name);
+        return _vhost.Amqp;
     }
 
     /// <summary>Registers a user with a fresh account.</summary>
@@ -154,9 +142,8 @@ public sealed class ServerProcesses : IAsyncDisposable
         Http.Dispose();
         if (_database && _infrastructure is not null)
             await TestInfrastructure.DropDatabaseAsync(_infrastructure.PostgresAdmin, _name);
-        if (_vhost && _rabbitApi is not null)
-            await _rabbitApi.DeleteAsync($"api/vhosts/{_name}");
-        _rabbitApi?.Dispose();
+        if (_vhost is not null)
+            await _vhost.DisposeAsync();
         try
         {
             _workDir.Delete(recursive: true);
