@@ -65,7 +65,8 @@ public sealed class SessionTokens(
         var row = await db.RefreshTokens.AsNoTracking().SingleOrDefaultAsync(r => r.TokenHash == hash, cancellationToken);
         if (row is null)
             return claims.SessionId == 0 ? await AdoptAsync(user, claims, hash, resetSecret, cancellationToken) : new RefreshOutcome.Unknown();
-        if (row.UserId != user.Id || row.SessionId != claims.SessionId)
+        // An adopted old token (no sid) is recorded under the session it started.
+        if (row.UserId != user.Id || (claims.SessionId != 0 && row.SessionId != claims.SessionId))
             return new RefreshOutcome.Unknown();
 
         var nowMs = time.GetUtcNow().ToUnixTimeMilliseconds();
