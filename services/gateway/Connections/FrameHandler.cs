@@ -137,6 +137,12 @@ public sealed class FrameHandler(
 
     private async ValueTask DispatchAsync(LongConnection connection, Session session, Msg msg)
     {
+        if (msg.FromUserId.Length > 0 && msg.FromUserId != session.UserIdText && msg.AccessToken.Length > 0)
+        {
+            // Another user's id with a token: an attempt to move the connection to another user, not a slip.
+            connection.Close(401, "a connection cannot change users: from_user_id with an access_token must be the connection's user");
+            return;
+        }
         if (msg.FromUserId.Length > 0 && msg.FromUserId != session.UserIdText)
         {
             // Refused, not closed: DESIGN says the frame is refused; the connection's own user is still who it was.

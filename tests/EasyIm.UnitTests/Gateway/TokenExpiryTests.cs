@@ -133,6 +133,19 @@ public sealed class TokenExpiryTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_heartbeat_naming_another_user_with_that_users_token_closes_the_connection_with_notify_401()
+    {
+        var (connection, running) = await SignedInAsync();
+        var heartbeat = KeepAlive(GatewayServices.OtherUserToken);
+        heartbeat.FromUserId = GatewayServices.OtherUserId.ToString();
+
+        await connection.Incoming.Writer.WriteAsync(heartbeat);
+
+        await ClosedWith401Async(connection, running);
+        Assert.Equal(GatewayServices.UserId, connection.Session!.UserId);
+    }
+
+    [Fact]
     public async Task A_handshake_with_a_token_already_expired_on_the_gateways_clock_is_refused_with_notify_401()
     {
         var connection = new RecordingConnection(_options, _time);
