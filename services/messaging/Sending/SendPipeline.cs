@@ -352,10 +352,11 @@ public sealed class SendPipeline : IHostedService, IAsyncDisposable
             }
             foreach (var unit in slice.Units)
                 pushes.AddRange(Refused(unit, slice.RefusedAs!.Value));
-            _logger.LogError(slice.Error, slice.RefusedAs == StoreErrorKind.Permanent
-                    ? "The database refused {Units} messages or receipts; their senders are answered FAIL and the rest is stored"
-                    : "The database failed for {Units} messages or receipts for longer than the retry time; their senders are answered FAIL and reconnect",
-                slice.Units.Count);
+            // A warning, without the stack: a hostile sender can cause one per message.
+            _logger.LogWarning(slice.RefusedAs == StoreErrorKind.Permanent
+                    ? "The database refused {Units} messages or receipts ({Error}); their senders are answered FAIL and the rest is stored"
+                    : "The database failed for {Units} messages or receipts for longer than the retry time ({Error}); their senders are answered FAIL and reconnect",
+                slice.Units.Count, slice.Error?.Message);
         }
         return pushes;
     }

@@ -47,13 +47,17 @@ public sealed class ChatTraffic
         public string ClientMsgId(int n) => $"lane{Index}-{n}";
     }
 
+    private readonly TimeSpan _keepAliveEvery;
+
+    /// <param name="keepAliveEvery">How often an idle connection sends a heartbeat: below the server's <c>Gateway:DropAfter</c>.</param>
     /// <param name="tokens">
     /// On a server whose access tokens live seconds: where each connection gets its token, and renews its
     /// connection with a fresh one every <paramref name="renewEvery"/>. Otherwise the users' own tokens.
     /// </param>
     public ChatTraffic(Func<IReadOnlyList<int>> gatewayPorts, IEnumerable<(TestUser Sender, TestUser Receiver)> pairs, int perSender, TimeSpan sendFor,
-        RenewingTokens? tokens = null, TimeSpan? renewEvery = null)
+        TimeSpan? keepAliveEvery = null, RenewingTokens? tokens = null, TimeSpan? renewEvery = null)
     {
+        _keepAliveEvery = keepAliveEvery ?? TimeSpan.FromSeconds(20);
         _tokens = tokens;
         _renewEvery = renewEvery ?? TimeSpan.FromSeconds(2);
         _gatewayPorts = gatewayPorts;
@@ -109,10 +113,10 @@ public sealed class ChatTraffic
             try
             {
                 var options = _tokens is null
-                    ? new EasyImClientOptions { KeepAliveEvery = TimeSpan.FromSeconds(20), ConnectTimeout = TimeSpan.FromSeconds(5) }
+                    ? new EasyImClientOptions { KeepAliveEvery = _keepAliveEvery, ConnectTimeout = TimeSpan.FromSeconds(5) }
                     : new EasyImClientOptions
                     {
-                        KeepAliveEvery = TimeSpan.FromSeconds(20),
+                        KeepAliveEvery = _keepAliveEvery,
                         ConnectTimeout = TimeSpan.FromSeconds(5),
                         RenewEvery = _renewEvery,
                         FreshAccessToken = ct => _tokens.AccessTokenAsync(user, ct),

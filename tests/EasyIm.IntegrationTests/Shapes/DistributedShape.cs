@@ -10,15 +10,7 @@ public class DistributedShape : EasyImShape
     private readonly string _database = "easyim_test_" + Guid.NewGuid().ToString("N")[..12];
     private Infrastructure? _infrastructure;
     private string? _connectionString;
-    private string? _rabbitMq;
-    private HttpClient? _rabbitApi;
-    private string? _virtualHost;
-
-    /// <summary>
-    /// A RabbitMQ virtual host of the shape's own: a shape whose services differ from the shared one's (other
-    /// settings, another database) must not compete with them for the same queues.
-    /// </summary>
-    protected virtual bool OwnVirtualHost => false;
+    private Func<Task>? _deleteVhost;
 
     public override string Name => "distributed";
 
@@ -26,7 +18,7 @@ public class DistributedShape : EasyImShape
     public int SecondGatewayPort { get; } = TestInfrastructure.FreePort();
 
     /// <summary>The shape's RabbitMQ (amqp://): more gateways on it join this shape's services.</summary>
-    public string RabbitMq => _rabbitMq ?? throw new InvalidOperationException($"the {Name} shape is not running");
+    public string RabbitMq => _infrastructure?.RabbitMq ?? throw new InvalidOperationException($"the {Name} shape is not running");
 
     protected override async Task PrepareAsync()
     {
@@ -36,27 +28,13 @@ public class DistributedShape : EasyImShape
             Unavailable = missing;
             return;
         }
-        _infrastructure = found;
         _connectionString = await TestInfrastructure.CreateDatabaseAsync(found.PostgresAdmin, _database);
-        _rabbitMq = OwnVirtualHost ? await CreateVirtualHostAsync(found.RabbitMq) : found.RabbitMq;
-    }
-
-    /// <summary>A vhost named like the shape's database, made through the management API (http://host:15672, or EASYIM_TEST_RABBITMQ_API).</summary>
-    private async Task<string> CreateVirtualHostAsync(string rabbitMq)
-    {
-        var amqp = new Uri(rabbitMq);
-        var credentials = Uri.UnescapeDataString(amqp.UserInfo.Length > 0 ? amqp.UserInfo : "guest:guest");
-        var api = Environment.GetEnvironmentVariable("EASYIM_TEST_RABBITMQ_API") is { Length: > 0 } configured
-            ? new Uri(configured)
-            : new UriBuilder("http", amqp.Host, 15672).Uri;
-        _rabbitApi = new HttpClient { BaseAddress = api, Timeout = TimeSpan.FromSeconds(30) };
-        _rabbitApi.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Basic",
-            Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(credentials)));
-        (await _rabbitApi.PutAsync($"api/vhosts/{_database}", System.Net.Http.Json.JsonContent.Create(new { }))).EnsureSuccessStatusCode();
-        _virtualHost = _database;
-        (await _rabbitApi.PutAsync($"api/permissions/{_database}/{Uri.EscapeDataString(credentials.Split(':')[0])}",
-            System.Net.Http.Json.JsonContent.Create(new { configure = ".*", write = ".*", read = ".*" }))).EnsureSuccessStatusCode();
-        return new UriBuilder(amqp) { Path = "/" + _database }.Uri.ToString();
+        // A broker shared with other test runs (CI's, or several at once on a developer's machine): a vhost of
+        // the shape's own, or their services would answer each other's requests.
+        var rabbitMq = found.RabbitMq;
+        if (Environment.GetEnvironmentVariable(TestInfrastructure.RabbitMqVariable) is { Length: > 0 })
+            (rabbitMq, _deleteVhost) = await TestInfrastructure.CreateVhostAsync(found.RabbitMq, _database);
+        _infrastructure = found with { RabbitMq = rabbitMq };
     }
 
     protected override IEnumerable<(string, Dictionary<string, string?>)> Hosts()
@@ -65,7 +43,7 @@ public class DistributedShape : EasyImShape
         {
             var settings = Common();
             settings["Bus:Transport"] = "RabbitMq";
-            settings["ConnectionStrings:rabbitmq"] = _rabbitMq;
+            settings["ConnectionStrings:rabbitmq"] = _infrastructure!.RabbitMq;
             settings["Database:Provider"] = "Postgres";
             settings["ConnectionStrings:postgres"] = _connectionString;
             settings["Gateway:ApiPort"] = apiPort.ToString();
@@ -89,9 +67,8 @@ public class DistributedShape : EasyImShape
     {
         if (_infrastructure is not null)
             await TestInfrastructure.DropDatabaseAsync(_infrastructure.PostgresAdmin, _database);
-        if (_virtualHost is not null)
-            await _rabbitApi!.DeleteAsync($"api/vhosts/{_virtualHost}");
-        _rabbitApi?.Dispose();
+        if (_deleteVhost is not null)
+            await _deleteVhost();
     }
 }
 

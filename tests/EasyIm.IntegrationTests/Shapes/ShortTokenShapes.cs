@@ -18,11 +18,9 @@ public sealed class ShortTokenStandaloneShape : StandaloneShape
     protected override void Configure(Dictionary<string, string?> settings) => ShortTokens.Apply(settings);
 }
 
-/// <summary>On a RabbitMQ virtual host of its own: its auth must not answer the shared shape's gateways.</summary>
+/// <summary>On a RabbitMQ virtual host of its own, as every distributed shape: its auth never answers the shared shape's gateways.</summary>
 public sealed class ShortTokenDistributedShape : DistributedShape
 {
-    protected override bool OwnVirtualHost => true;
-
     protected override void Configure(Dictionary<string, string?> settings) => ShortTokens.Apply(settings);
 }
 
