@@ -63,9 +63,12 @@ public abstract class Attack(AttackKind kind)
     /// <summary>
     /// Sends on <paramref name="session"/>'s connection at <paramref name="perSecond"/> until
     /// <paramref name="until"/>, reconnecting when the server closes it, while connections are left;
-    /// what falls due while there is no connection is not sent (counted).
+    /// what falls due while there is no connection is not sent (counted). With <paramref name="chat"/>
+    /// each frame is a chat message the server owes an answer (SENT or FAIL): the attacker waits for
+    /// the last ones, and says how many never came.
     /// </summary>
-    protected async Task PacedAsync(HostileSession session, double perSecond, long until, Action<LoadConnection, long> send, CancellationToken cancellationToken)
+    protected async Task PacedAsync(HostileSession session, double perSecond, long until, Action<LoadConnection, long> send, CancellationToken cancellationToken,
+        bool chat = false)
     {
         var pacer = new Pacer(perSecond, Now, Stopwatch.Frequency);
         long n = 0;
@@ -92,11 +95,13 @@ public abstract class Attack(AttackKind kind)
                         send(connection, n++);
                     connection.Flush();
                     Tally.AddSent(due);
+                    if (chat)
+                        session.Sent(due);
                 }
                 await timer.WaitForNextTickAsync(cancellationToken);
             }
             if (session.Open is { } last)
-                await QuietAsync(last, cancellationToken);
+                await QuietAsync(last, cancellationToken, chat ? () => session.Awaiting == 0 : null);
         }
         finally
         {
@@ -104,15 +109,20 @@ public abstract class Attack(AttackKind kind)
         }
         if (session.Connects > 1)
             Tally.Note($"{session.Connects} connections in all (the server closed or refused the others)");
+        if (chat && session.Unanswered > 0)
+            Tally.Note($"{session.Unanswered:N0} chat messages never answered (sent on a connection the server closed, or unanswered {Cleanup.TotalSeconds:F0} s after the end)");
     }
 
-    /// <summary>Lets the last answers in: returns once nothing came for a second (or at <see cref="Cleanup"/>, or when the server closed it).</summary>
-    protected static async Task QuietAsync(LoadConnection connection, CancellationToken cancellationToken)
+    /// <summary>
+    /// Lets the last answers in: returns once <paramref name="done"/> says so (without it, once nothing
+    /// came for a second), when the server closed the connection, or after <see cref="Cleanup"/>.
+    /// </summary>
+    protected static async Task QuietAsync(LoadConnection connection, CancellationToken cancellationToken, Func<bool>? done = null)
     {
         var watch = Stopwatch.StartNew();
         var last = connection.BytesReceived;
         var lastChange = TimeSpan.Zero;
-        while (!connection.IsClosed && watch.Elapsed - lastChange < TimeSpan.FromSeconds(1) && watch.Elapsed < Cleanup)
+        while (!connection.IsClosed && !(done?.Invoke() ?? watch.Elapsed - lastChange >= TimeSpan.FromSeconds(1)) && watch.Elapsed < Cleanup)
         {
             await Task.Delay(100, cancellationToken);
             if (connection.BytesReceived != last)

@@ -60,12 +60,13 @@ public sealed class AttackContext(IPEndPoint endpoint, Uri api, ClientTransport 
     /// Opens and authenticates a connection of <paramref name="account"/> whose frames count into
     /// <paramref name="tally"/>; null, counted, when the server refused it or it failed.
     /// </summary>
-    public async Task<LoadConnection?> TryConnectAsync(Account account, AttackTally tally, CancellationToken cancellationToken, int receiveBufferBytes = 0)
+    public async Task<LoadConnection?> TryConnectAsync(Account account, AttackTally tally, CancellationToken cancellationToken, int receiveBufferBytes = 0,
+        TallyHandler? handler = null)
     {
         LoadConnection? connection = null;
         try
         {
-            connection = await LoadConnection.OpenAsync(Endpoint, Transport, new TallyHandler(tally), cancellationToken, receiveBufferBytes);
+            connection = await LoadConnection.OpenAsync(Endpoint, Transport, handler ?? new TallyHandler(tally), cancellationToken, receiveBufferBytes);
             await connection.HandshakeAsync(account.Id, account.Token, null, HandshakeTimeout, cancellationToken);
             tally.Got(AttackTally.HandshakeAccepted);
             return connection;
@@ -91,8 +92,8 @@ public sealed class AttackContext(IPEndPoint endpoint, Uri api, ClientTransport 
         string.Create(CultureInfo.InvariantCulture, $"s_{Math.Min(a, b)}_{Math.Max(a, b)}");
 }
 
-/// <summary>Counts what a hostile connection receives into its attack's tally.</summary>
-public sealed class TallyHandler(AttackTally tally) : IFrameHandler
+/// <summary>Counts what a hostile connection receives into its attack's tally; <paramref name="answered"/> hears of each SENT ack or FAIL.</summary>
+public sealed class TallyHandler(AttackTally tally, Action? answered = null) : IFrameHandler
 {
     public void OnFrame(LoadConnection connection, ref Incoming frame)
     {
@@ -114,10 +115,16 @@ public sealed class TallyHandler(AttackTally tally) : IFrameHandler
         if (!frame.IsChat)
             return;
         if (frame.Status == 0 && !frame.Error.IsEmpty)
+        {
             tally.Fail(System.Text.Encoding.UTF8.GetString(frame.Error));
+            answered?.Invoke();
+        }
         // The ack echoes the client's seq; deliveries (the sender's other connections included) leave it out.
         else if (frame.Seq != 0 && frame.FromUserId == connection.UserId)
+        {
             tally.Got(AttackTally.SentAck);
+            answered?.Invoke();
+        }
         else
             tally.Got(AttackTally.Received);
     }

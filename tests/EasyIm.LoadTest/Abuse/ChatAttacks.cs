@@ -48,7 +48,7 @@ public sealed class BadContentAttack() : Attack(AttackKind.BadContent)
                 // Group ids are snowflakes; 1 is no group of anyone's.
                 default: connection.EnqueueChatText(1, 1, "hello, group", id, seq); break;
             }
-        }, cancellationToken);
+        }, cancellationToken, chat: true);
 }
 
 /// <summary>Chat messages at ten times the shipped per-connection rate (100 a second), reconnecting whenever closed.</summary>
@@ -77,7 +77,7 @@ public sealed class ChatFloodAttack() : Attack(AttackKind.ChatFlood)
             var text = "flood-" + n.ToString(CultureInfo.InvariantCulture);
             var bytes = Encoding.ASCII.GetBytes(text);
             connection.EnqueueChat(_friend.Id, 0, bytes, bytes, (uint)(n + 1));
-        }, cancellationToken);
+        }, cancellationToken, chat: true);
 }
 
 /// <summary>SYNC from 0 over the shared conversation's whole history, twenty times a second (the shipped budget is one every two seconds).</summary>

@@ -15,6 +15,9 @@ public sealed class HostileSession(AttackContext context, Account account, Attac
 
     private LoadConnection? _connection;
     private long _notBefore;
+    private long _sentOnConnection;
+    private long _answeredOnConnection;
+    private long _unansweredBefore;
 
     /// <summary>Connections tried so far.</summary>
     public int Connects { get; private set; }
@@ -23,6 +26,15 @@ public sealed class HostileSession(AttackContext context, Account account, Attac
 
     /// <summary>No connection open and none left to try.</summary>
     public bool Exhausted => Connects >= maxConnects && Open is null;
+
+    /// <summary>Chat messages sent on the current connection still without their SENT ack or FAIL.</summary>
+    public long Awaiting => Interlocked.Read(ref _sentOnConnection) - Interlocked.Read(ref _answeredOnConnection);
+
+    /// <summary>Chat messages never answered: those still awaiting, and those on connections the server closed first.</summary>
+    public long Unanswered => _unansweredBefore + Awaiting;
+
+    /// <summary>Counts chat messages sent on the current connection, each of which the server owes an answer.</summary>
+    public void Sent(long count) => Interlocked.Add(ref _sentOnConnection, count);
 
     /// <summary>The open connection, or a new one when the last is gone and one may be tried now; null when there is none now.</summary>
     public async Task<LoadConnection?> ConnectAsync(CancellationToken cancellationToken)
@@ -33,7 +45,11 @@ public sealed class HostileSession(AttackContext context, Account account, Attac
             return null;
         Connects++;
         _notBefore = Stopwatch.GetTimestamp() + (long)(RetryAfter.TotalSeconds * Stopwatch.Frequency);
-        _connection = await context.TryConnectAsync(account, tally, cancellationToken);
+        _unansweredBefore += Awaiting;
+        Interlocked.Exchange(ref _sentOnConnection, 0);
+        Interlocked.Exchange(ref _answeredOnConnection, 0);
+        _connection = await context.TryConnectAsync(account, tally, cancellationToken,
+            handler: new TallyHandler(tally, () => Interlocked.Increment(ref _answeredOnConnection)));
         return _connection;
     }
 

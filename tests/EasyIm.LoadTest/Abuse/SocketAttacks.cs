@@ -85,19 +85,14 @@ public sealed class SlowReaderAttack() : Attack(AttackKind.SlowReader)
     {
         // The readers' answers are counted apart from the senders': what the server did to each is the point.
         var readerTally = new AttackTally();
-        var readers = new List<LoadConnection>();
-        for (var i = 0; i < ReaderSockets; i++)
-        {
-            if (await context.TryConnectAsync(_reader, readerTally, cancellationToken, ReceiveBufferBytes) is { } reader)
-            {
-                reader.PauseReceiving();
-                readers.Add(reader);
-            }
-        }
+        var readers = (await Task.WhenAll(Enumerable.Range(0, ReaderSockets)
+            .Select(_ => context.TryConnectAsync(_reader, readerTally, cancellationToken, ReceiveBufferBytes)))).OfType<LoadConnection>().ToList();
+        foreach (var reader in readers)
+            reader.PauseReceiving();
         var readBefore = readers.Select(r => r.BytesReceived).ToList();
         await Task.WhenAll(_senders.Select(sender => PacedAsync(new HostileSession(context, sender, Tally, MaxConnects), PerSecondPerSender, until,
             (connection, n) => connection.EnqueueChat(_reader.Id, 0, Content, Encoding.ASCII.GetBytes("big-" + n.ToString(CultureInfo.InvariantCulture)), (uint)(n + 1)),
-            cancellationToken)));
+            cancellationToken, chat: true)));
 
         for (var i = 0; i < readers.Count; i++)
         {
