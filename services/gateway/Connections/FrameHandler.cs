@@ -288,10 +288,20 @@ public sealed class FrameHandler(
         var cursors = new Dictionary<string, ulong>();
         foreach (var cursor in conversations.EnumerateObject())
         {
+            try
+            {
+                _ = cursor.Name;
+            }
+            catch (InvalidOperationException)
+            {
+                throw new FrameException("a conversation id in \"conversations\" must be valid Unicode text (it holds an unpaired surrogate)");
+            }
             if (cursors.Count == MaxSyncConversations)
                 throw new FrameException($"\"conversations\" may name at most {MaxSyncConversations} conversations");
             if (cursor.Name.Length is 0 or > MaxConversationIdLength)
                 throw new FrameException("a conversation id in \"conversations\" is empty or too long");
+            if (TextRules.Problem(cursor.Name) is { } problem)
+                throw new FrameException("a conversation id in \"conversations\" " + problem);
             cursors[cursor.Name] = EventContent.ReadUInt64(cursor.Value, "conversations." + cursor.Name);
         }
         return cursors;
