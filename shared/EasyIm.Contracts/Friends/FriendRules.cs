@@ -15,9 +15,8 @@ public static class FriendRules
     public const int MaxSearchLimit = 50;
 
     /// <summary>
-    /// A friend request's note: at most <see cref="MessageMaxLength"/> characters; line breaks and tabs
-    /// are fine, other control characters (U+0000 first: PostgreSQL refuses it in text) and unpaired
-    /// surrogates (not encodable as UTF-8) are not.
+    /// A friend request's note: at most <see cref="MessageMaxLength"/> characters of storable text
+    /// (<see cref="TextRules"/>); line breaks and tabs are fine, other control characters are not.
     /// </summary>
     public static (string Field, string Message)? CheckMessage(string? message)
     {
@@ -25,7 +24,7 @@ public static class FriendRules
             return null;
         if (message.Length > MessageMaxLength)
             return ("msg", $"msg must be at most {MessageMaxLength} characters");
-        return CheckText(message, "msg", allowLineBreaks: true);
+        return TextRules.Check(message, "msg") ?? CheckNoControl(message, "msg", allowLineBreaks: true);
     }
 
     /// <summary>A group name is 1-64 characters once trimmed, without control characters.</summary>
@@ -36,7 +35,9 @@ public static class FriendRules
             return ("name", "name is required");
         if (trimmed.Length > GroupNameMaxLength)
             return ("name", $"name must be at most {GroupNameMaxLength} characters");
-        return CheckText(trimmed, "name", allowLineBreaks: false);
+        if (trimmed.Any(char.IsControl))
+            return ("name", "name must not contain control characters");
+        return TextRules.Check(trimmed, "name");
     }
 
     public static (string Field, string Message)? CheckKeyword(string? keyword)
@@ -46,27 +47,17 @@ public static class FriendRules
             return ("keyword", "keyword is required");
         if (trimmed.Length > KeywordMaxLength)
             return ("keyword", $"keyword must be at most {KeywordMaxLength} characters");
-        return CheckText(trimmed, "keyword", allowLineBreaks: false);
+        return TextRules.Check(trimmed, "keyword") ?? CheckNoControl(trimmed, "keyword", allowLineBreaks: false);
     }
 
-    /// <summary>
-    /// Text that every store takes as it is: no control characters (but line breaks and tabs where
-    /// <paramref name="allowLineBreaks"/>) and no unpaired UTF-16 surrogate.
-    /// </summary>
-    public static (string Field, string Message)? CheckText(string text, string field, bool allowLineBreaks)
+    /// <summary>No control characters (escape sequences, bells, ...) but, where <paramref name="allowLineBreaks"/>, line breaks and tabs.</summary>
+    public static (string Field, string Message)? CheckNoControl(string text, string field, bool allowLineBreaks)
     {
         for (var i = 0; i < text.Length; i++)
         {
             var c = text[i];
             if (char.IsControl(c) && !(allowLineBreaks && c is '\n' or '\r' or '\t'))
                 return (field, $"{field} must not contain control characters (U+{(int)c:X4} at {i})");
-            if (char.IsHighSurrogate(c) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))
-            {
-                i++;
-                continue;
-            }
-            if (char.IsSurrogate(c))
-                return (field, $"{field} must be valid Unicode (an unpaired surrogate at {i})");
         }
         return null;
     }

@@ -155,21 +155,21 @@ public static class SmallFriendsCaps
     public const int MaxGroupMembers = 5;
     public const int MaxPendingFriendRequests = 3;
 
-    public static IReadOnlyDictionary<string, string?> Settings { get; } = new Dictionary<string, string?>
+    public static void Apply(Dictionary<string, string?> settings)
     {
-        ["Friends:MaxGroupMembers"] = MaxGroupMembers.ToString(System.Globalization.CultureInfo.InvariantCulture),
-        ["Friends:MaxPendingFriendRequests"] = MaxPendingFriendRequests.ToString(System.Globalization.CultureInfo.InvariantCulture),
-    };
+        settings["Friends:MaxGroupMembers"] = MaxGroupMembers.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        settings["Friends:MaxPendingFriendRequests"] = MaxPendingFriendRequests.ToString(System.Globalization.CultureInfo.InvariantCulture);
+    }
 }
 
 public sealed class SmallFriendsCapsStandaloneShape : StandaloneShape
 {
-    protected override IReadOnlyDictionary<string, string?> Overrides => SmallFriendsCaps.Settings;
+    protected override void Configure(Dictionary<string, string?> settings) => SmallFriendsCaps.Apply(settings);
 }
 
 public sealed class SmallFriendsCapsDistributedShape : DistributedShape
 {
-    protected override IReadOnlyDictionary<string, string?> Overrides => SmallFriendsCaps.Settings;
+    protected override void Configure(Dictionary<string, string?> settings) => SmallFriendsCaps.Apply(settings);
 }
 
 [CollectionDefinition(Name)]

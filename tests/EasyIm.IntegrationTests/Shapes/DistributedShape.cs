@@ -3,19 +3,14 @@ namespace EasyIm.IntegrationTests.Shapes;
 /// <summary>
 /// Each service its own host (its own container, bus connection and HTTP port) on a real
 /// RabbitMQ and a real PostgreSQL: the gateway reaches the services only through the broker.
-/// The shared distributed shape runs alone on the broker's default vhost (one collection), so no two
-/// shapes share its queues; a shape derived for a test class's own settings (<see cref="EasyImShape.Overrides"/>)
-/// runs beside it in a vhost of its own.
+/// One distributed shape runs at a time (one collection), so no two shapes share the broker's queues.
 /// </summary>
 public class DistributedShape : EasyImShape
 {
     private readonly string _database = "easyim_test_" + Guid.NewGuid().ToString("N")[..12];
     private Infrastructure? _infrastructure;
     private string? _connectionString;
-    private RabbitMqVhost? _vhost;
-
-    /// <summary>Whether the shape needs a vhost of its own: every shape but the shared one, which may have the default vhost to itself.</summary>
-    protected virtual bool OwnVhost => GetType() != typeof(DistributedShape);
+    private Func<Task>? _deleteVhost;
 
     public override string Name => "distributed";
 
@@ -23,7 +18,7 @@ public class DistributedShape : EasyImShape
     public int SecondGatewayPort { get; } = TestInfrastructure.FreePort();
 
     /// <summary>The shape's RabbitMQ (amqp://): more gateways on it join this shape's services.</summary>
-    public string RabbitMq => _vhost?.Amqp ?? _infrastructure?.RabbitMq ?? throw new InvalidOperationException($"the {Name} shape is not running");
+    public string RabbitMq => _infrastructure?.RabbitMq ?? throw new InvalidOperationException($"the {Name} shape is not running");
 
     protected override async Task PrepareAsync()
     {
@@ -33,21 +28,13 @@ public class DistributedShape : EasyImShape
             Unavailable = missing;
             return;
         }
-        _infrastructure = found;
-        if (OwnVhost)
-        {
-            try
-            {
-                _vhost = await RabbitMqVhost.CreateAsync(found.RabbitMq, _database);
-            }
-            catch (HttpRequestException ex)
-            {
-                // Testcontainers' RabbitMQ publishes its management port elsewhere: set EASYIM_TEST_RABBITMQ_API.
-                Unavailable = $"RabbitMQ's management API, needed for a vhost of this shape's own, did not answer: {ex.Message}";
-                return;
-            }
-        }
         _connectionString = await TestInfrastructure.CreateDatabaseAsync(found.PostgresAdmin, _database);
+        // A broker shared with other test runs (CI's, or several at once on a developer's machine): a vhost of
+        // the shape's own, or their services would answer each other's requests.
+        var rabbitMq = found.RabbitMq;
+        if (Environment.GetEnvironmentVariable(TestInfrastructure.RabbitMqVariable) is { Length: > 0 })
+            (rabbitMq, _deleteVhost) = await TestInfrastructure.CreateVhostAsync(found.RabbitMq, _database);
+        _infrastructure = found with { RabbitMq = rabbitMq };
     }
 
     protected override IEnumerable<(string, Dictionary<string, string?>)> Hosts()
@@ -56,7 +43,7 @@ public class DistributedShape : EasyImShape
         {
             var settings = Common();
             settings["Bus:Transport"] = "RabbitMq";
-            settings["ConnectionStrings:rabbitmq"] = RabbitMq;
+            settings["ConnectionStrings:rabbitmq"] = _infrastructure!.RabbitMq;
             settings["Database:Provider"] = "Postgres";
             settings["ConnectionStrings:postgres"] = _connectionString;
             settings["Gateway:ApiPort"] = apiPort.ToString();
@@ -78,10 +65,10 @@ public class DistributedShape : EasyImShape
 
     protected override async Task CleanUpAsync()
     {
-        if (_infrastructure is not null && _connectionString is not null)
+        if (_infrastructure is not null)
             await TestInfrastructure.DropDatabaseAsync(_infrastructure.PostgresAdmin, _database);
-        if (_vhost is not null)
-            await _vhost.DisposeAsync();
+        if (_deleteVhost is not null)
+            await _deleteVhost();
     }
 }
 

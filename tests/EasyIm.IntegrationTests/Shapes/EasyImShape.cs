@@ -58,11 +58,10 @@ public abstract class EasyImShape : IAsyncLifetime
 
     protected virtual Task CleanUpAsync() => Task.CompletedTask;
 
-    /// <summary>
-    /// Settings laid over every host's (none in the shared shapes): a shape of a test's own with limits
-    /// small enough to reach quickly, or an attack that must not throttle the shared servers.
-    /// </summary>
-    protected virtual IReadOnlyDictionary<string, string?> Overrides { get; } = new Dictionary<string, string?>();
+    /// <summary>Settings of this shape's own on top of every host's (a server instance of a test's own, e.g. with short-lived tokens).</summary>
+    protected virtual void Configure(Dictionary<string, string?> settings)
+    {
+    }
 
     /// <summary>Settings every host of every shape shares.</summary>
     protected static Dictionary<string, string?> Common() => new()
@@ -90,10 +89,7 @@ public abstract class EasyImShape : IAsyncLifetime
     /// </summary>
     public async Task<long> StoreWithoutPushAsync(string conversationId, long senderId, long toId, string content, string clientMsgId)
     {
-        var messaging = _hosts.Select(h => h.Services)
-            .FirstOrDefault(s => s.GetRequiredService<IServiceProviderIsService>().IsService(typeof(MessagingDbContext)))
-            ?? throw new InvalidOperationException($"no process of the {Name} shape runs messaging");
-        await using var scope = messaging.CreateAsyncScope();
+        await using var scope = MessagingServices.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<MessagingDbContext>();
         await using var transaction = await db.Database.BeginTransactionAsync();
         var conversation = await db.Conversations.SingleAsync(c => c.Id == conversationId);
@@ -116,13 +112,27 @@ public abstract class EasyImShape : IAsyncLifetime
         return conversation.LastSeq;
     }
 
+    private IServiceProvider MessagingServices => _hosts.Select(h => h.Services)
+        .FirstOrDefault(s => s.GetRequiredService<IServiceProviderIsService>().IsService(typeof(MessagingDbContext)))
+        ?? throw new InvalidOperationException($"no process of the {Name} shape runs messaging");
+
+    /// <summary>
+    /// Runs SQL on messaging's store, <paramref name="sqlite"/> or <paramref name="postgres"/> by the shape's
+    /// provider: a test's way to make the database itself refuse rows, as a check or a trigger would.
+    /// </summary>
+    public async Task ExecuteOnMessagingStoreAsync(string sqlite, string postgres)
+    {
+        await using var scope = MessagingServices.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<MessagingDbContext>();
+        await db.Database.ExecuteSqlRawAsync(db.Database.IsNpgsql() ? postgres : sqlite);
+    }
+
     private async Task StartHostsAsync()
     {
         foreach (var (target, settings) in Hosts())
         {
-            foreach (var (key, value) in Overrides)
-                settings[key] = value;
             settings[EasyImHost.TargetKey] = target;
+            Configure(settings);
             var host = EasyImHost.Build([], settings);
             await host.StartAsync();
             _hosts.Add(host);

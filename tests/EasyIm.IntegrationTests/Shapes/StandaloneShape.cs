@@ -1,9 +1,6 @@
 namespace EasyIm.IntegrationTests.Shapes;
 
-/// <summary>
-/// One process with every service, the in-memory bus and SQLite files in a temporary directory. Derive
-/// (overriding <see cref="EasyImShape.Overrides"/>) for a server of a test class's own.
-/// </summary>
+/// <summary>One process with every service, the in-memory bus and SQLite files in a temporary directory.</summary>
 public class StandaloneShape : EasyImShape
 {
     private readonly string _dataDirectory = Path.Combine(Path.GetTempPath(), "easyim-test-" + Guid.NewGuid().ToString("N"));

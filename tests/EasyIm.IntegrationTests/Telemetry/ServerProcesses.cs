@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
@@ -18,7 +19,7 @@ public sealed class ServerProcesses : IAsyncDisposable
     private readonly DirectoryInfo _workDir = Directory.CreateTempSubdirectory("easyim-proc-");
     private readonly string _name = "easyim_proc_" + Guid.NewGuid().ToString("N")[..12];
     private Infrastructure? _infrastructure;
-    private RabbitMqVhost? _vhost;
+    private Func<Task>? _deleteVhost;
     private bool _database;
 
     public int ApiPort { get; } = TestInfrastructure.FreePort();
@@ -96,11 +97,11 @@ public sealed class ServerProcesses : IAsyncDisposable
 
     private Task WaitUntilReadyAsync(int apiPort) => _processes[^1].WaitUntilReadyAsync(apiPort);
 
-    /// <summary>A vhost of its own (<see cref="RabbitMqVhost"/>).</summary>
     private async Task<string> CreateVhostAsync(string rabbitMq)
     {
-        _vhost = await RabbitMqVhost.CreateAsync(rabbitMq, _name);
-        return _vhost.Amqp;
+        var (address, delete) = await TestInfrastructure.CreateVhostAsync(rabbitMq, _name);
+        _deleteVhost = delete;
+        return address;
     }
 
     /// <summary>Registers a user with a fresh account.</summary>
@@ -142,8 +143,8 @@ public sealed class ServerProcesses : IAsyncDisposable
         Http.Dispose();
         if (_database && _infrastructure is not null)
             await TestInfrastructure.DropDatabaseAsync(_infrastructure.PostgresAdmin, _name);
-        if (_vhost is not null)
-            await _vhost.DisposeAsync();
+        if (_deleteVhost is not null)
+            await _deleteVhost();
         try
         {
             _workDir.Delete(recursive: true);
