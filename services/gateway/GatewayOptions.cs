@@ -23,10 +23,42 @@ public sealed class GatewayOptions
     public string? InstanceId { get; set; }
     public RateLimitOptions RateLimit { get; set; } = new();
 
+    /// <summary>
+    /// Proxies whose word about the client's address is believed, comma-separated addresses and CIDR
+    /// networks (<see cref="Proxies.TrustedProxies"/>); empty: none, every peer is the client.
+    /// </summary>
+    public string? TrustedProxies { get; set; }
+
+    /// <summary>
+    /// Whether the trusted proxies open each connection with a PROXY protocol header (nginx's stream
+    /// <c>proxy_protocol on;</c>), on both ports. Off: they are HTTP proxies, believed by X-Forwarded-For only.
+    /// </summary>
+    public bool ProxyProtocol { get; set; } = true;
+
+    /// <summary>Per client address budgets of the HTTP routes that cost the services the most (password hashing, new accounts).</summary>
+    public ThrottleOptions Throttle { get; set; } = new();
+
     public sealed class RateLimitOptions
     {
         public int PerSecond { get; set; } = 100;
         public int Burst { get; set; } = 200;
+    }
+
+    public sealed class ThrottleOptions
+    {
+        /// <summary>Login attempts per client address: a password-guessing spray over many accounts from one address.</summary>
+        public AddressBudget Login { get; set; } = new() { Limit = 50, WindowSeconds = 300 };
+        /// <summary>Registrations per client address: accounts must not be free to make by the thousand.</summary>
+        public AddressBudget Register { get; set; } = new() { Limit = 20, WindowSeconds = 3600 };
+        /// <summary>Token refreshes per client address.</summary>
+        public AddressBudget Refresh { get; set; } = new() { Limit = 60, WindowSeconds = 300 };
+    }
+
+    /// <summary><see cref="Limit"/> requests per <see cref="WindowSeconds"/>: a token bucket of that size, refilled evenly over the window.</summary>
+    public sealed class AddressBudget
+    {
+        public int Limit { get; set; }
+        public int WindowSeconds { get; set; }
     }
 
     public TimeSpan DropAfterSpan => TimeSpan.FromSeconds(DropAfter);
@@ -46,5 +78,11 @@ public sealed class GatewayOptions
         Require(SendQueueCapacity is >= 16 and <= 1_000_000, nameof(SendQueueCapacity), "from 16 to 1000000 frames", SendQueueCapacity);
         Require(RateLimit.PerSecond > 0, "RateLimit:PerSecond", "a positive number", RateLimit.PerSecond);
         Require(RateLimit.Burst >= RateLimit.PerSecond, "RateLimit:Burst", $"at least RateLimit:PerSecond ({RateLimit.PerSecond})", RateLimit.Burst);
+        foreach (var (name, budget) in new[] { ("Login", Throttle.Login), ("Register", Throttle.Register), ("Refresh", Throttle.Refresh) })
+        {
+            Require(budget.Limit is >= 1 and <= 1_000_000_000, $"Throttle:{name}:Limit", "from 1 to 1000000000 requests", budget.Limit);
+            Require(budget.WindowSeconds is >= 1 and <= 7 * 24 * 3600, $"Throttle:{name}:WindowSeconds", "from 1 to 604800 seconds", budget.WindowSeconds);
+        }
+        Proxies.TrustedProxies.Parse(TrustedProxies);
     }
 }

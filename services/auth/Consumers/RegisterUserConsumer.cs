@@ -14,6 +14,7 @@ public sealed class RegisterUserConsumer(
     PasswordHashing passwords,
     TokenService tokens,
     [FromKeyedServices(AuthDbContext.Service)] SnowflakeIds ids,
+    LoginThrottle throttle,
     TimeProvider time) : IConsumer<RegisterUser>
 {
     public async Task Consume(ConsumeContext<RegisterUser> context)
@@ -33,13 +34,24 @@ public sealed class RegisterUserConsumer(
             return;
         }
 
+        string hash;
+        // Hashing shares login's bound: a registration flood cannot take the CPU either.
+        using (var hashing = await throttle.WaitToHashAsync(context.CancellationToken))
+        {
+            if (!hashing.IsAcquired)
+            {
+                await context.RespondAsync(Sessions.Busy);
+                return;
+            }
+            hash = passwords.Hash(password);
+        }
         var user = new User
         {
             Id = ids.Next(),
             Account = account,
             AccountKey = key,
             Nickname = nickname,
-            PasswordHash = passwords.Hash(password),
+            PasswordHash = hash,
             CreatedAtMs = time.GetUtcNow().ToUnixTimeMilliseconds(),
         };
         db.Users.Add(user);
