@@ -30,13 +30,10 @@ public sealed class LoginUserConsumer(AuthDbContext db, PasswordHashing password
             await context.RespondAsync(Sessions.AccountBusy);
             return;
         }
-        using (var allowed = throttle.CheckFailures(key))
+        if (!throttle.MayTry(key))
         {
-            if (!allowed.IsAcquired)
-            {
-                await context.RespondAsync(Sessions.TooManyFailures(LoginThrottle.RetryAfterSeconds(allowed, throttle.Options.FailureRefill)));
-                return;
-            }
+            await context.RespondAsync(Sessions.TooManyFailures(throttle.RetryAfterSeconds));
+            return;
         }
 
         var user = await db.Users.AsNoTracking().SingleOrDefaultAsync(u => u.AccountKey == key, context.CancellationToken);

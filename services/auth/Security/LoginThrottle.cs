@@ -56,8 +56,11 @@ public sealed class LoginThrottle : IDisposable
     public ValueTask<RateLimitLease> WaitForTurnAsync(string accountKey, CancellationToken cancellationToken) =>
         _turns.AcquireAsync(accountKey, 1, cancellationToken);
 
-    /// <summary>Whether <paramref name="accountKey"/> may still try a password (takes nothing); not acquired when its failures are spent.</summary>
-    public RateLimitLease CheckFailures(string accountKey) => _failures.AttemptAcquire(accountKey, 0);
+    /// <summary>
+    /// Whether <paramref name="accountKey"/> may still try a password (takes nothing): a whole failure left.
+    /// Not <c>AttemptAcquire(0)</c>: the bucket refills continuously, and that succeeds on any fraction of a token.
+    /// </summary>
+    public bool MayTry(string accountKey) => _failures.GetStatistics(accountKey) is not { CurrentAvailablePermits: < 1 };
 
     /// <summary>Counts one wrong password (or unknown account) against <paramref name="accountKey"/>.</summary>
     public void CountFailure(string accountKey) => _failures.AttemptAcquire(accountKey, 1).Dispose();
@@ -65,12 +68,8 @@ public sealed class LoginThrottle : IDisposable
     /// <summary>Waits for a hash slot; not acquired when the queue is full (the caller answers 503 at once).</summary>
     public ValueTask<RateLimitLease> WaitToHashAsync(CancellationToken cancellationToken) => _hashing.AcquireAsync(1, cancellationToken);
 
-    /// <summary>The lease's Retry-After in whole seconds (at least 1), else <paramref name="fallback"/>'s.</summary>
-    public static int RetryAfterSeconds(RateLimitLease lease, TimeSpan fallback)
-    {
-        var after = lease.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter) ? retryAfter : fallback;
-        return (int)Math.Clamp(Math.Ceiling(after.TotalSeconds), 1, int.MaxValue);
-    }
+    /// <summary>When a locked account may try again: at most the time one failure takes to come back, in whole seconds.</summary>
+    public int RetryAfterSeconds => (int)Math.Clamp(Math.Ceiling(Options.FailureRefill.TotalSeconds), 1, int.MaxValue);
 
     public void Dispose()
     {

@@ -32,24 +32,17 @@ public static class AddressThrottle
     }
 
     /// <summary>
-    /// The bucket of a budget: <c>Limit</c> at once, refilled evenly over the window. A refill period
-    /// shorter than a second is rounded up to one with several tokens each (the partitioned limiter
-    /// replenishes on a 100 ms tick, so a finer period would refill slower than configured).
+    /// The bucket of a budget: <c>Limit</c> at once, refilled evenly over the window (one token each
+    /// window / limit; without auto-replenishment the partitioned limiter's tick adds the elapsed fraction).
     /// </summary>
-    public static TokenBucketRateLimiterOptions Bucket(GatewayOptions.AddressBudget budget)
+    public static TokenBucketRateLimiterOptions Bucket(GatewayOptions.AddressBudget budget) => new()
     {
-        var perToken = TimeSpan.FromSeconds((double)budget.WindowSeconds / budget.Limit);
-        var period = perToken < TimeSpan.FromSeconds(1) ? TimeSpan.FromSeconds(1) : perToken;
-        var tokens = (int)Math.Max(1, Math.Round(period / perToken));
-        return new TokenBucketRateLimiterOptions
-        {
-            TokenLimit = budget.Limit,
-            TokensPerPeriod = tokens,
-            ReplenishmentPeriod = period,
-            QueueLimit = 0,
-            AutoReplenishment = false,
-        };
-    }
+        TokenLimit = budget.Limit,
+        TokensPerPeriod = 1,
+        ReplenishmentPeriod = TimeSpan.FromSeconds((double)budget.WindowSeconds / budget.Limit),
+        QueueLimit = 0,
+        AutoReplenishment = false,
+    };
 
     private sealed class AddressPolicy(string what, GatewayOptions.AddressBudget budget) : IRateLimiterPolicy<string>
     {

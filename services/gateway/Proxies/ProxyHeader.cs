@@ -71,39 +71,44 @@ public static class ProxyProtocol
     {
         header = default;
         error = null;
-        var reader = new SequenceReader<byte>(buffer);
-        if (!reader.TryReadTo(out ReadOnlySequence<byte> line, "\r\n"u8, advancePastDelimiter: true))
+        Span<byte> bytes = stackalloc byte[MaxV1Bytes];
+        var available = (int)Math.Min(buffer.Length, MaxV1Bytes);
+        buffer.Slice(0, available).CopyTo(bytes);
+        bytes = bytes[..available];
+
+        // The line is printable ASCII up to its CRLF: anything else is refused as soon as it arrives.
+        var end = -1;
+        for (var i = 0; i < bytes.Length; i++)
         {
-            if (buffer.Length >= MaxV1Bytes)
+            if (bytes[i] == (byte)'\r' && (i + 1 == bytes.Length || bytes[i + 1] == (byte)'\n'))
+            {
+                // A CR last of all: its LF has yet to come.
+                end = i + 1 < bytes.Length ? i : -1;
+                break;
+            }
+            if (bytes[i] is < 0x20 or > 0x7E)
+            {
+                error = "the PROXY v1 line holds a byte that is not printable ASCII before its CRLF";
+                return ProxyHeaderStatus.Invalid;
+            }
+        }
+        if (end < 0)
+        {
+            if (available == MaxV1Bytes)
             {
                 error = $"the PROXY v1 line has no CRLF within {MaxV1Bytes} bytes";
                 return ProxyHeaderStatus.Invalid;
             }
             return ProxyHeaderStatus.NeedMore;
         }
-        if (line.Length + 2 > MaxV1Bytes)
-        {
-            error = $"the PROXY v1 line is longer than {MaxV1Bytes} bytes";
-            return ProxyHeaderStatus.Invalid;
-        }
 
-        Span<byte> bytes = stackalloc byte[MaxV1Bytes];
-        line.CopyTo(bytes);
-        var text = bytes[..(int)line.Length];
-        foreach (var b in text)
-        {
-            if (b is < 0x20 or > 0x7E)
-            {
-                error = "the PROXY v1 line holds a byte that is not printable ASCII";
-                return ProxyHeaderStatus.Invalid;
-            }
-        }
-        var parts = Encoding.ASCII.GetString(text).Split(' ');
+        var parts = Encoding.ASCII.GetString(bytes[..end]).Split(' ');
+        var consumed = end + 2;
         // parts[0] is "PROXY", checked by the signature.
         if (parts.Length >= 2 && parts[1] == "UNKNOWN")
         {
             header = new ProxyHeader(null, null, 1);
-            buffer = buffer.Slice(reader.Position);
+            buffer = buffer.Slice(consumed);
             return ProxyHeaderStatus.Done;
         }
         if (parts.Length != 6 || parts[1] is not ("TCP4" or "TCP6"))
@@ -119,7 +124,7 @@ public static class ProxyProtocol
             return ProxyHeaderStatus.Invalid;
         }
         header = new ProxyHeader(new IPEndPoint(source, sourcePort), new IPEndPoint(destination, destinationPort), 1);
-        buffer = buffer.Slice(reader.Position);
+        buffer = buffer.Slice(consumed);
         return ProxyHeaderStatus.Done;
     }
 
