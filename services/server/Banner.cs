@@ -36,7 +36,7 @@ public static class Banner
             ? "HTTP API (reference /scalar, OpenAPI /openapi/v1.json), /health/live, /health/ready, /metrics"
             : "/health/live, /health/ready, /metrics"));
         lines.Add($"  tracing    {(configuration[ServiceDefaults.OtlpEndpointKey] is { Length: > 0 } otlp ? $"OTLP to {otlp}" : $"off (set {ServiceDefaults.OtlpEndpointKey} to export)")}");
-        lines.Add($"  stop       Ctrl-C, or: easyim --stop --apiport {apiPort} --data {configuration.GetDataDirectory()} (control socket {ControlSocket.PathFor(configuration)})");
+        lines.Add($"  stop       Ctrl-C, or: easyim --stop --apiport {apiPort}");
         return string.Join(Environment.NewLine, lines);
     }
 

@@ -5,14 +5,17 @@ using EasyIm.Hosting;
 namespace EasyIm.Server;
 
 /// <summary>
-/// The channel of <c>easyim --stop</c>: a Unix domain socket, by default <c>easyim-&lt;apiport&gt;.sock</c> in the
-/// data directory, that only the server's own user may open (mode 0600, set before it listens). A web page
-/// cannot reach a Unix socket, and another user of the machine cannot open it, unlike the HTTP route it
-/// replaces (loopback is not a person: every browser tab and local proxy is loopback).
+/// The channel of <c>easyim --stop</c>: a Unix domain socket named after the API port, <c>easyim-&lt;apiport&gt;.sock</c>,
+/// that only the server's own user may open (mode 0600, set before it listens, in a directory only that user may
+/// write). A web page cannot reach a Unix socket, and another user of the machine cannot open it, unlike the
+/// HTTP route it replaces (loopback is not a person: every browser tab and local proxy is loopback).
+/// Where: <c>EasyIm:ControlSocket</c> when set; else the user's runtime directory (<c>$XDG_RUNTIME_DIR</c>), else
+/// <c>easyim-&lt;user&gt;</c> in the temporary directory, else the data directory: the first that works, so that
+/// <c>easyim --stop --apiport N</c> finds it from anywhere, as it found the HTTP route.
 /// The protocol is one line each way: <c>stop</c>, answered <c>stopping</c>; anything else is answered
 /// <c>unknown command</c> and closed.
 /// </summary>
-public sealed class ControlSocket(string path, IHostApplicationLifetime lifetime, ILogger<ControlSocket> logger) : IHostedService, IDisposable
+public sealed class ControlSocket(IReadOnlyList<string> candidates, IHostApplicationLifetime lifetime, ILogger<ControlSocket> logger) : IHostedService, IDisposable
 {
     public const string PathKey = "EasyIm:ControlSocket";
     public const string StopCommand = "stop";
@@ -21,6 +24,7 @@ public sealed class ControlSocket(string path, IHostApplicationLifetime lifetime
     /// <summary>The longest path a Unix socket address holds (sockaddr_un's 108 bytes less the NUL on Linux; 104 on macOS).</summary>
     public const int MaxPathBytes = 103;
 
+    private const UnixFileMode OwnerOnlyDirectory = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
     private const int MaxCommandBytes = 64;
     private static readonly TimeSpan CommandTimeout = TimeSpan.FromSeconds(5);
 
@@ -28,59 +32,105 @@ public sealed class ControlSocket(string path, IHostApplicationLifetime lifetime
     private Socket? _listener;
     private Task _accepting = Task.CompletedTask;
 
-    public string Path { get; } = path;
+    /// <summary>Where the socket is, once started; null when none of the places would take it.</summary>
+    public string? Path { get; private set; }
 
     /// <summary>
-    /// The socket's path for a configuration: <c>EasyIm:ControlSocket</c>, else <c>easyim-&lt;apiport&gt;.sock</c> in
-    /// <c>EasyIm:DataDirectory</c> (relative to the working directory, as the server resolves it). The API
-    /// port makes it one per process even where processes share a data directory. Creates nothing.
+    /// Where the socket of a process with this configuration may be, in the order the server tries them:
+    /// <c>EasyIm:ControlSocket</c> alone when set, else the runtime directory, the temporary one and the data
+    /// directory (relative to the working directory, as the server resolves it). Creates nothing.
     /// </summary>
-    public static string PathFor(IConfiguration configuration)
+    public static IReadOnlyList<string> Candidates(IConfiguration configuration)
     {
         if (configuration[PathKey] is { Length: > 0 } configured)
-            return System.IO.Path.GetFullPath(configured);
+            return [System.IO.Path.GetFullPath(configured)];
+        var name = $"easyim-{configuration.GetPort(Listening.ApiPortKey, Cli.DefaultApiPort)}.sock";
+        var places = new List<string>();
+        if (Environment.GetEnvironmentVariable("XDG_RUNTIME_DIR") is { Length: > 0 } runtime && System.IO.Path.IsPathRooted(runtime))
+            places.Add(System.IO.Path.Combine(runtime, name));
+        places.Add(System.IO.Path.Combine(OwnTemporaryDirectory, name));
         var data = System.IO.Path.GetFullPath(configuration[EasyImConfiguration.DataDirectoryKey] is { Length: > 0 } dir ? dir : "data");
-        return System.IO.Path.Combine(data, $"easyim-{configuration.GetPort(Listening.ApiPortKey, Cli.DefaultApiPort)}.sock");
+        places.Add(System.IO.Path.Combine(data, name));
+        return places;
     }
+
+    private static string OwnTemporaryDirectory => System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"easyim-{Environment.UserName}");
 
     /// <summary>Whether a socket can be made at <paramref name="path"/> on this system.</summary>
     public static bool Fits(string path) => Encoding.UTF8.GetByteCount(path) <= MaxPathBytes && Socket.OSSupportsUnixDomainSockets;
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        if (!Fits(Path))
+        var refusals = new List<string>();
+        foreach (var path in candidates)
         {
-            // Only the default path gets here (a configured one that cannot work stops the start): a deep data
-            // directory must not keep the server from running, only --stop from reaching it.
-            logger.LogWarning("No control socket: {ControlSocket} is longer than a Unix socket path may be ({MaxBytes} bytes); " +
-                "set {Key} to a shorter path for easyim --stop to reach this process", Path, MaxPathBytes, PathKey);
-            return;
+            if (await TryListenAsync(path, refusals, cancellationToken) is { } listener)
+            {
+                _listener = listener;
+                Path = path;
+                _accepting = AcceptAsync(listener);
+                logger.LogInformation("easyim --stop listens on {ControlSocket}", path);
+                return;
+            }
         }
-        Directory.CreateDirectory(System.IO.Path.GetDirectoryName(Path)!);
-        if (File.Exists(Path))
+        // A server that cannot be stopped by --stop still serves (Ctrl-C and signals stop it).
+        logger.LogWarning("No control socket, so easyim --stop cannot reach this process ({Reasons}); set {Key} to a short path in a directory only this user may write",
+            string.Join("; ", refusals), PathKey);
+    }
+
+    private async Task<Socket?> TryListenAsync(string path, List<string> refusals, CancellationToken cancellationToken)
+    {
+        if (!Fits(path))
         {
-            if (await AnswersAsync(Path, cancellationToken))
-                throw new StartupException($"Another easyim answers on its control socket {Path}: stop it (easyim --stop), or give this one another --apiport or {PathKey}.");
-            // Left by a process that did not stop cleanly.
-            File.Delete(Path);
+            refusals.Add($"{path} is longer than a Unix socket path may be");
+            return null;
         }
-        var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        var directory = System.IO.Path.GetDirectoryName(path)!;
         try
         {
-            listener.Bind(new UnixDomainSocketEndPoint(Path));
-            // Before listen(): no one else can connect in between.
-            if (!OperatingSystem.IsWindows())
-                File.SetUnixFileMode(Path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-            listener.Listen(4);
+            // The temporary directory is everyone's: it is used only through a directory of our own, 0700. One that
+            // someone else made first is wider (refused here) or not writable by us (the bind fails).
+            if (directory == OwnTemporaryDirectory && !OperatingSystem.IsWindows())
+            {
+                Directory.CreateDirectory(directory, OwnerOnlyDirectory);
+                if (File.GetUnixFileMode(directory) != OwnerOnlyDirectory)
+                {
+                    refusals.Add($"{directory} is not this user's alone (mode {File.GetUnixFileMode(directory)})");
+                    return null;
+                }
+            }
+            else
+            {
+                Directory.CreateDirectory(directory);
+            }
+            if (File.Exists(path))
+            {
+                if (await AnswersAsync(path, cancellationToken))
+                    throw new StartupException($"Another easyim answers on the control socket {path}: stop it (easyim --stop), or give this one another --apiport or {PathKey}.");
+                // Left by a process that did not stop cleanly.
+                File.Delete(path);
+            }
+            var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            try
+            {
+                listener.Bind(new UnixDomainSocketEndPoint(path));
+                // Before listen(): no one else can connect in between.
+                if (!OperatingSystem.IsWindows())
+                    File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+                listener.Listen(4);
+                return listener;
+            }
+            catch
+            {
+                listener.Dispose();
+                throw;
+            }
         }
-        catch
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or SocketException)
         {
-            listener.Dispose();
-            throw;
+            refusals.Add($"{path}: {ex.Message}");
+            return null;
         }
-        _listener = listener;
-        _accepting = AcceptAsync(listener);
-        logger.LogInformation("easyim --stop listens on {ControlSocket}", Path);
     }
 
     private async Task AcceptAsync(Socket listener)
@@ -163,7 +213,7 @@ public sealed class ControlSocket(string path, IHostApplicationLifetime lifetime
         await _stopping.CancelAsync();
         _listener?.Dispose();
         await _accepting;
-        if (_listener is not null)
+        if (Path is not null)
         {
             try
             {

@@ -42,11 +42,12 @@ public static class EasyImHost
     /// <summary>Every process (any target) can be stopped by <c>easyim --stop</c>, through its <see cref="ControlSocket"/>.</summary>
     private static void AddControlSocket(this WebApplicationBuilder builder)
     {
-        var path = ControlSocket.PathFor(builder.Configuration);
-        if (builder.Configuration[ControlSocket.PathKey] is { Length: > 0 } && !ControlSocket.Fits(path))
-            throw new StartupException($"{ControlSocket.PathKey} must be a path of at most {ControlSocket.MaxPathBytes} bytes (a Unix socket's limit), not '{path}'.");
-        builder.Services.AddHostedService(services => new ControlSocket(path,
+        var candidates = ControlSocket.Candidates(builder.Configuration);
+        if (builder.Configuration[ControlSocket.PathKey] is { Length: > 0 } && !ControlSocket.Fits(candidates[0]))
+            throw new StartupException($"{ControlSocket.PathKey} must be a path of at most {ControlSocket.MaxPathBytes} bytes (a Unix socket's limit), not '{candidates[0]}'.");
+        builder.Services.AddSingleton(services => new ControlSocket(candidates,
             services.GetRequiredService<IHostApplicationLifetime>(), services.GetRequiredService<ILogger<ControlSocket>>()));
+        builder.Services.AddHostedService(services => services.GetRequiredService<ControlSocket>());
     }
 
     /// <summary>The configuration a process started with these arguments would run with (for <c>--stop</c>).</summary>

@@ -17,18 +17,18 @@ public static class StopCommand
     public static async Task<int> RunAsync(string[] args, IReadOnlyDictionary<string, string?> overrides, CancellationToken cancellationToken)
     {
         int apiPort = 0;
-        string path = "";
+        IReadOnlyList<string> candidates = [];
         var read = await Cli.Guarded(() =>
         {
             var configuration = EasyImHost.ReadConfiguration(args, overrides);
             apiPort = configuration.GetPort(Listening.ApiPortKey, Cli.DefaultApiPort);
-            path = ControlSocket.PathFor(configuration);
+            candidates = ControlSocket.Candidates(configuration);
             return Task.CompletedTask;
         });
         if (read != 0)
             return read;
 
-        var answer = await AskToStopAsync(path, apiPort, cancellationToken);
+        var answer = await AskToStopAsync(candidates, apiPort, cancellationToken);
         if (answer is not null)
         {
             await Console.Error.WriteLineAsync(answer);
@@ -63,12 +63,26 @@ public static class StopCommand
         }
     }
 
-    /// <summary>Sends <c>stop</c> on the control socket; null when the server answered that it is stopping, else what went wrong.</summary>
+    /// <summary>
+    /// Sends <c>stop</c> on the first control socket that answers; null when the server answered that it is
+    /// stopping, else what went wrong.
+    /// </summary>
+    private static async Task<string?> AskToStopAsync(IReadOnlyList<string> candidates, int apiPort, CancellationToken cancellationToken)
+    {
+        string? failure = null;
+        foreach (var path in candidates.Where(File.Exists))
+        {
+            failure = await AskToStopAsync(path, apiPort, cancellationToken);
+            if (failure is null)
+                return null;
+        }
+        return failure ?? $"easyim: nothing listens on 127.0.0.1:{apiPort}: no control socket at {string.Join(", ", candidates)}; " +
+            $"give the server's --apiport (and its {ControlSocket.PathKey}, if it has one)";
+    }
+
     private static async Task<string?> AskToStopAsync(string path, int apiPort, CancellationToken cancellationToken)
     {
-        var where = $"give the server's --apiport and --data (from its working directory), or {ControlSocket.PathKey}";
-        if (!File.Exists(path))
-            return $"easyim: nothing listens on 127.0.0.1:{apiPort}: there is no control socket {path}; {where}";
+        var where = $"give the server's --apiport (and its {ControlSocket.PathKey}, if it has one)";
         using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(TimeSpan.FromSeconds(10));

@@ -1,7 +1,7 @@
 namespace EasyIm.IntegrationTests.Shapes;
 
 /// <summary>One process with every service, the in-memory bus and SQLite files in a temporary directory.</summary>
-public sealed class StandaloneShape : EasyImShape
+public class StandaloneShape : EasyImShape
 {
     private readonly string _dataDirectory = Path.Combine(Path.GetTempPath(), "easyim-test-" + Guid.NewGuid().ToString("N"));
 
@@ -17,7 +17,13 @@ public sealed class StandaloneShape : EasyImShape
         settings["EasyIm:DataDirectory"] = _dataDirectory;
         settings["Gateway:ApiPort"] = ApiPort.ToString();
         settings["Gateway:Port"] = SocketPort.ToString();
+        Adjust(settings);
         yield return ("all", settings);
+    }
+
+    /// <summary>A shape of its own changes the common settings here.</summary>
+    protected virtual void Adjust(Dictionary<string, string?> settings)
+    {
     }
 
     protected override Task CleanUpAsync()
