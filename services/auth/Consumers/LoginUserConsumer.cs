@@ -37,16 +37,13 @@ public sealed class LoginUserConsumer(AuthDbContext db, PasswordHashing password
         }
 
         var user = await db.Users.AsNoTracking().SingleOrDefaultAsync(u => u.AccountKey == key, context.CancellationToken);
-        bool verified;
-        using (var hashing = await throttle.WaitToHashAsync(context.CancellationToken))
+        // The same work whether or not the account exists: no timing oracle.
+        var (ran, verified) = await throttle.TryHashAsync(
+            () => user is null ? passwords.VerifyNothing(password) : passwords.Verify(user.PasswordHash, password), context.CancellationToken);
+        if (!ran)
         {
-            if (!hashing.IsAcquired)
-            {
-                await context.RespondAsync(Sessions.Busy);
-                return;
-            }
-            // The same work whether or not the account exists: no timing oracle.
-            verified = user is null ? passwords.VerifyNothing(password) : passwords.Verify(user.PasswordHash, password);
+            await context.RespondAsync(Sessions.Busy);
+            return;
         }
         if (user is null || !verified)
         {

@@ -34,16 +34,12 @@ public sealed class RegisterUserConsumer(
             return;
         }
 
-        string hash;
         // Hashing shares login's bound: a registration flood cannot take the CPU either.
-        using (var hashing = await throttle.WaitToHashAsync(context.CancellationToken))
+        var (ran, hash) = await throttle.TryHashAsync(() => passwords.Hash(password), context.CancellationToken);
+        if (!ran)
         {
-            if (!hashing.IsAcquired)
-            {
-                await context.RespondAsync(Sessions.Busy);
-                return;
-            }
-            hash = passwords.Hash(password);
+            await context.RespondAsync(Sessions.Busy);
+            return;
         }
         var user = new User
         {

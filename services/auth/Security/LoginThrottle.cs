@@ -11,7 +11,8 @@ namespace EasyIm.Auth.Security;
 /// <item>per account, one check at a time (a few waiting): a burst of concurrent guesses is counted one by
 /// one instead of all passing the failure check before the first is counted;</item>
 /// <item>for the whole process, a few password hashes at once (half the cores by default) and a short
-/// queue: a login flood keeps the rest of the CPU for everyone else and is answered 503 beyond it.</item>
+/// queue: a login flood keeps the rest of the CPU for everyone else and is answered 503 beyond it. The hashes
+/// run on <see cref="HashWorkers"/>, below the priority of everything else.</item>
 /// </list>
 /// Partitions of idle accounts are dropped by the partitioned limiter (once full and idle), so accounts
 /// tried once cost memory only until their bucket has refilled.
@@ -21,6 +22,7 @@ public sealed class LoginThrottle : IDisposable
     private readonly PartitionedRateLimiter<string> _failures;
     private readonly PartitionedRateLimiter<string> _turns;
     private readonly ConcurrencyLimiter _hashing;
+    private readonly HashWorkers _workers;
 
     public LoginThrottle(LoginThrottleOptions options)
     {
@@ -48,6 +50,7 @@ public sealed class LoginThrottle : IDisposable
             QueueLimit = options.HashQueue,
             QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
         });
+        _workers = new HashWorkers(options.EffectiveHashConcurrency);
     }
 
     public LoginThrottleOptions Options { get; }
@@ -68,6 +71,16 @@ public sealed class LoginThrottle : IDisposable
     /// <summary>Waits for a hash slot; not acquired when the queue is full (the caller answers 503 at once).</summary>
     public ValueTask<RateLimitLease> WaitToHashAsync(CancellationToken cancellationToken) => _hashing.AcquireAsync(1, cancellationToken);
 
+    /// <summary>
+    /// Runs <paramref name="hash"/> in a hash slot on a low-priority hashing thread; <c>Ran</c> is false (and
+    /// nothing ran) when every slot is taken and the queue is full.
+    /// </summary>
+    public async Task<(bool Ran, T Result)> TryHashAsync<T>(Func<T> hash, CancellationToken cancellationToken)
+    {
+        using var slot = await WaitToHashAsync(cancellationToken);
+        return slot.IsAcquired ? (true, await _workers.RunAsync(hash)) : (false, default!);
+    }
+
     /// <summary>When a locked account may try again: at most the time one failure takes to come back, in whole seconds.</summary>
     public int RetryAfterSeconds => (int)Math.Clamp(Math.Ceiling(Options.FailureRefill.TotalSeconds), 1, int.MaxValue);
 
@@ -76,5 +89,6 @@ public sealed class LoginThrottle : IDisposable
         _failures.Dispose();
         _turns.Dispose();
         _hashing.Dispose();
+        _workers.Dispose();
     }
 }

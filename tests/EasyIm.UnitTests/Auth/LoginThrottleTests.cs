@@ -111,6 +111,24 @@ public class LoginThrottleTests
     }
 
     [Fact]
+    public async Task Hashes_run_on_threads_below_the_normal_priority_so_chat_goes_first_when_the_cpu_is_short()
+    {
+        if (!OperatingSystem.IsLinux())
+            return;
+        using var throttle = new LoginThrottle(new LoginThrottleOptions());
+
+        var (ran, nice) = await throttle.TryHashAsync(() =>
+        {
+            // /proc/thread-self/stat: "tid (name) state ..."; nice is the 19th field, the 17th after the name.
+            var stat = File.ReadAllText("/proc/thread-self/stat");
+            return int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[16]);
+        }, CancellationToken.None);
+
+        Assert.True(ran);
+        Assert.Equal(HashWorkers.Nice, nice);
+    }
+
+    [Fact]
     public void Hashing_defaults_to_half_the_cores_and_at_least_one()
     {
         Assert.Equal(Math.Max(1, Environment.ProcessorCount / 2), new LoginThrottleOptions().EffectiveHashConcurrency);
