@@ -32,6 +32,10 @@ public sealed class EasyImTarget : ILoadTarget
         ["Gateway__RateLimit__Burst"] = "10000000",
         // The default 100,000 PBKDF2 iterations make registration ~9 a second on two cores.
         ["Auth__PasswordIterations"] = "1000",
+        // Every simulated user registers from 127.0.0.1: the per-address budgets are for one person's address.
+        ["Gateway__Throttle__Register__Limit"] = "10000000",
+        ["Gateway__Throttle__Login__Limit"] = "10000000",
+        ["Gateway__Throttle__Refresh__Limit"] = "10000000",
     };
 
     private readonly List<ChildProcess> _processes;
