@@ -165,6 +165,10 @@ public sealed class FrameHandler(
         var chatType = RequireChatType(msg.ChatType);
         if (msg.ClientMsgId.Length > MaxClientMsgIdLength)
             throw new FrameException($"client_msg_id must be at most {MaxClientMsgIdLength} characters");
+        // It names this message's successor's predecessor (the submission chain) and is stored: it must be storable text.
+        // The content is checked by messaging, which answers FAIL and keeps the connection.
+        if (TextRules.Problem(msg.ClientMsgId) is { } idProblem)
+            throw new FrameException("client_msg_id " + idProblem);
         var message = new WireMessage
         {
             Seq = msg.Seq,
@@ -284,10 +288,20 @@ public sealed class FrameHandler(
         var cursors = new Dictionary<string, ulong>();
         foreach (var cursor in conversations.EnumerateObject())
         {
+            try
+            {
+                _ = cursor.Name;
+            }
+            catch (InvalidOperationException)
+            {
+                throw new FrameException("a conversation id in \"conversations\" must be valid Unicode text (it holds an unpaired surrogate)");
+            }
             if (cursors.Count == MaxSyncConversations)
                 throw new FrameException($"\"conversations\" may name at most {MaxSyncConversations} conversations");
             if (cursor.Name.Length is 0 or > MaxConversationIdLength)
                 throw new FrameException("a conversation id in \"conversations\" is empty or too long");
+            if (TextRules.Problem(cursor.Name) is { } problem)
+                throw new FrameException("a conversation id in \"conversations\" " + problem);
             cursors[cursor.Name] = EventContent.ReadUInt64(cursor.Value, "conversations." + cursor.Name);
         }
         return cursors;

@@ -317,6 +317,13 @@ public abstract class LongConnection : IThreadPoolWorkItem
             _logger.LogInformation("Connection {ConnectionId} sent a bad frame: {Problem}", Id, ex.Message);
             Close(400, ex.Message);
         }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // A frame the server failed on in a way nobody foresaw: that connection ends with a clear answer,
+            // and the others never notice.
+            _logger.LogWarning(ex, "Connection {ConnectionId} sent a frame the server failed to handle", Id);
+            Close(500, "the server could not handle this frame");
+        }
     }
 
     /// <summary>Refuses the rest of a stream whose framing broke (oversize, bad length prefix).</summary>
