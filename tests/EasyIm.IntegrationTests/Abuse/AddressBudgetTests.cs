@@ -168,3 +168,48 @@ public sealed class TrustedProxyTests(ProxiedShape shape) : IClassFixture<Proxie
         await by.VerifyAsync();
     }
 }
+
+/// <summary>
+/// The gateway behind an HTTP reverse proxy it trusts (<see cref="HttpProxiedShape"/>): the proxy's
+/// <c>X-Forwarded-For</c> names the client, read from the right, so entries a client writes itself in front
+/// of the proxy's change nothing.
+/// </summary>
+public sealed class TrustedHttpProxyTests(HttpProxiedShape shape) : IClassFixture<HttpProxiedShape>
+{
+    [Fact]
+    public async Task The_client_the_proxy_appends_is_budgeted_whatever_the_client_wrote_before_it()
+    {
+        var by = await Bystanders.StartAsync(shape);
+        using var proxy = LoopbackClients.From(HttpProxiedShape.Proxy, shape.ApiBase);
+        Task<ThrottledReply> RefreshAsync(string? forwardedFor) => proxy.PostAsync("/api/user/refresh_token",
+            new { grant_type = "access_token", refresh_token = "forged" },
+            forwardedFor is null ? null : new Dictionary<string, string> { ["X-Forwarded-For"] = forwardedFor });
+
+        // The client forges a different first entry each time; the proxy appends the address it saw.
+        var statuses = new List<int>();
+        for (var i = 0; i <= HttpProxiedShape.RefreshBudget; i++)
+            statuses.Add((await RefreshAsync($"203.0.113.{i + 1}, 198.51.100.50")).Status);
+        var otherClient = await RefreshAsync("198.51.100.51");
+        var theProxyItself = await RefreshAsync(null);
+
+        Assert.Equal([.. Enumerable.Repeat(401, HttpProxiedShape.RefreshBudget), 429], statuses);
+        Assert.Equal(401, otherClient.Status);
+        Assert.Equal(401, theProxyItself.Status);
+        await by.VerifyAsync();
+    }
+
+    [Fact]
+    public async Task X_Forwarded_For_from_anyone_but_the_proxy_is_ignored()
+    {
+        using var client = LoopbackClients.From("127.0.0.31", shape.ApiBase);
+
+        var statuses = new List<int>();
+        for (var i = 0; i <= HttpProxiedShape.RefreshBudget; i++)
+        {
+            statuses.Add((await client.PostAsync("/api/user/refresh_token", new { grant_type = "access_token", refresh_token = "forged" },
+                new Dictionary<string, string> { ["X-Forwarded-For"] = $"198.51.100.{60 + i}" })).Status);
+        }
+
+        Assert.Equal([.. Enumerable.Repeat(401, HttpProxiedShape.RefreshBudget), 429], statuses);
+    }
+}

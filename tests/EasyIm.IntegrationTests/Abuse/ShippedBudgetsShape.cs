@@ -37,3 +37,23 @@ public sealed class ProxiedShape : StandaloneShape
         settings["Gateway:Throttle:Refresh:WindowSeconds"] = "3600";
     }
 }
+
+/// <summary>
+/// A standalone server of its own behind a pretend HTTP reverse proxy on 127.0.0.2 (<c>Gateway:TrustedProxies</c>
+/// with <c>Gateway:ProxyProtocol=false</c>): its <c>X-Forwarded-For</c> names the client.
+/// </summary>
+public sealed class HttpProxiedShape : StandaloneShape
+{
+    public const string Proxy = "127.0.0.2";
+    public const int RefreshBudget = 3;
+
+    public override string Name => "standalone behind a trusted HTTP proxy";
+
+    protected override void Adjust(Dictionary<string, string?> settings)
+    {
+        settings["Gateway:TrustedProxies"] = Proxy;
+        settings["Gateway:ProxyProtocol"] = "false";
+        settings["Gateway:Throttle:Refresh:Limit"] = RefreshBudget.ToString();
+        settings["Gateway:Throttle:Refresh:WindowSeconds"] = "3600";
+    }
+}
