@@ -101,14 +101,15 @@ public static class GatewayModule
         app.UseWebSockets();
         var connections = app.Services.GetRequiredService<ConnectionHost>();
         app.Use(connections.OnRequestAsync);
-        app.UseCors();
+        // The old stop route's path gets no CORS at all: not even its 404 may be read, or preflighted, by a page.
+        app.UseWhen(context => !IsLocalPath(context), cors => cors.UseCors());
         // After CORS, so that a browser client can read its 429.
         app.UseRateLimiter();
         // easyim answers OPTIONS on any path, preflight or not. Middleware rather than a catch-all
         // route: the route made every other method on every path a 405, which hid the web client's files.
         app.Use((context, next) =>
         {
-            if (!HttpMethods.IsOptions(context.Request.Method))
+            if (!HttpMethods.IsOptions(context.Request.Method) || IsLocalPath(context))
                 return next(context);
             context.Response.StatusCode = StatusCodes.Status204NoContent;
             return Task.CompletedTask;
@@ -136,6 +137,12 @@ public static class GatewayModule
         app.MapScalarApiReference();
         return app;
     }
+
+    /// <summary>
+    /// <c>/api/local/...</c>: where easyim's stop route was. The process is stopped through its control socket
+    /// now (services/server/ControlSocket.cs); nothing here answers, and nothing here may be reached cross-origin.
+    /// </summary>
+    private static bool IsLocalPath(HttpContext context) => context.Request.Path.StartsWithSegments("/api/local", StringComparison.OrdinalIgnoreCase);
 
     private const string DefaultAvatarSvg =
         """<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 64 64"><rect width="64" height="64" fill="#cbd5e1"/><circle cx="32" cy="24" r="12" fill="#f8fafc"/><path d="M10 60c2-14 12-22 22-22s20 8 22 22z" fill="#f8fafc"/></svg>""";

@@ -16,10 +16,13 @@ public sealed class LoginThrottleOptions
     public int LoginFailureWindowSeconds { get; set; } = 900;
 
     /// <summary>
-    /// Logins of one account waiting behind the one being checked; more at once are answered 429.
-    /// One at a time per account, so that concurrent guesses cannot all pass the failure check before any is counted.
+    /// Logins of one account waiting behind the one being checked; more at once are answered 429 (not counted:
+    /// no password was tried). One at a time per account, so that concurrent guesses cannot all pass the failure
+    /// check before any is counted. Larger than <see cref="LoginFailures"/>, so that a burst of wrong passwords
+    /// sent at once spends the account's budget as surely as one sent in turn; waiting costs no CPU, and past
+    /// the budget each check is answered without hashing.
     /// </summary>
-    public int AccountQueue { get; set; } = 4;
+    public int AccountQueue { get; set; } = 32;
 
     /// <summary>Password hashes computed at once (login and registration); 0: half the cores, at least 1.</summary>
     public int HashConcurrency { get; set; }

@@ -67,8 +67,18 @@ public abstract class QuerySecretTests(EasyImShape shape)
             using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
             using var stop = new HttpRequestMessage(HttpMethod.Post, "/api/local/stop") { Content = new StringContent("", null, "text/plain") };
             stop.Headers.Add("Origin", "http://evil.example");
-            using var response = await http.SendAsync(stop);
-            Assert.Equal(System.Net.HttpStatusCode.NotFound, response.StatusCode);
+            using var preflight = new HttpRequestMessage(HttpMethod.Options, "/api/local/stop");
+            preflight.Headers.Add("Origin", "http://evil.example");
+            preflight.Headers.Add("Access-Control-Request-Method", "POST");
+            using var stopped = await http.SendAsync(stop);
+            using var preflighted = await http.SendAsync(preflight);
+
+            Assert.Equal(System.Net.HttpStatusCode.NotFound, stopped.StatusCode);
+            Assert.NotEqual(System.Net.HttpStatusCode.NoContent, preflighted.StatusCode);
+            Assert.False(preflighted.IsSuccessStatusCode);
+            // No CORS on it: a page may not even read that it is gone.
+            Assert.False(stopped.Headers.Contains("Access-Control-Allow-Origin"));
+            Assert.False(preflighted.Headers.Contains("Access-Control-Allow-Origin"));
         }
 
         Assert.True((await shape.Http.GetAsync("/health/ready")).IsSuccessStatusCode);

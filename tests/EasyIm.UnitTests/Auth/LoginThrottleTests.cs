@@ -75,6 +75,21 @@ public class LoginThrottleTests
     }
 
     [Fact]
+    public async Task Twenty_wrong_passwords_sent_at_once_then_the_right_one_is_refused_as_when_sent_in_turn()
+    {
+        await using var auth = await AuthHarness.StartAsync();
+        var account = await auth.RegisterAsync();
+
+        var answers = await Task.WhenAll(Enumerable.Range(0, 20).Select(i => auth.LoginAsync(account, $"wrong-{i}")));
+        var (session, rejected) = await auth.LoginAsync(account, "right-password");
+
+        Assert.Equal(10, answers.Count(a => a.Rejected!.Code == 401));
+        Assert.Equal(10, answers.Count(a => a.Rejected!.Code == 429));
+        Assert.Null(session);
+        Assert.Equal(429, rejected!.Code);
+    }
+
+    [Fact]
     public async Task More_logins_of_one_account_at_once_than_its_queue_holds_are_refused_at_once_not_counted()
     {
         await using var auth = await AuthHarness.StartAsync(new LoginThrottleOptions { LoginFailures = 100, AccountQueue = 0 });
