@@ -14,7 +14,7 @@ namespace EasyIm.Auth;
 
 public static class AuthModule
 {
-    /// <summary>Users, passwords and tokens: the auth database, its id generator and the signing key.</summary>
+    /// <summary>Users, passwords and tokens: the auth database, its id generator, the signing key and the token settings.</summary>
     public static IHostApplicationBuilder AddAuth(this IHostApplicationBuilder builder)
     {
         builder.AddServiceDatabase<AuthDbContext, SqliteAuthDbContext, PostgresAuthDbContext>(AuthDbContext.Service);
@@ -26,8 +26,11 @@ public static class AuthModule
         builder.Services.AddSingleton(throttle);
         builder.Services.AddSingleton<LoginThrottle>();
         builder.Services.AddSingleton<SigningKeyStore>();
+        builder.Services.AddSingleton((builder.Configuration.GetSection(TokenOptions.Section).Get<TokenOptions>() ?? new TokenOptions()).Validate());
         builder.Services.AddSingleton<TokenService>();
+        builder.Services.AddScoped<SessionTokens>();
         builder.Services.AddHostedService<LoadSigningKey>();
+        builder.Services.AddHostedService<PruneExpiredSessions>();
         return builder;
     }
 
@@ -40,5 +43,6 @@ public static class AuthModule
         bus.AddConsumer<RefreshTokenConsumer>();
         bus.AddConsumer<ValidateAccessTokenConsumer>();
         bus.AddConsumer<GetUserProfilesConsumer>();
+        bus.AddConsumer<CheckSessionsConsumer>();
     }
 }

@@ -12,7 +12,7 @@ namespace EasyIm.Auth.Consumers;
 /// process's hash queue is full. An unknown account is checked, counted and refused exactly like a
 /// known one with a wrong password.
 /// </summary>
-public sealed class LoginUserConsumer(AuthDbContext db, PasswordHashing passwords, TokenService tokens, LoginThrottle throttle) : IConsumer<LoginUser>
+public sealed class LoginUserConsumer(AuthDbContext db, PasswordHashing passwords, TokenService tokens, SessionTokens sessions, LoginThrottle throttle) : IConsumer<LoginUser>
 {
     public async Task Consume(ConsumeContext<LoginUser> context)
     {
@@ -51,6 +51,6 @@ public sealed class LoginUserConsumer(AuthDbContext db, PasswordHashing password
             await context.RespondAsync(Sessions.BadCredentials);
             return;
         }
-        await context.RespondAsync(Sessions.Issue(tokens, user));
+        await context.RespondAsync(await Sessions.StartAsync(sessions, tokens, user, context.CancellationToken));
     }
 }

@@ -16,6 +16,7 @@ public sealed class ConnectionRegistry(TimeProvider time)
     private readonly ConcurrentDictionary<string, LongConnection> _open = new();
     private readonly ConcurrentDictionary<long, ImmutableArray<LongConnection>> _byUser = new();
     private readonly ConcurrentDictionary<long, (int Version, DateTimeOffset At)> _revoked = new();
+    private readonly ConcurrentDictionary<long, DateTimeOffset> _revokedSessions = new();
     private readonly Lock _lock = new();
 
     public int OpenCount => _open.Count;
@@ -38,7 +39,7 @@ public sealed class ConnectionRegistry(TimeProvider time)
 
     /// <summary>
     /// Adds an authenticated connection under its user. Returns false (and adds nothing) when the
-    /// user's tokens were revoked above the session's version meanwhile; otherwise
+    /// user's tokens were revoked above the session's version, or its login session was revoked, meanwhile; otherwise
     /// <paramref name="replaced"/> holds the live connections of the same device, now removed.
     /// </summary>
     public bool TryAdd(LongConnection connection, out IReadOnlyList<LongConnection> replaced)
@@ -46,7 +47,7 @@ public sealed class ConnectionRegistry(TimeProvider time)
         var session = connection.Session ?? throw new InvalidOperationException("only authenticated connections are added");
         lock (_lock)
         {
-            if (_revoked.TryGetValue(session.UserId, out var revoked) && revoked.Version > session.TokenVersion)
+            if (IsRevoked(session.UserId, session.Grant))
             {
                 replaced = [];
                 return false;
@@ -93,6 +94,21 @@ public sealed class ConnectionRegistry(TimeProvider time)
         }
     }
 
+    /// <summary>True when a revocation heard lately covers the token: a renewal validated just before it must not outlive it.</summary>
+    public bool IsRevoked(long userId, TokenGrant grant) =>
+        (_revoked.TryGetValue(userId, out var revoked) && revoked.Version > grant.TokenVersion)
+        || (grant.SessionId != 0 && _revokedSessions.ContainsKey(grant.SessionId));
+
+    /// <summary>Every token of one login session of the user stopped working: returns the connections standing on one.</summary>
+    public IReadOnlyList<LongConnection> RevokeSession(long userId, long sessionId)
+    {
+        lock (_lock)
+        {
+            _revokedSessions[sessionId] = time.GetUtcNow();
+            return [.. OfUser(userId).Where(c => c.Session!.SessionId == sessionId)];
+        }
+    }
+
     public void ForgetOldRevocations()
     {
         var before = time.GetUtcNow() - RevocationMemory;
@@ -100,6 +116,11 @@ public sealed class ConnectionRegistry(TimeProvider time)
         {
             if (revoked.At < before)
                 _revoked.TryRemove(new KeyValuePair<long, (int, DateTimeOffset)>(userId, revoked));
+        }
+        foreach (var (sessionId, at) in _revokedSessions)
+        {
+            if (at < before)
+                _revokedSessions.TryRemove(new KeyValuePair<long, DateTimeOffset>(sessionId, at));
         }
     }
 }

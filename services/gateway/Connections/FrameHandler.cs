@@ -93,9 +93,13 @@ public sealed class FrameHandler(
         }
         if (connection.IsClosing || !response.Is(out Response<AccessTokenValidated>? validated))
             return;
+        if (validated.Message.ExpiresAt <= time.GetUtcNow())
+        {
+            connection.Close(401, "access_token expired");
+            return;
+        }
 
-
-        connection.Session = new Session(userId, deviceId, validated.Message.TokenVersion);
+        connection.Session = new Session(userId, deviceId, Grant(validated.Message));
         connection.ResetTimeout(options.DropAfterSpan);
         // The reply goes first, so that no push can reach the client ahead of it; then chat
         // messages wait for the connect-time sync, so each conversation arrives in order.
@@ -133,6 +137,12 @@ public sealed class FrameHandler(
 
     private async ValueTask DispatchAsync(LongConnection connection, Session session, Msg msg)
     {
+        if (msg.FromUserId.Length > 0 && msg.FromUserId != session.UserIdText && msg.AccessToken.Length > 0)
+        {
+            // Another user's id with a token: an attempt to move the connection to another user, not a slip.
+            connection.Close(401, "a connection cannot change users: from_user_id with an access_token must be the connection's user");
+            return;
+        }
         if (msg.FromUserId.Length > 0 && msg.FromUserId != session.UserIdText)
         {
             // Refused, not closed: DESIGN says the frame is refused; the connection's own user is still who it was.
@@ -211,7 +221,10 @@ public sealed class FrameHandler(
         switch (content.Key())
         {
             case EventContent.KeepAlive:
-                connection.Send(ServerFrames.HeartbeatReply(session.UserId));
+                if (msg.AccessToken.Length > 0)
+                    await RenewAsync(connection, session, msg.AccessToken);
+                else
+                    connection.Send(ServerFrames.HeartbeatReply(session.UserId));
                 return;
             case EventContent.FriendInvite:
             {
@@ -270,6 +283,59 @@ public sealed class FrameHandler(
             default:
                 throw new FrameException($"unknown event key \"{content.Key()}\"");
         }
+    }
+
+    private static TokenGrant Grant(AccessTokenValidated validated) => new(validated.TokenVersion, validated.SessionId, validated.ExpiresAt);
+
+    /// <summary>
+    /// A heartbeat with an access token renews the connection: a live token of the connection's user makes it
+    /// the token the connection stands on (its expiry, session and version); any other token ends the
+    /// connection with NOTIFY 401, as at the handshake. It costs auth a check, so it draws from the rate limit.
+    /// </summary>
+    private async ValueTask RenewAsync(LongConnection connection, Session session, string token)
+    {
+        if (!connection.RateLimit.TryAcquire())
+        {
+            OverRate(connection);
+            return;
+        }
+        Response<AccessTokenValidated, RequestRejected> response;
+        try
+        {
+            response = await _validate.GetResponse<AccessTokenValidated, RequestRejected>(new ValidateAccessToken(session.UserId, token), connection.Closing);
+        }
+        catch (RequestTimeoutException)
+        {
+            // The connection keeps the token it stands on until that one expires; the client may try again.
+            connection.Send(ServerFrames.Notify(session.UserId, 503, "the auth service did not answer in time; the token was not renewed, try again"));
+            return;
+        }
+        catch (OperationCanceledException) when (connection.IsClosing)
+        {
+            return;
+        }
+        if (response.Is(out Response<RequestRejected>? rejected))
+        {
+            logger.LogInformation("Connection {ConnectionId} of user {UserId} presented a token that does not renew it: {Reason}",
+                connection.Id, session.UserId, rejected.Message.Message);
+            connection.Close(401, rejected.Message.Message);
+            return;
+        }
+        if (connection.IsClosing || !response.Is(out Response<AccessTokenValidated>? validated))
+            return;
+        var grant = Grant(validated.Message);
+        if (grant.ExpiresAt <= time.GetUtcNow())
+        {
+            connection.Close(401, "access_token expired");
+            return;
+        }
+        session.Renew(grant);
+        if (registry.IsRevoked(session.UserId, grant))
+        {
+            connection.Close(401, "the token was revoked (logout, secret reset or a reused refresh token)");
+            return;
+        }
+        connection.Send(ServerFrames.HeartbeatReply(session.UserId));
     }
 
     private void OverRate(LongConnection connection)

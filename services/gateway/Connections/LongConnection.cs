@@ -9,8 +9,8 @@ namespace EasyIm.Gateway.Connections;
 /// the <see cref="FrameHandler"/> in order. Frames to the client wait in a bounded queue, written by
 /// a writer that runs only while there is something to write (an idle connection has no writer
 /// waiting), one drained batch at a time; a client that stops reading fills its own queue and is
-/// dropped without slowing anyone else. A silent connection is closed by the gateway-wide
-/// <see cref="ConnectionSweeper"/>, not by a timer of its own. Closing is one path: queue a last
+/// dropped without slowing anyone else. A silent connection, or one whose access token expired, is
+/// closed by the gateway-wide <see cref="ConnectionSweeper"/>, not by a timer of its own. Closing is one path: queue a last
 /// frame (a NOTIFY) if there is one, stop handling input, let the writer flush, give the client a
 /// moment to read it, then cut.
 /// </summary>
@@ -190,6 +190,19 @@ public abstract class LongConnection : IThreadPoolWorkItem
             ? $"no heartbeat handshake within {Options.HandshakeTimeout} seconds"
             : $"no frame for {Options.DropAfter} seconds";
         Close(408, message);
+    }
+
+    public const string ExpiredReason = "the access token expired: renew it before it expires with a heartbeat carrying a fresh access_token, or reconnect with one";
+
+    /// <summary>
+    /// Closes the connection (NOTIFY 401) once the access token it stands on has expired (<paramref name="now"/>
+    /// on the gateway's clock), unless a heartbeat renewed it with a fresh one before.
+    /// </summary>
+    public void CloseIfExpired(DateTimeOffset now)
+    {
+        if (IsClosing || Session is not { } session || now < session.ExpiresAt)
+            return;
+        Close(401, ExpiredReason);
     }
 
     /// <summary>Runs the connection until it is closed; returns when it is done with the transport.</summary>

@@ -10,7 +10,7 @@ public class LoginThrottleTests
     public async Task Twenty_wrong_passwords_then_the_right_one_is_refused_429_with_a_retry_after()
     {
         await using var auth = await AuthHarness.StartAsync();
-        var account = await auth.RegisterAsync();
+        var account = await auth.RegisterAccountAsync();
 
         var codes = new List<int>();
         for (var i = 0; i < 20; i++)
@@ -29,8 +29,8 @@ public class LoginThrottleTests
     [Fact]
     public async Task An_unknown_account_is_answered_and_locked_exactly_like_a_known_one()
     {
-        await using var auth = await AuthHarness.StartAsync(new LoginThrottleOptions { LoginFailures = 3 });
-        var known = await auth.RegisterAsync();
+        await using var auth = await AuthHarness.StartAsync(throttle: new LoginThrottleOptions { LoginFailures = 3 });
+        var known = await auth.RegisterAccountAsync();
         var unknown = "nobody" + Guid.NewGuid().ToString("N")[..8];
 
         async Task<List<(int, string, string?)>> TryFourTimesAsync(string account)
@@ -50,22 +50,22 @@ public class LoginThrottleTests
     [Fact]
     public async Task Another_account_keeps_its_own_budget_and_a_right_password_within_budget_logs_in()
     {
-        await using var auth = await AuthHarness.StartAsync(new LoginThrottleOptions { LoginFailures = 3 });
-        var locked = await auth.RegisterAsync();
-        var other = await auth.RegisterAsync();
+        await using var auth = await AuthHarness.StartAsync(throttle: new LoginThrottleOptions { LoginFailures = 3 });
+        var locked = await auth.RegisterAccountAsync();
+        var other = await auth.RegisterAccountAsync();
         for (var i = 0; i < 4; i++)
             await auth.LoginAsync(locked, "wrong-password");
 
         Assert.Equal(401, (await auth.LoginAsync(other, "wrong-password")).Rejected!.Code);
-        Assert.NotNull((await auth.LoginAsync(other, "right-password")).Session);
+        Assert.NotNull((await auth.LoginAsync(other, "right-password")).Ok);
         Assert.Equal(429, (await auth.LoginAsync(locked, "right-password")).Rejected!.Code);
     }
 
     [Fact]
     public async Task Concurrent_wrong_guesses_are_counted_one_by_one_and_never_pass_the_budget()
     {
-        await using var auth = await AuthHarness.StartAsync(new LoginThrottleOptions { LoginFailures = 5, AccountQueue = 100 });
-        var account = await auth.RegisterAsync();
+        await using var auth = await AuthHarness.StartAsync(throttle: new LoginThrottleOptions { LoginFailures = 5, AccountQueue = 100 });
+        var account = await auth.RegisterAccountAsync();
 
         var answers = await Task.WhenAll(Enumerable.Range(0, 40).Select(i => auth.LoginAsync(account, $"wrong-{i}")));
 
@@ -78,7 +78,7 @@ public class LoginThrottleTests
     public async Task Twenty_wrong_passwords_sent_at_once_then_the_right_one_is_refused_as_when_sent_in_turn()
     {
         await using var auth = await AuthHarness.StartAsync();
-        var account = await auth.RegisterAsync();
+        var account = await auth.RegisterAccountAsync();
 
         var answers = await Task.WhenAll(Enumerable.Range(0, 20).Select(i => auth.LoginAsync(account, $"wrong-{i}")));
         var (session, rejected) = await auth.LoginAsync(account, "right-password");
@@ -92,8 +92,8 @@ public class LoginThrottleTests
     [Fact]
     public async Task More_logins_of_one_account_at_once_than_its_queue_holds_are_refused_at_once_not_counted()
     {
-        await using var auth = await AuthHarness.StartAsync(new LoginThrottleOptions { LoginFailures = 100, AccountQueue = 0 });
-        var account = await auth.RegisterAsync();
+        await using var auth = await AuthHarness.StartAsync(throttle: new LoginThrottleOptions { LoginFailures = 100, AccountQueue = 0 });
+        var account = await auth.RegisterAccountAsync();
         var key = AccountRules.Key(account);
 
         // Someone else's check of the account is under way.
@@ -104,25 +104,25 @@ public class LoginThrottleTests
             Assert.Equal(429, rejected!.Code);
             Assert.Equal(1, rejected.RetryAfterSeconds);
         }
-        Assert.NotNull((await auth.LoginAsync(account, "right-password")).Session);
+        Assert.NotNull((await auth.LoginAsync(account, "right-password")).Ok);
     }
 
     [Fact]
     public async Task When_every_hash_slot_and_the_queue_are_taken_logins_and_registrations_get_503_at_once()
     {
-        await using var auth = await AuthHarness.StartAsync(new LoginThrottleOptions { HashConcurrency = 1, HashQueue = 0, LoginFailures = 1 });
-        var account = await auth.RegisterAsync();
+        await using var auth = await AuthHarness.StartAsync(throttle: new LoginThrottleOptions { HashConcurrency = 1, HashQueue = 0, LoginFailures = 1 });
+        var account = await auth.RegisterAccountAsync();
 
         using (var hashing = await auth.Throttle.WaitToHashAsync(CancellationToken.None))
         {
             Assert.True(hashing.IsAcquired);
             var login = (await auth.LoginAsync(account, "right-password")).Rejected!;
-            var register = (await auth.AskAsync(new RegisterUser("u" + Guid.NewGuid().ToString("N")[..12], "right-password", ""))).Rejected!;
+            var register = (await auth.AskAsync<RegisterUser, UserSessionIssued>(new RegisterUser("u" + Guid.NewGuid().ToString("N")[..12], "right-password", ""))).Rejected!;
             Assert.Equal((503, 1), (login.Code, login.RetryAfterSeconds));
             Assert.Equal((503, 1), (register.Code, register.RetryAfterSeconds));
         }
         // A refusal for load is not a wrong password: the account's one failure is still there.
-        Assert.NotNull((await auth.LoginAsync(account, "right-password")).Session);
+        Assert.NotNull((await auth.LoginAsync(account, "right-password")).Ok);
     }
 
     [Fact]
