@@ -28,8 +28,7 @@ public static class GatewayModule
 {
     public static IHostApplicationBuilder AddGateway(this IHostApplicationBuilder builder)
     {
-        var options = builder.Configuration.BindSection<GatewayOptions>(GatewayOptions.Section);
-        options.Validate();
+        var options = GatewayOptions.Read(builder.Configuration);
         builder.Services.AddSingleton(options);
         var trusted = TrustedProxies.Parse(options.TrustedProxies);
         builder.Services.AddSingleton(trusted);

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Configuration;
+
 namespace EasyIm.Gateway;
 
 /// <summary>The <c>Gateway</c> section of the configuration.</summary>
@@ -59,6 +61,24 @@ public sealed class GatewayOptions
     {
         public int Limit { get; set; }
         public int WindowSeconds { get; set; }
+    }
+
+    /// <summary>
+    /// The section as configured, validated. <c>TrustedProxies</c> may also be given as a list
+    /// (<c>Gateway:TrustedProxies:0</c>, <c>:1</c>, ... as environment variables <c>Gateway__TrustedProxies__0</c>).
+    /// </summary>
+    public static GatewayOptions Read(IConfiguration configuration)
+    {
+        // The binder cannot put a list into the string property: the list's entries are taken out first.
+        var proxiesKey = $"{Section}:{nameof(TrustedProxies)}";
+        var listed = configuration.GetSection(proxiesKey).GetChildren().Select(c => c.Value).OfType<string>().ToList();
+        var rest = new ConfigurationBuilder().AddInMemoryCollection(configuration.GetSection(Section).AsEnumerable()
+            .Where(setting => setting.Value is not null && !setting.Key.StartsWith(proxiesKey + ":", StringComparison.OrdinalIgnoreCase))).Build();
+        var options = Hosting.EasyImConfiguration.BindSection<GatewayOptions>(rest, Section);
+        if (string.IsNullOrWhiteSpace(options.TrustedProxies) && listed.Count > 0)
+            options.TrustedProxies = string.Join(",", listed);
+        options.Validate();
+        return options;
     }
 
     public TimeSpan DropAfterSpan => TimeSpan.FromSeconds(DropAfter);

@@ -3,6 +3,7 @@ using EasyIm.Gateway;
 using EasyIm.Gateway.Http;
 using EasyIm.Gateway.Proxies;
 using EasyIm.Hosting;
+using Microsoft.Extensions.Configuration;
 
 namespace EasyIm.UnitTests.Gateway;
 
@@ -53,6 +54,33 @@ public class TrustedProxiesTests
 
         Assert.Contains("Gateway:TrustedProxies", ex.Message);
         Assert.Contains(entry, ex.Message);
+    }
+
+    [Fact]
+    public void The_proxies_may_be_given_as_one_list_or_as_a_configuration_array()
+    {
+        static GatewayOptions Read(Dictionary<string, string?> settings) =>
+            GatewayOptions.Read(new ConfigurationBuilder().AddInMemoryCollection(settings).Build());
+
+        var asText = TrustedProxies.Parse(Read(new() { ["Gateway:TrustedProxies"] = "10.0.0.5,172.30.0.0/24" }).TrustedProxies);
+        var asArray = TrustedProxies.Parse(Read(new() { ["Gateway:TrustedProxies:0"] = "10.0.0.5", ["Gateway:TrustedProxies:1"] = "172.30.0.0/24" }).TrustedProxies);
+
+        foreach (var trusted in new[] { asText, asArray })
+        {
+            Assert.True(trusted.Contains(IPAddress.Parse("10.0.0.5")));
+            Assert.True(trusted.Contains(IPAddress.Parse("172.30.0.77")));
+        }
+    }
+
+    [Fact]
+    public void A_setting_of_the_wrong_type_stops_the_start_naming_its_key()
+    {
+        var configuration = new ConfigurationBuilder()
+            .AddInMemoryCollection(new Dictionary<string, string?> { ["Gateway:Throttle:Login:Limit"] = "lots" }).Build();
+
+        var ex = Assert.Throws<StartupException>(() => GatewayOptions.Read(configuration));
+
+        Assert.Contains("Gateway:Throttle:Login:Limit", ex.Message);
     }
 
     [Theory]
