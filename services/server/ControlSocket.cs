@@ -44,7 +44,11 @@ public sealed class ControlSocket(IReadOnlyList<string> candidates, IHostApplica
     {
         if (configuration[PathKey] is { Length: > 0 } configured)
             return [System.IO.Path.GetFullPath(configured)];
-        var name = $"easyim-{configuration.GetPort(Listening.ApiPortKey, Cli.DefaultApiPort)}.sock";
+        var apiPort = configuration.GetPort(Listening.ApiPortKey, Cli.DefaultApiPort);
+        // A port chosen by the system names no one process: --stop could not find it, and two would collide.
+        if (apiPort == 0)
+            return [];
+        var name = $"easyim-{apiPort}.sock";
         var places = new List<string>();
         if (Environment.GetEnvironmentVariable("XDG_RUNTIME_DIR") is { Length: > 0 } runtime && System.IO.Path.IsPathRooted(runtime))
             places.Add(System.IO.Path.Combine(runtime, name));
@@ -61,6 +65,11 @@ public sealed class ControlSocket(IReadOnlyList<string> candidates, IHostApplica
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
+        if (candidates.Count == 0)
+        {
+            logger.LogInformation("No control socket for an API port the system chose; set {Key} for easyim --stop to reach this process", PathKey);
+            return;
+        }
         var refusals = new List<string>();
         foreach (var path in candidates)
         {
