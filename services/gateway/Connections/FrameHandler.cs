@@ -18,7 +18,10 @@ namespace EasyIm.Gateway.Connections;
 
 /// <summary>
 /// What a frame means: the heartbeat handshake first, then events and chat messages, each turned
-/// into a bus message for the service that decides. The gateway only checks form, sender and rate.
+/// into a bus message for the service that decides. The gateway only checks form, sender and cost:
+/// every kind of frame draws from a budget of its connection and, for the costly kinds, of its user
+/// (<see cref="ConnectionBudgets"/>, <see cref="UserBudgets"/>); a frame over budget is dropped and
+/// answered NOTIFY 429, and a connection that keeps sending over budget is closed with NOTIFY 429.
 /// </summary>
 public sealed class FrameHandler(
     GatewayOptions options,
@@ -27,7 +30,7 @@ public sealed class FrameHandler(
     MessagingOutbound messaging,
     IBus bus,
     TimeProvider time,
-    ILogger<FrameHandler> logger)
+    ILogger<FrameHandler> logger) : IDisposable
 {
     /// <summary>Friend requests one connection may be waiting on at once.</summary>
     public const int MaxRequestsInFlight = 8;
@@ -42,6 +45,12 @@ public sealed class FrameHandler(
     private readonly IRequestClient<ValidateAccessToken> _validate = bus.CreateRequestClient<ValidateAccessToken>(BusSetup.RequestTimeout);
     private readonly IRequestClient<SendFriendRequest> _invite = bus.CreateRequestClient<SendFriendRequest>(BusSetup.RequestTimeout);
     private readonly IRequestClient<AcceptFriendRequest> _agree = bus.CreateRequestClient<AcceptFriendRequest>(BusSetup.RequestTimeout);
+    private readonly UserBudgets _users = new(options);
+
+    /// <summary>How this gateway answers SYNCs, one page at a time, one sync per connection at a time.</summary>
+    public SyncRunner Syncs { get; } = new(bus, options, time, logger);
+
+    public void Dispose() => _users.Dispose();
 
     /// <summary>Handles one decoded frame. Throws <see cref="FrameException"/> for a frame that breaks the protocol (NOTIFY 400, close).</summary>
     public ValueTask HandleAsync(LongConnection connection, Msg msg) =>
@@ -97,9 +106,14 @@ public sealed class FrameHandler(
 
         connection.Session = new Session(userId, deviceId, validated.Message.TokenVersion);
         connection.ResetTimeout(options.DropAfterSpan);
-        // The reply goes first, so that no push can reach the client ahead of it; then chat
-        // messages wait for the connect-time sync, so each conversation arrives in order.
-        connection.Send(ServerFrames.HeartbeatReply(userId));
+        // Checked once the token is known good: a stranger naming the user cannot spend its budget.
+        if (_users.TryTake(userId, FrameKind.Handshake) is { } handshakes)
+        {
+            logger.LogWarning("Connection {ConnectionId} of user {UserId} refused: {Budget}", connection.Id, userId, handshakes.Describe());
+            connection.Close(429, handshakes.Describe() + "; wait before connecting again");
+            return;
+        }
+        // Chat messages wait for the connect-time sync, so each conversation arrives in order.
         connection.SyncGate.FillGaps = after =>
         {
             logger.LogInformation("Connection {ConnectionId} waits for a lost push: asking again for {Conversations}",
@@ -107,27 +121,47 @@ public sealed class FrameHandler(
             _ = PublishAsync(new SyncConversations(userId, connection.Id, after, GapFill: true));
         };
         connection.SyncGate.Begin();
-        if (!registry.TryAdd(connection, out var replaced))
+        // The reply is queued as the registry admits the connection, before any push can find it.
+        switch (registry.Admit(connection, () => connection.Send(ServerFrames.HeartbeatReply(userId)), out var replaced))
         {
-            connection.Close(401, "the token was revoked (logout or secret reset)");
-            return;
+            case Admission.Revoked:
+                connection.Close(401, "the token was revoked (logout or secret reset)");
+                return;
+            case Admission.OverCap:
+                logger.LogWarning("Connection {ConnectionId} of user {UserId} refused: the user has {Max} live connections on this gateway",
+                    connection.Id, userId, options.MaxConnectionsPerUser);
+                connection.Close(429, $"this user already has {options.MaxConnectionsPerUser} live connections (the most one user may hold); " +
+                    $"close one, or send a device_id to replace that device's connection");
+                return;
         }
         foreach (var old in replaced)
         {
-            logger.LogInformation("Connection {ConnectionId} replaces {ReplacedConnectionId} of user {UserId}, device {DeviceId}",
-                connection.Id, old.Id, userId, deviceId);
-            old.Close(409, "replaced by a newer connection of the same device");
+            if (deviceId is not null && old.Session?.DeviceId == deviceId)
+            {
+                logger.LogInformation("Connection {ConnectionId} replaces {ReplacedConnectionId} of user {UserId}, device {DeviceId}",
+                    connection.Id, old.Id, userId, deviceId);
+                old.Close(409, "replaced by a newer connection of the same device");
+            }
+            else
+            {
+                logger.LogInformation("Connection {ConnectionId} replaces {ReplacedConnectionId} of user {UserId}, silent for {Silent}, at the cap of {Max} connections",
+                    connection.Id, old.Id, userId, old.SilentFor, options.MaxConnectionsPerUser);
+                old.Close(409, $"replaced by a newer connection of the same user: this one sent nothing for {options.ReplaceSilentAfter} seconds " +
+                    $"while the user had {options.MaxConnectionsPerUser} connections (the most one user may hold)");
+            }
         }
         logger.LogInformation("Connection {ConnectionId} authenticated as user {UserId} ({Transport}, {Format}, device {DeviceId})",
             connection.Id, userId, connection.Transport, connection.Format, deviceId);
-        await PublishAsync(new UserConnected(userId, gateway.Id, connection.Id, deviceId, time.GetUtcNow()));
+        await PublishAsync(new UserConnected(userId, gateway.Id, connection.Id, deviceId, time.GetUtcNow(), SyncedByGateway: true));
+        Syncs.Request(connection, null);
     }
 
     /// <summary>After the connection closed: forget it and, if it was someone's, say so.</summary>
     public async Task ClosedAsync(LongConnection connection)
     {
         registry.Closed(connection);
-        if (connection.Session is { } session)
+        // A connection refused at the handshake (revoked, over the cap) was never announced.
+        if (connection.Admitted && connection.Session is { } session)
             await PublishAsync(new UserDisconnected(session.UserId, gateway.Id, connection.Id, time.GetUtcNow()));
     }
 
@@ -156,11 +190,8 @@ public sealed class FrameHandler(
 
     private async ValueTask ChatAsync(LongConnection connection, Session session, Msg msg)
     {
-        if (!connection.RateLimit.TryAcquire())
-        {
-            OverRate(connection);
+        if (!Admit(connection, FrameKind.Chat, msg))
             return;
-        }
         var to = RequireId(msg.ToUserId, "to_user_id");
         var chatType = RequireChatType(msg.ChatType);
         if (msg.ClientMsgId.Length > MaxClientMsgIdLength)
@@ -207,12 +238,15 @@ public sealed class FrameHandler(
         switch (content.Key())
         {
             case EventContent.KeepAlive:
-                connection.Send(ServerFrames.HeartbeatReply(session.UserId));
+                if (Admit(connection, FrameKind.KeepAlive))
+                    connection.Send(ServerFrames.HeartbeatReply(session.UserId));
                 return;
             case EventContent.FriendInvite:
             {
                 var invitee = RequireId(msg.ToUserId, "to_user_id");
                 var note = content.OptionalString("msg", MaxInviteMessageLength);
+                if (!Admit(connection, FrameKind.FriendEvent))
+                    return;
                 StartRequest(connection, session, EventContent.FriendInvite, async ct =>
                 {
                     var response = await _invite.GetResponse<FriendRequestSent, RequestRejected>(new SendFriendRequest(session.UserId, invitee, note), ct);
@@ -226,6 +260,8 @@ public sealed class FrameHandler(
                 long? inviter = msg.ToUserId.Length > 0 ? RequireId(msg.ToUserId, "to_user_id") : null;
                 if (requestId is null && inviter is null)
                     throw new FrameException("FRIEND_AGREE needs to_user_id (the inviter) or \"id\" (the request id)");
+                if (!Admit(connection, FrameKind.FriendEvent))
+                    return;
                 StartRequest(connection, session, EventContent.FriendAgree, async ct =>
                 {
                     var response = await _agree.GetResponse<FriendRequestAccepted, RequestRejected>(new AcceptFriendRequest(session.UserId, requestId, inviter), ct);
@@ -240,19 +276,25 @@ public sealed class FrameHandler(
                 if (string.IsNullOrEmpty(conversation) || seq is null)
                     throw new FrameException($"{content.Key()} needs \"conversation_id\" and \"seq\"");
                 var status = content.Key() == EventContent.Arrived ? (int)Msg.Types.MsgStatus.Arrived : (int)Msg.Types.MsgStatus.Read;
-                await messaging.RecordAsync(new Receipt(session.UserId, conversation, seq.Value, status), connection.Closing);
+                if (!Admit(connection, FrameKind.Receipt))
+                    return;
+                // Never waits: a receipt is coalesced with the same cursor's waiting one, or refused when this
+                // connection already has too many waiting, so one connection's flood never holds up another's.
+                if (!messaging.Record(new Receipt(session.UserId, conversation, seq.Value, status), connection))
+                    Refuse(connection, $"more than {MessagingOutbound.MaxReceiptsWaitingPerConnection} receipts of this connection for different conversations wait to be recorded; the receipt was dropped, send it again later");
                 return;
             }
             case EventContent.Sync:
-                await PublishAsync(new SyncConversations(session.UserId, connection.Id, ReadCursors(content)));
+            {
+                var cursors = ReadCursors(content);
+                if (Admit(connection, FrameKind.Sync))
+                    Syncs.Request(connection, cursors);
                 return;
+            }
             case EventContent.Typing:
             {
-                if (!connection.RateLimit.TryAcquire())
-                {
-                    OverRate(connection);
+                if (!Admit(connection, FrameKind.Chat))
                     return;
-                }
                 var to = RequireId(msg.ToUserId, "to_user_id");
                 var chatType = RequireChatType(msg.ChatType);
                 // Typing is a hint, never stored, so the connection does not wait for the broker: the next
@@ -268,11 +310,35 @@ public sealed class FrameHandler(
         }
     }
 
-    private void OverRate(LongConnection connection)
+    /// <summary>
+    /// Takes the frame's tokens from its connection's budget and, for the costly kinds, its user's; false
+    /// (the frame refused, see <see cref="Refuse"/>) when either is spent. A refused chat message is
+    /// also answered with its FAIL, so the client knows which message to send again.
+    /// </summary>
+    private bool Admit(LongConnection connection, FrameKind kind, Msg? chat = null)
     {
-        logger.LogWarning("Connection {ConnectionId} of user {UserId} went over {PerSecond} chat frames per second (burst {Burst}); closing it",
-            connection.Id, connection.UserId, options.RateLimit.PerSecond, options.RateLimit.Burst);
-        connection.Close(429, $"more than {options.RateLimit.PerSecond} messages per second (burst {options.RateLimit.Burst})");
+        var over = connection.Budgets.TryTake(kind) ?? _users.TryTake(connection.UserId, kind);
+        if (over is null)
+            return true;
+        var why = over.Describe() + "; the frame was dropped";
+        if (chat is not null)
+            connection.Send(ServerFrames.Fail(connection.UserId, chat, why));
+        Refuse(connection, why);
+        return false;
+    }
+
+    /// <summary>Answers a dropped frame with NOTIFY 429; the refusal that makes too many within the window closes the connection.</summary>
+    private void Refuse(LongConnection connection, string why)
+    {
+        if (!connection.Budgets.Refused())
+        {
+            connection.Send(ServerFrames.Notify(connection.UserId, 429, why));
+            return;
+        }
+        var budgets = options.Budgets;
+        logger.LogWarning("Connection {ConnectionId} of user {UserId} had {Refusals} frames refused within {Window} s (the last: {Why}); closing it",
+            connection.Id, connection.UserId, budgets.RefusalsBeforeClose, budgets.RefusalWindow, why);
+        connection.Close(429, $"{budgets.RefusalsBeforeClose} frames over budget within {budgets.RefusalWindow} seconds; the last: {why}");
     }
 
     private static IReadOnlyDictionary<string, ulong>? ReadCursors(JsonDocument content)

@@ -23,7 +23,8 @@ namespace EasyIm.Gateway.Connections;
 /// wait for, and what waits there is written at once. While messaging is away the gate asks again after 1×, 2× and 4× <c>gapTimeout</c> more
 /// (the asks wait in messaging's queue).</item>
 /// <item>Bounded: a gap still open after <see cref="FillAttempts"/> fills (about 30 s), more than
-/// <c>maxHeld</c> frames waiting, or no SYNC event within <c>syncTimeout</c> writes what waits, in order
+/// <c>maxHeld</c> frames waiting, or no SYNC event within <c>syncTimeout</c> (of the handshake or of the
+/// sync's last page, <see cref="SyncProgressed"/>) writes what waits, in order
 /// (the client then has every message, but one may come after later ones).</item>
 /// </list>
 /// </summary>
@@ -140,6 +141,16 @@ public sealed class SyncGate : IDisposable
             }
             Order(frame);
         }
+    }
+
+    /// <summary>
+    /// A page of the connect-time sync was written: the hold restarts its timeout, so that a long sync the
+    /// client reads slowly (pages wait for it) is not overtaken by live messages while it still progresses.
+    /// </summary>
+    public void SyncProgressed()
+    {
+        lock (_lock)
+            _syncTimer?.Change(_syncTimeout, Timeout.InfiniteTimeSpan);
     }
 
     private void EndHolding(IReadOnlyDictionary<string, ulong>? through)
