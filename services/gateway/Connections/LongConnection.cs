@@ -431,9 +431,21 @@ public abstract class LongConnection : IThreadPoolWorkItem
 
     /// <summary>
     /// Reads frames and hands them to <see cref="OnFrameAsync"/> until the client hangs up; once
-    /// closing, keeps reading but discards, so the client is never reset while it still sends.
+    /// closing, keeps reading but discards (<see cref="KeepDiscarding"/>), so a client that stops sending
+    /// soon after its last frame is never reset while it still sends.
     /// </summary>
     protected abstract Task ReadLoopAsync(FrameHandler handler);
+
+    /// <summary>What a closing connection reads and throws away before it stops reading.</summary>
+    internal const int DiscardAfterClose = 64 * 1024;
+    private long _discarded;
+
+    /// <summary>
+    /// Counts input thrown away after the close; false once it passes <see cref="DiscardAfterClose"/>: a client
+    /// that keeps sending after being closed (a flood refused over budget) is not read at wire speed until the
+    /// linger ends, the read loop stops, and the transport closes under it.
+    /// </summary>
+    protected bool KeepDiscarding(long bytes) => (_discarded += bytes) <= DiscardAfterClose;
 
     /// <summary>
     /// Writes a batch of frames, in order, in the connection's <see cref="Format"/>, and flushes them.
