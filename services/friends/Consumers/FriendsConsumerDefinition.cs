@@ -1,6 +1,5 @@
-using System.Data.Common;
+using EasyIm.Hosting.Database;
 using MassTransit;
-using Microsoft.EntityFrameworkCore;
 
 namespace EasyIm.Friends.Consumers;
 
@@ -16,10 +15,10 @@ public sealed class FriendsConsumerDefinition<TConsumer> : ConsumerDefinition<TC
     protected override void ConfigureConsumer(
         IReceiveEndpointConfigurator endpointConfigurator, IConsumerConfigurator<TConsumer> consumerConfigurator, IRegistrationContext context)
     {
+        // Only what may pass: a request the database refuses for its data fails once, at once, instead of five times.
         endpointConfigurator.UseMessageRetry(r =>
         {
-            r.Handle<DbUpdateException>();
-            r.Handle<DbException>();
+            r.Handle<Exception>(StoreErrors.IsRetryable);
             r.Intervals(10, 50, 100, 250, 500);
         });
     }

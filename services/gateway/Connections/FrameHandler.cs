@@ -196,6 +196,10 @@ public sealed class FrameHandler(
         var chatType = RequireChatType(msg.ChatType);
         if (msg.ClientMsgId.Length > MaxClientMsgIdLength)
             throw new FrameException($"client_msg_id must be at most {MaxClientMsgIdLength} characters");
+        // It names this message's successor's predecessor (the submission chain) and is stored: it must be storable text.
+        // The content is checked by messaging, which answers FAIL and keeps the connection.
+        if (TextRules.Problem(msg.ClientMsgId) is { } idProblem)
+            throw new FrameException("client_msg_id " + idProblem);
         var message = new WireMessage
         {
             Seq = msg.Seq,

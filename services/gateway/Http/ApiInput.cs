@@ -1,4 +1,5 @@
 using System.Text.Json;
+using EasyIm.Contracts;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 
@@ -75,9 +76,16 @@ public sealed class ApiInput
         string? text;
         if (TryGet(field, out var value))
         {
-            text = value.ValueKind == JsonValueKind.String
-                ? value.GetString()
-                : throw new ApiInputException(field, $"{field} must be a string");
+            if (value.ValueKind != JsonValueKind.String)
+                throw new ApiInputException(field, $"{field} must be a string");
+            try
+            {
+                text = value.GetString();
+            }
+            catch (InvalidOperationException)
+            {
+                throw new ApiInputException(field, $"{field} must be valid Unicode text (it holds an unpaired surrogate)");
+            }
         }
         else
         {
@@ -85,6 +93,9 @@ public sealed class ApiInput
         }
         if (text is not null && text.Length > maxLength)
             throw new ApiInputException(field, $"{field} must be at most {maxLength} characters");
+        // Every string a route takes may be stored or queried by a service: refuse what no store accepts here, by name.
+        if (TextRules.Problem(text) is { } problem)
+            throw new ApiInputException(field, $"{field} {problem}");
         return text;
     }
 

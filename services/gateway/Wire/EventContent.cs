@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using EasyIm.Contracts;
 
 namespace EasyIm.Gateway.Wire;
 
@@ -74,7 +75,25 @@ public static class EventContent
         return doc;
     }
 
-    public static string Key(this JsonDocument content) => content.RootElement.GetProperty("key").GetString()!;
+    public static string Key(this JsonDocument content) => StringOf(content.RootElement.GetProperty("key"), "key");
+
+    /// <summary>
+    /// A string value that services may store or query: JSON escapes can spell a NUL or an unpaired surrogate
+    /// (which System.Text.Json refuses to turn into a string), and neither is text a store accepts.
+    /// </summary>
+    private static string StringOf(JsonElement value, string name)
+    {
+        string text;
+        try
+        {
+            text = value.GetString()!;
+        }
+        catch (InvalidOperationException)
+        {
+            throw new FrameException($"\"{name}\" must be valid Unicode text (it holds an unpaired surrogate)");
+        }
+        return TextRules.Problem(text) is { } problem ? throw new FrameException($"\"{name}\" {problem}") : text;
+    }
 
     /// <summary>An optional string property; a value of another type is a <see cref="FrameException"/>.</summary>
     public static string? OptionalString(this JsonDocument content, string name, int maxLength)
@@ -83,7 +102,7 @@ public static class EventContent
             return null;
         if (value.ValueKind != JsonValueKind.String)
             throw new FrameException($"\"{name}\" must be a string");
-        var text = value.GetString()!;
+        var text = StringOf(value, name);
         return text.Length <= maxLength ? text : throw new FrameException($"\"{name}\" must be at most {maxLength} characters");
     }
 
@@ -96,7 +115,7 @@ public static class EventContent
     public static ulong ReadUInt64(JsonElement value, string name) => value.ValueKind switch
     {
         JsonValueKind.Number when value.TryGetUInt64(out var n) => n,
-        JsonValueKind.String when ulong.TryParse(value.GetString(), out var n) => n,
+        JsonValueKind.String when ulong.TryParse(StringOf(value, name), out var n) => n,
         _ => throw new FrameException($"\"{name}\" must be a non-negative integer"),
     };
 
@@ -107,7 +126,7 @@ public static class EventContent
             return null;
         return value.ValueKind switch
         {
-            JsonValueKind.String when long.TryParse(value.GetString(), out var id) && id > 0 => id,
+            JsonValueKind.String when long.TryParse(StringOf(value, name), out var id) && id > 0 => id,
             JsonValueKind.Number when value.TryGetInt64(out var id) && id > 0 => id,
             _ => throw new FrameException($"\"{name}\" must be an id (a positive 64-bit integer)"),
         };

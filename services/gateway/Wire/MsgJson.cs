@@ -123,6 +123,11 @@ public static class MsgJson
         {
             throw Invalid(ex.Message, ex);
         }
+        catch (InvalidOperationException ex)
+        {
+            // System.Text.Json will not make a string of escapes that spell an unpaired surrogate.
+            throw Invalid(ex.Message, ex);
+        }
     }
 
     private static bool IsUtf8(ReadOnlySequence<byte> frame)

@@ -1,6 +1,5 @@
-using System.Data.Common;
+using EasyIm.Hosting.Database;
 using MassTransit;
-using Microsoft.EntityFrameworkCore;
 
 namespace EasyIm.Messaging.Consumers;
 
@@ -13,8 +12,8 @@ internal static class DatabaseRetry
 {
     public static void Configure(IRetryConfigurator retry)
     {
-        retry.Handle<DbUpdateException>();
-        retry.Handle<DbException>();
+        // Not an error the database gives for the data itself: that one fails again however often it runs.
+        retry.Handle<Exception>(StoreErrors.IsRetryable);
         retry.Intervals(10, 50, 100, 250, 500, 1000, 2000);
     }
 }

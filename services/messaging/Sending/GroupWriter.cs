@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using EasyIm.Contracts;
 using EasyIm.Contracts.Gateway;
 using EasyIm.Contracts.Messaging;
 using EasyIm.Hosting;
@@ -195,10 +196,14 @@ internal sealed class GroupWriter(
             return "client_msg_id is required";
         if (m.ClientMsgId.Length > MaxClientMsgIdLength)
             return $"client_msg_id must be at most {MaxClientMsgIdLength} characters";
+        if (TextRules.Problem(m.ClientMsgId) is { } idProblem)
+            return "client_msg_id " + idProblem;
         if (string.IsNullOrEmpty(m.Content))
             return "content must not be empty";
         if (m.Content.Length > maxContentLength)
             return $"content must be at most {maxContentLength} characters";
+        if (TextRules.Problem(m.Content) is { } contentProblem)
+            return "content " + contentProblem;
         return null;
     }
 

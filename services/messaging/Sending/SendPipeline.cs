@@ -1,9 +1,9 @@
-using System.Data.Common;
 using System.Diagnostics;
 using System.Threading.Channels;
 using EasyIm.Contracts.Gateway;
 using EasyIm.Contracts.Messaging;
 using EasyIm.Hosting;
+using EasyIm.Hosting.Database;
 using EasyIm.Messaging.Data;
 using EasyIm.Messaging.Delivery;
 using Microsoft.EntityFrameworkCore;
@@ -42,8 +42,6 @@ public sealed class SendPipeline : IHostedService, IAsyncDisposable
     /// <summary>Groups read and waiting for the transaction: one, so that reads are at most a group ahead of writes.</summary>
     private const int PreparedCapacity = 1;
 
-    private static readonly int[] BackoffMs = [10, 50, 100, 250, 500, 1000, 2000];
-
     private readonly IServiceScopeFactory _scopes;
     private readonly PushDispatcher _dispatcher;
     private readonly MessagingOptions _options;
@@ -71,8 +69,14 @@ public sealed class SendPipeline : IHostedService, IAsyncDisposable
     private long _groupsCommitted;
     private TaskCompletionSource _nextCommit = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    public SendPipeline(IServiceScopeFactory scopes, PushDispatcher dispatcher, MessagingOptions options, SubmissionChain chain, ILogger<SendPipeline> logger)
+    private readonly RowIsolation.Policy _retryPolicy;
+    private readonly TimeProvider _time;
+
+    public SendPipeline(IServiceScopeFactory scopes, PushDispatcher dispatcher, MessagingOptions options, SubmissionChain chain, ILogger<SendPipeline> logger,
+        TimeProvider time)
     {
+        _time = time;
+        _retryPolicy = RowIsolation.Policy.Default(TimeSpan.FromSeconds(options.StoreRetrySeconds));
         _chain = chain;
         _scopes = scopes;
         _dispatcher = dispatcher;
@@ -259,22 +263,15 @@ public sealed class SendPipeline : IHostedService, IAsyncDisposable
                     }
                     catch (Exception ex) when (!_stopping.IsCancellationRequested)
                     {
-                        // Counted even when it is a resend caught by the (sender, client_msg_id) index: rare, and a failed commit still.
-                        EasyImTelemetry.DatabaseErrors.Add(1);
-                        failure = ex;
+                        failure = ex; // counted and logged by the retry, with its kind
                     }
                     finally
                     {
                         await prepared.Scope!.Value.DisposeAsync();
                     }
                 }
-                if (pushes is null)
-                {
-                    // Most often a resend of a stored message, which the retry's dedupe finds.
-                    _logger.LogDebug("Storing a group of {Work} batches failed ({Error}: {Message}); retrying with the dedupe",
-                        prepared.Group.Count, failure?.GetType().Name, failure?.Message);
-                    pushes = await WriteWithRetryAsync(prepared.Group);
-                }
+                // Most often a resend of a stored message, which the retry's dedupe finds.
+                pushes ??= await WriteWithRetryAsync(prepared.Group, failure);
                 GroupCommitted();
                 await _committed.Writer.WriteAsync((prepared.Group, pushes), _stopping.Token);
             }
@@ -326,89 +323,104 @@ public sealed class SendPipeline : IHostedService, IAsyncDisposable
     }
 
     /// <summary>
-    /// Writes a group whose first attempt failed, whole, with the dedupe, retrying while the database fails
-    /// in a way that may pass (a lost connection, a restart, a deadlock), for up to
-    /// <see cref="MessagingOptions.StoreRetrySeconds"/>. Past that, or for an error that will not pass, each
-    /// batch is tried alone, so that one bad batch cannot sink the others; what still fails is answered
-    /// FAIL (its senders may send it again).
+    /// Writes a group whose first attempt failed (<paramref name="failure"/>), by <see cref="RowIsolation"/>: a resend
+    /// caught by the (sender, client_msg_id) index is written again with the dedupe; a database that fails in a way
+    /// that may pass (a lost connection, a restart, a deadlock) is retried for up to
+    /// <see cref="MessagingOptions.StoreRetrySeconds"/>; rows the database refuses are narrowed down, one message or
+    /// receipt at a time, and answered alone while the rest of the group is stored, in order. A hostile or broken
+    /// message thus costs its sender a FAIL and everyone else a few more transactions, never a stall.
     /// </summary>
-    private async Task<List<OutgoingPush>> WriteWithRetryAsync(List<WriteWork> group)
+    private async Task<List<OutgoingPush>> WriteWithRetryAsync(List<WriteWork> group, Exception? failure)
     {
-        var started = Stopwatch.GetTimestamp();
-        for (var attempt = 1; ; attempt++)
-        {
-            try
-            {
-                return await WriteOnceAsync(group, dedupe: true);
-            }
-            catch (Exception ex) when (!_stopping.IsCancellationRequested && IsTransient(ex)
-                && Stopwatch.GetElapsedTime(started) < TimeSpan.FromSeconds(_options.StoreRetrySeconds))
-            {
-                EasyImTelemetry.DatabaseErrors.Add(1);
-                var delay = BackoffMs[Math.Min(attempt - 1, BackoffMs.Length - 1)];
-                _logger.LogWarning("Storing a group of {Work} batches failed ({Error}: {Message}); attempt {Attempt}, retrying in {Delay} ms",
-                    group.Count, ex.GetType().Name, ex.Message, attempt + 1, delay);
-                await Task.Delay(delay, _stopping.Token);
-            }
-            catch (Exception ex) when (group.Count > 1 && !_stopping.IsCancellationRequested)
-            {
-                EasyImTelemetry.DatabaseErrors.Add(1);
-                _logger.LogError(ex, "Storing a group of {Work} batches failed; storing each batch alone", group.Count);
-                var pushes = new List<OutgoingPush>();
-                foreach (var work in group)
-                    pushes.AddRange(await WriteAloneAsync(work));
-                return pushes;
-            }
-            catch (Exception ex) when (!_stopping.IsCancellationRequested)
-            {
-                EasyImTelemetry.DatabaseErrors.Add(1);
-                _logger.LogError(ex, "Storing a batch failed; its senders are answered FAIL");
-                return Failed(group[0]);
-            }
-        }
-    }
-
-    private async Task<List<OutgoingPush>> WriteAloneAsync(WriteWork work)
-    {
-        try
-        {
-            return await WriteOnceAsync([work], dedupe: true);
-        }
-        catch (Exception ex) when (!_stopping.IsCancellationRequested)
+        var outcome = await RowIsolation.WriteAsync<WriteWork, List<OutgoingPush>>(Units(group),
+            (slice, dedupe, ct) => WriteOnceAsync(slice, dedupe, ct), _retryPolicy, _time, failure, _stopping.Token);
+        foreach (var (kind, units, error) in outcome.Failures)
         {
             EasyImTelemetry.DatabaseErrors.Add(1);
-            _logger.LogError(ex, "Storing a batch alone failed; its senders are answered FAIL");
-            return Failed(work);
+            if (kind == StoreErrorKind.Duplicate)
+                _logger.LogDebug("Storing {Units} messages and receipts hit a stored one ({Error}); writing them again with the dedupe", units, error.Message);
+            else
+                _logger.LogWarning("Storing {Units} messages and receipts failed ({Kind}, {Error}: {Message})", units, kind, error.GetType().Name, error.Message);
         }
+        var pushes = new List<OutgoingPush>();
+        foreach (var slice in outcome.Slices)
+        {
+            if (slice.Stored)
+            {
+                pushes.AddRange(slice.Result!);
+                continue;
+            }
+            foreach (var unit in slice.Units)
+                pushes.AddRange(Refused(unit, slice.RefusedAs!.Value));
+            // A warning, without the stack: a hostile sender can cause one per message.
+            _logger.LogWarning(slice.RefusedAs == StoreErrorKind.Permanent
+                    ? "The database refused {Units} messages or receipts ({Error}); their senders are answered FAIL and the rest is stored"
+                    : "The database failed for {Units} messages or receipts for longer than the retry time ({Error}); their senders are answered FAIL and reconnect",
+                slice.Units.Count, slice.Error?.Message);
+        }
+        return pushes;
     }
 
-    private async Task<List<OutgoingPush>> WriteOnceAsync(List<WriteWork> group, bool dedupe)
+    /// <summary>
+    /// The group as the smallest units the isolation may set apart: each chat message alone, each receipt alone.
+    /// Only failed groups pay for this.
+    /// </summary>
+    private static List<WriteWork> Units(List<WriteWork> group)
+    {
+        var units = new List<WriteWork>(group.Sum(w => w.Size));
+        foreach (var work in group)
+        {
+            switch (work)
+            {
+                case ChatWork chat:
+                    units.AddRange((chat.Batch.Messages ?? []).Select(m => new ChatWork(chat.Batch with { Messages = [m] })));
+                    break;
+                case ReceiptWork receipt:
+                    units.AddRange(receipt.Receipts.Select(r => new ReceiptWork([r])));
+                    break;
+            }
+        }
+        return units;
+    }
+
+    private async Task<List<OutgoingPush>> WriteOnceAsync(IReadOnlyList<WriteWork> group, bool dedupe, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
         await using var scope = _scopes.CreateAsyncScope();
-        var result = await scope.ServiceProvider.GetRequiredService<GroupWriter>().WriteAsync(group, dedupe, BeforeCommit, _stopping.Token);
+        var result = await scope.ServiceProvider.GetRequiredService<GroupWriter>().WriteAsync(group, dedupe, BeforeCommit, cancellationToken);
         LogGroup(group, result, started);
         return result.Pushes;
     }
 
-    private void LogGroup(List<WriteWork> group, GroupWriter.Result result, long started) =>
+    private void LogGroup(IReadOnlyList<WriteWork> group, GroupWriter.Result result, long started) =>
         _logger.LogDebug("Group of {Work} batches: {Stored} stored, {Refused} refused, {Cursors} cursors moved in {Elapsed} ms",
             group.Count, result.Stored, result.Refused, result.CursorsMoved, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
 
-    /// <summary>Every chat message of the work is answered FAIL; receipts are dropped (a later one covers them).</summary>
-    private static List<OutgoingPush> Failed(WriteWork work)
+    /// <summary>
+    /// The answer to a chat message that was not stored; receipts are dropped (a later one covers them). One the
+    /// database refuses is final: the sender must not send it again as it is. One given up while the database was
+    /// failing may be sent again, and its connection is closed: later messages of that connection may be stored
+    /// meanwhile, and its client resends in order after it reconnects (the chain refuses the rest until then).
+    /// </summary>
+    private List<OutgoingPush> Refused(WriteWork work, StoreErrorKind kind)
     {
         if (work is not ChatWork chat)
             return [];
-        return (chat.Batch.Messages ?? [])
-            .Where(s => s?.Message is not null)
-            .Select(s => new OutgoingPush(
-                new UserPush(s.SenderId, ServerEvents.Fail(s.SenderId, s.Message, "the message could not be stored; send it again"), OnlyConnectionId: s.ConnectionId),
-                chat.Batch.GatewayId))
-            .ToList();
+        var pushes = new List<OutgoingPush>();
+        foreach (var s in (chat.Batch.Messages ?? []).Where(s => s?.Message is not null))
+        {
+            if (kind == StoreErrorKind.Permanent)
+            {
+                pushes.Add(new OutgoingPush(new UserPush(s.SenderId,
+                    ServerEvents.Fail(s.SenderId, s.Message, "the database refused this message; it was not stored"), OnlyConnectionId: s.ConnectionId),
+                    chat.Batch.GatewayId));
+                continue;
+            }
+            _chain.Break(s.ConnectionId);
+            pushes.Add(new OutgoingPush(new UserPush(s.SenderId,
+                ServerEvents.Fail(s.SenderId, s.Message, "the message could not be stored (the database is unavailable); reconnect and send again what got no SENT ack"),
+                OnlyConnectionId: s.ConnectionId, Close: true), chat.Batch.GatewayId));
+        }
+        return pushes;
     }
-
-    private static bool IsTransient(Exception ex) =>
-        ex is DbException or DbUpdateException or TimeoutException or InvalidOperationException { InnerException: DbException }
-        || ex.InnerException is DbException or TimeoutException;
 }

@@ -98,6 +98,17 @@ public sealed class SubmissionChain
         return (accepted, refused);
     }
 
+    /// <summary>
+    /// A message of the connection was answered FAIL without being stored (the database kept failing): refuse the
+    /// connection's later messages until it reconnects, as after a lost batch, so that its resend is not numbered
+    /// after them.
+    /// </summary>
+    public void Break(string connectionId)
+    {
+        lock (_lock)
+            _last[connectionId] = Broken;
+    }
+
     /// <summary>The connection ended: nothing more comes from it.</summary>
     public void Forget(string connectionId)
     {

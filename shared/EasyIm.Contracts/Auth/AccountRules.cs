@@ -38,7 +38,7 @@ public static class AccountRules
             return ("password", "password is required");
         if (password.Length is < PasswordMinLength or > PasswordMaxLength)
             return ("password", $"password must be {PasswordMinLength}-{PasswordMaxLength} characters");
-        return null;
+        return TextRules.Check(password, "password");
     }
 
     public static (string Field, string Message)? CheckNickname(string? nickname)
@@ -49,7 +49,7 @@ public static class AccountRules
             return ("nickname", $"nickname must be at most {NicknameMaxLength} characters");
         if (nickname.Any(char.IsControl))
             return ("nickname", "nickname must not contain control characters");
-        return null;
+        return TextRules.Check(nickname, "nickname");
     }
 
     /// <summary>Accounts are unique without regard to case: "Alice" and "alice" are one account.</summary>

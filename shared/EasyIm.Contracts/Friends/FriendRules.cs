@@ -20,7 +20,7 @@ public static class FriendRules
             return null;
         if (message.Length > MessageMaxLength)
             return ("msg", $"msg must be at most {MessageMaxLength} characters");
-        return null;
+        return TextRules.Check(message, "msg");
     }
 
     /// <summary>A group name is 1-64 characters once trimmed, without control characters.</summary>
@@ -33,7 +33,7 @@ public static class FriendRules
             return ("name", $"name must be at most {GroupNameMaxLength} characters");
         if (trimmed.Any(char.IsControl))
             return ("name", "name must not contain control characters");
-        return null;
+        return TextRules.Check(trimmed, "name");
     }
 
     public static (string Field, string Message)? CheckKeyword(string? keyword)
@@ -43,7 +43,7 @@ public static class FriendRules
             return ("keyword", "keyword is required");
         if (trimmed.Length > KeywordMaxLength)
             return ("keyword", $"keyword must be at most {KeywordMaxLength} characters");
-        return null;
+        return TextRules.Check(trimmed, "keyword");
     }
 
     /// <summary>A list of user ids: at most <see cref="MaxIdsPerCall"/>, and at least one when <paramref name="required"/>.</summary>

@@ -24,7 +24,8 @@ public sealed class Bystanders
         var sender = await shape.NewUserAsync("bystander-a");
         var receiver = await shape.NewUserAsync("bystander-b");
         await shape.MakeFriendsAsync(sender, receiver);
-        var traffic = new ChatTraffic(() => [shape.SocketPort], [(sender, receiver)], messages, sendFor ?? TimeSpan.FromSeconds(60));
+        // The shapes drop a connection silent for 6 s, and an attack may outlast the bystanders' messages.
+        var traffic = new ChatTraffic(() => [shape.SocketPort], [(sender, receiver)], messages, sendFor ?? TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(2));
         await traffic.StartAsync();
         await traffic.WaitForAckedAsync(Math.Min(5, messages), TimeSpan.FromSeconds(30));
         return new Bystanders(traffic) { Sender = sender, Receiver = receiver };
@@ -35,14 +36,12 @@ public sealed class Bystanders
 
     /// <summary>
     /// Waits for the rest of the bystanders' messages and asserts that every one was acked SENT and
-    /// delivered once, in order, with no FAIL answered and no connection lost.
+    /// delivered once, in order, with no FAIL answered and no reconnect (a connection the server closed under a bystander would have had to reconnect).
     /// </summary>
     public async Task VerifyAsync()
     {
         await _traffic.StopAndVerifyAsync(TimeSpan.FromSeconds(30));
-        Assert.Equal(0, _traffic.Fails);
-        Assert.Equal(0, _traffic.Closes);
-        Assert.Equal(0, _traffic.Reconnects);
-        Assert.Equal(_traffic.Total, _traffic.Acked);
+        var counts = $"{_traffic.Acked} of {_traffic.Total} acked, {_traffic.Fails} FAIL, {_traffic.Closes} closed under the sender, {_traffic.Reconnects} reconnects";
+        Assert.True(_traffic.Fails == 0 && _traffic.Reconnects == 0 && _traffic.Acked == _traffic.Total, "the bystanders were hurt: " + counts);
     }
 }

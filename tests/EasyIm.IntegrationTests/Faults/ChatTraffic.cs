@@ -45,8 +45,13 @@ public sealed class ChatTraffic
         public string ClientMsgId(int n) => $"lane{Index}-{n}";
     }
 
-    public ChatTraffic(Func<IReadOnlyList<int>> gatewayPorts, IEnumerable<(TestUser Sender, TestUser Receiver)> pairs, int perSender, TimeSpan sendFor)
+    private readonly TimeSpan _keepAliveEvery;
+
+    /// <param name="keepAliveEvery">How often an idle connection sends a heartbeat: below the server's <c>Gateway:DropAfter</c>.</param>
+    public ChatTraffic(Func<IReadOnlyList<int>> gatewayPorts, IEnumerable<(TestUser Sender, TestUser Receiver)> pairs, int perSender, TimeSpan sendFor,
+        TimeSpan? keepAliveEvery = null)
     {
+        _keepAliveEvery = keepAliveEvery ?? TimeSpan.FromSeconds(20);
         _gatewayPorts = gatewayPorts;
         _lanes = pairs.Select((p, i) => new Lane(i, p.Sender, p.Receiver, perSender)).ToList();
         _sendFor = sendFor;
@@ -100,7 +105,7 @@ public sealed class ChatTraffic
             try
             {
                 client = await EasyImClient.ConnectAsync("127.0.0.1", port, i % 2 == 0 ? ClientTransport.TcpProtobuf : ClientTransport.WebSocketJson,
-                    new EasyImClientOptions { KeepAliveEvery = TimeSpan.FromSeconds(20), ConnectTimeout = TimeSpan.FromSeconds(5) }, cancellationToken);
+                    new EasyImClientOptions { KeepAliveEvery = _keepAliveEvery, ConnectTimeout = TimeSpan.FromSeconds(5) }, cancellationToken);
                 await client.HandshakeAsync(user.Id, user.AccessToken, timeout: TimeSpan.FromSeconds(10), cancellationToken: cancellationToken);
                 return client;
             }

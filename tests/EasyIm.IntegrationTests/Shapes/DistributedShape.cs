@@ -10,6 +10,7 @@ public sealed class DistributedShape : EasyImShape
     private readonly string _database = "easyim_test_" + Guid.NewGuid().ToString("N")[..12];
     private Infrastructure? _infrastructure;
     private string? _connectionString;
+    private Func<Task>? _deleteVhost;
 
     public override string Name => "distributed";
 
@@ -27,8 +28,13 @@ public sealed class DistributedShape : EasyImShape
             Unavailable = missing;
             return;
         }
-        _infrastructure = found;
         _connectionString = await TestInfrastructure.CreateDatabaseAsync(found.PostgresAdmin, _database);
+        // A broker shared with other test runs (CI's, or several at once on a developer's machine): a vhost of
+        // the shape's own, or their services would answer each other's requests.
+        var rabbitMq = found.RabbitMq;
+        if (Environment.GetEnvironmentVariable(TestInfrastructure.RabbitMqVariable) is { Length: > 0 })
+            (rabbitMq, _deleteVhost) = await TestInfrastructure.CreateVhostAsync(found.RabbitMq, _database);
+        _infrastructure = found with { RabbitMq = rabbitMq };
     }
 
     protected override IEnumerable<(string, Dictionary<string, string?>)> Hosts()
@@ -61,6 +67,8 @@ public sealed class DistributedShape : EasyImShape
     {
         if (_infrastructure is not null)
             await TestInfrastructure.DropDatabaseAsync(_infrastructure.PostgresAdmin, _database);
+        if (_deleteVhost is not null)
+            await _deleteVhost();
     }
 }
 

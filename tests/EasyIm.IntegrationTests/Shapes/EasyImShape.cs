@@ -84,10 +84,7 @@ public abstract class EasyImShape : IAsyncLifetime
     /// </summary>
     public async Task<long> StoreWithoutPushAsync(string conversationId, long senderId, long toId, string content, string clientMsgId)
     {
-        var messaging = _hosts.Select(h => h.Services)
-            .FirstOrDefault(s => s.GetRequiredService<IServiceProviderIsService>().IsService(typeof(MessagingDbContext)))
-            ?? throw new InvalidOperationException($"no process of the {Name} shape runs messaging");
-        await using var scope = messaging.CreateAsyncScope();
+        await using var scope = MessagingServices.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<MessagingDbContext>();
         await using var transaction = await db.Database.BeginTransactionAsync();
         var conversation = await db.Conversations.SingleAsync(c => c.Id == conversationId);
@@ -108,6 +105,21 @@ public abstract class EasyImShape : IAsyncLifetime
         await db.SaveChangesAsync();
         await transaction.CommitAsync();
         return conversation.LastSeq;
+    }
+
+    private IServiceProvider MessagingServices => _hosts.Select(h => h.Services)
+        .FirstOrDefault(s => s.GetRequiredService<IServiceProviderIsService>().IsService(typeof(MessagingDbContext)))
+        ?? throw new InvalidOperationException($"no process of the {Name} shape runs messaging");
+
+    /// <summary>
+    /// Runs SQL on messaging's store, <paramref name="sqlite"/> or <paramref name="postgres"/> by the shape's
+    /// provider: a test's way to make the database itself refuse rows, as a check or a trigger would.
+    /// </summary>
+    public async Task ExecuteOnMessagingStoreAsync(string sqlite, string postgres)
+    {
+        await using var scope = MessagingServices.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<MessagingDbContext>();
+        await db.Database.ExecuteSqlRawAsync(db.Database.IsNpgsql() ? postgres : sqlite);
     }
 
     private async Task StartHostsAsync()

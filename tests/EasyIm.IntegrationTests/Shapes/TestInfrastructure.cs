@@ -1,5 +1,8 @@
 using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
 using System.Net.Sockets;
+using System.Text;
 using Npgsql;
 using Testcontainers.PostgreSql;
 using Testcontainers.RabbitMq;
@@ -68,6 +71,38 @@ public static class TestInfrastructure
         await admin.OpenAsync();
         await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)", admin);
         await drop.ExecuteNonQueryAsync();
+    }
+
+    /// <summary>
+    /// A RabbitMQ vhost of its own on <paramref name="rabbitMq"/>'s broker, made through the management API
+    /// (<c>EASYIM_TEST_RABBITMQ_API</c>, else port 15672 of the broker's host), so that test runs sharing one
+    /// broker never consume each other's queues. Returns its amqp:// address and a way to delete it.
+    /// </summary>
+    public static async Task<(string RabbitMq, Func<Task> Delete)> CreateVhostAsync(string rabbitMq, string name)
+    {
+        var amqp = new Uri(rabbitMq);
+        var credentials = Uri.UnescapeDataString(amqp.UserInfo.Length > 0 ? amqp.UserInfo : "guest:guest");
+        var address = Environment.GetEnvironmentVariable("EASYIM_TEST_RABBITMQ_API") is { Length: > 0 } configured
+            ? new Uri(configured)
+            : new UriBuilder("http", amqp.Host, 15672).Uri;
+        var api = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromSeconds(30) };
+        api.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes(credentials)));
+        try
+        {
+            (await api.PutAsync($"api/vhosts/{name}", JsonContent.Create(new { }))).EnsureSuccessStatusCode();
+            (await api.PutAsJsonAsync($"api/permissions/{name}/{Uri.EscapeDataString(credentials.Split(':')[0])}",
+                new { configure = ".*", write = ".*", read = ".*" })).EnsureSuccessStatusCode();
+        }
+        catch
+        {
+            api.Dispose();
+            throw;
+        }
+        return (new UriBuilder(amqp) { Path = "/" + name }.Uri.ToString(), async () =>
+        {
+            using (api)
+                await api.DeleteAsync($"api/vhosts/{name}");
+        });
     }
 
     public static int FreePort()

@@ -19,8 +19,7 @@ public sealed class ServerProcesses : IAsyncDisposable
     private readonly DirectoryInfo _workDir = Directory.CreateTempSubdirectory("easyim-proc-");
     private readonly string _name = "easyim_proc_" + Guid.NewGuid().ToString("N")[..12];
     private Infrastructure? _infrastructure;
-    private HttpClient? _rabbitApi;
-    private bool _vhost;
+    private Func<Task>? _deleteVhost;
     private bool _database;
 
     public int ApiPort { get; } = TestInfrastructure.FreePort();
@@ -98,21 +97,11 @@ public sealed class ServerProcesses : IAsyncDisposable
 
     private Task WaitUntilReadyAsync(int apiPort) => _processes[^1].WaitUntilReadyAsync(apiPort);
 
-    /// <summary>A vhost of its own, made through the management API (http://host:15672, or EASYIM_TEST_RABBITMQ_API).</summary>
     private async Task<string> CreateVhostAsync(string rabbitMq)
     {
-        var amqp = new Uri(rabbitMq);
-        var credentials = Uri.UnescapeDataString(amqp.UserInfo.Length > 0 ? amqp.UserInfo : "guest:guest");
-        var api = Environment.GetEnvironmentVariable("EASYIM_TEST_RABBITMQ_API") is { Length: > 0 } configured
-            ? new Uri(configured)
-            : new UriBuilder("http", amqp.Host, 15672).Uri;
-        _rabbitApi = new HttpClient { BaseAddress = api, Timeout = TimeSpan.FromSeconds(30) };
-        _rabbitApi.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes(credentials)));
-        (await _rabbitApi.PutAsync($"api/vhosts/{_name}", JsonContent.Create(new { }))).EnsureSuccessStatusCode();
-        _vhost = true;
-        (await _rabbitApi.PutAsJsonAsync($"api/permissions/{_name}/{Uri.EscapeDataString(credentials.Split(':')[0])}",
-            new { configure = ".*", write = ".*", read = ".*" })).EnsureSuccessStatusCode();
-        return new UriBuilder(amqp) { Path = "/" + _name }.Uri.ToString();
+        var (address, delete) = await TestInfrastructure.CreateVhostAsync(rabbitMq, _name);
+        _deleteVhost = delete;
+        return address;
     }
 
     /// <summary>Registers a user with a fresh account.</summary>
@@ -154,9 +143,8 @@ public sealed class ServerProcesses : IAsyncDisposable
         Http.Dispose();
         if (_database && _infrastructure is not null)
             await TestInfrastructure.DropDatabaseAsync(_infrastructure.PostgresAdmin, _name);
-        if (_vhost && _rabbitApi is not null)
-            await _rabbitApi.DeleteAsync($"api/vhosts/{_name}");
-        _rabbitApi?.Dispose();
+        if (_deleteVhost is not null)
+            await _deleteVhost();
         try
         {
             _workDir.Delete(recursive: true);
