@@ -285,7 +285,8 @@ public sealed class FrameHandler(
                 // Never waits: a receipt is coalesced with the same cursor's waiting one, or refused when this
                 // connection already has too many waiting, so one connection's flood never holds up another's.
                 if (!messaging.Record(new Receipt(session.UserId, conversation, seq.Value, status), connection))
-                    Refuse(connection, $"more than {MessagingOutbound.MaxReceiptsWaitingPerConnection} receipts of this connection for different conversations wait to be recorded; the receipt was dropped, send it again later");
+                    Refuse(connection, $"{FrameBudget.Name(FrameKind.Receipt)} are over budget ({MessagingOutbound.MaxReceiptsWaitingPerConnection} of this connection, " +
+                        "for different conversations, wait to be recorded); the frame was dropped");
                 return;
             }
             case EventContent.Sync:

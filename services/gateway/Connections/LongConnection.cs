@@ -116,12 +116,16 @@ public abstract class LongConnection : IThreadPoolWorkItem
         // connection of the format, and the writer uses these.
         var bytes = frame.StreamBytes(Format).Length;
         bool full, startWriter = false;
+        string? bound = null;
         lock (_sendLock)
         {
             if (_sendCompleted)
                 return false;
-            full = _queuedFrames >= Options.SendQueueCapacity
-                || (_queuedFrames > 0 && _queuedBytes + bytes > Options.SendQueueBytes);
+            if (_queuedFrames >= Options.SendQueueCapacity)
+                bound = $"{Options.SendQueueCapacity} frames";
+            else if (_queuedFrames > 0 && _queuedBytes + bytes > Options.SendQueueBytes)
+                bound = $"{Options.SendQueueBytes} bytes";
+            full = bound is not null;
             if (!full)
             {
                 (_pending ??= []).Add(frame);
@@ -136,9 +140,9 @@ public abstract class LongConnection : IThreadPoolWorkItem
             StartWriter();
         if (full && !IsClosing)
         {
-            _logger.LogWarning("Connection {ConnectionId} of user {UserId} has {Frames} frames ({Bytes} bytes) waiting to be written: the client does not read; dropping it",
-                Id, UserId, Volatile.Read(ref _queuedFrames), Interlocked.Read(ref _queuedBytes));
-            Abort("send queue full: the client does not read what it is sent");
+            _logger.LogWarning("Connection {ConnectionId} of user {UserId} has {Bound} waiting to be written: the client does not read; dropping it",
+                Id, UserId, bound);
+            Abort($"send queue full ({bound}): the client does not read what it is sent");
         }
         return !full;
     }

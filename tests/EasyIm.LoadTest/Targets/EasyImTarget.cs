@@ -27,9 +27,11 @@ public sealed class EasyImTarget : ILoadTarget
         ["Logging__Console__FormatterOptions__ColorBehavior"] = "Disabled",
         // Chat pairs are strangers: what is measured is the message path, not the friendship check.
         ["Messaging__RequireFriendship"] = "false",
-        // One sender sends thousands of messages a second; the per-connection limit is for people.
+        // One sender sends thousands of messages a second; the per-connection and per-user chat budgets are for people.
         ["Gateway__RateLimit__PerSecond"] = "10000000",
         ["Gateway__RateLimit__Burst"] = "10000000",
+        ["Gateway__Budgets__ChatPerUser__PerSecond"] = "10000000",
+        ["Gateway__Budgets__ChatPerUser__Burst"] = "10000000",
         // The default 100,000 PBKDF2 iterations make registration ~9 a second on two cores.
         ["Auth__PasswordIterations"] = "1000",
     };
