@@ -58,7 +58,7 @@ public abstract class LongConnection : IThreadPoolWorkItem
         _time = time ?? TimeProvider.System;
         _lastHeard = _time.GetTimestamp();
         Budgets = new ConnectionBudgets(options, _time);
-        SyncGate = new SyncGate(Send, options.HandshakeTimeoutSpan, options.SendQueueCapacity);
+        SyncGate = new SyncGate(Send, options.HandshakeTimeoutSpan, options.SendQueueCapacity, maxHeldBytes: options.SendQueueBytes);
     }
 
     /// <summary>What pushes go through: holds chat messages back while the connect-time sync runs.</summary>
