@@ -73,6 +73,8 @@ public sealed class GatewayOptions
         public Budget ChatPerUser { get; set; } = new() { PerSecond = 200, Burst = 400 };
         /// <summary>Handshakes of one user, each with its connect-time sync: reconnecting does not buy syncs.</summary>
         public Budget HandshakesPerUser { get; set; } = new() { PerSecond = 1, Burst = 30 };
+        /// <summary>HTTP API requests with the user's token (friend invites and accepts over HTTP also draw from <see cref="FriendEventsPerUser"/>).</summary>
+        public Budget ApiPerUser { get; set; } = new() { PerSecond = 20, Burst = 200 };
         public int RefusalsBeforeClose { get; set; } = 20;
         /// <summary>Seconds.</summary>
         public int RefusalWindow { get; set; } = 10;
@@ -113,6 +115,7 @@ public sealed class GatewayOptions
         RequireBudget(Budgets.FriendEventsPerUser, nameof(BudgetOptions.FriendEventsPerUser));
         RequireBudget(Budgets.ChatPerUser, nameof(BudgetOptions.ChatPerUser));
         RequireBudget(Budgets.HandshakesPerUser, nameof(BudgetOptions.HandshakesPerUser));
+        RequireBudget(Budgets.ApiPerUser, nameof(BudgetOptions.ApiPerUser));
         Require(Budgets.RefusalsBeforeClose >= 1, "Budgets:RefusalsBeforeClose", "at least 1", Budgets.RefusalsBeforeClose);
         Require(Budgets.RefusalWindow > 0, "Budgets:RefusalWindow", "a positive number of seconds", Budgets.RefusalWindow);
     }

@@ -16,6 +16,8 @@ public enum FrameKind
     FriendEvent,
     /// <summary>A handshake, and with it a connect-time sync (per user only).</summary>
     Handshake,
+    /// <summary>A request to the HTTP API with the user's token (per user only).</summary>
+    Api,
 }
 
 /// <summary>
@@ -52,6 +54,7 @@ public sealed record FrameBudget(FrameKind Kind, double PerSecond, int Burst, bo
         FrameKind.Sync => "SYNC requests",
         FrameKind.FriendEvent => "friend events (FRIEND_INVITE, FRIEND_AGREE)",
         FrameKind.Handshake => "handshakes (each with its connect-time sync)",
+        FrameKind.Api => "HTTP API requests",
         _ => kind.ToString(),
     };
 
@@ -77,6 +80,7 @@ public sealed record FrameBudget(FrameKind Kind, double PerSecond, int Burst, bo
         FrameKind.Sync => From(options.Budgets.SyncPerUser, kind, true),
         FrameKind.FriendEvent => From(options.Budgets.FriendEventsPerUser, kind, true),
         FrameKind.Handshake => From(options.Budgets.HandshakesPerUser, kind, true),
+        FrameKind.Api => From(options.Budgets.ApiPerUser, kind, true),
         _ => null,
     };
 

@@ -30,7 +30,8 @@ public sealed class FrameHandler(
     MessagingOutbound messaging,
     IBus bus,
     TimeProvider time,
-    ILogger<FrameHandler> logger) : IDisposable
+    ILogger<FrameHandler> logger,
+    UserBudgets? userBudgets = null) : IDisposable
 {
     /// <summary>Friend requests one connection may be waiting on at once.</summary>
     public const int MaxRequestsInFlight = 8;
@@ -45,12 +46,17 @@ public sealed class FrameHandler(
     private readonly IRequestClient<ValidateAccessToken> _validate = bus.CreateRequestClient<ValidateAccessToken>(BusSetup.RequestTimeout);
     private readonly IRequestClient<SendFriendRequest> _invite = bus.CreateRequestClient<SendFriendRequest>(BusSetup.RequestTimeout);
     private readonly IRequestClient<AcceptFriendRequest> _agree = bus.CreateRequestClient<AcceptFriendRequest>(BusSetup.RequestTimeout);
-    private readonly UserBudgets _users = new(options);
+    // The gateway's own, shared with the HTTP API; a container that has none (a unit test's) gets one of the handler's.
+    private readonly UserBudgets _users = userBudgets ?? new UserBudgets(options);
 
     /// <summary>How this gateway answers SYNCs, one page at a time, one sync per connection at a time.</summary>
     public SyncRunner Syncs { get; } = new(bus, options, time, logger);
 
-    public void Dispose() => _users.Dispose();
+    public void Dispose()
+    {
+        if (userBudgets is null)
+            _users.Dispose();
+    }
 
     /// <summary>Handles one decoded frame. Throws <see cref="FrameException"/> for a frame that breaks the protocol (NOTIFY 400, close).</summary>
     public ValueTask HandleAsync(LongConnection connection, Msg msg) =>

@@ -3,8 +3,8 @@ using System.Threading.RateLimiting;
 namespace EasyIm.Gateway.Connections;
 
 /// <summary>
-/// The budgets a user's connections on this gateway share (SYNC, friend events, chat, handshakes), so
-/// that ten sockets do not buy ten times the cost. Each is a System.Threading.RateLimiting partitioned
+/// The budgets a user's connections and HTTP requests on this gateway share (SYNC, friend events, chat,
+/// handshakes, API requests), so that ten sockets, or the HTTP API beside them, do not buy ten times the cost. Each is a System.Threading.RateLimiting partitioned
 /// limiter keyed by user id: a user's bucket lives on after their connections close (a reconnect does not
 /// refill it), and the limiter drops it once it has been full and unused for a while.
 /// </summary>

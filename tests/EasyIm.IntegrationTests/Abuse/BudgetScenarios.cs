@@ -282,6 +282,30 @@ public abstract class BudgetScenarios(EasyImShape shape)
         await bystanders.VerifyAsync();
     }
 
+    [SkippableFact]
+    public async Task HTTP_requests_past_the_users_budget_are_answered_429_and_the_friend_routes_share_the_socket_events_budget()
+    {
+        shape.RequireAvailable();
+        var bystanders = await Bystanders.StartAsync(shape);
+        var (attacker, friend) = await FriendsAsync();
+        var target = await shape.NewUserAsync();
+
+        // FRIEND_INVITE over HTTP draws from the user's friend-event budget (20 at once) as over a socket.
+        var invites = await Task.WhenAll(Enumerable.Range(0, 40).Select(_ => shape.PostAsync("/api/user/friend/add", new { to_user_id = Id(target.Id) }, attacker.AccessToken)));
+        var refused = invites.First(r => r.Status == 429);
+        Assert.StartsWith("friend events (FRIEND_INVITE, FRIEND_AGREE) are over budget", refused.Msg);
+        Assert.Equal(429, refused.Code);
+
+        // Any request with the user's token draws from its API budget (200 at once, then 20 a second): 400 at once.
+        var replies = await Task.WhenAll(Enumerable.Range(0, 400).Select(_ => shape.GetAsync("/api/user/friends", attacker.AccessToken)));
+        Assert.All(replies, r => Assert.Contains(r.Status, new[] { 200, 429 }));
+        Assert.InRange(replies.Count(r => r.Status == 200), 200, 399);
+        Assert.StartsWith("HTTP API requests are over budget", replies.First(r => r.Status == 429).Msg);
+        // Another user is served meanwhile.
+        Assert.Equal(200, (await shape.GetAsync("/api/user/friends", friend.AccessToken)).Status);
+        await bystanders.VerifyAsync();
+    }
+
     /// <summary>Polls a condition the server reaches on its own, for at most <see cref="Answer"/>.</summary>
     private static async Task EventuallyAsync(Func<bool> condition, string what)
     {
