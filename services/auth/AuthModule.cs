@@ -13,7 +13,7 @@ namespace EasyIm.Auth;
 
 public static class AuthModule
 {
-    /// <summary>Users, passwords and tokens: the auth database, its id generator and the signing key.</summary>
+    /// <summary>Users, passwords and tokens: the auth database, its id generator, the signing key and the token settings.</summary>
     public static IHostApplicationBuilder AddAuth(this IHostApplicationBuilder builder)
     {
         builder.AddServiceDatabase<AuthDbContext, SqliteAuthDbContext, PostgresAuthDbContext>(AuthDbContext.Service);
@@ -21,8 +21,11 @@ public static class AuthModule
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddSingleton(new PasswordHashing(builder.Configuration.GetValue(PasswordHashing.IterationsKey, PasswordHashing.DefaultIterations)));
         builder.Services.AddSingleton<SigningKeyStore>();
+        builder.Services.AddSingleton((builder.Configuration.GetSection(TokenOptions.Section).Get<TokenOptions>() ?? new TokenOptions()).Validate());
         builder.Services.AddSingleton<TokenService>();
+        builder.Services.AddScoped<SessionTokens>();
         builder.Services.AddHostedService<LoadSigningKey>();
+        builder.Services.AddHostedService<PruneExpiredSessions>();
         return builder;
     }
 
@@ -35,5 +38,6 @@ public static class AuthModule
         bus.AddConsumer<RefreshTokenConsumer>();
         bus.AddConsumer<ValidateAccessTokenConsumer>();
         bus.AddConsumer<GetUserProfilesConsumer>();
+        bus.AddConsumer<CheckSessionsConsumer>();
     }
 }

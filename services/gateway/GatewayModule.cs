@@ -57,7 +57,9 @@ public static class GatewayModule
     {
         bus.AddConsumer<PushToUsersConsumer, PushToUsersConsumerDefinition>();
         bus.AddConsumer<UserTokensRevokedConsumer, UserTokensRevokedConsumerDefinition>();
+        bus.AddConsumer<UserSessionRevokedConsumer, UserSessionRevokedConsumerDefinition>();
         bus.AddReceiveEndpointObserver<ResyncAfterReconnect>();
+        bus.AddReceiveEndpointObserver<RecheckSessionsAfterReconnect>();
     }
 
     public static WebApplication MapGateway(this WebApplication app)

@@ -31,6 +31,7 @@ public sealed class EasyImClient : IAsyncDisposable
     private readonly ClientWebSocket? _webSocket;
     private Task _receiving = Task.CompletedTask;
     private Task _keepingAlive = Task.CompletedTask;
+    private Task _renewing = Task.CompletedTask;
 
     private EasyImClient(ClientTransport transport, EasyImClientOptions options, Socket? socket, ClientWebSocket? webSocket)
     {
@@ -110,7 +111,32 @@ public sealed class EasyImClient : IAsyncDisposable
         UserId = userId;
         if (_options.KeepAliveEvery is { } every && _keepingAlive.IsCompleted)
             _keepingAlive = Task.Run(() => KeepAliveAsync(every));
+        if (_options is { RenewEvery: { } renewEvery, FreshAccessToken: { } fresh } && _renewing.IsCompleted)
+            _renewing = Task.Run(() => RenewAsync(renewEvery, fresh));
         return reply;
+    }
+
+    /// <summary>
+    /// Renews the connection with a fresh access token of the same user: a heartbeat carrying it. The server
+    /// answers the heartbeat reply (read like any other frame), or NOTIFY 401 and closes if the token is not a
+    /// live one of this connection's user.
+    /// </summary>
+    public ValueTask RenewAsync(string accessToken, CancellationToken cancellationToken = default) =>
+        SendAsync(Frames.Heartbeat(UserId, accessToken), cancellationToken);
+
+    private async Task RenewAsync(TimeSpan every, Func<CancellationToken, Task<string>> fresh)
+    {
+        using var timer = new PeriodicTimer(every);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(_disposed.Token).ConfigureAwait(false) && !IsClosed)
+                await RenewAsync(await fresh(_disposed.Token).ConfigureAwait(false), _disposed.Token).ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            // The connection ended, or no fresh token could be had: the server closes the connection (NOTIFY
+            // 401) when its token expires, which the reader sees like any other close.
+        }
     }
 
     private async Task KeepAliveAsync(TimeSpan every)
@@ -342,6 +368,7 @@ public sealed class EasyImClient : IAsyncDisposable
         }
         _disposed.Cancel();
         await _keepingAlive.ConfigureAwait(false);
+        await _renewing.ConfigureAwait(false);
         try
         {
             _socket?.Shutdown(SocketShutdown.Both);

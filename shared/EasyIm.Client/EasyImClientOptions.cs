@@ -22,4 +22,13 @@ public sealed class EasyImClientOptions
     /// arrive like any other frame.
     /// </summary>
     public TimeSpan? KeepAliveEvery { get; init; }
+
+    /// <summary>
+    /// When set with <see cref="RenewEvery"/>: the server closes a connection whose access token expires, so
+    /// this often after the handshake a heartbeat carries a fresh access token from here (after a refresh),
+    /// which renews the connection until that token expires. Renew well before expiry.
+    /// </summary>
+    public Func<CancellationToken, Task<string>>? FreshAccessToken { get; init; }
+
+    public TimeSpan? RenewEvery { get; init; }
 }

@@ -14,7 +14,10 @@ public sealed class ServerProcess : IAsyncDisposable
     private readonly DirectoryInfo _workDir = Directory.CreateTempSubdirectory("easyim-web-");
     private readonly int _port = FreePort();
     private readonly int _apiPort = FreePort();
+    private readonly string[] _settings;
     private EasyImProcess? _process;
+
+    private ServerProcess(string[] settings) => _settings = settings;
 
     /// <summary>Where the web client is: the API port, as a user opens it.</summary>
     public Uri BaseAddress => new($"http://127.0.0.1:{_apiPort}/");
@@ -25,9 +28,10 @@ public sealed class ServerProcess : IAsyncDisposable
     /// <summary>The long-connection port, whose HTTP is served like the API port's.</summary>
     public Uri SocketPortAddress => new($"http://127.0.0.1:{_port}/");
 
-    public static async Task<ServerProcess> StartAsync()
+    /// <param name="settings">More command-line settings (<c>--Key=value</c>), e.g. short-lived tokens.</param>
+    public static async Task<ServerProcess> StartAsync(params string[] settings)
     {
-        var server = new ServerProcess();
+        var server = new ServerProcess(settings);
         await server.StartProcessAsync();
         return server;
     }
@@ -45,7 +49,7 @@ public sealed class ServerProcess : IAsyncDisposable
         _process = EasyImProcess.Start(
             ["--port", _port.ToString(), "--apiport", _apiPort.ToString(), "--EasyIm:ListenAddress=127.0.0.1",
              // Registration is on the path of every test; the production hash cost buys nothing here.
-             "--Auth:PasswordIterations=1000"],
+             "--Auth:PasswordIterations=1000", .. _settings],
             _workDir.FullName);
         await _process.WaitUntilReadyAsync(_apiPort, StartTimeout);
     }

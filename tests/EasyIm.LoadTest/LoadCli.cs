@@ -3,6 +3,7 @@ using System.CommandLine.Parsing;
 using System.Globalization;
 using System.Text.RegularExpressions;
 using EasyIm.Client;
+using EasyIm.LoadTest.Abuse;
 using EasyIm.LoadTest.Relay;
 using EasyIm.LoadTest.Scenarios;
 using EasyIm.LoadTest.Targets;
@@ -10,8 +11,8 @@ using EasyIm.LoadTest.Targets;
 namespace EasyIm.LoadTest;
 
 /// <summary>
-/// The tool's command line: <c>chat</c> (also the root's own action), <c>idle</c>, <c>fanout</c>, and the
-/// hidden <c>relay</c> and <c>agent</c> modes the tool starts itself in.
+/// The tool's command line: <c>chat</c> (also the root's own action), <c>idle</c>, <c>fanout</c>, <c>abuse</c>,
+/// and the hidden <c>relay</c> and <c>agent</c> modes the tool starts itself in.
 /// </summary>
 public static class LoadCli
 {
@@ -35,6 +36,10 @@ public static class LoadCli
         var idle = new Command("idle", "Idle authenticated connections on one gateway: memory per connection");
         AddIdle(idle, args);
         root.Subcommands.Add(idle);
+
+        var abuse = new Command("abuse", "Chat pairs at a fixed rate without, then with, hostile users attacking (limits as shipped): the bystanders' latency and losses, and what each attacker got");
+        AddAbuse(abuse, args);
+        root.Subcommands.Add(abuse);
 
         var relay = new Command("relay", "(internal) the bare relay baseline as a process") { Hidden = true };
         relay.SetAction(_ => BareRelay.RunAsync());
@@ -109,13 +114,59 @@ public static class LoadCli
         }));
     }
 
-    /// <summary>Options every scenario has: the shape, the transport, the baseline, and where RabbitMQ and PostgreSQL are.</summary>
+    private static void AddAbuse(Command command, string[] args)
+    {
+        var rate = new Option<double>("--rate") { Description = "Messages a second the bystanders offer in all, in both phases", DefaultValueFactory = _ => 4_000 };
+        var pairs = Whole("--pairs", "Bystander sender/receiver pairs (friends), one connection each", 100, 1, 7_500);
+        var maxInFlight = Whole("--max-in-flight", "A bystander sender with this many messages awaiting their ack skips the next ones (reported as fallen behind)", 10_000, 1);
+        var attacks = new Option<string>("--attacks")
+        {
+            Description = $"{AttackKinds.All}, or some of {string.Join(", ", Enum.GetValues<AttackKind>().Select(AttackKinds.Name))} separated by commas",
+            DefaultValueFactory = _ => AttackKinds.All,
+        };
+        attacks.Validators.Add(result =>
+        {
+            try
+            {
+                AttackKinds.Parse(result.GetValueOrDefault<string>() ?? "");
+            }
+            catch (ArgumentException ex)
+            {
+                result.AddError(ex.Message);
+            }
+        });
+        var history = Whole("--history", "Messages in the conversation the SYNC flood asks for from 0 (and the receipt flood acknowledges)", 2_000, 10, 50_000);
+        foreach (var option in new Option[] { rate, pairs, maxInFlight, attacks, history })
+            command.Options.Add(option);
+        var flow = new FlowSymbols(command);
+        var common = new CommonSymbols(command, args, baseline: false);
+        command.SetAction((parsed, ct) => Guarded(() =>
+        {
+            var sendRate = parsed.GetValue(rate);
+            if (sendRate <= 0)
+                throw new ArgumentException("--rate must be above 0");
+            var kinds = AttackKinds.Parse(parsed.GetValue(attacks)!);
+            var full = $"abuse --rate {Text(sendRate)} --pairs {parsed.GetValue(pairs)} --max-in-flight {parsed.GetValue(maxInFlight)} " +
+                $"--attacks {(kinds.Count == Enum.GetValues<AttackKind>().Length ? AttackKinds.All : string.Join(',', kinds.Select(AttackKinds.Name)))} " +
+                $"--history {parsed.GetValue(history)} {flow.Arguments(parsed)}";
+            return AbuseScenario.RunAsync(common.Read(parsed, full), parsed.GetValue(pairs),
+                flow.Read(parsed, SendMode.Rate, sendRate, window: 1, parsed.GetValue(maxInFlight)), kinds, parsed.GetValue(history), ct);
+        }));
+    }
+
+    /// <summary>Options every scenario has: the shape, the transport, the baseline, server settings, and where RabbitMQ and PostgreSQL are.</summary>
     private sealed class CommonSymbols
     {
         private static readonly string[] Shapes = ["standalone", "distributed"];
         private static readonly string[] Transports = ["ws-json", "ws-protobuf", "tcp-json", "tcp-protobuf"];
 
         private readonly string[] _args;
+        private readonly bool _baseline;
+        private readonly Option<string[]> _serverSettings = new("--server-setting")
+        {
+            Description = "A setting for every server process, Key=Value with a configuration key (Gateway:RateLimit:PerSecond=200); repeat it for more. Over the scenario's own",
+            DefaultValueFactory = _ => [],
+        };
         private readonly Option<string> _shape = Choice("--shape", "standalone: one easyim process on SQLite; distributed: auth, friends, messaging and gateway processes on RabbitMQ and PostgreSQL", Shapes);
         private readonly Option<string> _transport = Choice("--transport", "How the clients connect, to EasyIm and to the relay alike", Transports);
         private readonly Option<bool> _noBaseline = new("--no-baseline") { Description = "Skip the bare relay baseline (no ratios then)" };
@@ -123,11 +174,29 @@ public static class LoadCli
         private readonly Option<string> _rabbitMqApi = Endpoint("--rabbitmq-api", "RabbitMQ's management API, to make and delete the run's vhost", InfrastructureOptions.RabbitMqApiVariable, InfrastructureOptions.DefaultRabbitMqApi);
         private readonly Option<string> _postgres = Endpoint("--postgres", "PostgreSQL connection string of a role that may CREATE DATABASE (the run makes its own)", InfrastructureOptions.PostgresVariable, InfrastructureOptions.DefaultPostgres);
 
-        public CommonSymbols(Command command, string[] args)
+        /// <param name="baseline">Whether the scenario runs the bare relay too (<c>--no-baseline</c> skips it); the abuse scenario compares EasyIm with itself.</param>
+        public CommonSymbols(Command command, string[] args, bool baseline = true)
         {
             _args = args;
-            foreach (var option in new Option[] { _shape, _transport, _noBaseline, _rabbitMq, _rabbitMqApi, _postgres })
+            _baseline = baseline;
+            _serverSettings.Validators.Add(result =>
+            {
+                foreach (var setting in result.GetValueOrDefault<string[]>() ?? [])
+                {
+                    try
+                    {
+                        ServerSetting.Parse(setting);
+                    }
+                    catch (ArgumentException ex)
+                    {
+                        result.AddError(ex.Message);
+                    }
+                }
+            });
+            foreach (var option in new Option[] { _shape, _transport, _serverSettings, _rabbitMq, _rabbitMqApi, _postgres })
                 command.Options.Add(option);
+            if (baseline)
+                command.Options.Add(_noBaseline);
         }
 
         public Shape Shape(ParseResult parsed) => parsed.GetValue(_shape) == "distributed" ? Targets.Shape.Distributed : Targets.Shape.Standalone;
@@ -136,15 +205,19 @@ public static class LoadCli
         public CommonOptions Read(ParseResult parsed, string scenario)
         {
             var shape = Shape(parsed);
+            var settings = parsed.GetValue(_serverSettings) ?? [];
+            var baseline = _baseline && !parsed.GetValue(_noBaseline);
             var full = $"{RunPrefix} {scenario} --shape {parsed.GetValue(_shape)} --transport {parsed.GetValue(_transport)}" +
-                (parsed.GetValue(_noBaseline) ? " --no-baseline" : "") +
+                (_baseline && !baseline ? " --no-baseline" : "") +
+                string.Concat(settings.Select(s => $" --server-setting {Quote([Redacted(s)])}")) +
                 (shape == Targets.Shape.Distributed
                     ? NonDefault("--rabbitmq", parsed.GetValue(_rabbitMq)!, InfrastructureOptions.DefaultRabbitMq)
                       + NonDefault("--rabbitmq-api", parsed.GetValue(_rabbitMqApi)!, InfrastructureOptions.DefaultRabbitMqApi)
                       + NonDefault("--postgres", parsed.GetValue(_postgres)!, InfrastructureOptions.DefaultPostgres)
                     : "");
-            return new CommonOptions(shape, Transport(parsed.GetValue(_transport)!), !parsed.GetValue(_noBaseline),
+            return new CommonOptions(shape, Transport(parsed.GetValue(_transport)!), baseline,
                 new InfrastructureOptions(parsed.GetValue(_rabbitMq)!, parsed.GetValue(_rabbitMqApi)!, parsed.GetValue(_postgres)!),
+                settings.Select(ServerSetting.Parse).GroupBy(s => s.Variable).ToDictionary(g => g.Key, g => g.Last().Value),
                 $"{RunPrefix} {Quote(_args.Select(Redacted))}", full);
         }
 

@@ -5,11 +5,14 @@ using MassTransit;
 
 namespace EasyIm.Auth.Consumers;
 
-public sealed class CheckTokenConsumer(AuthDbContext db, TokenService tokens) : IConsumer<CheckToken>
+/// <summary>Is a token live, and for how long? A refresh token is live only while it is its session's current one.</summary>
+public sealed class CheckTokenConsumer(AuthDbContext db, TokenService tokens, SessionTokens sessions) : IConsumer<CheckToken>
 {
     public async Task Consume(ConsumeContext<CheckToken> context)
     {
-        if (await tokens.AuthenticateAsync(db, context.Message.Token, grantType: null, context.CancellationToken) is not var (user, claims))
+        var token = context.Message.Token;
+        if (await tokens.AuthenticateAsync(db, token, grantType: null, context.CancellationToken) is not var (user, claims)
+            || (claims.GrantType == TokenService.RefreshGrant && !await sessions.IsCurrentAsync(claims, token, context.CancellationToken)))
         {
             await context.RespondAsync(Sessions.BadToken);
             return;

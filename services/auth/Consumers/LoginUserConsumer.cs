@@ -6,7 +6,7 @@ using Microsoft.EntityFrameworkCore;
 
 namespace EasyIm.Auth.Consumers;
 
-public sealed class LoginUserConsumer(AuthDbContext db, PasswordHashing passwords, TokenService tokens) : IConsumer<LoginUser>
+public sealed class LoginUserConsumer(AuthDbContext db, PasswordHashing passwords, TokenService tokens, SessionTokens sessions) : IConsumer<LoginUser>
 {
     public async Task Consume(ConsumeContext<LoginUser> context)
     {
@@ -29,6 +29,6 @@ public sealed class LoginUserConsumer(AuthDbContext db, PasswordHashing password
             await context.RespondAsync(Sessions.BadCredentials);
             return;
         }
-        await context.RespondAsync(Sessions.Issue(tokens, user));
+        await context.RespondAsync(await Sessions.StartAsync(sessions, tokens, user, context.CancellationToken));
     }
 }

@@ -13,6 +13,7 @@ public sealed class RegisterUserConsumer(
     AuthDbContext db,
     PasswordHashing passwords,
     TokenService tokens,
+    SessionTokens sessions,
     [FromKeyedServices(AuthDbContext.Service)] SnowflakeIds ids,
     TimeProvider time) : IConsumer<RegisterUser>
 {
@@ -59,6 +60,6 @@ public sealed class RegisterUserConsumer(
         }
 
         await context.Publish(new UserRegistered(user.Id, user.Account, user.Nickname, user.Avatar, time.GetUtcNow()));
-        await context.RespondAsync(Sessions.Issue(tokens, user));
+        await context.RespondAsync(await Sessions.StartAsync(sessions, tokens, user, context.CancellationToken));
     }
 }

@@ -6,7 +6,7 @@ using MassTransit;
 
 namespace EasyIm.Auth.Consumers;
 
-/// <summary>A gateway's handshake or API call: is this a live access token, and (when named) is it this user's?</summary>
+/// <summary>A gateway's handshake, connection renewal or API call: is this a live access token, and (when named) is it this user's?</summary>
 public sealed class ValidateAccessTokenConsumer(AuthDbContext db, TokenService tokens) : IConsumer<ValidateAccessToken>
 {
     public async Task Consume(ConsumeContext<ValidateAccessToken> context)
@@ -18,6 +18,6 @@ public sealed class ValidateAccessTokenConsumer(AuthDbContext db, TokenService t
             await context.RespondAsync(new RequestRejected(401, "access_token is invalid or expired, or not this user's"));
             return;
         }
-        await context.RespondAsync(new AccessTokenValidated(user.Id, user.Account, claims.TokenVersion, claims.ExpiresAt));
+        await context.RespondAsync(new AccessTokenValidated(user.Id, user.Account, claims.TokenVersion, claims.ExpiresAt, claims.SessionId));
     }
 }

@@ -10,6 +10,8 @@ public abstract class AuthDbContext(DbContextOptions options) : DbContext(option
 
     public DbSet<User> Users => Set<User>();
     public DbSet<SigningKey> SigningKeys => Set<SigningKey>();
+    public DbSet<LoginSession> LoginSessions => Set<LoginSession>();
+    public DbSet<IssuedRefreshToken> RefreshTokens => Set<IssuedRefreshToken>();
 
     protected override void OnModelCreating(ModelBuilder model)
     {
@@ -32,6 +34,20 @@ public abstract class AuthDbContext(DbContextOptions options) : DbContext(option
             e.ToTable("signing_keys");
             e.HasKey(x => x.Id);
             e.Property(x => x.Id).ValueGeneratedNever();
+        });
+        model.Entity<LoginSession>(e =>
+        {
+            e.ToTable("login_sessions");
+            e.HasKey(x => x.Id);
+            e.Property(x => x.Id).ValueGeneratedNever();
+            e.HasIndex(x => x.ExpiresAtMs);
+        });
+        model.Entity<IssuedRefreshToken>(e =>
+        {
+            e.ToTable("refresh_tokens");
+            e.HasKey(x => x.TokenHash);
+            e.Property(x => x.TokenHash).HasMaxLength(32);
+            e.HasIndex(x => x.ExpiresAtMs);
         });
         model.AddNodeLeases();
     }

@@ -13,7 +13,12 @@ public static class UserApi
 {
     public sealed record SessionData(string Id, string Nickname, string Avatar, string AccessToken, long ExpiresIn, string RefreshToken);
     public sealed record TokenCheckData(long ExpiresIn, string GrantType);
-    public sealed record TokenRefreshData(string Token, long ExpiresIn, string GrantType);
+    /// <summary>
+    /// easyim's <c>{token, expires_in, grant_type}</c> (the token of the grant asked for), and the whole new pair
+    /// beside it: a refresh rotates the refresh token, so a client must keep <c>refresh_token</c> from here.
+    /// </summary>
+    public sealed record TokenRefreshData(string Token, long ExpiresIn, string GrantType,
+        string AccessToken, long AccessExpiresIn, string RefreshToken, long RefreshExpiresIn);
 
     public static RouteGroupBuilder MapUserApi(this IEndpointRouteBuilder app)
     {
@@ -27,8 +32,10 @@ public static class UserApi
         api.MapGet("/check_token", CheckToken)
             .WithSummary("Tell whether an access or refresh token is live, and for how long");
         api.MapPost("/refresh_token", Refresh)
-            .WithSummary("Trade a refresh token for a new token; reset_secret revokes all earlier tokens")
-            .WithDescription("JSON body: {grant_type: access_token|refresh_token, refresh_token, reset_secret?}");
+            .WithSummary("Rotate a refresh token: a new access and refresh token, the old refresh token dead; reset_secret revokes all earlier tokens")
+            .WithDescription("JSON body: {grant_type: access_token|refresh_token, refresh_token, reset_secret?}. " +
+                "token is the new token of grant_type; refresh_token is always the new refresh token. " +
+                "A refresh token used again after its rotation revokes its whole login session.");
         return api;
     }
 
@@ -79,6 +86,9 @@ public static class UserApi
         if (grantType is not ("access_token" or "refresh_token"))
             throw new ApiInputException("grant_type", "grant_type must be access_token or refresh_token");
         return await ServiceCalls.AskAsync(auth, new RefreshToken(grantType, refreshToken, resetSecret),
-            (TokenRefreshed r) => new TokenRefreshData(r.Token, r.ExpiresIn, r.GrantType), ct);
+            (TokenRefreshed r) => r.GrantType == "refresh_token"
+                ? new TokenRefreshData(r.RefreshToken, r.RefreshExpiresIn, r.GrantType, r.AccessToken, r.AccessExpiresIn, r.RefreshToken, r.RefreshExpiresIn)
+                : new TokenRefreshData(r.AccessToken, r.AccessExpiresIn, r.GrantType, r.AccessToken, r.AccessExpiresIn, r.RefreshToken, r.RefreshExpiresIn),
+            ct);
     }
 }

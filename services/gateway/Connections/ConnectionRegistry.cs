@@ -8,7 +8,7 @@ namespace EasyIm.Gateway.Connections;
 public enum Admission
 {
     Added,
-    /// <summary>The user's tokens were revoked above the session's version meanwhile.</summary>
+    /// <summary>The user's tokens were revoked above the session's version, or its login session was, meanwhile.</summary>
     Revoked,
     /// <summary>The user has <see cref="GatewayOptions.MaxConnectionsPerUser"/> live connections here, none silent long enough to give way.</summary>
     OverCap,
@@ -27,6 +27,7 @@ public sealed class ConnectionRegistry(GatewayOptions options, TimeProvider time
     private readonly ConcurrentDictionary<string, LongConnection> _open = new();
     private readonly ConcurrentDictionary<long, ImmutableArray<LongConnection>> _byUser = new();
     private readonly ConcurrentDictionary<long, (int Version, DateTimeOffset At)> _revoked = new();
+    private readonly ConcurrentDictionary<long, DateTimeOffset> _revokedSessions = new();
     private readonly Lock _lock = new();
 
     public int OpenCount => _open.Count;
@@ -49,15 +50,15 @@ public sealed class ConnectionRegistry(GatewayOptions options, TimeProvider time
 
     /// <summary>
     /// Adds an authenticated connection under its user. Returns false (and adds nothing) when the
-    /// user's tokens were revoked above the session's version meanwhile, or the user is at the cap;
-    /// otherwise <paramref name="replaced"/> holds the connections it replaces, now removed.
+    /// user's tokens were revoked above the session's version, or its login session was revoked, meanwhile,
+    /// or the user is at the cap; otherwise <paramref name="replaced"/> holds the connections it replaces, now removed.
     /// </summary>
     public bool TryAdd(LongConnection connection, out IReadOnlyList<LongConnection> replaced) =>
         Admit(connection, null, out replaced) == Admission.Added;
 
     /// <summary>
-    /// Adds an authenticated connection under its user, unless the user's tokens were revoked above the
-    /// session's version meanwhile or the user is at the cap. <paramref name="replaced"/> holds the live
+    /// Adds an authenticated connection under its user, unless the user's tokens (or its login session) were
+    /// revoked meanwhile or the user is at the cap. <paramref name="replaced"/> holds the live
     /// connections it replaces, now removed (the caller closes them): those of the same device, and at the
     /// cap the user's longest-silent connection when it has been silent for
     /// <see cref="GatewayOptions.ReplaceSilentAfter"/> (a half-dead socket must not lock its reconnecting
@@ -70,7 +71,7 @@ public sealed class ConnectionRegistry(GatewayOptions options, TimeProvider time
         lock (_lock)
         {
             replaced = [];
-            if (_revoked.TryGetValue(session.UserId, out var revoked) && revoked.Version > session.TokenVersion)
+            if (IsRevoked(session.UserId, session.Grant))
                 return Admission.Revoked;
             var current = _byUser.GetValueOrDefault(session.UserId, []);
             var sameDevice = session.DeviceId is null
@@ -126,6 +127,21 @@ public sealed class ConnectionRegistry(GatewayOptions options, TimeProvider time
         }
     }
 
+    /// <summary>True when a revocation heard lately covers the token: a renewal validated just before it must not outlive it.</summary>
+    public bool IsRevoked(long userId, TokenGrant grant) =>
+        (_revoked.TryGetValue(userId, out var revoked) && revoked.Version > grant.TokenVersion)
+        || (grant.SessionId != 0 && _revokedSessions.ContainsKey(grant.SessionId));
+
+    /// <summary>Every token of one login session of the user stopped working: returns the connections standing on one.</summary>
+    public IReadOnlyList<LongConnection> RevokeSession(long userId, long sessionId)
+    {
+        lock (_lock)
+        {
+            _revokedSessions[sessionId] = time.GetUtcNow();
+            return [.. OfUser(userId).Where(c => c.Session!.SessionId == sessionId)];
+        }
+    }
+
     public void ForgetOldRevocations()
     {
         var before = time.GetUtcNow() - RevocationMemory;
@@ -133,6 +149,11 @@ public sealed class ConnectionRegistry(GatewayOptions options, TimeProvider time
         {
             if (revoked.At < before)
                 _revoked.TryRemove(new KeyValuePair<long, (int, DateTimeOffset)>(userId, revoked));
+        }
+        foreach (var (sessionId, at) in _revokedSessions)
+        {
+            if (at < before)
+                _revokedSessions.TryRemove(new KeyValuePair<long, DateTimeOffset>(sessionId, at));
         }
     }
 }

@@ -14,7 +14,7 @@ public enum FrameKind
     Sync,
     /// <summary>FRIEND_INVITE and FRIEND_AGREE.</summary>
     FriendEvent,
-    /// <summary>A handshake, and with it a connect-time sync (per user only).</summary>
+    /// <summary>A handshake, and with it a connect-time sync; or a token renewal on a heartbeat (per user only).</summary>
     Handshake,
     /// <summary>A request to the HTTP API with the user's token (per user only).</summary>
     Api,
@@ -53,7 +53,7 @@ public sealed record FrameBudget(FrameKind Kind, double PerSecond, int Burst, bo
         FrameKind.Receipt => "receipts (ARRIVED, READ)",
         FrameKind.Sync => "SYNC requests",
         FrameKind.FriendEvent => "friend events (FRIEND_INVITE, FRIEND_AGREE)",
-        FrameKind.Handshake => "handshakes (each with its connect-time sync)",
+        FrameKind.Handshake => "handshakes and token renewals (each an auth check, a handshake also a sync)",
         FrameKind.Api => "HTTP API requests",
         _ => kind.ToString(),
     };

@@ -108,9 +108,13 @@ public sealed class FrameHandler(
         }
         if (connection.IsClosing || !response.Is(out Response<AccessTokenValidated>? validated))
             return;
+        if (validated.Message.ExpiresAt <= time.GetUtcNow())
+        {
+            connection.Close(401, "access_token expired");
+            return;
+        }
 
-
-        connection.Session = new Session(userId, deviceId, validated.Message.TokenVersion);
+        connection.Session = new Session(userId, deviceId, Grant(validated.Message));
         connection.ResetTimeout(options.DropAfterSpan);
         // Checked once the token is known good: a stranger naming the user cannot spend its budget.
         if (_users.TryTake(userId, FrameKind.Handshake) is { } handshakes)
@@ -173,6 +177,12 @@ public sealed class FrameHandler(
 
     private async ValueTask DispatchAsync(LongConnection connection, Session session, Msg msg)
     {
+        if (msg.FromUserId.Length > 0 && msg.FromUserId != session.UserIdText && msg.AccessToken.Length > 0)
+        {
+            // Another user's id with a token: an attempt to move the connection to another user, not a slip.
+            connection.Close(401, "a connection cannot change users: from_user_id with an access_token must be the connection's user");
+            return;
+        }
         if (msg.FromUserId.Length > 0 && msg.FromUserId != session.UserIdText)
         {
             // Refused, not closed: DESIGN says the frame is refused; the connection's own user is still who it was.
@@ -248,7 +258,9 @@ public sealed class FrameHandler(
         switch (content.Key())
         {
             case EventContent.KeepAlive:
-                if (Admit(connection, FrameKind.KeepAlive))
+                if (msg.AccessToken.Length > 0)
+                    await RenewAsync(connection, session, msg.AccessToken);
+                else if (Admit(connection, FrameKind.KeepAlive))
                     connection.Send(ServerFrames.HeartbeatReply(session.UserId));
                 return;
             case EventContent.FriendInvite:
@@ -321,14 +333,66 @@ public sealed class FrameHandler(
         }
     }
 
+    private static TokenGrant Grant(AccessTokenValidated validated) => new(validated.TokenVersion, validated.SessionId, validated.ExpiresAt);
+
     /// <summary>
-    /// Takes the frame's tokens from its connection's budget and, for the costly kinds, its user's; false
+    /// A heartbeat with an access token renews the connection: a live token of the connection's user makes it
+    /// the token the connection stands on (its expiry, session and version); any other token ends the
+    /// connection with NOTIFY 401, as at the handshake. It costs auth a check, so besides the connection's
+    /// heartbeat budget it draws from the user's handshake budget.
+    /// </summary>
+    private async ValueTask RenewAsync(LongConnection connection, Session session, string token)
+    {
+        if (!Admit(connection, FrameKind.KeepAlive, userKind: FrameKind.Handshake))
+            return;
+        Response<AccessTokenValidated, RequestRejected> response;
+        try
+        {
+            response = await _validate.GetResponse<AccessTokenValidated, RequestRejected>(new ValidateAccessToken(session.UserId, token), connection.Closing);
+        }
+        catch (RequestTimeoutException)
+        {
+            // The connection keeps the token it stands on until that one expires; the client may try again.
+            connection.Send(ServerFrames.Notify(session.UserId, 503, "the auth service did not answer in time; the token was not renewed, try again"));
+            return;
+        }
+        catch (OperationCanceledException) when (connection.IsClosing)
+        {
+            return;
+        }
+        if (response.Is(out Response<RequestRejected>? rejected))
+        {
+            logger.LogInformation("Connection {ConnectionId} of user {UserId} presented a token that does not renew it: {Reason}",
+                connection.Id, session.UserId, rejected.Message.Message);
+            connection.Close(401, rejected.Message.Message);
+            return;
+        }
+        if (connection.IsClosing || !response.Is(out Response<AccessTokenValidated>? validated))
+            return;
+        var grant = Grant(validated.Message);
+        if (grant.ExpiresAt <= time.GetUtcNow())
+        {
+            connection.Close(401, "access_token expired");
+            return;
+        }
+        session.Renew(grant);
+        if (registry.IsRevoked(session.UserId, grant))
+        {
+            connection.Close(401, "the token was revoked (logout, secret reset or a reused refresh token)");
+            return;
+        }
+        connection.Send(ServerFrames.HeartbeatReply(session.UserId));
+    }
+
+    /// <summary>
+    /// Takes the frame's tokens from its connection's budget and, for the costly kinds, its user's (of
+    /// <paramref name="userKind"/> when the user pays for it in another kind); false
     /// (the frame refused, see <see cref="Refuse"/>) when either is spent. A refused chat message is
     /// also answered with its FAIL, so the client knows which message to send again.
     /// </summary>
-    private bool Admit(LongConnection connection, FrameKind kind, Msg? chat = null)
+    private bool Admit(LongConnection connection, FrameKind kind, Msg? chat = null, FrameKind? userKind = null)
     {
-        var over = connection.Budgets.TryTake(kind) ?? _users.TryTake(connection.UserId, kind);
+        var over = connection.Budgets.TryTake(kind) ?? _users.TryTake(connection.UserId, userKind ?? kind);
         if (over is null)
             return true;
         var why = over.Describe() + "; the frame was dropped";
@@ -361,10 +425,20 @@ public sealed class FrameHandler(
         var cursors = new Dictionary<string, ulong>();
         foreach (var cursor in conversations.EnumerateObject())
         {
+            try
+            {
+                _ = cursor.Name;
+            }
+            catch (InvalidOperationException)
+            {
+                throw new FrameException("a conversation id in \"conversations\" must be valid Unicode text (it holds an unpaired surrogate)");
+            }
             if (cursors.Count == MaxSyncConversations)
                 throw new FrameException($"\"conversations\" may name at most {MaxSyncConversations} conversations");
             if (cursor.Name.Length is 0 or > MaxConversationIdLength)
                 throw new FrameException("a conversation id in \"conversations\" is empty or too long");
+            if (TextRules.Problem(cursor.Name) is { } problem)
+                throw new FrameException("a conversation id in \"conversations\" " + problem);
             cursors[cursor.Name] = EventContent.ReadUInt64(cursor.Value, "conversations." + cursor.Name);
         }
         return cursors;

@@ -9,8 +9,8 @@ namespace EasyIm.Gateway.Connections;
 /// the <see cref="FrameHandler"/> in order. Frames to the client wait in a queue bounded in frames
 /// and in bytes, written by a writer that runs only while there is something to write (an idle
 /// connection has no writer waiting), one drained batch at a time; a client that stops reading fills
-/// its own queue and is dropped without slowing anyone else. A silent connection is closed by the gateway-wide
-/// <see cref="ConnectionSweeper"/>, not by a timer of its own. Closing is one path: queue a last
+/// its own queue and is dropped without slowing anyone else. A silent connection, or one whose access token expired, is
+/// closed by the gateway-wide <see cref="ConnectionSweeper"/>, not by a timer of its own. Closing is one path: queue a last
 /// frame (a NOTIFY) if there is one, stop handling input, let the writer flush, give the client a
 /// moment to read it, then cut.
 /// </summary>
@@ -288,6 +288,19 @@ public abstract class LongConnection : IThreadPoolWorkItem
         Close(408, message);
     }
 
+    public const string ExpiredReason = "the access token expired: renew it before it expires with a heartbeat carrying a fresh access_token, or reconnect with one";
+
+    /// <summary>
+    /// Closes the connection (NOTIFY 401) once the access token it stands on has expired (<paramref name="now"/>
+    /// on the gateway's clock), unless a heartbeat renewed it with a fresh one before.
+    /// </summary>
+    public void CloseIfExpired(DateTimeOffset now)
+    {
+        if (IsClosing || Session is not { } session || now < session.ExpiresAt)
+            return;
+        Close(401, ExpiredReason);
+    }
+
     /// <summary>Runs the connection until it is closed; returns when it is done with the transport.</summary>
     public async Task RunAsync(FrameHandler handler, TimeSpan handshakeLeft)
     {
@@ -423,6 +436,13 @@ public abstract class LongConnection : IThreadPoolWorkItem
         {
             _logger.LogInformation("Connection {ConnectionId} sent a bad frame: {Problem}", Id, ex.Message);
             Close(400, ex.Message);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // A frame the server failed on in a way nobody foresaw: that connection ends with a clear answer,
+            // and the others never notice.
+            _logger.LogWarning(ex, "Connection {ConnectionId} sent a frame the server failed to handle", Id);
+            Close(500, "the server could not handle this frame");
         }
     }
 

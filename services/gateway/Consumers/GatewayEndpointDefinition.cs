@@ -27,3 +27,5 @@ public abstract class GatewayEndpointDefinition<TConsumer> : ConsumerDefinition<
 public sealed class PushToUsersConsumerDefinition(GatewayIdentity gateway) : GatewayEndpointDefinition<PushToUsersConsumer>(gateway);
 
 public sealed class UserTokensRevokedConsumerDefinition(GatewayIdentity gateway) : GatewayEndpointDefinition<UserTokensRevokedConsumer>(gateway);
+
+public sealed class UserSessionRevokedConsumerDefinition(GatewayIdentity gateway) : GatewayEndpointDefinition<UserSessionRevokedConsumer>(gateway);

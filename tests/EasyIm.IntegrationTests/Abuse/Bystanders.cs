@@ -19,13 +19,14 @@ public sealed class Bystanders
     public TestUser Receiver { get; private init; } = null!;
 
     /// <summary>Makes a pair of friends on <paramref name="shape"/> and starts their chat; returns once the first messages are acked.</summary>
-    public static async Task<Bystanders> StartAsync(EasyImShape shape, int messages = 150, TimeSpan? sendFor = null)
+    /// <param name="tokens">On a server whose tokens live seconds: the bystanders renew their connections with fresh tokens from it.</param>
+    public static async Task<Bystanders> StartAsync(EasyImShape shape, int messages = 150, TimeSpan? sendFor = null, RenewingTokens? tokens = null)
     {
         var sender = await shape.NewUserAsync("bystander-a");
         var receiver = await shape.NewUserAsync("bystander-b");
         await shape.MakeFriendsAsync(sender, receiver);
         // The shapes drop a connection silent for 6 s, and an attack may outlast the bystanders' messages.
-        var traffic = new ChatTraffic(() => [shape.SocketPort], [(sender, receiver)], messages, sendFor ?? TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(2));
+        var traffic = new ChatTraffic(() => [shape.SocketPort], [(sender, receiver)], messages, sendFor ?? TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(2), tokens);
         await traffic.StartAsync();
         await traffic.WaitForAckedAsync(Math.Min(5, messages), TimeSpan.FromSeconds(30));
         return new Bystanders(traffic) { Sender = sender, Receiver = receiver };

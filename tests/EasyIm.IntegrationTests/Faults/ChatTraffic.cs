@@ -24,6 +24,8 @@ public sealed class ChatTraffic
     private readonly CancellationTokenSource _stop = new();
     private readonly TimeSpan _sendFor;
     private readonly List<Task> _running = [];
+    private readonly RenewingTokens? _tokens;
+    private readonly TimeSpan _renewEvery;
     private int _reconnects;
     private int _fails;
     private int _closes;
@@ -48,10 +50,16 @@ public sealed class ChatTraffic
     private readonly TimeSpan _keepAliveEvery;
 
     /// <param name="keepAliveEvery">How often an idle connection sends a heartbeat: below the server's <c>Gateway:DropAfter</c>.</param>
+    /// <param name="tokens">
+    /// On a server whose access tokens live seconds: where each connection gets its token, and renews its
+    /// connection with a fresh one every <paramref name="renewEvery"/>. Otherwise the users' own tokens.
+    /// </param>
     public ChatTraffic(Func<IReadOnlyList<int>> gatewayPorts, IEnumerable<(TestUser Sender, TestUser Receiver)> pairs, int perSender, TimeSpan sendFor,
-        TimeSpan? keepAliveEvery = null)
+        TimeSpan? keepAliveEvery = null, RenewingTokens? tokens = null, TimeSpan? renewEvery = null)
     {
         _keepAliveEvery = keepAliveEvery ?? TimeSpan.FromSeconds(20);
+        _tokens = tokens;
+        _renewEvery = renewEvery ?? TimeSpan.FromSeconds(2);
         _gatewayPorts = gatewayPorts;
         _lanes = pairs.Select((p, i) => new Lane(i, p.Sender, p.Receiver, perSender)).ToList();
         _sendFor = sendFor;
@@ -104,9 +112,19 @@ public sealed class ChatTraffic
             EasyImClient? client = null;
             try
             {
+                var options = _tokens is null
+                    ? new EasyImClientOptions { KeepAliveEvery = _keepAliveEvery, ConnectTimeout = TimeSpan.FromSeconds(5) }
+                    : new EasyImClientOptions
+                    {
+                        KeepAliveEvery = _keepAliveEvery,
+                        ConnectTimeout = TimeSpan.FromSeconds(5),
+                        RenewEvery = _renewEvery,
+                        FreshAccessToken = ct => _tokens.AccessTokenAsync(user, ct),
+                    };
                 client = await EasyImClient.ConnectAsync("127.0.0.1", port, i % 2 == 0 ? ClientTransport.TcpProtobuf : ClientTransport.WebSocketJson,
-                    new EasyImClientOptions { KeepAliveEvery = _keepAliveEvery, ConnectTimeout = TimeSpan.FromSeconds(5) }, cancellationToken);
-                await client.HandshakeAsync(user.Id, user.AccessToken, timeout: TimeSpan.FromSeconds(10), cancellationToken: cancellationToken);
+                    options, cancellationToken);
+                var token = _tokens is null ? user.AccessToken : await _tokens.AccessTokenAsync(user, cancellationToken);
+                await client.HandshakeAsync(user.Id, token, timeout: TimeSpan.FromSeconds(10), cancellationToken: cancellationToken);
                 return client;
             }
             catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)

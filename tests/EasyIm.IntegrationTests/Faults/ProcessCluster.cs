@@ -28,6 +28,23 @@ public sealed class ClusterNode(string target, int apiPort, int? socketPort, str
             await Process.KillAsync();
     }
 
+    /// <summary>
+    /// Freezes the process (SIGSTOP) until <see cref="ResumeAsync"/>: its sockets stay open but it reads and
+    /// answers nothing, so it cannot reconnect to a broker that went away meanwhile.
+    /// </summary>
+    public Task PauseAsync() => SignalAsync("STOP");
+
+    public Task ResumeAsync() => SignalAsync("CONT");
+
+    private async Task SignalAsync(string signal)
+    {
+        var process = Process ?? throw new InvalidOperationException($"{Target} was not started");
+        using var kill = System.Diagnostics.Process.Start("kill", ["-" + signal, process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        await kill.WaitForExitAsync();
+        if (kill.ExitCode != 0)
+            throw new InvalidOperationException($"kill -{signal} {process.Id} exited with {kill.ExitCode}");
+    }
+
     /// <summary>Waits until <c>/health/ready</c> answers 200 (bus and database reachable).</summary>
     public Task WaitReadyAsync(TimeSpan timeout) =>
         (Process ?? throw new InvalidOperationException($"{Target} was not started")).WaitUntilReadyAsync(ApiPort, timeout, Target);

@@ -110,6 +110,30 @@ public abstract class AuthScenarios(EasyImShape shape)
     }
 
     [SkippableFact]
+    public async Task Each_refresh_rotates_the_refresh_token_and_an_easyim_client_finds_the_new_one_in_token()
+    {
+        shape.RequireAvailable();
+        var user = await shape.NewUserAsync();
+
+        // An easyim client asks for a refresh token and keeps `token`, refresh after refresh.
+        var first = await shape.PostAsync("/api/user/refresh_token", new { grant_type = "refresh_token", refresh_token = user.RefreshToken });
+        var next = first.Data.GetProperty("token").GetString()!;
+        var second = await shape.PostAsync("/api/user/refresh_token", new { grant_type = "refresh_token", refresh_token = next });
+        // A client asking for an access token gets it in `token`, and the whole new pair beside it.
+        var third = await shape.PostAsync("/api/user/refresh_token",
+            new { grant_type = "access_token", refresh_token = second.Data.GetProperty("token").GetString() });
+
+        Assert.Equal((200, 200, 200), (first.Status, second.Status, third.Status));
+        Assert.Equal(next, first.Data.GetProperty("refresh_token").GetString());
+        Assert.Equal(30 * 86400, first.Data.GetProperty("expires_in").GetInt64());
+        Assert.Equal(401, (await shape.GetAsync($"/api/user/check_token?token={user.RefreshToken}")).Status);
+        Assert.Equal(third.Data.GetProperty("token").GetString(), third.Data.GetProperty("access_token").GetString());
+        Assert.Equal(7200, third.Data.GetProperty("expires_in").GetInt64());
+        Assert.Equal(200, (await shape.GetAsync("/api/user/friends", bearer: third.Data.GetProperty("access_token").GetString())).Status);
+        Assert.Equal(200, (await shape.GetAsync($"/api/user/check_token?token={third.Data.GetProperty("refresh_token").GetString()}")).Status);
+    }
+
+    [SkippableFact]
     public async Task Unknown_account_and_wrong_password_answer_alike()
     {
         shape.RequireAvailable();

@@ -5,7 +5,7 @@ namespace EasyIm.IntegrationTests.Shapes;
 /// RabbitMQ and a real PostgreSQL: the gateway reaches the services only through the broker.
 /// One distributed shape runs at a time (one collection), so no two shapes share the broker's queues.
 /// </summary>
-public sealed class DistributedShape : EasyImShape
+public class DistributedShape : EasyImShape
 {
     private readonly string _database = "easyim_test_" + Guid.NewGuid().ToString("N")[..12];
     private Infrastructure? _infrastructure;

@@ -58,6 +58,11 @@ public abstract class EasyImShape : IAsyncLifetime
 
     protected virtual Task CleanUpAsync() => Task.CompletedTask;
 
+    /// <summary>Settings of this shape's own on top of every host's (a server instance of a test's own, e.g. with short-lived tokens).</summary>
+    protected virtual void Configure(Dictionary<string, string?> settings)
+    {
+    }
+
     /// <summary>Settings every host of every shape shares.</summary>
     protected static Dictionary<string, string?> Common() => new()
     {
@@ -127,6 +132,7 @@ public abstract class EasyImShape : IAsyncLifetime
         foreach (var (target, settings) in Hosts())
         {
             settings[EasyImHost.TargetKey] = target;
+            Configure(settings);
             var host = EasyImHost.Build([], settings);
             await host.StartAsync();
             _hosts.Add(host);

@@ -1,7 +1,7 @@
 namespace EasyIm.IntegrationTests.Shapes;
 
 /// <summary>One process with every service, the in-memory bus and SQLite files in a temporary directory.</summary>
-public sealed class StandaloneShape : EasyImShape
+public class StandaloneShape : EasyImShape
 {
     private readonly string _dataDirectory = Path.Combine(Path.GetTempPath(), "easyim-test-" + Guid.NewGuid().ToString("N"));
 

@@ -12,23 +12,12 @@ public static class FlowReport
     /// <param name="fanout">Fan-out counts per delivery (one message, many recipients), chat per message.</param>
     public static void Write(TextWriter output, FlowResult easyim, FlowResult? relay, IReadOnlyList<ServiceLog> logs, PostgresConnectionSampler? postgres, bool fanout)
     {
-        var table = fanout
-            ? new MarkdownTable("system", "sent msg/s", "deliveries/s", "p50 ms", "p99 ms", "max ms", "SENT ack p99 ms",
-                "lost", "unacked", "duplicates", "out of order (recv / ack)", "server CPU µs/delivery")
-            : new MarkdownTable("system", "offered msg/s", "delivered msg/s", "p50 ms", "p99 ms", "max ms", "SENT ack p99 ms",
-                "lost", "unacked", "duplicates", "out of order (recv / ack)", "server CPU µs/msg");
+        var table = Table("system", fanout);
         Row(table, easyim);
         if (relay is not null)
         {
             Row(table, relay);
-            var latencies = easyim.Latency.TotalCount > 0 && relay.Latency.TotalCount > 0;
-            var acks = easyim.AckLatency.TotalCount > 0 && relay.AckLatency.TotalCount > 0;
-            table.Add("easyim ÷ relay",
-                Ratio(easyim.OfferedPerSecond, relay.OfferedPerSecond), Ratio(easyim.DeliveredPerSecond, relay.DeliveredPerSecond),
-                latencies ? Ratio(P(easyim.Latency, 50), P(relay.Latency, 50)) : "", latencies ? Ratio(P(easyim.Latency, 99), P(relay.Latency, 99)) : "",
-                latencies ? Ratio(easyim.Latency.GetMaxValue(), relay.Latency.GetMaxValue()) : "",
-                acks ? Ratio(P(easyim.AckLatency, 99), P(relay.AckLatency, 99)) : "",
-                "", "", "", "", Ratio(easyim.ServerMicrosPerDelivery ?? double.NaN, relay.ServerMicrosPerDelivery ?? 0));
+            RatioRow(table, "easyim ÷ relay", easyim, relay);
         }
         output.WriteLine();
         table.Write(output);
@@ -37,6 +26,43 @@ public static class FlowReport
         if (relay is not null)
             Details(output, relay, fanout);
         LogSummary(output, logs, postgres);
+    }
+
+    /// <summary>
+    /// Two runs of the same chat workload (say without and with an attack) as a table with a row of
+    /// ratios <paramref name="second"/> ÷ <paramref name="first"/>, then what the table cannot say of each.
+    /// Each row is named by its <see cref="FlowResult.System"/>.
+    /// </summary>
+    public static void WriteComparison(TextWriter output, string subject, FlowResult first, FlowResult second, string ratioLabel)
+    {
+        var table = Table(subject, fanout: false);
+        Row(table, first);
+        Row(table, second);
+        RatioRow(table, ratioLabel, second, first);
+        output.WriteLine();
+        table.Write(output);
+        output.WriteLine();
+        Details(output, first, fanout: false);
+        Details(output, second, fanout: false);
+    }
+
+    private static MarkdownTable Table(string subject, bool fanout) => fanout
+        ? new MarkdownTable(subject, "sent msg/s", "deliveries/s", "p50 ms", "p99 ms", "max ms", "SENT ack p99 ms",
+            "lost", "unacked", "duplicates", "out of order (recv / ack)", "server CPU µs/delivery")
+        : new MarkdownTable(subject, "offered msg/s", "delivered msg/s", "p50 ms", "p99 ms", "max ms", "SENT ack p99 ms",
+            "lost", "unacked", "duplicates", "out of order (recv / ack)", "server CPU µs/msg");
+
+    /// <summary>The row of <paramref name="a"/> ÷ <paramref name="b"/>, figure by figure.</summary>
+    private static void RatioRow(MarkdownTable table, string label, FlowResult a, FlowResult b)
+    {
+        var latencies = a.Latency.TotalCount > 0 && b.Latency.TotalCount > 0;
+        var acks = a.AckLatency.TotalCount > 0 && b.AckLatency.TotalCount > 0;
+        table.Add(label,
+            Ratio(a.OfferedPerSecond, b.OfferedPerSecond), Ratio(a.DeliveredPerSecond, b.DeliveredPerSecond),
+            latencies ? Ratio(P(a.Latency, 50), P(b.Latency, 50)) : "", latencies ? Ratio(P(a.Latency, 99), P(b.Latency, 99)) : "",
+            latencies ? Ratio(a.Latency.GetMaxValue(), b.Latency.GetMaxValue()) : "",
+            acks ? Ratio(P(a.AckLatency, 99), P(b.AckLatency, 99)) : "",
+            "", "", "", "", Ratio(a.ServerMicrosPerDelivery ?? double.NaN, b.ServerMicrosPerDelivery ?? 0));
     }
 
     private static long P(HistogramBase histogram, double percentile) =>

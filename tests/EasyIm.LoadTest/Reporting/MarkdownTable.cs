@@ -7,6 +7,9 @@ public sealed class MarkdownTable(params string[] headers)
 {
     private readonly List<string[]> _rows = [];
 
+    /// <summary>The columns (by index) that hold text, left-aligned; the others hold figures, right-aligned.</summary>
+    public IReadOnlyCollection<int> TextColumns { get; init; } = [0];
+
     public void Add(params string[] cells)
     {
         if (cells.Length != headers.Length)
@@ -18,10 +21,9 @@ public sealed class MarkdownTable(params string[] headers)
     {
         var widths = headers.Select((h, i) => Math.Max(3, _rows.Select(r => r[i].Length).Append(h.Length).Max())).ToArray();
         output.WriteLine("| " + string.Join(" | ", headers.Select((h, i) => h.PadRight(widths[i]))) + " |");
-        // The first column is text, the others figures: right-aligned.
-        output.WriteLine("|" + string.Join("|", widths.Select((w, i) => i == 0 ? new string('-', w + 2) : new string('-', w + 1) + ":")) + "|");
+        output.WriteLine("|" + string.Join("|", widths.Select((w, i) => TextColumns.Contains(i) ? new string('-', w + 2) : new string('-', w + 1) + ":")) + "|");
         foreach (var row in _rows)
-            output.WriteLine("| " + string.Join(" | ", row.Select((c, i) => i == 0 ? c.PadRight(widths[i]) : c.PadLeft(widths[i]))) + " |");
+            output.WriteLine("| " + string.Join(" | ", row.Select((c, i) => TextColumns.Contains(i) ? c.PadRight(widths[i]) : c.PadLeft(widths[i]))) + " |");
     }
 }
 

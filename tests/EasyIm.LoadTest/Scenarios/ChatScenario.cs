@@ -30,7 +30,7 @@ public static class ChatScenario
         PostgresConnectionSampler? postgres;
         Account[] accounts;
         var watch = Stopwatch.StartNew();
-        await using (var target = await EasyImTarget.StartAsync(common.Shape, new Dictionary<string, string>(), common.Infrastructure, run.Id, run.LogDirectory, cancellationToken))
+        await using (var target = await EasyImTarget.StartAsync(common.Shape, common.Settings(EasyImTarget.ThroughputSettings), common.Infrastructure, run.Id, run.LogDirectory, cancellationToken))
         {
             await progress.WriteLineAsync($"  {target.Name}: {target.Processes.Count} process(es) ready in {Seconds(watch.Elapsed)} s");
             logs = [.. target.Processes.Select(p => p.Log!)];
@@ -59,10 +59,16 @@ public static class ChatScenario
         return easyim.Tally.Lost + easyim.Tally.Unacked + easyim.Tally.OutOfOrder + easyim.Tally.AckOutOfOrder == 0 ? 0 : 1;
     }
 
-    private static async Task<FlowResult> RunPairsAsync(ILoadTarget target, Account[] accounts, CommonOptions common, FlowSettings flow,
-        RunInfo run, TextWriter progress, CancellationToken cancellationToken)
+    /// <summary>
+    /// Connects the pairs (accounts 2p sends to 2p + 1) and runs the flow on them. <paramref name="mark"/>
+    /// goes into every content and client_msg_id (the run's id unless said): two flows on one server
+    /// with the same users need marks of their own, or the second's messages would be taken for the
+    /// first's resent. <paramref name="alongside"/> runs beside the flow (<see cref="MessageFlow.RunAsync"/>).
+    /// </summary>
+    internal static async Task<FlowResult> RunPairsAsync(ILoadTarget target, Account[] accounts, CommonOptions common, FlowSettings flow,
+        RunInfo run, TextWriter progress, CancellationToken cancellationToken, string? mark = null, Func<FlowClock, CancellationToken, Task>? alongside = null)
     {
-        var context = new FlowContext(flow.Mode, run.Id);
+        var context = new FlowContext(flow.Mode, mark ?? run.Id);
         var streams = new List<FlowStream>();
         var plans = new List<ConnectionPlan>();
         for (var p = 0; p < accounts.Length / 2; p++)
@@ -79,6 +85,6 @@ public static class ChatScenario
             streams[p].Sender.Connection = connections[2 * p];
             streams[p].Recipients[0].Connection = connections[2 * p + 1];
         }
-        return await new MessageFlow(flow, context, streams, target, progress).RunAsync(connections, cancellationToken);
+        return await new MessageFlow(flow, context, streams, target, progress).RunAsync(connections, cancellationToken, alongside);
     }
 }

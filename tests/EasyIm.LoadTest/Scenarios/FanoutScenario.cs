@@ -34,7 +34,7 @@ public static class FanoutScenario
         Account[] accounts;
         long groupId;
         var watch = Stopwatch.StartNew();
-        await using (var target = await EasyImTarget.StartAsync(common.Shape, new Dictionary<string, string>(), common.Infrastructure, run.Id, run.LogDirectory, cancellationToken))
+        await using (var target = await EasyImTarget.StartAsync(common.Shape, common.Settings(EasyImTarget.ThroughputSettings), common.Infrastructure, run.Id, run.LogDirectory, cancellationToken))
         {
             await progress.WriteLineAsync($"  {target.Name}: {target.Processes.Count} process(es) ready in {Seconds(watch.Elapsed)} s");
             logs = [.. target.Processes.Select(p => p.Log!)];

@@ -44,7 +44,7 @@ public static class IdleScenario
         PostgresConnectionSampler? postgres;
         List<(Account, string?)> plan;
         var watch = Stopwatch.StartNew();
-        await using (var target = await EasyImTarget.StartAsync(common.Shape, settings, common.Infrastructure, run.Id, run.LogDirectory, cancellationToken))
+        await using (var target = await EasyImTarget.StartAsync(common.Shape, common.Settings(EasyImTarget.ThroughputSettings, settings), common.Infrastructure, run.Id, run.LogDirectory, cancellationToken))
         {
             await progress.WriteLineAsync($"  {target.Name}: {target.Processes.Count} process(es) ready in {Seconds(watch.Elapsed)} s");
             logs = [.. target.Processes.Select(p => p.Log!)];

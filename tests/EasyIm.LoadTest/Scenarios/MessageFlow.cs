@@ -61,7 +61,10 @@ public sealed class MessageFlow(FlowSettings settings, FlowContext context, IRea
 {
     private static readonly TimeSpan ProgressEvery = TimeSpan.FromSeconds(5);
 
-    public async Task<FlowResult> RunAsync(IReadOnlyList<LoadConnection> connections, CancellationToken cancellationToken)
+    /// <param name="alongside">Work that runs beside the flow on its clock (the abuse scenario's attacks): started
+    /// with it, awaited after the drain, before the flow's connections close. It must end by itself.</param>
+    public async Task<FlowResult> RunAsync(IReadOnlyList<LoadConnection> connections, CancellationToken cancellationToken,
+        Func<FlowClock, CancellationToken, Task>? alongside = null)
     {
         // Starts a moment from now, so every sender starts on the same schedule.
         var clock = context.Clock = new FlowClock(Stopwatch.GetTimestamp() + Stopwatch.Frequency / 50, settings.Warmup, settings.Duration);
@@ -69,6 +72,7 @@ public sealed class MessageFlow(FlowSettings settings, FlowContext context, IRea
         var receivers = streams.SelectMany(s => s.Recipients).Distinct().ToList();
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var receipts = settings.Receipts ? SendReceiptsAsync(receivers, stop.Token) : Task.CompletedTask;
+        var beside = alongside?.Invoke(clock, stop.Token) ?? Task.CompletedTask;
 
         await DelayUntilAsync(clock.Start, cancellationToken);
         Task scheduling = Task.CompletedTask;
@@ -106,6 +110,7 @@ public sealed class MessageFlow(FlowSettings settings, FlowContext context, IRea
             drained = Drained();
         }
         var drainTime = drainWatch.Elapsed;
+        await beside;
         await stop.CancelAsync();
         await receipts;
 

@@ -6,11 +6,40 @@ using EasyIm.LoadTest.Targets;
 namespace EasyIm.LoadTest.Scenarios;
 
 /// <summary>Options every scenario has.</summary>
+/// <param name="ServerSettings">The <c>--server-setting</c>s, as environment variables: over the scenario's own.</param>
 /// <param name="CommandLine">The command as typed.</param>
 /// <param name="FullCommandLine">The same with every option spelled out, defaults included.</param>
 public sealed record CommonOptions(
     Shape Shape, ClientTransport Transport, bool Baseline, InfrastructureOptions Infrastructure,
-    string CommandLine, string FullCommandLine);
+    IReadOnlyDictionary<string, string> ServerSettings, string CommandLine, string FullCommandLine)
+{
+    /// <summary>The scenario's settings for the server, in order, then the <c>--server-setting</c>s over them.</summary>
+    public Dictionary<string, string> Settings(params IReadOnlyDictionary<string, string>[] layers)
+    {
+        var settings = new Dictionary<string, string>();
+        foreach (var layer in layers.Append(ServerSettings))
+        {
+            foreach (var (key, value) in layer)
+                settings[key] = value;
+        }
+        return settings;
+    }
+}
+
+/// <summary>A <c>--server-setting Key=Value</c>: a configuration key (<c>Gateway:RateLimit:PerSecond</c>) and its value.</summary>
+public static class ServerSetting
+{
+    /// <summary>The key as an environment variable (<c>Gateway__RateLimit__PerSecond</c>) and the value; an <see cref="ArgumentException"/> names what is wrong.</summary>
+    public static (string Variable, string Value) Parse(string argument)
+    {
+        var equals = argument.IndexOf('=');
+        var key = equals > 0 ? argument[..equals].Trim() : "";
+        var sections = key.Replace("__", ":", StringComparison.Ordinal).Split(':');
+        if (key.Length == 0 || sections.Any(s => s.Length == 0 || !s.All(c => char.IsAsciiLetterOrDigit(c) || c == '_')) || !char.IsAsciiLetter(sections[0][0]))
+            throw new ArgumentException($"--server-setting takes Key=Value with a configuration key such as Gateway:RateLimit:PerSecond=200, not '{argument}'");
+        return (string.Join("__", sections), argument[(equals + 1)..]);
+    }
+}
 
 /// <summary>One invocation of the tool: its id (in account names, the vhost and database names, content) and where logs go.</summary>
 public sealed class RunInfo

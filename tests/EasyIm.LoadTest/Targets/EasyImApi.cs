@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
+using System.Net.Sockets;
 using System.Text.Json;
 
 namespace EasyIm.LoadTest.Targets;
@@ -11,16 +12,41 @@ namespace EasyIm.LoadTest.Targets;
 public sealed record Account(long Id, string Token);
 
 /// <summary>The HTTP API calls a load run needs (README's HTTP API section), with retries for a busy server.</summary>
-public sealed class EasyImApi(Uri api) : IDisposable
+/// <param name="localAddress">The loopback address the requests come from (the server budgets each client address); null: the system's choice.</param>
+public sealed class EasyImApi(Uri api, IPAddress? localAddress = null) : IDisposable
 {
     public const string Password = "load-pass-1";
     private const int Attempts = 5;
 
-    private readonly HttpClient _http = new(new SocketsHttpHandler { MaxConnectionsPerServer = 64 })
+    private readonly HttpClient _http = new(Handler(localAddress))
     {
         BaseAddress = api,
         Timeout = TimeSpan.FromSeconds(60),
     };
+
+    private static SocketsHttpHandler Handler(IPAddress? localAddress)
+    {
+        var handler = new SocketsHttpHandler { MaxConnectionsPerServer = 64 };
+        if (localAddress is not null)
+        {
+            handler.ConnectCallback = async (context, cancellationToken) =>
+            {
+                var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+                try
+                {
+                    socket.Bind(new IPEndPoint(localAddress, 0));
+                    await socket.ConnectAsync(context.DnsEndPoint, cancellationToken);
+                    return new NetworkStream(socket, ownsSocket: true);
+                }
+                catch
+                {
+                    socket.Dispose();
+                    throw;
+                }
+            };
+        }
+        return handler;
+    }
 
     /// <summary>Registers <paramref name="count"/> users <c>{prefix}{i}</c> in parallel, in index order in the result.</summary>
     public async Task<Account[]> RegisterManyAsync(string prefix, int count, int parallelism, TextWriter progress, CancellationToken cancellationToken)
@@ -50,6 +76,26 @@ public sealed class EasyImApi(Uri api) : IDisposable
                 return new Account(long.Parse(data.GetProperty("id").GetString()!, CultureInfo.InvariantCulture), data.GetProperty("access_token").GetString()!);
             await RetryOrThrowAsync(attempt, $"register {account}", status, data, cancellationToken);
         }
+    }
+
+    /// <summary>One login, not retried: the HTTP status (0: no answer) and the answer's <c>msg</c>.</summary>
+    public Task<(HttpStatusCode Status, string Message)> TryLoginAsync(string account, string password, CancellationToken cancellationToken) =>
+        TryOnceAsync("/api/user/login", new { account, password }, cancellationToken);
+
+    /// <summary>One registration, not retried: the HTTP status (0: no answer) and the answer's <c>msg</c>.</summary>
+    public Task<(HttpStatusCode Status, string Message)> TryRegisterAsync(string account, string password, CancellationToken cancellationToken) =>
+        TryOnceAsync("/api/user/register", new { account, password, nickname = account[..Math.Min(32, account.Length)] }, cancellationToken);
+
+    private async Task<(HttpStatusCode, string)> TryOnceAsync(string path, object body, CancellationToken cancellationToken)
+    {
+        var (status, data) = await TryPostAsync(path, body, null, cancellationToken);
+        var message = data.ValueKind switch
+        {
+            JsonValueKind.Object when data.TryGetProperty("msg", out var msg) && msg.ValueKind == JsonValueKind.String => msg.GetString()!,
+            JsonValueKind.String => data.GetString()!,
+            _ => status == HttpStatusCode.OK ? "SUCCESS" : data.ToString(),
+        };
+        return (status, message);
     }
 
     /// <summary>Sends a friend request; returns the request's id.</summary>

@@ -26,6 +26,7 @@ public static class FrameDecoder
                 if (reader.ValueTextEquals("id"u8)) { reader.Read(); msg.Id = Long(ref reader); }
                 else if (reader.ValueTextEquals("msg_type"u8)) { reader.Read(); msg.MsgType = (int)Long(ref reader); }
                 else if (reader.ValueTextEquals("status"u8)) { reader.Read(); msg.Status = (int)Long(ref reader); }
+                else if (reader.ValueTextEquals("seq"u8)) { reader.Read(); msg.Seq = (uint)Long(ref reader); }
                 else if (reader.ValueTextEquals("content"u8)) { reader.Read(); msg.Content = Text(ref reader); }
                 else if (reader.ValueTextEquals("client_msg_id"u8)) { reader.Read(); msg.ClientMsgId = Text(ref reader); }
                 else if (reader.ValueTextEquals("conversation_id"u8)) { reader.Read(); msg.ConversationId = Text(ref reader); }
@@ -85,6 +86,7 @@ public static class FrameDecoder
                         return false;
                     switch (field)
                     {
+                        case 2: msg.Seq = (uint)value; break;
                         case 5: msg.ChatType = (int)value; break;
                         case 6: msg.MsgType = (int)value; break;
                         case 7: msg.Status = (int)value; break;

@@ -1,10 +1,13 @@
+using System.Text;
+
 namespace EasyIm.LoadTest.Wire;
 
 /// <summary>
 /// The few frames a load client sends, written straight as bytes in either format (DESIGN.md's wire
 /// protocol): JSON with the proto field names, or protobuf with fields in number order as
 /// Google.Protobuf writes them. Every text here is ours (ids, tokens, ASCII content), so JSON needs no
-/// escaping beyond the quotes of an event's content.
+/// escaping beyond the quotes of an event's content; <see cref="ChatText"/> (the abuse scenario's
+/// hostile content) escapes all it must.
 /// </summary>
 public static class FrameEncoder
 {
@@ -87,33 +90,96 @@ public static class FrameEncoder
     }
 
     /// <summary>The ARRIVED receipt: every message of the conversation up to <paramref name="seq"/> arrived.</summary>
-    public static int Arrived(Span<byte> into, bool json, ReadOnlySpan<byte> conversationId, ulong seq)
+    public static int Arrived(Span<byte> into, bool json, ReadOnlySpan<byte> conversationId, ulong seq) =>
+        Receipt(into, json, read: false, conversationId, seq);
+
+    /// <summary>An ARRIVED receipt, or with <paramref name="read"/> a READ one, up to <paramref name="seq"/>.</summary>
+    public static int Receipt(Span<byte> into, bool json, bool read, ReadOnlySpan<byte> conversationId, ulong seq)
     {
         Span<byte> content = stackalloc byte[80 + conversationId.Length];
         var c = new SpanWriter(content);
-        c.Bytes("{\"key\":\"ARRIVED\",\"conversation_id\":\""u8);
+        c.Bytes(read ? "{\"key\":\"READ\",\"conversation_id\":\""u8 : "{\"key\":\"ARRIVED\",\"conversation_id\":\""u8);
         c.Bytes(conversationId);
         c.Bytes("\",\"seq\":"u8);
         c.Number(seq);
         c.Byte((byte)'}');
+        return Event(into, json, c.Written);
+    }
 
+    /// <summary>A SYNC asking for what follows <paramref name="afterSeq"/> in one conversation (0: its whole history).</summary>
+    public static int Sync(Span<byte> into, bool json, ReadOnlySpan<byte> conversationId, ulong afterSeq)
+    {
+        Span<byte> content = stackalloc byte[80 + conversationId.Length];
+        var c = new SpanWriter(content);
+        c.Bytes("{\"key\":\"SYNC\",\"conversations\":{\""u8);
+        c.Bytes(conversationId);
+        c.Bytes("\":"u8);
+        c.Number(afterSeq);
+        c.Bytes("}}"u8);
+        return Event(into, json, c.Written);
+    }
+
+    /// <summary>
+    /// A chat message whose content may be any text (control characters, U+0000, quotes): escaped for
+    /// JSON, UTF-8 in protobuf. For content the load tool does not write itself, where <see cref="Chat"/>
+    /// writes its own ASCII as is. <paramref name="into"/> needs <see cref="MaxChatTextLength"/> bytes.
+    /// </summary>
+    public static int ChatText(Span<byte> into, bool json, long to, int chatType, string content, ReadOnlySpan<byte> clientMsgId, uint seq)
+    {
+        var utf8 = Encoding.UTF8.GetBytes(content);
+        if (!json)
+            return Chat(into, json, to, chatType, utf8, clientMsgId, seq);
+        var escaped = new byte[6 * utf8.Length];
+        var e = new SpanWriter(escaped);
+        JsonEscaped(ref e, utf8);
+        return Chat(into, json, to, chatType, e.Written, clientMsgId, seq);
+    }
+
+    /// <summary>Room enough for <see cref="ChatText"/> with content of <paramref name="contentChars"/> UTF-16 characters and a short id.</summary>
+    public static int MaxChatTextLength(int contentChars) => 256 + 18 * contentChars;
+
+    private static int Event(Span<byte> into, bool json, scoped ReadOnlySpan<byte> content)
+    {
         var w = new SpanWriter(into);
         if (json)
         {
             w.Bytes("{\"msg_type\":4,\"content\":\""u8);
-            Escaped(ref w, c.Written);
+            Escaped(ref w, content);
             w.Bytes("\"}"u8);
         }
         else
         {
             w.VarintField(MsgType, 4);
-            w.StringField(Content, c.Written);
+            w.StringField(Content, content);
         }
         return w.Length;
     }
 
     /// <summary>Room enough for any frame these methods write with a token of this length.</summary>
     public static int MaxLength(int tokenLength) => 512 + 3 * tokenLength;
+
+    /// <summary>UTF-8 text as a JSON string's inside: quotes and backslashes escaped, control characters as <c>\\u00XX</c>.</summary>
+    private static void JsonEscaped(ref SpanWriter w, scoped ReadOnlySpan<byte> utf8)
+    {
+        foreach (var b in utf8)
+        {
+            if (b is (byte)'"' or (byte)'\\')
+            {
+                w.Byte((byte)'\\');
+                w.Byte(b);
+            }
+            else if (b < 0x20)
+            {
+                w.Bytes("\\u00"u8);
+                w.Byte((byte)"0123456789abcdef"[b >> 4]);
+                w.Byte((byte)"0123456789abcdef"[b & 0xF]);
+            }
+            else
+            {
+                w.Byte(b);
+            }
+        }
+    }
 
     private static void Escaped(ref SpanWriter w, scoped ReadOnlySpan<byte> text)
     {

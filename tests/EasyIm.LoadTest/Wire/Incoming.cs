@@ -16,6 +16,8 @@ public ref struct Incoming
     public int ChatType;
     public int Status;
     public long Id;
+    /// <summary>The client's own counter, echoed in its SENT ack or FAIL (left out of deliveries).</summary>
+    public uint Seq;
     public long FromUserId;
     public long ToUserId;
     public ulong ConversationSeq;

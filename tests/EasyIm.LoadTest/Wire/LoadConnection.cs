@@ -56,6 +56,8 @@ public sealed class LoadConnection
     private bool _authenticated;
     private int _closing;
     private Task _receiving = Task.CompletedTask;
+    private TaskCompletionSource? _resume;
+    private long _bytesReceived;
 
     private LoadConnection(Socket socket, ClientTransport transport, IFrameHandler handler)
     {
@@ -85,9 +87,23 @@ public sealed class LoadConnection
 
     public string? CloseReason { get; private set; }
 
-    public static async Task<LoadConnection> OpenAsync(IPEndPoint endpoint, ClientTransport transport, IFrameHandler handler, CancellationToken cancellationToken)
+    /// <summary>
+    /// Whether the frame being handled is one of the handshake's (the heartbeat reply, a refusal, the
+    /// connect-time sync up to its SYNC done included): valid during <see cref="IFrameHandler.OnFrame"/>.
+    /// </summary>
+    public bool DuringHandshake { get; private set; }
+
+    /// <summary>Bytes read from the socket so far, after the WebSocket upgrade.</summary>
+    public long BytesReceived => Interlocked.Read(ref _bytesReceived);
+
+    /// <param name="receiveBufferBytes">The socket's receive buffer (SO_RCVBUF) when above 0, set before connecting so that
+    /// the kernel does not grow it: a client that stops reading then holds little, and the server's queue fills instead.</param>
+    public static async Task<LoadConnection> OpenAsync(IPEndPoint endpoint, ClientTransport transport, IFrameHandler handler, CancellationToken cancellationToken,
+        int receiveBufferBytes = 0)
     {
         var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        if (receiveBufferBytes > 0)
+            socket.ReceiveBufferSize = receiveBufferBytes;
         var connection = new LoadConnection(socket, transport, handler);
         try
         {
@@ -135,6 +151,46 @@ public sealed class LoadConnection
     {
         var scratch = Scratch(256 + conversationId.Length);
         Append(scratch.AsSpan(0, FrameEncoder.Arrived(scratch, _json, conversationId, seq)), DataOpcode);
+    }
+
+    /// <summary>An ARRIVED receipt, or a READ one.</summary>
+    public void EnqueueReceipt(bool read, ReadOnlySpan<byte> conversationId, ulong seq)
+    {
+        var scratch = Scratch(256 + conversationId.Length);
+        Append(scratch.AsSpan(0, FrameEncoder.Receipt(scratch, _json, read, conversationId, seq)), DataOpcode);
+    }
+
+    /// <summary>A SYNC for one conversation, after <paramref name="afterSeq"/>.</summary>
+    public void EnqueueSync(ReadOnlySpan<byte> conversationId, ulong afterSeq)
+    {
+        var scratch = Scratch(256 + conversationId.Length);
+        Append(scratch.AsSpan(0, FrameEncoder.Sync(scratch, _json, conversationId, afterSeq)), DataOpcode);
+    }
+
+    /// <summary>A chat message with any text as its content (<see cref="FrameEncoder.ChatText"/>).</summary>
+    public void EnqueueChatText(long to, int chatType, string content, ReadOnlySpan<byte> clientMsgId, uint seq)
+    {
+        var scratch = Scratch(FrameEncoder.MaxChatTextLength(content.Length) + clientMsgId.Length);
+        Append(scratch.AsSpan(0, FrameEncoder.ChatText(scratch, _json, to, chatType, content, clientMsgId, seq)), DataOpcode);
+    }
+
+    /// <summary>
+    /// Stops reading the socket (after the read under way, if any): what the server sends then waits in
+    /// the kernel's buffers and, once they are full, in the server's queue for this connection.
+    /// </summary>
+    public void PauseReceiving()
+    {
+        lock (_sendLock)
+            _resume ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    /// <summary>Reads again after <see cref="PauseReceiving"/>.</summary>
+    public void ResumeReceiving()
+    {
+        TaskCompletionSource? resume;
+        lock (_sendLock)
+            (resume, _resume) = (_resume, null);
+        resume?.TrySetResult();
     }
 
     public void EnqueueHeartbeat()
@@ -186,6 +242,8 @@ public sealed class LoadConnection
     {
         Volatile.Write(ref _closing, 1);
         _socket.Dispose();
+        // A paused receive loop must see the socket gone and end, or closing would wait for it forever.
+        ResumeReceiving();
     }
 
     private const byte DataOpcode = 0;
@@ -337,10 +395,13 @@ public sealed class LoadConnection
             var open = Parse();
             while (open)
             {
+                if (Volatile.Read(ref _resume) is { } paused)
+                    await paused.Task;
                 MakeRoom();
                 var received = await _socket.ReceiveAsync(_buffer.AsMemory(_end), SocketFlags.None);
                 if (received == 0)
                     break;
+                Interlocked.Add(ref _bytesReceived, received);
                 _end += received;
                 open = Parse();
                 // What the handlers queued in answer leaves in one write.
@@ -537,6 +598,7 @@ public sealed class LoadConnection
             BadFrames++;
             return;
         }
+        DuringHandshake = _ready is { Task.IsCompleted: false };
         if (_ready is { Task.IsCompleted: false } ready)
         {
             if (msg.MsgType == Incoming.Event)
@@ -550,9 +612,18 @@ public sealed class LoadConnection
             else if (msg.MsgType == Incoming.Notify)
             {
                 var content = ServerEvent.Read(msg.Content);
-                ready.TrySetException(new IOException($"user {UserId}: refused with NOTIFY {content.Code} {content.Message}"));
+                ready.TrySetException(new HandshakeRefusedException(UserId, content.Code, content.Message));
             }
         }
         Handler.OnFrame(this, ref msg);
     }
+}
+
+/// <summary>The server answered the handshake with a NOTIFY (a bad token, too many connections, over a budget...).</summary>
+public sealed class HandshakeRefusedException(long userId, int code, string? reason)
+    : IOException($"user {userId}: refused with NOTIFY {code} {reason}")
+{
+    public int Code { get; } = code;
+
+    public string? Reason { get; } = reason;
 }

@@ -16,7 +16,7 @@ public sealed class TokenServiceTests : IDisposable
     public TokenServiceTests()
     {
         _keys.Set(RandomNumberGenerator.GetBytes(64));
-        _tokens = new TokenService(_keys, _time);
+        _tokens = new TokenService(_keys, _time, new TokenOptions());
         _db = new SqliteAuthDbContext(new DbContextOptionsBuilder<SqliteAuthDbContext>().UseSqlite($"Data Source={_dbPath}").Options);
         _db.Database.Migrate();
     }
@@ -41,7 +41,7 @@ public sealed class TokenServiceTests : IDisposable
     {
         var user = await AddUserAsync();
 
-        var claims = await _tokens.ReadAsync(_tokens.Issue(user, TokenService.AccessGrant));
+        var claims = await _tokens.ReadAsync(_tokens.Issue(user, TokenService.AccessGrant, sessionId: 0));
 
         Assert.NotNull(claims);
         Assert.Equal(user.Id, claims.UserId);
@@ -55,7 +55,7 @@ public sealed class TokenServiceTests : IDisposable
     {
         var user = await AddUserAsync();
 
-        var claims = await _tokens.ReadAsync(_tokens.Issue(user, TokenService.RefreshGrant));
+        var claims = await _tokens.ReadAsync(_tokens.Issue(user, TokenService.RefreshGrant, sessionId: 0));
 
         Assert.Equal(TokenService.RefreshGrant, claims!.GrantType);
         Assert.InRange(_tokens.SecondsLeft(claims), 30 * 86400 - 1, 30 * 86400);
@@ -65,9 +65,9 @@ public sealed class TokenServiceTests : IDisposable
     public async Task An_expired_token_is_refused()
     {
         var user = await AddUserAsync();
-        var issuedLongAgo = new TokenService(_keys, new ManualTime(DateTimeOffset.UtcNow.AddHours(-3)));
+        var issuedLongAgo = new TokenService(_keys, new ManualTime(DateTimeOffset.UtcNow.AddHours(-3)), new TokenOptions());
 
-        Assert.Null(await _tokens.ReadAsync(issuedLongAgo.Issue(user, TokenService.AccessGrant)));
+        Assert.Null(await _tokens.ReadAsync(issuedLongAgo.Issue(user, TokenService.AccessGrant, sessionId: 0)));
     }
 
     [Fact]
@@ -76,8 +76,8 @@ public sealed class TokenServiceTests : IDisposable
         var user = await AddUserAsync();
         var otherKeys = new SigningKeyStore();
         otherKeys.Set(RandomNumberGenerator.GetBytes(64));
-        var foreign = new TokenService(otherKeys, _time).Issue(user, TokenService.AccessGrant);
-        var token = _tokens.Issue(user, TokenService.AccessGrant);
+        var foreign = new TokenService(otherKeys, _time, new TokenOptions()).Issue(user, TokenService.AccessGrant, sessionId: 0);
+        var token = _tokens.Issue(user, TokenService.AccessGrant, sessionId: 0);
         var parts = token.Split('.');
         var tampered = parts[0] + "." + parts[1].Replace(parts[1][5], parts[1][5] == 'A' ? 'B' : 'A') + "." + parts[2];
 
@@ -92,12 +92,12 @@ public sealed class TokenServiceTests : IDisposable
     public async Task Moving_the_users_token_version_revokes_tokens_issued_before()
     {
         var user = await AddUserAsync();
-        var before = _tokens.Issue(user, TokenService.AccessGrant);
+        var before = _tokens.Issue(user, TokenService.AccessGrant, sessionId: 0);
         Assert.NotNull(await _tokens.AuthenticateAsync(_db, before, TokenService.AccessGrant, default));
 
         user.TokenVersion++;
         await _db.SaveChangesAsync();
-        var after = _tokens.Issue(user, TokenService.AccessGrant);
+        var after = _tokens.Issue(user, TokenService.AccessGrant, sessionId: 0);
 
         Assert.Null(await _tokens.AuthenticateAsync(_db, before, TokenService.AccessGrant, default));
         Assert.NotNull(await _tokens.AuthenticateAsync(_db, after, TokenService.AccessGrant, default));
@@ -107,7 +107,7 @@ public sealed class TokenServiceTests : IDisposable
     public async Task Authenticate_insists_on_the_wanted_grant_type()
     {
         var user = await AddUserAsync();
-        var refresh = _tokens.Issue(user, TokenService.RefreshGrant);
+        var refresh = _tokens.Issue(user, TokenService.RefreshGrant, sessionId: 0);
 
         Assert.Null(await _tokens.AuthenticateAsync(_db, refresh, TokenService.AccessGrant, default));
         Assert.NotNull(await _tokens.AuthenticateAsync(_db, refresh, TokenService.RefreshGrant, default));
@@ -119,7 +119,7 @@ public sealed class TokenServiceTests : IDisposable
     {
         var ghost = new User { Id = 42, Account = "ghost", AccountKey = "ghost", Nickname = "g", PasswordHash = "x" };
 
-        Assert.Null(await _tokens.AuthenticateAsync(_db, _tokens.Issue(ghost, TokenService.AccessGrant), TokenService.AccessGrant, default));
+        Assert.Null(await _tokens.AuthenticateAsync(_db, _tokens.Issue(ghost, TokenService.AccessGrant, sessionId: 0), TokenService.AccessGrant, default));
     }
 }
 

@@ -435,4 +435,40 @@ public sealed class FrameHandlerTests : IAsyncLifetime
         Assert.StartsWith("{\"code\":401,", notify.Content);
         await running.WaitAsync(Wait);
     }
+
+    [Theory]
+    [InlineData("{\"key\":\"SYNC\",\"conversations\":{\"s_1001\\u0000_2002\":0}}", "NUL")]
+    [InlineData("{\"key\":\"SYNC\",\"conversations\":{\"s_1001\\ud800\":0}}", "surrogate")]
+    [InlineData("{\"key\":\"ARRIVED\",\"conversation_id\":\"s_1001_2002\\u0000\",\"seq\":7}", "NUL")]
+    [InlineData("{\"key\":\"READ\",\"conversation_id\":\"s_1001_\\udc00\",\"seq\":7}", "surrogate")]
+    [InlineData("{\"key\":\"FRIEND_INVITE\",\"msg\":\"hi\\u0000\"}", "NUL")]
+    public async Task Text_no_store_accepts_in_an_event_field_is_answered_NOTIFY_400_and_nothing_is_published(string content, string named)
+    {
+        var (connection, running) = await SignedInAsync();
+
+        await connection.Incoming.Writer.WriteAsync(Event(content, to: 2002));
+
+        var notify = await connection.NextWrittenAsync();
+        Assert.Equal(Msg.Types.MsgType.Notify, notify.MsgType);
+        Assert.StartsWith("{\"code\":400,", notify.Content);
+        Assert.Contains(named, notify.Content, StringComparison.OrdinalIgnoreCase);
+        await running.WaitAsync(Wait);
+        Assert.False(_harness.Published.Select<SyncConversations>().Any());
+        Assert.False(_harness.Published.Select<RecordReceipts>().Any());
+        Assert.False(_harness.Sent.Select<SendFriendRequest>().Any());
+    }
+
+    [Fact]
+    public async Task A_client_msg_id_with_NUL_closes_the_connection_before_it_can_name_a_predecessor()
+    {
+        var (connection, running) = await SignedInAsync();
+
+        await connection.Incoming.Writer.WriteAsync(new Msg { ToUserId = "2002", Content = "hi", ClientMsgId = "c\u00001" });
+
+        var notify = await connection.NextWrittenAsync();
+        Assert.StartsWith("{\"code\":400,", notify.Content);
+        Assert.Contains("client_msg_id", notify.Content);
+        await running.WaitAsync(Wait);
+        Assert.False(_harness.Sent.Select<SubmitChatMessages>().Any());
+    }
 }

@@ -88,4 +88,14 @@ public sealed class MsgJsonTests
     [InlineData("""{"a":[1,{"b":[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]}]}""")]
     public void Out_of_range_numbers_unknown_names_wrong_types_and_deep_nesting_are_frame_errors(string json) =>
         Assert.Throws<FrameException>(() => MsgJson.Read(new ReadOnlySequence<byte>(Encoding.UTF8.GetBytes(json))));
+
+    [Theory]
+    [InlineData("{\"content\":\"x\\ud800y\"}")]
+    [InlineData("{\"client_msg_id\":\"\\udfff\"}")]
+    [InlineData("{\"to_user_id\":\"\\ud83d\"}")]
+    public void A_frame_whose_escapes_spell_an_unpaired_surrogate_is_a_bad_frame(string json)
+    {
+        var error = Assert.Throws<FrameException>(() => MsgJson.Read(new System.Buffers.ReadOnlySequence<byte>(System.Text.Encoding.UTF8.GetBytes(json))));
+        Assert.Contains("surrogate", error.Message);
+    }
 }

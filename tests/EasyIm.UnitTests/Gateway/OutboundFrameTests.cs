@@ -122,7 +122,7 @@ public sealed class OutboundFrameTests : IAsyncLifetime
         var connections = new List<RecordingConnection>();
         foreach (var (userId, format) in new[] { (1L, WireFormat.Json), (2L, WireFormat.Protobuf), (2L, WireFormat.Json), (3L, WireFormat.Protobuf) })
         {
-            var connection = new RecordingConnection(_options, format: format) { Session = new Session(userId, null, 1) };
+            var connection = new RecordingConnection(_options, format: format) { Session = new Session(userId, null, new TokenGrant(1, 0, DateTimeOffset.MaxValue)) };
             _gateway.Registry.Opened(connection);
             Assert.True(_gateway.Registry.TryAdd(connection, out _));
             _ = connection.RunAsync(_gateway.Handler);
@@ -145,7 +145,7 @@ public sealed class OutboundFrameTests : IAsyncLifetime
     {
         RecordingConnection Signed(long userId)
         {
-            var connection = new RecordingConnection(_options) { Session = new Session(userId, null, 1) };
+            var connection = new RecordingConnection(_options) { Session = new Session(userId, null, new TokenGrant(1, 0, DateTimeOffset.MaxValue)) };
             _gateway.Registry.Opened(connection);
             Assert.True(_gateway.Registry.TryAdd(connection, out _));
             _ = connection.RunAsync(_gateway.Handler);

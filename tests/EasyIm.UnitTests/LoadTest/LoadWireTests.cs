@@ -49,6 +49,54 @@ public sealed class LoadWireTests
 
     [Theory]
     [MemberData(nameof(Formats))]
+    public void The_gateway_reads_hostile_text_as_the_load_tool_meant_it(bool json)
+    {
+        const string content = "a\u0000b \"quoted\" back\\slash \u0001\t\n é 中 😀";
+        var buffer = new byte[FrameEncoder.MaxChatTextLength(content.Length) + 64];
+        var length = FrameEncoder.ChatText(buffer, json, 7, 0, content, "bad-1"u8, 3);
+
+        var msg = GatewayDecode(buffer.AsSpan(0, length), json);
+
+        Assert.Equal((content, "bad-1", 3u, "7"), (msg.Content, msg.ClientMsgId, msg.Seq, msg.ToUserId));
+    }
+
+    [Theory]
+    [MemberData(nameof(Formats))]
+    public void The_gateway_reads_the_load_tools_sync_and_read_receipt(bool json)
+    {
+        var buffer = new byte[512];
+        var length = FrameEncoder.Sync(buffer, json, "s_1_2"u8, 0);
+        var sync = GatewayDecode(buffer.AsSpan(0, length), json);
+        length = FrameEncoder.Receipt(buffer, json, read: true, "s_1_2"u8, 17);
+        var read = GatewayDecode(buffer.AsSpan(0, length), json);
+
+        Assert.Equal(Msg.Types.MsgType.Event, sync.MsgType);
+        using (var content = EventContent.Parse(sync.Content))
+        {
+            Assert.Equal("SYNC", content.Key());
+            Assert.Equal(0UL, content.RootElement.GetProperty("conversations").GetProperty("s_1_2").GetUInt64());
+        }
+        using (var content = EventContent.Parse(read.Content))
+            Assert.Equal(("READ", "s_1_2", 17UL), (content.Key(), content.OptionalString("conversation_id", 128), content.OptionalUInt64("seq")));
+    }
+
+    [Theory]
+    [MemberData(nameof(Formats))]
+    public void The_load_tool_tells_an_ack_by_its_echoed_seq(bool json)
+    {
+        var ack = new Msg { Id = "5", Seq = 42, FromUserId = "7", Status = Msg.Types.MsgStatus.Sent, ClientMsgId = "x-1" };
+        var delivery = new Msg { Id = "5", FromUserId = "7", Status = Msg.Types.MsgStatus.Sent, ClientMsgId = "x-1" };
+
+        var a = new Incoming();
+        Assert.True(FrameDecoder.TryDecode(json ? MsgCodec.ToJsonBytes(ack) : ack.ToByteArray(), json, ref a));
+        var d = new Incoming();
+        Assert.True(FrameDecoder.TryDecode(json ? MsgCodec.ToJsonBytes(delivery) : delivery.ToByteArray(), json, ref d));
+
+        Assert.Equal((42u, 0u), (a.Seq, d.Seq));
+    }
+
+    [Theory]
+    [MemberData(nameof(Formats))]
     public void The_load_tool_reads_what_the_gateway_writes(bool json)
     {
         var stored = new Msg

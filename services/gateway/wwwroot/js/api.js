@@ -56,7 +56,8 @@ export class Api {
   }
   login(account, password) { return this.post('/api/user/login', { account, password }); }
   logout() { return this.post('/api/user/logout'); }
-  refresh(refreshToken) { return this.post('/api/user/refresh_token', { grant_type: 'refresh_token', refresh_token: refreshToken }); }
+  // Rotates the refresh token: the answer's refresh_token replaces the one sent, which stops working.
+  refresh(refreshToken) { return this.post('/api/user/refresh_token', { grant_type: 'access_token', refresh_token: refreshToken }); }
   search(keyword) { return this.get('/api/user/search', { keyword }); }
   friends() { return this.get('/api/user/friends'); }
   invite(userId) { return this.post('/api/user/friend/add', { to_user_id: userId }); }

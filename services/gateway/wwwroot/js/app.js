@@ -64,7 +64,11 @@ $('sign-in-form').addEventListener('submit', async (event) => {
   try {
     const data = action === 'register' ? await api.register(account, password, nickname) : await api.login(account, password);
     $('password').value = '';
-    startSession({ id: String(data.id), account, nickname: data.nickname || account, access_token: data.access_token, refresh_token: data.refresh_token });
+    startSession({
+      id: String(data.id), account, nickname: data.nickname || account,
+      access_token: data.access_token, refresh_token: data.refresh_token,
+      access_expires_at: Date.now() + Number(data.expires_in ?? 0) * 1000,
+    });
   } catch (e) {
     error.textContent = e instanceof ApiError ? e.message : String(e);
   } finally {
@@ -100,11 +104,13 @@ function startSession(value) {
     onAuthFailed: async () => (await refreshToken()) || (endSession('Your session has ended; log in again.'), false),
   });
   loadAll().finally(() => connection?.start());
+  scheduleRefresh();
 }
 
 function endSession(message) {
   connection?.stop();
   connection = null;
+  clearTimeout(refreshTimer);
   session = null;
   sessionStorage.removeItem(SESSION_KEY);
   for (const map of [friends, people, groups, groupMembers, conversations, pendingSends]) map.clear();
@@ -124,16 +130,40 @@ function endSession(message) {
   document.title = 'EasyIm';
 }
 
-async function refreshToken() {
+// A refresh rotates the refresh token: the one sent stops working, and sending it again would revoke the
+// whole session (the server takes it for a stolen copy). So one refresh at a time, whoever asks.
+let refreshing = null;
+let refreshTimer = null;
+
+function refreshToken() {
+  refreshing ??= refreshOnce().finally(() => { refreshing = null; });
+  return refreshing;
+}
+
+async function refreshOnce() {
   if (!session?.refresh_token) return false;
+  const current = session;
   try {
-    const data = await api.refresh(session.refresh_token);
-    session.access_token = data.token;
+    const data = await api.refresh(current.refresh_token);
+    if (session !== current) return false; // signed out meanwhile
+    session.access_token = data.access_token ?? data.token;
+    if (data.refresh_token) session.refresh_token = data.refresh_token;
+    session.access_expires_at = Date.now() + Number(data.access_expires_in ?? data.expires_in ?? 0) * 1000;
     sessionStorage.setItem(SESSION_KEY, JSON.stringify(session));
+    connection?.renew();
+    scheduleRefresh();
     return true;
   } catch {
     return false;
   }
+}
+
+/** Refreshes when four fifths of the access token's life have passed, so the live socket is renewed before it expires. */
+function scheduleRefresh() {
+  clearTimeout(refreshTimer);
+  if (!session?.access_expires_at) return;
+  const lifeLeft = session.access_expires_at - Date.now();
+  refreshTimer = setTimeout(() => refreshToken(), Math.max(1000, lifeLeft * 0.8));
 }
 
 /** An API call that refreshes an expired token once, and reports other failures beside the list. */

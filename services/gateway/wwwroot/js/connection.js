@@ -37,6 +37,7 @@ export class Connection {
     this.url = options.url ?? webSocketUrl();
     this.socket = null;
     this.authenticated = false;
+    this.sentToken = null;       // the access token the server last accepted on this socket
     this.stopped = true;
     this.attempts = 0;
     this.retryTimer = null;
@@ -91,10 +92,11 @@ export class Connection {
     const openTimeout = setTimeout(() => socket.close(4001, 'connect timeout'), CONNECT_TIMEOUT_MS);
     socket.onopen = () => {
       clearTimeout(openTimeout);
+      this.sentToken = this.options.getToken();
       this.write({
         msg_type: MsgType.EVENT,
         from_user_id: this.options.userId,
-        access_token: this.options.getToken(),
+        access_token: this.sentToken,
         content: JSON.stringify({ key: 'KEEP_ALIVE', device_id: this.options.deviceId }),
       });
     };
@@ -125,7 +127,7 @@ export class Connection {
       if (type === MsgType.EVENT && content?.code === 200 && content?.data?.key === 'KEEP_ALIVE') {
         this.authenticated = true;
         this.attempts = 0;
-        this.heartbeatTimer = setInterval(() => this.write({ msg_type: MsgType.EVENT, content: JSON.stringify({ key: 'KEEP_ALIVE' }) }), HEARTBEAT_MS);
+        this.heartbeatTimer = setInterval(() => this.heartbeat(), HEARTBEAT_MS);
         this.options.onState('online');
         for (const frame of this.outbox.values()) this.write(frame);
         this.flushReceipts();
@@ -144,6 +146,25 @@ export class Connection {
       }
     }
     this.options.onFrame(msg, content);
+  }
+
+  /**
+   * A heartbeat; once the token was refreshed it carries the fresh one, which renews the socket (the server
+   * closes a socket whose access token expired, docs/protocol.md section 3).
+   */
+  heartbeat() {
+    const frame = { msg_type: MsgType.EVENT, content: JSON.stringify({ key: 'KEEP_ALIVE' }) };
+    const token = this.options.getToken();
+    if (token && token !== this.sentToken) {
+      frame.access_token = token;
+      this.sentToken = token;
+    }
+    this.write(frame);
+  }
+
+  /** Renews the live socket with the current token now (after a refresh), rather than at the next heartbeat. */
+  renew() {
+    if (this.online) this.heartbeat();
   }
 
   scheduleReconnect(reason) {

@@ -22,6 +22,58 @@ namespace EasyIm.Auth.Data.Migrations.Postgres
 
             NpgsqlModelBuilderExtensions.UseIdentityByDefaultColumns(modelBuilder);
 
+            modelBuilder.Entity("EasyIm.Auth.Data.IssuedRefreshToken", b =>
+                {
+                    b.Property<byte[]>("TokenHash")
+                        .HasMaxLength(32)
+                        .HasColumnType("bytea");
+
+                    b.Property<long>("ExpiresAtMs")
+                        .HasColumnType("bigint");
+
+                    b.Property<long>("IssuedAtMs")
+                        .HasColumnType("bigint");
+
+                    b.Property<long?>("ReplacedAtMs")
+                        .HasColumnType("bigint");
+
+                    b.Property<long>("SessionId")
+                        .HasColumnType("bigint");
+
+                    b.Property<long>("UserId")
+                        .HasColumnType("bigint");
+
+                    b.HasKey("TokenHash");
+
+                    b.HasIndex("ExpiresAtMs");
+
+                    b.ToTable("refresh_tokens", "auth");
+                });
+
+            modelBuilder.Entity("EasyIm.Auth.Data.LoginSession", b =>
+                {
+                    b.Property<long>("Id")
+                        .HasColumnType("bigint");
+
+                    b.Property<long>("CreatedAtMs")
+                        .HasColumnType("bigint");
+
+                    b.Property<long>("ExpiresAtMs")
+                        .HasColumnType("bigint");
+
+                    b.Property<long?>("RevokedAtMs")
+                        .HasColumnType("bigint");
+
+                    b.Property<long>("UserId")
+                        .HasColumnType("bigint");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("ExpiresAtMs");
+
+                    b.ToTable("login_sessions", "auth");
+                });
+
             modelBuilder.Entity("EasyIm.Auth.Data.SigningKey", b =>
                 {
                     b.Property<int>("Id")
