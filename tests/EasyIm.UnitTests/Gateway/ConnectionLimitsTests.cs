@@ -85,7 +85,7 @@ public sealed class ConnectionLimitsTests
 
     private static RecordingConnection SignedIn(GatewayOptions options, TimeProvider time, long userId, string? device = null)
     {
-        var connection = new RecordingConnection(options, time) { Session = new Session(userId, device, 1) };
+        var connection = new RecordingConnection(options, time) { Session = new Session(userId, device, new TokenGrant(1, 0, DateTimeOffset.MaxValue)) };
         connection.ResetTimeout(options.DropAfterSpan);
         return connection;
     }

@@ -453,7 +453,8 @@ public sealed class FrameHandlerTests : IAsyncLifetime
         Assert.StartsWith("{\"code\":400,", notify.Content);
         Assert.Contains(named, notify.Content, StringComparison.OrdinalIgnoreCase);
         await running.WaitAsync(Wait);
-        Assert.False(_harness.Published.Select<SyncConversations>().Any());
+        // Only the connect-time sync (no cursors) was asked for.
+        Assert.DoesNotContain(_harness.Published.Select<SyncConversations>(), s => s.Context.Message.Cursors is not null);
         Assert.False(_harness.Published.Select<RecordReceipts>().Any());
         Assert.False(_harness.Sent.Select<SendFriendRequest>().Any());
     }
