@@ -53,6 +53,7 @@ public static class GatewayModule
         builder.Services.AddSingleton(new GatewayIdentity(options.InstanceId));
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<ConnectionRegistry>();
+        builder.Services.AddSingleton<UserBudgets>();
         builder.Services.AddSingleton<MessagingOutbound>();
         builder.Services.AddSingleton<FrameHandler>();
         builder.Services.AddSingleton<ConnectionHost>();
