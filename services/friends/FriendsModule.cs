@@ -1,6 +1,7 @@
 using EasyIm.Friends.Events;
 using EasyIm.Friends.Consumers;
 using EasyIm.Friends.Data;
+using EasyIm.Friends.Groups;
 using EasyIm.Friends.Users;
 using EasyIm.Hosting.Database;
 using EasyIm.Hosting.Ids;
@@ -19,6 +20,7 @@ public static class FriendsModule
     {
         builder.AddServiceDatabase<FriendsDbContext, SqliteFriendsDbContext, PostgresFriendsDbContext>(FriendsDbContext.Service);
         builder.AddSnowflakeIds<FriendsDbContext>(FriendsDbContext.Service);
+        builder.Services.AddSingleton(FriendsOptions.Read(builder.Configuration));
         builder.Services.AddFriendsServices();
         return builder;
     }
@@ -27,7 +29,9 @@ public static class FriendsModule
     internal static IServiceCollection AddFriendsServices(this IServiceCollection services)
     {
         services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton(new FriendsOptions());
         services.AddScoped<UserDirectory>();
+        services.AddScoped<GroupLimits>();
         services.AddScoped<MessagingProjection>();
         return services;
     }
@@ -46,6 +50,7 @@ public static class FriendsModule
         Add<LeaveGroupConsumer>(bus);
         Add<ListGroupsConsumer>(bus);
         Add<ListGroupMembersConsumer>(bus);
+        Add<UpdateGroupSettingsConsumer>(bus);
         Add<ProjectRegisteredUserConsumer>(bus);
         Add<PushPendingInvitationsConsumer>(bus);
         Add<CheckRelationshipsConsumer>(bus);

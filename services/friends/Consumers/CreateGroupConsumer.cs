@@ -4,6 +4,7 @@ using EasyIm.Contracts.Gateway;
 using EasyIm.Friends.Data;
 using EasyIm.Hosting.Ids;
 using EasyIm.Friends.Events;
+using EasyIm.Friends.Groups;
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
@@ -12,13 +13,16 @@ namespace EasyIm.Friends.Consumers;
 
 /// <summary>
 /// A group of the owner and some of the owner's friends (403 naming <c>member_ids</c> for anyone
-/// else). <see cref="GroupMemberAdded"/> goes out for every member, the owner (role owner) included.
+/// else), within the group size and groups-per-user caps (409, <see cref="GroupLimits"/>).
+/// <see cref="GroupMemberAdded"/> goes out for every member, the owner (role owner) included.
 /// </summary>
 public sealed class CreateGroupConsumer(
     FriendsDbContext db,
     [FromKeyedServices(FriendsDbContext.Service)] SnowflakeIds ids,
     TimeProvider time,
-    MessagingProjection projection) : IConsumer<CreateGroup>
+    MessagingProjection projection,
+    GroupLimits limits,
+    FriendsOptions options) : IConsumer<CreateGroup>
 {
     public async Task Consume(ConsumeContext<CreateGroup> context)
     {
@@ -45,9 +49,21 @@ public sealed class CreateGroupConsumer(
             await context.RespondAsync(new RequestRejected(403, $"user {stranger} is not your friend; a group is made of your friends", "member_ids"));
             return;
         }
+        var refused = limits.CheckGroupSize(null, 1, members.Count, "member_ids")
+            ?? await limits.CheckGroupsPerUserAsync([owner], owner, "member_ids", ct)
+            ?? await limits.CheckGroupsPerUserAsync(members, owner, "member_ids", ct);
+        if (refused is not null)
+        {
+            await context.RespondAsync(refused);
+            return;
+        }
 
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
-        var group = new Group { Id = ids.Next(), Name = name.Trim(), OwnerId = owner, CreatedAtMs = now, CommandId = context.MessageId };
+        var group = new Group
+        {
+            Id = ids.Next(), Name = name.Trim(), OwnerId = owner, CreatedAtMs = now, CommandId = context.MessageId,
+            InvitePolicy = options.DefaultInvitePolicy,
+        };
         db.Groups.Add(group);
         db.GroupMembers.Add(new GroupMember { GroupId = group.Id, UserId = owner, Role = GroupRoles.Owner, JoinedAtMs = now, AddedByCommandId = context.MessageId });
         // Friends join a moment after the owner, so that the owner is always the longest-standing member.

@@ -3,17 +3,20 @@ using EasyIm.Contracts.Friends;
 using EasyIm.Contracts.Gateway;
 using EasyIm.Friends.Data;
 using EasyIm.Friends.Events;
+using EasyIm.Friends.Groups;
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
 
 namespace EasyIm.Friends.Consumers;
 
 /// <summary>
-/// A member adds some of their friends to a group. Users already in it are skipped; anyone else
-/// who is not the inviter's friend refuses the whole call (403 naming <c>user_ids</c>). Every member,
-/// newcomers included, gets GROUP_JOIN on their live connections when someone was added.
+/// A member adds some of their friends to a group: any member, or only its admins (the owner) when the
+/// group's invite policy says so (403 naming <c>group_id</c>). Users already in it are skipped; anyone
+/// else who is not the inviter's friend refuses the whole call (403 naming <c>user_ids</c>), and so does
+/// passing the group size or groups-per-user cap (409, <see cref="GroupLimits"/>): the group is then
+/// unchanged. Every member, newcomers included, gets GROUP_JOIN on their live connections when someone was added.
 /// </summary>
-public sealed class InviteToGroupConsumer(FriendsDbContext db, TimeProvider time, MessagingProjection projection) : IConsumer<InviteToGroup>
+public sealed class InviteToGroupConsumer(FriendsDbContext db, TimeProvider time, MessagingProjection projection, GroupLimits limits) : IConsumer<InviteToGroup>
 {
     public async Task Consume(ConsumeContext<InviteToGroup> context)
     {
@@ -35,11 +38,17 @@ public sealed class InviteToGroupConsumer(FriendsDbContext db, TimeProvider time
         var wanted = userIds.Distinct().ToList();
         var present = await db.GroupMembers
             .Where(m => m.GroupId == groupId && (m.UserId == me || wanted.Contains(m.UserId)))
-            .Select(m => new { m.UserId, m.AddedByCommandId, m.JoinedAtMs })
+            .Select(m => new { m.UserId, m.Role, m.AddedByCommandId, m.JoinedAtMs })
             .ToListAsync(ct);
-        if (present.All(m => m.UserId != me))
+        if (present.FirstOrDefault(m => m.UserId == me) is not { } inviter)
         {
             await context.RespondAsync(new RequestRejected(403, $"only members of group {groupId} may invite to it", "group_id"));
+            return;
+        }
+        if (group.InvitePolicy == GroupInvitePolicy.Admins && !GroupRoles.IsAdmin(inviter.Role))
+        {
+            await context.RespondAsync(new RequestRejected(403,
+                $"only the owner of group {groupId} may invite to it (its invite_policy is {GroupInvitePolicies.Admins})", "group_id"));
             return;
         }
 
@@ -52,6 +61,17 @@ public sealed class InviteToGroupConsumer(FriendsDbContext db, TimeProvider time
         {
             await context.RespondAsync(new RequestRejected(403, $"user {stranger} is not your friend; you may invite only your friends", "user_ids"));
             return;
+        }
+        if (newcomers.Count > 0)
+        {
+            var members = await db.GroupMembers.CountAsync(m => m.GroupId == groupId, ct);
+            var refused = limits.CheckGroupSize(groupId, members, newcomers.Count, "user_ids")
+                ?? await limits.CheckGroupsPerUserAsync(newcomers, me, "user_ids", ct);
+            if (refused is not null)
+            {
+                await context.RespondAsync(refused);
+                return;
+            }
         }
 
         // Those this very command added before, if it is a redelivery: announced again below.
@@ -75,14 +95,14 @@ public sealed class InviteToGroupConsumer(FriendsDbContext db, TimeProvider time
         // Applied first, then announced: the events then find the rows there instead of racing to insert them.
         await projection.ApplyAsync(events, ct);
         await context.PublishBatch(events);
-        var members = await db.GroupMembers.Where(m => m.GroupId == groupId).Select(m => m.UserId).ToListAsync(ct);
+        var everyone = await db.GroupMembers.Where(m => m.GroupId == groupId).Select(m => m.UserId).ToListAsync(ct);
         if (added.Count > 0)
         {
             var joined = added.Select(a => a.UserId).ToList();
-            await context.Publish(new PushToUsers(members
-                .Select(id => new UserPush(id, ServerEvents.MembersJoined(groupId, me, id, joined, members.Count)))
+            await context.Publish(new PushToUsers(everyone
+                .Select(id => new UserPush(id, ServerEvents.MembersJoined(groupId, me, id, joined, everyone.Count)))
                 .ToList()));
         }
-        await context.RespondAsync(new GroupMembersChanged(groupId, members.Count));
+        await context.RespondAsync(new GroupMembersChanged(groupId, everyone.Count));
     }
 }

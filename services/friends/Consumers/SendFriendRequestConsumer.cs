@@ -14,14 +14,16 @@ namespace EasyIm.Friends.Consumers;
 /// <summary>
 /// A friend invitation. Refused: to oneself (400), to an unknown user (404), to a friend (409),
 /// while one from the same inviter is pending (409), and while the invitee has invited the
-/// inviter (409: accepting that request is the way, and it says which). The invitee's live
-/// connections get FRIEND_INVITE.
+/// inviter (409: accepting that request is the way, and it says which), and while the inviter has
+/// <see cref="FriendsOptions.MaxPendingFriendRequests"/> requests waiting for an answer (429). The
+/// invitee's live connections get FRIEND_INVITE.
 /// </summary>
 public sealed class SendFriendRequestConsumer(
     FriendsDbContext db,
     UserDirectory users,
     [FromKeyedServices(FriendsDbContext.Service)] SnowflakeIds ids,
-    TimeProvider time) : IConsumer<SendFriendRequest>
+    TimeProvider time,
+    FriendsOptions options) : IConsumer<SendFriendRequest>
 {
     public async Task Consume(ConsumeContext<SendFriendRequest> context)
     {
@@ -58,6 +60,15 @@ public sealed class SendFriendRequestConsumer(
         if (await ConflictAsync(from, to, ct) is { } refused)
         {
             await context.RespondAsync(refused);
+            return;
+        }
+        // Counted on the pending-pair index (its leading column is the inviter). Requests racing this one
+        // may each pass before any is stored: the cap holds up to the inviter's requests in flight.
+        var waiting = await db.FriendRequests.CountAsync(r => r.FromUserId == from && r.Status == FriendRequestStatus.Pending, ct);
+        if (waiting >= options.MaxPendingFriendRequests)
+        {
+            await context.RespondAsync(new RequestRejected(429,
+                $"you have {waiting} friend requests waiting for an answer, as many as may wait; invite more once some are answered"));
             return;
         }
 

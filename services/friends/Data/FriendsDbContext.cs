@@ -57,6 +57,8 @@ public abstract class FriendsDbContext(DbContextOptions options) : DbContext(opt
             e.Property(x => x.Id).ValueGeneratedNever();
             e.Property(x => x.Name).HasMaxLength(64);
             e.Property(x => x.Version).IsConcurrencyToken();
+            // Groups made before the column was added get Members (the migration's default): easyim's rule.
+            e.Property(x => x.InvitePolicy).HasConversion<string>().HasMaxLength(16);
             e.HasIndex(x => x.CommandId).IsUnique();
         });
         model.Entity<GroupMember>(e =>

@@ -1,5 +1,14 @@
 namespace EasyIm.Friends.Data;
 
+/// <summary>Who may invite to a group (stored by name; the API spells them as <c>GroupInvitePolicies</c>).</summary>
+public enum GroupInvitePolicy
+{
+    /// <summary>Every member may invite their friends.</summary>
+    Members,
+    /// <summary>Only the owner (and the admins, once groups have them) may invite.</summary>
+    Admins,
+}
+
 public sealed class Group
 {
     public long Id { get; set; }
@@ -16,4 +25,5 @@ public sealed class Group
     /// someone is invited), the loser is retried on the new state.
     /// </summary>
     public int Version { get; set; }
+    public GroupInvitePolicy InvitePolicy { get; set; }
 }

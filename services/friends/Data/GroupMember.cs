@@ -4,6 +4,12 @@ public static class GroupRoles
 {
     public const string Owner = "owner";
     public const string Member = "member";
+
+    /// <summary>
+    /// Whether the role may do what a group's admins may (invite under <see cref="GroupInvitePolicy.Admins"/>,
+    /// change its settings where the owner allows): today only the owner, as groups have no admin role yet.
+    /// </summary>
+    public static bool IsAdmin(string role) => role == Owner;
 }
 
 public sealed class GroupMember

@@ -26,7 +26,8 @@ public static class FriendsApi
             .WithSummary("My friends: {total, items:[{id, account, nickname, avatar}]}");
         api.MapPost("/friend/add", Add)
             .WithSummary("Invite a user to be my friend; answers the request id")
-            .WithDescription("JSON body: {to_user_id, msg?}. The invitee's live connections get FRIEND_INVITE.");
+            .WithDescription("JSON body: {to_user_id, msg? (at most 256 characters, no control characters but line breaks)}. " +
+                "The invitee's live connections get FRIEND_INVITE. 429 while 100 of my requests wait for an answer (Friends:MaxPendingFriendRequests).");
         api.MapPost("/friend/accept", Accept)
             .WithSummary("Accept a friend request made to me")
             .WithDescription("JSON body: {id} (the request), or {from_user_id} (the inviter). The inviter's live connections get FRIEND_AGREE.");

@@ -12,24 +12,33 @@ namespace EasyIm.Gateway.Apis;
 /// <summary>Group routes. Every route needs the caller's access token.</summary>
 public static class GroupApi
 {
-    public sealed record GroupItem(string Id, string Name, string OwnerId, int MemberCount);
+    public sealed record GroupItem(string Id, string Name, string OwnerId, int MemberCount, string InvitePolicy);
     public sealed record MemberItem(string Id, string Account, string Nickname, string Avatar, string Role);
     public sealed record MembersChangedData(string Id, int MemberCount);
+    public sealed record SettingsData(string Id, string InvitePolicy);
 
     public static RouteGroupBuilder MapGroupApi(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/api/group").WithTags("Group");
         api.MapPost("/create", Create)
             .WithSummary("Create a group of me (the owner) and some of my friends; answers its id")
-            .WithDescription("JSON body: {name (1-64 characters), member_ids: [friend ids]}");
+            .WithDescription("JSON body: {name (1-64 characters), member_ids: [friend ids, at most 200]}. " +
+                "409 when the group would pass the server's group size cap (Friends:MaxGroupMembers, 2,000 by default, the owner included) " +
+                "or someone would be in more groups than a user may be (Friends:MaxGroupsPerUser, 500).");
         api.MapPost("/invite", Invite)
             .WithSummary("Add some of my friends to a group I am in; members already in it are skipped")
-            .WithDescription("JSON body: {group_id, user_ids: [friend ids]}");
+            .WithDescription("JSON body: {group_id, user_ids: [friend ids, at most 200]}. 403 when the group's invite_policy is " +
+                "\"admins\" and I am not its owner; 409 when the newcomers would pass the group size cap or the groups-per-user cap " +
+                "(the group is then unchanged).");
+        api.MapPost("/settings", Settings)
+            .WithSummary("The owner changes a group's settings: who may invite")
+            .WithDescription("JSON body: {group_id, invite_policy: \"members\" (every member may invite their friends, the default) | " +
+                "\"admins\" (only the owner)}. Answers {id, invite_policy}; 403 for anyone but the owner.");
         api.MapPost("/leave", Leave)
             .WithSummary("Leave a group; an owner hands it to the longest-standing member, the last member dismisses it")
             .WithDescription("JSON body: {group_id}");
         api.MapGet("/list", List)
-            .WithSummary("My groups: {total, items:[{id, name, owner_id, member_count}]}");
+            .WithSummary("My groups: {total, items:[{id, name, owner_id, member_count, invite_policy}]}");
         api.MapGet("/members", Members)
             .WithSummary("A group's members, for members only: {total, items:[{id, account, nickname, avatar, role}]}")
             .WithDescription("Query: group_id");
@@ -63,6 +72,19 @@ public static class GroupApi
         return await ServiceCalls.AskAsync(friends, new InviteToGroup(me, group, users), (GroupMembersChanged c) => ToChanged(c), ct);
     }
 
+    public static async Task<IResult> Settings(HttpRequest request,
+        [FromServices] IRequestClient<ValidateAccessToken> auth, [FromServices] IRequestClient<UpdateGroupSettings> friends, CancellationToken ct)
+    {
+        var input = await ApiInput.ReadAsync(request);
+        var me = await ApiCaller.ResolveAsync(request, input, auth, ct);
+        var group = input.RequiredId("group_id");
+        var policy = input.RequiredString("invite_policy", 16);
+        if (!GroupInvitePolicies.IsKnown(policy.Trim().ToLowerInvariant()))
+            throw new ApiInputException("invite_policy", $"invite_policy must be \"{GroupInvitePolicies.Members}\" or \"{GroupInvitePolicies.Admins}\"");
+        return await ServiceCalls.AskAsync(friends, new UpdateGroupSettings(me, group, policy.Trim().ToLowerInvariant()),
+            (GroupSettingsUpdated u) => new SettingsData(u.GroupId.ToString(), u.InvitePolicy), ct);
+    }
+
     public static async Task<IResult> Leave(HttpRequest request,
         [FromServices] IRequestClient<ValidateAccessToken> auth, [FromServices] IRequestClient<LeaveGroup> friends, CancellationToken ct)
     {
@@ -78,7 +100,7 @@ public static class GroupApi
         var input = await ApiInput.ReadAsync(request);
         var me = await ApiCaller.ResolveAsync(request, input, auth, ct);
         return await ServiceCalls.AskAsync(friends, new ListGroups(me), (GroupList l) => new FriendsApi.ListData<GroupItem>(l.Items.Count,
-            l.Items.Select(g => new GroupItem(g.Id.ToString(), g.Name, g.OwnerId.ToString(), g.MemberCount)).ToList()), ct);
+            l.Items.Select(g => new GroupItem(g.Id.ToString(), g.Name, g.OwnerId.ToString(), g.MemberCount, g.InvitePolicy)).ToList()), ct);
     }
 
     public static async Task<IResult> Members(HttpRequest request,

@@ -14,13 +14,17 @@ public static class FriendRules
     public const int DefaultSearchLimit = 20;
     public const int MaxSearchLimit = 50;
 
+    /// <summary>
+    /// A friend request's note: at most <see cref="MessageMaxLength"/> characters of storable text
+    /// (<see cref="TextRules"/>); line breaks and tabs are fine, other control characters are not.
+    /// </summary>
     public static (string Field, string Message)? CheckMessage(string? message)
     {
         if (message is null)
             return null;
         if (message.Length > MessageMaxLength)
             return ("msg", $"msg must be at most {MessageMaxLength} characters");
-        return TextRules.Check(message, "msg");
+        return TextRules.Check(message, "msg") ?? CheckNoControl(message, "msg", allowLineBreaks: true);
     }
 
     /// <summary>A group name is 1-64 characters once trimmed, without control characters.</summary>
@@ -43,7 +47,19 @@ public static class FriendRules
             return ("keyword", "keyword is required");
         if (trimmed.Length > KeywordMaxLength)
             return ("keyword", $"keyword must be at most {KeywordMaxLength} characters");
-        return TextRules.Check(trimmed, "keyword");
+        return TextRules.Check(trimmed, "keyword") ?? CheckNoControl(trimmed, "keyword", allowLineBreaks: false);
+    }
+
+    /// <summary>No control characters (escape sequences, bells, ...) but, where <paramref name="allowLineBreaks"/>, line breaks and tabs.</summary>
+    public static (string Field, string Message)? CheckNoControl(string text, string field, bool allowLineBreaks)
+    {
+        for (var i = 0; i < text.Length; i++)
+        {
+            var c = text[i];
+            if (char.IsControl(c) && !(allowLineBreaks && c is '\n' or '\r' or '\t'))
+                return (field, $"{field} must not contain control characters (U+{(int)c:X4} at {i})");
+        }
+        return null;
     }
 
     /// <summary>A list of user ids: at most <see cref="MaxIdsPerCall"/>, and at least one when <paramref name="required"/>.</summary>

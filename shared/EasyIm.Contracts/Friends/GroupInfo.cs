@@ -1,3 +1,4 @@
 namespace EasyIm.Contracts.Friends;
 
-public sealed record GroupInfo(long Id, string Name, long OwnerId, int MemberCount);
+/// <summary>A group as its members see it; <paramref name="InvitePolicy"/> is a <see cref="GroupInvitePolicies"/> value.</summary>
+public sealed record GroupInfo(long Id, string Name, long OwnerId, int MemberCount, string InvitePolicy = GroupInvitePolicies.Members);

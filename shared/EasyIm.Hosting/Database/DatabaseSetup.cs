@@ -49,9 +49,13 @@ public static class DatabaseSetup
         if (provider == DatabaseProvider.Sqlite)
         {
             var connectionString = SqliteConnectionString(builder.Configuration.GetDataDirectory(), service);
-            var pragmas = new SqlitePragmas(GetSqliteSynchronous(builder.Configuration));
-            builder.Services.AddDbContext<TContext, TSqlite>(o => o.UseSqlite(connectionString).AddInterceptors(pragmas));
-            builder.Services.AddSingleton<IHostedService>(sp => new SqliteCheckpointer(connectionString, service,
+            var bound = GetSqliteWalBound(builder.Configuration);
+            var pragmas = new SqlitePragmas(GetSqliteSynchronous(builder.Configuration), bound);
+            builder.Services.AddKeyedSingleton(service, (sp, _) => new SqliteLog(service, SqliteWalPath(connectionString), bound,
+                sp.GetService<TimeProvider>() ?? TimeProvider.System, sp.GetRequiredService<ILogger<SqliteLog>>()));
+            builder.Services.AddDbContext<TContext, TSqlite>((sp, o) => o.UseSqlite(connectionString)
+                .AddInterceptors(pragmas, new SqliteRestartOnCommit(sp.GetRequiredKeyedService<SqliteLog>(service))));
+            builder.Services.AddSingleton<IHostedService>(sp => new SqliteCheckpointer(connectionString, sp.GetRequiredKeyedService<SqliteLog>(service), service,
                 sp.GetService<TimeProvider>() ?? TimeProvider.System, sp.GetRequiredService<ILogger<SqliteCheckpointer>>()));
         }
         else
@@ -73,6 +77,7 @@ public static class DatabaseSetup
     public const string HistoryTable = "__EFMigrationsHistory";
     public const string MaxPoolSizeKey = "Database:MaxPoolSize";
     public const string SqliteSynchronousKey = "Database:SqliteSynchronous";
+    public const string SqliteWalLimitKey = "Database:SqliteWalLimitMB";
 
     /// <summary>
     /// Connections one process opens to PostgreSQL per service, at most. Npgsql's own default (100) lets
@@ -102,6 +107,20 @@ public static class DatabaseSetup
             : throw new StartupException($"{SqliteSynchronousKey} must be Full, Normal or Extra, not '{text}'.");
     }
 
+    /// <summary>
+    /// The bound on each SQLite database's write-ahead log (<see cref="SqliteCheckpointer"/>), in whole MB:
+    /// 256 by default. At least 1; at most 1,048,576 (1 TB).
+    /// </summary>
+    public static SqliteWalBound GetSqliteWalBound(IConfiguration configuration)
+    {
+        var text = configuration[SqliteWalLimitKey];
+        if (string.IsNullOrWhiteSpace(text))
+            return new SqliteWalBound(SqliteWalBound.DefaultLimitMb * 1024L * 1024);
+        return int.TryParse(text, out var mb) && mb is >= 1 and <= 1024 * 1024
+            ? new SqliteWalBound(mb * 1024L * 1024)
+            : throw new StartupException($"{SqliteWalLimitKey} must be a whole number of megabytes from 1 to 1048576, not '{text}'.");
+    }
+
     public static string BoundPool(string connectionString, int maxPoolSize)
     {
         var builder = new NpgsqlConnectionStringBuilder(connectionString);
@@ -112,6 +131,9 @@ public static class DatabaseSetup
             builder.MaxPoolSize = maxPoolSize;
         return builder.ConnectionString;
     }
+
+    /// <summary>The write-ahead log of the SQLite database of <paramref name="connectionString"/>.</summary>
+    public static string SqliteWalPath(string connectionString) => new SqliteConnectionStringBuilder(connectionString).DataSource + "-wal";
 
     public static string SqliteConnectionString(string dataDirectory, string service) =>
         new SqliteConnectionStringBuilder

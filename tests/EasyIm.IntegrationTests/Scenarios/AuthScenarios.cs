@@ -269,6 +269,7 @@ public abstract class AuthScenarios(EasyImShape shape)
 
         Assert.Contains("/api/user/register", document);
         Assert.Contains("/api/user/refresh_token", document);
+        Assert.Contains("/api/group/settings", document);
         Assert.True(page.IsSuccessStatusCode);
     }
 

@@ -34,7 +34,9 @@ public static class FanoutScenario
         Account[] accounts;
         long groupId;
         var watch = Stopwatch.StartNew();
-        await using (var target = await EasyImTarget.StartAsync(common.Shape, common.Settings(EasyImTarget.ThroughputSettings), common.Infrastructure, run.Id, run.LogDirectory, cancellationToken))
+        // The server refuses groups past Friends:MaxGroupMembers (2,000 by default); this one is as large as asked.
+        var groupSize = new Dictionary<string, string> { ["Friends__MaxGroupMembers"] = Math.Max(members, 2000).ToString(System.Globalization.CultureInfo.InvariantCulture) };
+        await using (var target = await EasyImTarget.StartAsync(common.Shape, common.Settings(EasyImTarget.ThroughputSettings, groupSize), common.Infrastructure, run.Id, run.LogDirectory, cancellationToken))
         {
             await progress.WriteLineAsync($"  {target.Name}: {target.Processes.Count} process(es) ready in {Seconds(watch.Elapsed)} s");
             logs = [.. target.Processes.Select(p => p.Log!)];

@@ -46,7 +46,8 @@ public sealed class FriendsHarness : IAsyncDisposable
     /// <summary>The users auth knows, whether or not the friends projection has heard of them.</summary>
     public FakeAuth Auth { get; }
 
-    public static async Task<FriendsHarness> StartAsync()
+    /// <summary>Starts the consumers; <paramref name="options"/> replaces the defaults (small caps, so a test reaches them quickly).</summary>
+    public static async Task<FriendsHarness> StartAsync(FriendsOptions? options = null)
     {
         // A named shared-cache memory database lives while one connection to it is open; every
         // DbContext opens its own connection to it, so consumers running at once do not share one.
@@ -62,6 +63,8 @@ public sealed class FriendsHarness : IAsyncDisposable
         ids.SetNode(1);
         services.AddKeyedSingleton(FriendsDbContext.Service, ids);
         services.AddSingleton<TimeProvider>(new SteppingTime());
+        if (options is not null)
+            services.AddSingleton(options);
         services.AddFriendsServices();
         services.AddSingleton<FakeAuth>();
         services.AddSingleton<FakeMessaging>();

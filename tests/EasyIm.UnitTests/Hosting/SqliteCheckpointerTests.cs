@@ -29,7 +29,9 @@ public sealed class SqliteCheckpointerTests : IDisposable
             Execute(connection, $"INSERT INTO t VALUES ('{new string('x', 2000)}');");
         var before = new FileInfo(wal).Length;
 
-        new SqliteCheckpointer(connectionString, "unit", TimeProvider.System, NullLogger<SqliteCheckpointer>.Instance).Checkpoint("TRUNCATE");
+        var log = new SqliteLog("unit", wal, new SqliteWalBound(256L << 20), TimeProvider.System, NullLogger.Instance);
+        using (var checkpointer = new SqliteCheckpointer(connectionString, log, "unit", TimeProvider.System, NullLogger<SqliteCheckpointer>.Instance))
+            checkpointer.Checkpoint("TRUNCATE", TimeSpan.FromMilliseconds(100));
 
         Assert.True(before > 4 * 1024 * 1024, $"the log held only {before} bytes");
         Assert.Equal(0, new FileInfo(wal).Length);

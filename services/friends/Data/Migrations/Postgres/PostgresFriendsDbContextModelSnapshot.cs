@@ -106,6 +106,11 @@ namespace EasyIm.Friends.Data.Migrations.Postgres
                     b.Property<long?>("DismissedAtMs")
                         .HasColumnType("bigint");
 
+                    b.Property<string>("InvitePolicy")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)");
+
                     b.Property<string>("Name")
                         .IsRequired()
                         .HasMaxLength(64)

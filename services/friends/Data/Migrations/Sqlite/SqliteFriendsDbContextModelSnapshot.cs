@@ -100,6 +100,11 @@ namespace EasyIm.Friends.Data.Migrations.Sqlite
                     b.Property<long?>("DismissedAtMs")
                         .HasColumnType("INTEGER");
 
+                    b.Property<string>("InvitePolicy")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT");
+
                     b.Property<string>("Name")
                         .IsRequired()
                         .HasMaxLength(64)
