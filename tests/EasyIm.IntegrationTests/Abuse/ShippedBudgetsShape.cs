@@ -11,7 +11,7 @@ public sealed class ShippedBudgetsShape : StandaloneShape
 {
     public override string Name => "standalone with shipped budgets";
 
-    protected override void Adjust(Dictionary<string, string?> settings)
+    protected override void Configure(Dictionary<string, string?> settings)
     {
         foreach (var key in EasyImShape.LoopbackBudgets.Keys)
             settings.Remove(key);
@@ -30,7 +30,7 @@ public sealed class ProxiedShape : StandaloneShape
 
     public override string Name => "standalone behind a trusted proxy";
 
-    protected override void Adjust(Dictionary<string, string?> settings)
+    protected override void Configure(Dictionary<string, string?> settings)
     {
         settings["Gateway:TrustedProxies"] = Proxy;
         settings["Gateway:Throttle:Refresh:Limit"] = RefreshBudget.ToString();
@@ -49,7 +49,7 @@ public sealed class HttpProxiedShape : StandaloneShape
 
     public override string Name => "standalone behind a trusted HTTP proxy";
 
-    protected override void Adjust(Dictionary<string, string?> settings)
+    protected override void Configure(Dictionary<string, string?> settings)
     {
         settings["Gateway:TrustedProxies"] = Proxy;
         settings["Gateway:ProxyProtocol"] = "false";

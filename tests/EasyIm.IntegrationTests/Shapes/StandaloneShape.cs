@@ -17,13 +17,7 @@ public class StandaloneShape : EasyImShape
         settings["EasyIm:DataDirectory"] = _dataDirectory;
         settings["Gateway:ApiPort"] = ApiPort.ToString();
         settings["Gateway:Port"] = SocketPort.ToString();
-        Adjust(settings);
         yield return ("all", settings);
-    }
-
-    /// <summary>A shape of its own changes the common settings here.</summary>
-    protected virtual void Adjust(Dictionary<string, string?> settings)
-    {
     }
 
     protected override Task CleanUpAsync()
