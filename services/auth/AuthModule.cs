@@ -1,6 +1,7 @@
 using EasyIm.Auth.Consumers;
 using EasyIm.Auth.Data;
 using EasyIm.Auth.Security;
+using EasyIm.Hosting;
 using EasyIm.Hosting.Database;
 using EasyIm.Hosting.Ids;
 using MassTransit;
@@ -20,6 +21,10 @@ public static class AuthModule
         builder.AddSnowflakeIds<AuthDbContext>(AuthDbContext.Service);
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddSingleton(new PasswordHashing(builder.Configuration.GetValue(PasswordHashing.IterationsKey, PasswordHashing.DefaultIterations)));
+        var throttle = builder.Configuration.BindSection<LoginThrottleOptions>(LoginThrottleOptions.Section);
+        throttle.Validate();
+        builder.Services.AddSingleton(throttle);
+        builder.Services.AddSingleton<LoginThrottle>();
         builder.Services.AddSingleton<SigningKeyStore>();
         builder.Services.AddSingleton((builder.Configuration.GetSection(TokenOptions.Section).Get<TokenOptions>() ?? new TokenOptions()).Validate());
         builder.Services.AddSingleton<TokenService>();

@@ -4,12 +4,15 @@ using EasyIm.Gateway.Connections;
 using EasyIm.Gateway.Consumers;
 using EasyIm.Gateway.Delivery;
 using EasyIm.Gateway.Http;
+using EasyIm.Gateway.Proxies;
 using EasyIm.Gateway.Web;
 using EasyIm.Hosting;
 using MassTransit;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Configuration;
@@ -25,12 +28,32 @@ public static class GatewayModule
 {
     public static IHostApplicationBuilder AddGateway(this IHostApplicationBuilder builder)
     {
-        var options = builder.Configuration.GetSection(GatewayOptions.Section).Get<GatewayOptions>() ?? new GatewayOptions();
-        options.Validate();
+        var options = GatewayOptions.Read(builder.Configuration);
         builder.Services.AddSingleton(options);
+        var trusted = TrustedProxies.Parse(options.TrustedProxies);
+        builder.Services.AddSingleton(trusted);
+        builder.Services.AddSingleton<ProxyProtocolMiddleware>();
+        var proxyProtocol = options.ProxyProtocol && !trusted.IsEmpty;
+        if (proxyProtocol)
+            builder.Services.AddSingleton<IApiPortConnectionFilter>(sp => new ApiPortProxyProtocol(sp.GetRequiredService<ProxyProtocolMiddleware>()));
+        builder.Services.Configure<ForwardedHeadersOptions>(forwarded =>
+        {
+            // The defaults trust loopback; here only the configured proxies are (and with none, the middleware is not used).
+            forwarded.ForwardedHeaders = ForwardedHeaders.XForwardedFor;
+            forwarded.KnownProxies.Clear();
+            forwarded.KnownIPNetworks.Clear();
+            foreach (var network in trusted.Networks)
+                forwarded.KnownIPNetworks.Add(network);
+            // Right to left through X-Forwarded-For while the hop is a trusted proxy: a chain of them works, a client's own entries do not.
+            forwarded.ForwardLimit = null;
+        });
+        builder.Services.AddAddressThrottle(options.Throttle);
+        // Its "Request starting" lines hold the query string, where easyim's clients put access_token.
+        builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.Warning);
         builder.Services.AddSingleton(new GatewayIdentity(options.InstanceId));
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<ConnectionRegistry>();
+        builder.Services.AddSingleton<UserBudgets>();
         builder.Services.AddSingleton<MessagingOutbound>();
         builder.Services.AddSingleton<FrameHandler>();
         builder.Services.AddSingleton<ConnectionHost>();
@@ -43,6 +66,9 @@ public static class GatewayModule
         builder.Services.Configure<KestrelServerOptions>(k => k.ListenOn(builder.Configuration, port, listen =>
         {
             listen.Protocols = HttpProtocols.Http1;
+            // First the PROXY header (when proxies are trusted), so the sniffer and HTTP see the client's bytes and address.
+            if (proxyProtocol)
+                listen.Use(next => context => listen.ApplicationServices.GetRequiredService<ProxyProtocolMiddleware>().OnConnectionAsync(context, next));
             listen.Use(next => context => listen.ApplicationServices.GetRequiredService<ConnectionHost>().OnConnectionAsync(context, next));
         }));
 
@@ -63,6 +89,8 @@ public static class GatewayModule
 
     public static WebApplication MapGateway(this WebApplication app)
     {
+        if (!app.Services.GetRequiredService<TrustedProxies>().IsEmpty)
+            app.UseForwardedHeaders();
         app.UseExceptionHandler(errors => errors.Run(context =>
         {
             var error = context.Features.Get<IExceptionHandlerFeature>()?.Error;
@@ -70,16 +98,20 @@ public static class GatewayModule
                 .LogError(error, "Request {Method} {Path} failed", context.Request.Method, context.Request.Path);
             return ApiResults.WriteFailAsync(context, StatusCodes.Status500InternalServerError, "internal error");
         }));
+        app.Use(QuerySecrets.RefuseAsync);
         // A WebSocket upgrade on any path of either port is a long connection, as in easyim (/ws is the documented one).
         app.UseWebSockets();
         var connections = app.Services.GetRequiredService<ConnectionHost>();
         app.Use(connections.OnRequestAsync);
-        app.UseCors();
+        // The old stop route's path gets no CORS at all: not even its 404 may be read, or preflighted, by a page.
+        app.UseWhen(context => !IsLocalPath(context), cors => cors.UseCors());
+        // After CORS, so that a browser client can read its 429.
+        app.UseRateLimiter();
         // easyim answers OPTIONS on any path, preflight or not. Middleware rather than a catch-all
         // route: the route made every other method on every path a 405, which hid the web client's files.
         app.Use((context, next) =>
         {
-            if (!HttpMethods.IsOptions(context.Request.Method))
+            if (!HttpMethods.IsOptions(context.Request.Method) || IsLocalPath(context))
                 return next(context);
             context.Response.StatusCode = StatusCodes.Status204NoContent;
             return Task.CompletedTask;
@@ -100,7 +132,6 @@ public static class GatewayModule
         api.MapUserApi();
         api.MapFriendsApi();
         api.MapGroupApi();
-        api.MapLocalApi();
         api.MapChatApi();
 
         app.MapGet("/static/avatar.svg", () => TypedResults.Text(DefaultAvatarSvg, "image/svg+xml")).ExcludeFromDescription();
@@ -109,6 +140,17 @@ public static class GatewayModule
         return app;
     }
 
+    /// <summary>
+    /// <c>/api/local/...</c>: where easyim's stop route was. The process is stopped through its control socket
+    /// now (services/server/ControlSocket.cs); nothing here answers, and nothing here may be reached cross-origin.
+    /// </summary>
+    private static bool IsLocalPath(HttpContext context) => context.Request.Path.StartsWithSegments("/api/local", StringComparison.OrdinalIgnoreCase);
+
     private const string DefaultAvatarSvg =
         """<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 64 64"><rect width="64" height="64" fill="#cbd5e1"/><circle cx="32" cy="24" r="12" fill="#f8fafc"/><path d="M10 60c2-14 12-22 22-22s20 8 22 22z" fill="#f8fafc"/></svg>""";
+
+    private sealed class ApiPortProxyProtocol(ProxyProtocolMiddleware proxies) : IApiPortConnectionFilter
+    {
+        public Task OnConnectionAsync(ConnectionContext context, ConnectionDelegate next) => proxies.OnConnectionAsync(context, next);
+    }
 }

@@ -14,8 +14,13 @@ public sealed class MessagingOptions
     public int MaxContentLength { get; set; } = 16 * 1024;
     /// <summary>How long to wait for the friends service before refusing on a negative projection.</summary>
     public int RelationshipCheckTimeoutMs { get; set; } = 3000;
-    /// <summary>Most messages in one <c>PushToUsers</c> of a sync.</summary>
+    /// <summary>Most messages in one page of a sync (one bus message).</summary>
     public int SyncPageSize { get; set; } = 500;
+    /// <summary>
+    /// About the most content bytes in one page of a sync (at least one message a page): with long messages
+    /// a page of <see cref="SyncPageSize"/> would be megabytes on the bus and in the connection's send queue.
+    /// </summary>
+    public int SyncPageBytes { get; set; } = 512 * 1024;
     /// <summary>How often gateways publish <c>GatewayHeartbeat</c>.</summary>
     public int HeartbeatSeconds { get; set; } = 5;
     /// <summary>How often each messaging process publishes its own heartbeat (RabbitMQ only), for sharing out the chat partitions.</summary>
@@ -52,6 +57,7 @@ public sealed class MessagingOptions
         Positive(options.MaxContentLength, nameof(MaxContentLength));
         Positive(options.RelationshipCheckTimeoutMs, nameof(RelationshipCheckTimeoutMs));
         Positive(options.SyncPageSize, nameof(SyncPageSize));
+        Positive(options.SyncPageBytes, nameof(SyncPageBytes));
         Positive(options.HeartbeatSeconds, nameof(HeartbeatSeconds));
         Positive(options.InstanceHeartbeatSeconds, nameof(InstanceHeartbeatSeconds));
         Positive(options.MissedHeartbeats, nameof(MissedHeartbeats));

@@ -30,7 +30,7 @@ public static class Cli
         var listTargets = new Option<bool>("--list-targets") { Description = "List the targets and what each needs, then exit", DefaultValueFactory = _ => false };
         var stop = new Option<bool>("--stop")
         {
-            Description = "Stop the easyim running on this machine (POST /api/local/stop on 127.0.0.1 and --apiport), wait until it has stopped, then exit",
+            Description = "Stop the easyim running on this machine with this --apiport (through its control socket, which only its user may open), wait until it has stopped, then exit",
             DefaultValueFactory = _ => false,
         };
 

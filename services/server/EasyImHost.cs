@@ -29,12 +29,25 @@ public static class EasyImHost
         foreach (var module in modules)
             module.Add(builder);
         builder.AddEasyImBus(modules.Select(m => m.Consumers), modules.Where(m => m.Endpoints is not null).Select(m => m.Endpoints!));
+        if (!migrateOnly)
+            builder.AddControlSocket();
 
         var app = builder.Build();
         app.MapHealthEndpoints();
         foreach (var module in modules)
             module.Map(app);
         return app;
+    }
+
+    /// <summary>Every process (any target) can be stopped by <c>easyim --stop</c>, through its <see cref="ControlSocket"/>.</summary>
+    private static void AddControlSocket(this WebApplicationBuilder builder)
+    {
+        var candidates = ControlSocket.Candidates(builder.Configuration);
+        if (builder.Configuration[ControlSocket.PathKey] is { Length: > 0 } && !ControlSocket.Fits(candidates[0]))
+            throw new StartupException($"{ControlSocket.PathKey} must be a path of at most {ControlSocket.MaxPathBytes} bytes (a Unix socket's limit), not '{candidates[0]}'.");
+        builder.Services.AddSingleton(services => new ControlSocket(candidates,
+            services.GetRequiredService<IHostApplicationLifetime>(), services.GetRequiredService<ILogger<ControlSocket>>()));
+        builder.Services.AddHostedService(services => services.GetRequiredService<ControlSocket>());
     }
 
     /// <summary>The configuration a process started with these arguments would run with (for <c>--stop</c>).</summary>

@@ -1,12 +1,14 @@
 using System.Net.Sockets;
+using System.Text;
 using EasyIm.Hosting;
 
 namespace EasyIm.Server;
 
 /// <summary>
-/// <c>easyim --stop</c>, as easyim has it: asks the server on this machine to stop (POST
-/// <c>/api/local/stop</c> on 127.0.0.1 and the API port the configuration names) and waits until it
-/// no longer answers. Exit code 0: it stopped; 1: nothing answered there, or it did not stop in time.
+/// <c>easyim --stop</c>: asks the server on this machine to stop through its <see cref="ControlSocket"/> (a Unix
+/// socket in its data directory that only its user may open, found from the same settings the server reads:
+/// <c>--data</c> and <c>--apiport</c>, or <c>EasyIm:ControlSocket</c>) and waits until its API port no longer
+/// takes connections. Exit code 0: it stopped; 1: nothing answered there, or it did not stop in time.
 /// </summary>
 public static class StopCommand
 {
@@ -15,27 +17,21 @@ public static class StopCommand
     public static async Task<int> RunAsync(string[] args, IReadOnlyDictionary<string, string?> overrides, CancellationToken cancellationToken)
     {
         int apiPort = 0;
+        IReadOnlyList<string> candidates = [];
         var read = await Cli.Guarded(() =>
         {
-            apiPort = EasyImHost.ReadConfiguration(args, overrides).GetPort(Listening.ApiPortKey, Cli.DefaultApiPort);
+            var configuration = EasyImHost.ReadConfiguration(args, overrides);
+            apiPort = configuration.GetPort(Listening.ApiPortKey, Cli.DefaultApiPort);
+            candidates = ControlSocket.Candidates(configuration);
             return Task.CompletedTask;
         });
         if (read != 0)
             return read;
-        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{apiPort}"), Timeout = TimeSpan.FromSeconds(10) };
-        try
+
+        var answer = await AskToStopAsync(candidates, apiPort, cancellationToken);
+        if (answer is not null)
         {
-            using var response = await http.PostAsync("/api/local/stop", null, cancellationToken);
-            if (!response.IsSuccessStatusCode)
-            {
-                await Console.Error.WriteLineAsync($"easyim: 127.0.0.1:{apiPort} answered {(int)response.StatusCode} to /api/local/stop " +
-                    "(is it an easyim running the gateway? other targets stop with Ctrl-C or a signal)");
-                return 1;
-            }
-        }
-        catch (HttpRequestException ex) when (ex.InnerException is SocketException)
-        {
-            await Console.Error.WriteLineAsync($"easyim: nothing listens on 127.0.0.1:{apiPort} ({ex.InnerException.Message}); give the server's --apiport");
+            await Console.Error.WriteLineAsync(answer);
             return 1;
         }
         Console.WriteLine($"easyim on 127.0.0.1:{apiPort} is stopping");
@@ -64,6 +60,50 @@ public static class StopCommand
         {
             await Console.Error.WriteLineAsync($"easyim: 127.0.0.1:{apiPort} still takes connections after {StopTimeout.TotalSeconds:0} s");
             return 1;
+        }
+    }
+
+    /// <summary>
+    /// Sends <c>stop</c> on the first control socket that answers; null when the server answered that it is
+    /// stopping, else what went wrong.
+    /// </summary>
+    private static async Task<string?> AskToStopAsync(IReadOnlyList<string> candidates, int apiPort, CancellationToken cancellationToken)
+    {
+        string? failure = null;
+        foreach (var path in candidates.Where(File.Exists))
+        {
+            failure = await AskToStopAsync(path, apiPort, cancellationToken);
+            if (failure is null)
+                return null;
+        }
+        return failure ?? $"easyim: nothing listens on 127.0.0.1:{apiPort}: no control socket at {string.Join(", ", candidates)}; " +
+            $"give the server's --apiport (and its {ControlSocket.PathKey}, if it has one)";
+    }
+
+    private static async Task<string?> AskToStopAsync(string path, int apiPort, CancellationToken cancellationToken)
+    {
+        var where = $"give the server's --apiport (and its {ControlSocket.PathKey}, if it has one)";
+        using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(10));
+        try
+        {
+            await socket.ConnectAsync(new UnixDomainSocketEndPoint(path), timeout.Token);
+            await socket.SendAsync(Encoding.ASCII.GetBytes(ControlSocket.StopCommand + "\n"), SocketFlags.None, timeout.Token);
+            var reply = await ControlSocket.ReadLineAsync(socket, timeout.Token);
+            return reply == ControlSocket.Stopping ? null : $"easyim: {path} answered '{reply}' to stop";
+        }
+        catch (SocketException ex) when (ex.SocketErrorCode is SocketError.AccessDenied)
+        {
+            return $"easyim: not allowed to open {path}: only the user the server runs as may stop it";
+        }
+        catch (SocketException ex)
+        {
+            return $"easyim: nothing listens on 127.0.0.1:{apiPort}: its control socket {path} does not answer ({ex.Message}); {where}";
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return $"easyim: {path} did not answer within 10 s";
         }
     }
 }

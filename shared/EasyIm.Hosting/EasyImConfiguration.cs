@@ -69,6 +69,22 @@ public static class EasyImConfiguration
         return path;
     }
 
+    /// <summary>
+    /// A section bound to its options class (defaults where unset). A value of the wrong type stops the
+    /// start with the binder's message, which names the key (<c>... value at 'Gateway:Throttle:Login:Limit' ...</c>).
+    /// </summary>
+    public static T BindSection<T>(this IConfiguration configuration, string section) where T : new()
+    {
+        try
+        {
+            return configuration.GetSection(section).Get<T>() ?? new T();
+        }
+        catch (InvalidOperationException ex)
+        {
+            throw new StartupException(ex.Message);
+        }
+    }
+
     public static int GetPort(this IConfiguration configuration, string key, int defaultPort)
     {
         var text = configuration[key];

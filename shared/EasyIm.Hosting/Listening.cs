@@ -1,4 +1,5 @@
 using System.Net;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -28,11 +29,25 @@ public static class Listening
         kestrel.Listen(ip, port, configure);
     }
 
-    /// <summary>Every process serves HTTP on the API port: the API where it runs the gateway, health everywhere.</summary>
+    /// <summary>
+    /// Every process serves HTTP on the API port: the API where it runs the gateway, health everywhere.
+    /// A module that must see each connection first (the gateway's PROXY protocol reader) registers an
+    /// <see cref="IApiPortConnectionFilter"/>.
+    /// </summary>
     public static IHostApplicationBuilder ListenOnApiPort(this IHostApplicationBuilder builder)
     {
         var port = builder.Configuration.GetPort(ApiPortKey, 8889);
-        builder.Services.Configure<KestrelServerOptions>(k => k.ListenOn(builder.Configuration, port));
+        builder.Services.Configure<KestrelServerOptions>(k => k.ListenOn(builder.Configuration, port, listen => listen.Use(next =>
+        {
+            var filter = new Lazy<IApiPortConnectionFilter?>(() => listen.ApplicationServices.GetService<IApiPortConnectionFilter>());
+            return context => filter.Value is { } first ? first.OnConnectionAsync(context, next) : next(context);
+        })));
         return builder;
     }
+}
+
+/// <summary>Connection middleware in front of the API port's HTTP (at most one per process).</summary>
+public interface IApiPortConnectionFilter
+{
+    Task OnConnectionAsync(ConnectionContext context, ConnectionDelegate next);
 }

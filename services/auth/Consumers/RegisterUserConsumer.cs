@@ -15,6 +15,7 @@ public sealed class RegisterUserConsumer(
     TokenService tokens,
     SessionTokens sessions,
     [FromKeyedServices(AuthDbContext.Service)] SnowflakeIds ids,
+    LoginThrottle throttle,
     TimeProvider time) : IConsumer<RegisterUser>
 {
     public async Task Consume(ConsumeContext<RegisterUser> context)
@@ -34,13 +35,20 @@ public sealed class RegisterUserConsumer(
             return;
         }
 
+        // Hashing shares login's bound: a registration flood cannot take the CPU either.
+        var (ran, hash) = await throttle.TryHashAsync(() => passwords.Hash(password), context.CancellationToken);
+        if (!ran)
+        {
+            await context.RespondAsync(Sessions.Busy);
+            return;
+        }
         var user = new User
         {
             Id = ids.Next(),
             Account = account,
             AccountKey = key,
             Nickname = nickname,
-            PasswordHash = passwords.Hash(password),
+            PasswordHash = hash,
             CreatedAtMs = time.GetUtcNow().ToUnixTimeMilliseconds(),
         };
         db.Users.Add(user);

@@ -35,7 +35,11 @@ public sealed class PasswordHashing
 
     /// <summary>
     /// Spends the time of a real check, so that an unknown account cannot be told from a wrong
-    /// password by how long the answer takes.
+    /// password by how long the answer takes. Always false.
     /// </summary>
-    public void VerifyNothing(string password) => _hasher.VerifyHashedPassword(Nobody, _dummyHash, password);
+    public bool VerifyNothing(string password)
+    {
+        _hasher.VerifyHashedPassword(Nobody, _dummyHash, password);
+        return false;
+    }
 }

@@ -1,5 +1,6 @@
 using EasyIm.Contracts.Auth;
 using EasyIm.Contracts.Friends;
+using EasyIm.Gateway.Connections;
 using EasyIm.Gateway.Http;
 using MassTransit;
 using Microsoft.AspNetCore.Builder;
@@ -61,6 +62,8 @@ public static class FriendsApi
         var me = await ApiCaller.ResolveAsync(request, input, auth, ct);
         var to = input.RequiredId("to_user_id");
         var message = input.OptionalString("msg", FriendRules.MessageMaxLength);
+        // The same budget as FRIEND_INVITE over a connection: the HTTP route is not a way around it.
+        ApiCaller.Spend(request, me, FrameKind.FriendEvent);
         return await ServiceCalls.AskAsync(friends, new SendFriendRequest(me, to, message),
             (FriendRequestSent s) => new IdData(s.RequestId.ToString()), ct);
     }
@@ -74,6 +77,7 @@ public static class FriendsApi
         var inviter = id is null ? input.OptionalId("from_user_id") : null;
         if (id is null && inviter is null)
             throw new ApiInputException("id", "id is required (the friend request's id; or from_user_id, the inviter's)");
+        ApiCaller.Spend(request, me, FrameKind.FriendEvent);
         return await ServiceCalls.AskAsync(friends, new AcceptFriendRequest(me, id, inviter),
             (FriendRequestAccepted a) => new AcceptedData(a.RequestId.ToString(), a.InviterId.ToString()), ct);
     }

@@ -23,15 +23,15 @@ public static class UserApi
     public static RouteGroupBuilder MapUserApi(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/api/user").WithTags("User");
-        api.MapPost("/register", Register)
+        api.MapPost("/register", Register).RequireRateLimiting(AddressThrottle.Register)
             .WithSummary("Create an account; answers like login").WithDescription("JSON body: {account, password, nickname?}");
-        api.MapPost("/login", Login)
+        api.MapPost("/login", Login).RequireRateLimiting(AddressThrottle.Login)
             .WithSummary("Log in with account and password").WithDescription("JSON body: {account, password}");
         api.MapPost("/logout", Logout)
             .WithSummary("Revoke every token of the user (access_token in body, query or Authorization header)");
         api.MapGet("/check_token", CheckToken)
             .WithSummary("Tell whether an access or refresh token is live, and for how long");
-        api.MapPost("/refresh_token", Refresh)
+        api.MapPost("/refresh_token", Refresh).RequireRateLimiting(AddressThrottle.Refresh)
             .WithSummary("Rotate a refresh token: a new access and refresh token, the old refresh token dead; reset_secret revokes all earlier tokens")
             .WithDescription("JSON body: {grant_type: access_token|refresh_token, refresh_token, reset_secret?}. " +
                 "token is the new token of grant_type; refresh_token is always the new refresh token. " +

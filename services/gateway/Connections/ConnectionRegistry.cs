@@ -4,11 +4,22 @@ using EasyIm.Hosting;
 
 namespace EasyIm.Gateway.Connections;
 
+/// <summary>What became of a handshake's connection at the registry.</summary>
+public enum Admission
+{
+    Added,
+    /// <summary>The user's tokens were revoked above the session's version, or its login session was, meanwhile.</summary>
+    Revoked,
+    /// <summary>The user has <see cref="GatewayOptions.MaxConnectionsPerUser"/> live connections here, none silent long enough to give way.</summary>
+    OverCap,
+}
+
 /// <summary>
-/// The connections of this gateway: every open one, and the authenticated ones by user. Lookups
-/// (every push) read immutable snapshots without locking; the rarer changes take a lock.
+/// The connections of this gateway: every open one, and the authenticated ones by user, at most
+/// <see cref="GatewayOptions.MaxConnectionsPerUser"/> each. Lookups (every push) read immutable
+/// snapshots without locking; the rarer changes take a lock.
 /// </summary>
-public sealed class ConnectionRegistry(TimeProvider time)
+public sealed class ConnectionRegistry(GatewayOptions options, TimeProvider time)
 {
     /// <summary>How long a revocation is remembered, to refuse a handshake that was validated just before it.</summary>
     public static readonly TimeSpan RevocationMemory = TimeSpan.FromMinutes(2);
@@ -39,25 +50,47 @@ public sealed class ConnectionRegistry(TimeProvider time)
 
     /// <summary>
     /// Adds an authenticated connection under its user. Returns false (and adds nothing) when the
-    /// user's tokens were revoked above the session's version, or its login session was revoked, meanwhile; otherwise
-    /// <paramref name="replaced"/> holds the live connections of the same device, now removed.
+    /// user's tokens were revoked above the session's version, or its login session was revoked, meanwhile,
+    /// or the user is at the cap; otherwise <paramref name="replaced"/> holds the connections it replaces, now removed.
     /// </summary>
-    public bool TryAdd(LongConnection connection, out IReadOnlyList<LongConnection> replaced)
+    public bool TryAdd(LongConnection connection, out IReadOnlyList<LongConnection> replaced) =>
+        Admit(connection, null, out replaced) == Admission.Added;
+
+    /// <summary>
+    /// Adds an authenticated connection under its user, unless the user's tokens (or its login session) were
+    /// revoked meanwhile or the user is at the cap. <paramref name="replaced"/> holds the live
+    /// connections it replaces, now removed (the caller closes them): those of the same device, and at the
+    /// cap the user's longest-silent connection when it has been silent for
+    /// <see cref="GatewayOptions.ReplaceSilentAfter"/> (a half-dead socket must not lock its reconnecting
+    /// client out until the idle timeout). <paramref name="admitted"/> runs once the connection is sure to
+    /// be added, before any push can find it: a handshake's reply goes first.
+    /// </summary>
+    public Admission Admit(LongConnection connection, Action? admitted, out IReadOnlyList<LongConnection> replaced)
     {
         var session = connection.Session ?? throw new InvalidOperationException("only authenticated connections are added");
         lock (_lock)
         {
+            replaced = [];
             if (IsRevoked(session.UserId, session.Grant))
-            {
-                replaced = [];
-                return false;
-            }
+                return Admission.Revoked;
             var current = _byUser.GetValueOrDefault(session.UserId, []);
-            replaced = session.DeviceId is null
+            var sameDevice = session.DeviceId is null
                 ? []
                 : current.Where(c => c.Session?.DeviceId == session.DeviceId).ToList();
-            _byUser[session.UserId] = current.RemoveRange(replaced).Add(connection);
-            return true;
+            // Connections already closing are on their way out (a last frame lingers): they hold no place.
+            var live = current.Where(c => !c.IsClosing && !sameDevice.Contains(c)).ToList();
+            if (live.Count >= options.MaxConnectionsPerUser)
+            {
+                var silentmost = live.MaxBy(c => c.SilentFor)!;
+                if (silentmost.SilentFor < options.ReplaceSilentAfterSpan)
+                    return Admission.OverCap;
+                sameDevice.Add(silentmost);
+            }
+            connection.Admitted = true;
+            admitted?.Invoke();
+            replaced = sameDevice;
+            _byUser[session.UserId] = current.RemoveRange(sameDevice).Add(connection);
+            return Admission.Added;
         }
     }
 

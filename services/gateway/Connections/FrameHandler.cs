@@ -18,7 +18,10 @@ namespace EasyIm.Gateway.Connections;
 
 /// <summary>
 /// What a frame means: the heartbeat handshake first, then events and chat messages, each turned
-/// into a bus message for the service that decides. The gateway only checks form, sender and rate.
+/// into a bus message for the service that decides. The gateway only checks form, sender and cost:
+/// every kind of frame draws from a budget of its connection and, for the costly kinds, of its user
+/// (<see cref="ConnectionBudgets"/>, <see cref="UserBudgets"/>); a frame over budget is dropped and
+/// answered NOTIFY 429, and a connection that keeps sending over budget is closed with NOTIFY 429.
 /// </summary>
 public sealed class FrameHandler(
     GatewayOptions options,
@@ -27,7 +30,8 @@ public sealed class FrameHandler(
     MessagingOutbound messaging,
     IBus bus,
     TimeProvider time,
-    ILogger<FrameHandler> logger)
+    ILogger<FrameHandler> logger,
+    UserBudgets? userBudgets = null) : IDisposable
 {
     /// <summary>Friend requests one connection may be waiting on at once.</summary>
     public const int MaxRequestsInFlight = 8;
@@ -42,6 +46,17 @@ public sealed class FrameHandler(
     private readonly IRequestClient<ValidateAccessToken> _validate = bus.CreateRequestClient<ValidateAccessToken>(BusSetup.RequestTimeout);
     private readonly IRequestClient<SendFriendRequest> _invite = bus.CreateRequestClient<SendFriendRequest>(BusSetup.RequestTimeout);
     private readonly IRequestClient<AcceptFriendRequest> _agree = bus.CreateRequestClient<AcceptFriendRequest>(BusSetup.RequestTimeout);
+    // The gateway's own, shared with the HTTP API; a container that has none (a unit test's) gets one of the handler's.
+    private readonly UserBudgets _users = userBudgets ?? new UserBudgets(options);
+
+    /// <summary>How this gateway answers SYNCs, one page at a time, one sync per connection at a time.</summary>
+    public SyncRunner Syncs { get; } = new(bus, options, time, logger);
+
+    public void Dispose()
+    {
+        if (userBudgets is null)
+            _users.Dispose();
+    }
 
     /// <summary>Handles one decoded frame. Throws <see cref="FrameException"/> for a frame that breaks the protocol (NOTIFY 400, close).</summary>
     public ValueTask HandleAsync(LongConnection connection, Msg msg) =>
@@ -101,9 +116,14 @@ public sealed class FrameHandler(
 
         connection.Session = new Session(userId, deviceId, Grant(validated.Message));
         connection.ResetTimeout(options.DropAfterSpan);
-        // The reply goes first, so that no push can reach the client ahead of it; then chat
-        // messages wait for the connect-time sync, so each conversation arrives in order.
-        connection.Send(ServerFrames.HeartbeatReply(userId));
+        // Checked once the token is known good: a stranger naming the user cannot spend its budget.
+        if (_users.TryTake(userId, FrameKind.Handshake) is { } handshakes)
+        {
+            logger.LogWarning("Connection {ConnectionId} of user {UserId} refused: {Budget}", connection.Id, userId, handshakes.Describe());
+            connection.Close(429, handshakes.Describe() + "; wait before connecting again");
+            return;
+        }
+        // Chat messages wait for the connect-time sync, so each conversation arrives in order.
         connection.SyncGate.FillGaps = after =>
         {
             logger.LogInformation("Connection {ConnectionId} waits for a lost push: asking again for {Conversations}",
@@ -111,27 +131,47 @@ public sealed class FrameHandler(
             _ = PublishAsync(new SyncConversations(userId, connection.Id, after, GapFill: true));
         };
         connection.SyncGate.Begin();
-        if (!registry.TryAdd(connection, out var replaced))
+        // The reply is queued as the registry admits the connection, before any push can find it.
+        switch (registry.Admit(connection, () => connection.Send(ServerFrames.HeartbeatReply(userId)), out var replaced))
         {
-            connection.Close(401, "the token was revoked (logout or secret reset)");
-            return;
+            case Admission.Revoked:
+                connection.Close(401, "the token was revoked (logout or secret reset)");
+                return;
+            case Admission.OverCap:
+                logger.LogWarning("Connection {ConnectionId} of user {UserId} refused: the user has {Max} live connections on this gateway",
+                    connection.Id, userId, options.MaxConnectionsPerUser);
+                connection.Close(429, $"this user already has {options.MaxConnectionsPerUser} live connections (the most one user may hold); " +
+                    $"close one, or send a device_id to replace that device's connection");
+                return;
         }
         foreach (var old in replaced)
         {
-            logger.LogInformation("Connection {ConnectionId} replaces {ReplacedConnectionId} of user {UserId}, device {DeviceId}",
-                connection.Id, old.Id, userId, deviceId);
-            old.Close(409, "replaced by a newer connection of the same device");
+            if (deviceId is not null && old.Session?.DeviceId == deviceId)
+            {
+                logger.LogInformation("Connection {ConnectionId} replaces {ReplacedConnectionId} of user {UserId}, device {DeviceId}",
+                    connection.Id, old.Id, userId, deviceId);
+                old.Close(409, "replaced by a newer connection of the same device");
+            }
+            else
+            {
+                logger.LogInformation("Connection {ConnectionId} replaces {ReplacedConnectionId} of user {UserId}, silent for {Silent}, at the cap of {Max} connections",
+                    connection.Id, old.Id, userId, old.SilentFor, options.MaxConnectionsPerUser);
+                old.Close(409, $"replaced by a newer connection of the same user: this one sent nothing for {options.ReplaceSilentAfter} seconds " +
+                    $"while the user had {options.MaxConnectionsPerUser} connections (the most one user may hold)");
+            }
         }
         logger.LogInformation("Connection {ConnectionId} authenticated as user {UserId} ({Transport}, {Format}, device {DeviceId})",
             connection.Id, userId, connection.Transport, connection.Format, deviceId);
-        await PublishAsync(new UserConnected(userId, gateway.Id, connection.Id, deviceId, time.GetUtcNow()));
+        await PublishAsync(new UserConnected(userId, gateway.Id, connection.Id, deviceId, time.GetUtcNow(), SyncedByGateway: true));
+        Syncs.Request(connection, null);
     }
 
     /// <summary>After the connection closed: forget it and, if it was someone's, say so.</summary>
     public async Task ClosedAsync(LongConnection connection)
     {
         registry.Closed(connection);
-        if (connection.Session is { } session)
+        // A connection refused at the handshake (revoked, over the cap) was never announced.
+        if (connection.Admitted && connection.Session is { } session)
             await PublishAsync(new UserDisconnected(session.UserId, gateway.Id, connection.Id, time.GetUtcNow()));
     }
 
@@ -166,11 +206,8 @@ public sealed class FrameHandler(
 
     private async ValueTask ChatAsync(LongConnection connection, Session session, Msg msg)
     {
-        if (!connection.RateLimit.TryAcquire())
-        {
-            OverRate(connection);
+        if (!Admit(connection, FrameKind.Chat, msg))
             return;
-        }
         var to = RequireId(msg.ToUserId, "to_user_id");
         var chatType = RequireChatType(msg.ChatType);
         if (msg.ClientMsgId.Length > MaxClientMsgIdLength)
@@ -223,13 +260,15 @@ public sealed class FrameHandler(
             case EventContent.KeepAlive:
                 if (msg.AccessToken.Length > 0)
                     await RenewAsync(connection, session, msg.AccessToken);
-                else
+                else if (Admit(connection, FrameKind.KeepAlive))
                     connection.Send(ServerFrames.HeartbeatReply(session.UserId));
                 return;
             case EventContent.FriendInvite:
             {
                 var invitee = RequireId(msg.ToUserId, "to_user_id");
                 var note = content.OptionalString("msg", MaxInviteMessageLength);
+                if (!Admit(connection, FrameKind.FriendEvent))
+                    return;
                 StartRequest(connection, session, EventContent.FriendInvite, async ct =>
                 {
                     var response = await _invite.GetResponse<FriendRequestSent, RequestRejected>(new SendFriendRequest(session.UserId, invitee, note), ct);
@@ -243,6 +282,8 @@ public sealed class FrameHandler(
                 long? inviter = msg.ToUserId.Length > 0 ? RequireId(msg.ToUserId, "to_user_id") : null;
                 if (requestId is null && inviter is null)
                     throw new FrameException("FRIEND_AGREE needs to_user_id (the inviter) or \"id\" (the request id)");
+                if (!Admit(connection, FrameKind.FriendEvent))
+                    return;
                 StartRequest(connection, session, EventContent.FriendAgree, async ct =>
                 {
                     var response = await _agree.GetResponse<FriendRequestAccepted, RequestRejected>(new AcceptFriendRequest(session.UserId, requestId, inviter), ct);
@@ -257,19 +298,26 @@ public sealed class FrameHandler(
                 if (string.IsNullOrEmpty(conversation) || seq is null)
                     throw new FrameException($"{content.Key()} needs \"conversation_id\" and \"seq\"");
                 var status = content.Key() == EventContent.Arrived ? (int)Msg.Types.MsgStatus.Arrived : (int)Msg.Types.MsgStatus.Read;
-                await messaging.RecordAsync(new Receipt(session.UserId, conversation, seq.Value, status), connection.Closing);
+                if (!Admit(connection, FrameKind.Receipt))
+                    return;
+                // Never waits: a receipt is coalesced with the same cursor's waiting one, or refused when this
+                // connection already has too many waiting, so one connection's flood never holds up another's.
+                if (!messaging.Record(new Receipt(session.UserId, conversation, seq.Value, status), connection))
+                    Refuse(connection, $"{FrameBudget.Name(FrameKind.Receipt)} are over budget ({MessagingOutbound.MaxReceiptsWaitingPerConnection} of this connection, " +
+                        "for different conversations, wait to be recorded); the frame was dropped");
                 return;
             }
             case EventContent.Sync:
-                await PublishAsync(new SyncConversations(session.UserId, connection.Id, ReadCursors(content)));
+            {
+                var cursors = ReadCursors(content);
+                if (Admit(connection, FrameKind.Sync))
+                    Syncs.Request(connection, cursors);
                 return;
+            }
             case EventContent.Typing:
             {
-                if (!connection.RateLimit.TryAcquire())
-                {
-                    OverRate(connection);
+                if (!Admit(connection, FrameKind.Chat))
                     return;
-                }
                 var to = RequireId(msg.ToUserId, "to_user_id");
                 var chatType = RequireChatType(msg.ChatType);
                 // Typing is a hint, never stored, so the connection does not wait for the broker: the next
@@ -290,15 +338,13 @@ public sealed class FrameHandler(
     /// <summary>
     /// A heartbeat with an access token renews the connection: a live token of the connection's user makes it
     /// the token the connection stands on (its expiry, session and version); any other token ends the
-    /// connection with NOTIFY 401, as at the handshake. It costs auth a check, so it draws from the rate limit.
+    /// connection with NOTIFY 401, as at the handshake. It costs auth a check, so besides the connection's
+    /// heartbeat budget it draws from the user's handshake budget.
     /// </summary>
     private async ValueTask RenewAsync(LongConnection connection, Session session, string token)
     {
-        if (!connection.RateLimit.TryAcquire())
-        {
-            OverRate(connection);
+        if (!Admit(connection, FrameKind.KeepAlive, userKind: FrameKind.Handshake))
             return;
-        }
         Response<AccessTokenValidated, RequestRejected> response;
         try
         {
@@ -338,11 +384,36 @@ public sealed class FrameHandler(
         connection.Send(ServerFrames.HeartbeatReply(session.UserId));
     }
 
-    private void OverRate(LongConnection connection)
+    /// <summary>
+    /// Takes the frame's tokens from its connection's budget and, for the costly kinds, its user's (of
+    /// <paramref name="userKind"/> when the user pays for it in another kind); false
+    /// (the frame refused, see <see cref="Refuse"/>) when either is spent. A refused chat message is
+    /// also answered with its FAIL, so the client knows which message to send again.
+    /// </summary>
+    private bool Admit(LongConnection connection, FrameKind kind, Msg? chat = null, FrameKind? userKind = null)
     {
-        logger.LogWarning("Connection {ConnectionId} of user {UserId} went over {PerSecond} chat frames per second (burst {Burst}); closing it",
-            connection.Id, connection.UserId, options.RateLimit.PerSecond, options.RateLimit.Burst);
-        connection.Close(429, $"more than {options.RateLimit.PerSecond} messages per second (burst {options.RateLimit.Burst})");
+        var over = connection.Budgets.TryTake(kind) ?? _users.TryTake(connection.UserId, userKind ?? kind);
+        if (over is null)
+            return true;
+        var why = over.Describe() + "; the frame was dropped";
+        if (chat is not null)
+            connection.Send(ServerFrames.Fail(connection.UserId, chat, why));
+        Refuse(connection, why);
+        return false;
+    }
+
+    /// <summary>Answers a dropped frame with NOTIFY 429; the refusal that makes too many within the window closes the connection.</summary>
+    private void Refuse(LongConnection connection, string why)
+    {
+        if (!connection.Budgets.Refused())
+        {
+            connection.Send(ServerFrames.Notify(connection.UserId, 429, why));
+            return;
+        }
+        var budgets = options.Budgets;
+        logger.LogWarning("Connection {ConnectionId} of user {UserId} had {Refusals} frames refused within {Window} s (the last: {Why}); closing it",
+            connection.Id, connection.UserId, budgets.RefusalsBeforeClose, budgets.RefusalWindow, why);
+        connection.Close(429, $"{budgets.RefusalsBeforeClose} frames over budget within {budgets.RefusalWindow} seconds; the last: {why}");
     }
 
     private static IReadOnlyDictionary<string, ulong>? ReadCursors(JsonDocument content)

@@ -6,10 +6,10 @@ namespace EasyIm.Gateway.Connections;
 
 /// <summary>
 /// One long connection (raw TCP or WebSocket), whatever it carries. The reader hands each frame to
-/// the <see cref="FrameHandler"/> in order. Frames to the client wait in a bounded queue, written by
-/// a writer that runs only while there is something to write (an idle connection has no writer
-/// waiting), one drained batch at a time; a client that stops reading fills its own queue and is
-/// dropped without slowing anyone else. A silent connection, or one whose access token expired, is
+/// the <see cref="FrameHandler"/> in order. Frames to the client wait in a queue bounded in frames
+/// and in bytes, written by a writer that runs only while there is something to write (an idle
+/// connection has no writer waiting), one drained batch at a time; a client that stops reading fills
+/// its own queue and is dropped without slowing anyone else. A silent connection, or one whose access token expired, is
 /// closed by the gateway-wide <see cref="ConnectionSweeper"/>, not by a timer of its own. Closing is one path: queue a last
 /// frame (a NOTIFY) if there is one, stop handling input, let the writer flush, give the client a
 /// moment to read it, then cut.
@@ -28,7 +28,9 @@ public abstract class LongConnection : IThreadPoolWorkItem
     private int _typingInFlight;
     // Never silent until RunAsync starts its clock: a sweep may see the connection as soon as it is registered.
     private long _silentUntil = long.MaxValue;
+    private long _lastHeard;
     private int _framesInHand;
+    private int _receiptsWaiting;
 
     // The send queue. _pending is allocated when a frame comes and handed whole to the writer.
     private readonly Lock _sendLock = new();
@@ -37,6 +39,15 @@ public abstract class LongConnection : IThreadPoolWorkItem
     private bool _sendCompleted;
     private bool _writerDone;
     private TaskCompletionSource? _writerDoneSignal;
+    // Frames and bytes queued or being written (bytes as this connection's format encodes them), and
+    // the bytes of _pending alone, which the writer takes with it.
+    private long _queuedBytes;
+    private int _queuedFrames;
+    private long _pendingBytes;
+    // Who waits for the queue to fall below a mark (the sync writing its pages), and the mark.
+    private TaskCompletionSource? _roomSignal;
+    private long _roomBytes;
+    private int _roomFrames;
 
     protected LongConnection(string id, string transport, GatewayOptions options, ILogger logger, TimeProvider? time = null)
     {
@@ -45,8 +56,9 @@ public abstract class LongConnection : IThreadPoolWorkItem
         Options = options;
         _logger = logger;
         _time = time ?? TimeProvider.System;
-        RateLimit = new ChatRateLimit(options.RateLimit.PerSecond, options.RateLimit.Burst);
-        SyncGate = new SyncGate(Send, options.HandshakeTimeoutSpan, options.SendQueueCapacity);
+        _lastHeard = _time.GetTimestamp();
+        Budgets = new ConnectionBudgets(options, _time);
+        SyncGate = new SyncGate(Send, options.HandshakeTimeoutSpan, options.SendQueueCapacity, maxHeldBytes: options.SendQueueBytes);
     }
 
     /// <summary>What pushes go through: holds chat messages back while the connect-time sync runs.</summary>
@@ -66,12 +78,19 @@ public abstract class LongConnection : IThreadPoolWorkItem
     /// <summary>Set once the heartbeat handshake succeeded.</summary>
     public Session? Session { get; internal set; }
 
+    /// <summary>Set once the registry took the connection under its user (the handshake was not refused).</summary>
+    public bool Admitted { get; internal set; }
+
     public long UserId => Session?.UserId ?? 0;
 
     /// <summary>The client_msg_id of the last chat message this connection submitted (read and written by its frame loop only).</summary>
     public string? LastClientMsgId { get; set; }
 
-    public ChatRateLimit RateLimit { get; }
+    /// <summary>What each kind of frame may still cost on this connection, and its refusals.</summary>
+    public ConnectionBudgets Budgets { get; }
+
+    /// <summary>The connection's SYNCs: one runs at a time, and the latest that came meanwhile waits (read and written by <see cref="SyncRunner"/>).</summary>
+    internal SyncRunner.State Syncs { get; } = new();
 
     public bool IsClosing => Volatile.Read(ref _closedFlag) != 0;
 
@@ -86,19 +105,33 @@ public abstract class LongConnection : IThreadPoolWorkItem
     /// <summary>Queues a frame for the client. A full queue means the client stopped reading: it is dropped.</summary>
     public bool Send(Msg msg) => Send(new OutboundFrame(msg));
 
-    /// <summary>Queues a frame, which may be shared with other connections, for the client.</summary>
+    /// <summary>
+    /// Queues a frame, which may be shared with other connections, for the client. A queue past its frames
+    /// (<see cref="GatewayOptions.SendQueueCapacity"/>) or bytes (<see cref="GatewayOptions.SendQueueBytes"/>)
+    /// means the client stopped reading: it is dropped. An empty queue takes any frame, however large.
+    /// </summary>
     public bool Send(OutboundFrame frame)
     {
+        // Encoded here rather than by the writer to know its size; the bytes are shared with every other
+        // connection of the format, and the writer uses these.
+        var bytes = frame.StreamBytes(Format).Length;
         bool full, startWriter = false;
+        string? bound = null;
         lock (_sendLock)
         {
             if (_sendCompleted)
                 return false;
-            var pending = _pending ??= [];
-            full = pending.Count >= Options.SendQueueCapacity;
+            if (_queuedFrames >= Options.SendQueueCapacity)
+                bound = $"{Options.SendQueueCapacity} frames";
+            else if (_queuedFrames > 0 && _queuedBytes + bytes > Options.SendQueueBytes)
+                bound = $"{Options.SendQueueBytes} bytes";
+            full = bound is not null;
             if (!full)
             {
-                pending.Add(frame);
+                (_pending ??= []).Add(frame);
+                _queuedFrames++;
+                _queuedBytes += bytes;
+                _pendingBytes += bytes;
                 startWriter = !_writing;
                 _writing = true;
             }
@@ -107,11 +140,57 @@ public abstract class LongConnection : IThreadPoolWorkItem
             StartWriter();
         if (full && !IsClosing)
         {
-            _logger.LogWarning("Connection {ConnectionId} of user {UserId} has {Capacity} frames waiting to be written: the client does not read; dropping it",
-                Id, UserId, Options.SendQueueCapacity);
-            Abort("send queue full: the client does not read what it is sent");
+            _logger.LogWarning("Connection {ConnectionId} of user {UserId} has {Bound} waiting to be written: the client does not read; dropping it",
+                Id, UserId, bound);
+            Abort($"send queue full ({bound}): the client does not read what it is sent");
         }
         return !full;
+    }
+
+    /// <summary>Frames and bytes queued for the client or being written.</summary>
+    internal (int Frames, long Bytes) Queued
+    {
+        get
+        {
+            lock (_sendLock)
+                return (_queuedFrames, _queuedBytes);
+        }
+    }
+
+    /// <summary>
+    /// Completes once at most <paramref name="frames"/> frames and <paramref name="bytes"/> bytes wait to
+    /// be written: how a long answer (a sync's pages) goes no faster than the client reads. Cancelled
+    /// with <paramref name="cancellationToken"/>; one waiter at a time.
+    /// </summary>
+    internal ValueTask WhenQueueBelowAsync(int frames, long bytes, CancellationToken cancellationToken)
+    {
+        TaskCompletionSource signal;
+        lock (_sendLock)
+        {
+            if ((_queuedFrames <= frames && _queuedBytes <= bytes) || _sendCompleted)
+                return ValueTask.CompletedTask;
+            _roomFrames = frames;
+            _roomBytes = bytes;
+            signal = _roomSignal = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+        return new ValueTask(signal.Task.WaitAsync(cancellationToken));
+    }
+
+    /// <summary>A batch left (or never will): its frames no longer count, and a waiter for room may go on.</summary>
+    private void Written(int frames, long bytes)
+    {
+        TaskCompletionSource? room = null;
+        lock (_sendLock)
+        {
+            _queuedFrames -= frames;
+            _queuedBytes -= bytes;
+            if (_roomSignal is not null && ((_queuedFrames <= _roomFrames && _queuedBytes <= _roomBytes) || _sendCompleted))
+            {
+                room = _roomSignal;
+                _roomSignal = null;
+            }
+        }
+        room?.TrySetResult();
     }
 
     /// <summary>Starts closing: <paramref name="last"/>, if any, is the last frame written. Later calls do nothing.</summary>
@@ -130,7 +209,14 @@ public abstract class LongConnection : IThreadPoolWorkItem
         lock (_sendLock)
         {
             if (last is not null && !_sendCompleted)
-                (_pending ??= []).Add(new OutboundFrame(last));
+            {
+                var frame = new OutboundFrame(last);
+                var bytes = frame.StreamBytes(Format).Length;
+                (_pending ??= []).Add(frame);
+                _queuedFrames++;
+                _queuedBytes += bytes;
+                _pendingBytes += bytes;
+            }
             _sendCompleted = true;
             // The writer runs once more to write what is queued and end this side gracefully.
             startWriter = !_writing;
@@ -160,6 +246,11 @@ public abstract class LongConnection : IThreadPoolWorkItem
 
     public void EndTyping() => Interlocked.Decrement(ref _typingInFlight);
 
+    /// <summary>Counts a receipt of this connection waiting to leave for messaging; false past the per-connection limit.</summary>
+    internal bool TryBeginReceipt(int limit) => TryCount(ref _receiptsWaiting, limit);
+
+    internal void EndReceipt() => Interlocked.Decrement(ref _receiptsWaiting);
+
     private static bool TryCount(ref int inFlight, int limit)
     {
         if (Interlocked.Increment(ref inFlight) <= limit)
@@ -175,8 +266,13 @@ public abstract class LongConnection : IThreadPoolWorkItem
     public void ResetTimeout(TimeSpan after)
     {
         var ticks = (long)(Math.Max(after.Ticks, 0) * ((double)_time.TimestampFrequency / TimeSpan.TicksPerSecond));
-        Volatile.Write(ref _silentUntil, _time.GetTimestamp() + ticks);
+        var now = _time.GetTimestamp();
+        Volatile.Write(ref _lastHeard, now);
+        Volatile.Write(ref _silentUntil, now + ticks);
     }
+
+    /// <summary>How long the client has sent nothing (zero while one of its frames is being handled).</summary>
+    public TimeSpan SilentFor => Volatile.Read(ref _framesInHand) > 0 ? TimeSpan.Zero : _time.GetElapsedTime(Volatile.Read(ref _lastHeard));
 
     /// <summary>
     /// Closes the connection (NOTIFY 408) when it has been silent past its time (<see cref="TimeProvider.GetTimestamp"/>
@@ -264,10 +360,13 @@ public abstract class LongConnection : IThreadPoolWorkItem
             while (true)
             {
                 List<OutboundFrame>? batch;
+                long batchBytes;
                 lock (_sendLock)
                 {
                     batch = _pending;
+                    batchBytes = _pendingBytes;
                     _pending = null;
+                    _pendingBytes = 0;
                     if (batch is null && !_sendCompleted)
                     {
                         // Nothing left: the writer stops until the next frame, holding nothing.
@@ -280,7 +379,9 @@ public abstract class LongConnection : IThreadPoolWorkItem
                     await FinishWritingAsync().ConfigureAwait(false);
                     break;
                 }
-                if (!await WriteAsync(batch).ConfigureAwait(false))
+                var written = await WriteAsync(batch).ConfigureAwait(false);
+                Written(batch.Count, batchBytes);
+                if (!written)
                 {
                     Close("could not write to the client");
                     break;
@@ -292,14 +393,20 @@ public abstract class LongConnection : IThreadPoolWorkItem
             _logger.LogDebug(ex, "Connection {ConnectionId} write ended with {Error}", Id, ex.GetType().Name);
             Close("could not write to the client");
         }
-        TaskCompletionSource? signal;
+        TaskCompletionSource? signal, room;
         lock (_sendLock)
         {
             _writerDone = true;
             _pending = null;
+            _queuedFrames = 0;
+            _queuedBytes = 0;
+            _pendingBytes = 0;
             signal = _writerDoneSignal;
+            room = _roomSignal;
+            _roomSignal = null;
         }
         signal?.TrySetResult();
+        room?.TrySetResult();
     }
 
     /// <summary>Decodes and handles one frame; a frame that does not decode closes the connection with NOTIFY 400.</summary>
@@ -348,9 +455,21 @@ public abstract class LongConnection : IThreadPoolWorkItem
 
     /// <summary>
     /// Reads frames and hands them to <see cref="OnFrameAsync"/> until the client hangs up; once
-    /// closing, keeps reading but discards, so the client is never reset while it still sends.
+    /// closing, keeps reading but discards (<see cref="KeepDiscarding"/>), so a client that stops sending
+    /// soon after its last frame is never reset while it still sends.
     /// </summary>
     protected abstract Task ReadLoopAsync(FrameHandler handler);
+
+    /// <summary>What a closing connection reads and throws away before it stops reading.</summary>
+    internal const int DiscardAfterClose = 64 * 1024;
+    private long _discarded;
+
+    /// <summary>
+    /// Counts input thrown away after the close; false once it passes <see cref="DiscardAfterClose"/>: a client
+    /// that keeps sending after being closed (a flood refused over budget) is not read at wire speed until the
+    /// linger ends, the read loop stops, and the transport closes under it.
+    /// </summary>
+    protected bool KeepDiscarding(long bytes) => (_discarded += bytes) <= DiscardAfterClose;
 
     /// <summary>
     /// Writes a batch of frames, in order, in the connection's <see cref="Format"/>, and flushes them.

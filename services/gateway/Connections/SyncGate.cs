@@ -23,7 +23,8 @@ namespace EasyIm.Gateway.Connections;
 /// wait for, and what waits there is written at once. While messaging is away the gate asks again after 1×, 2× and 4× <c>gapTimeout</c> more
 /// (the asks wait in messaging's queue).</item>
 /// <item>Bounded: a gap still open after <see cref="FillAttempts"/> fills (about 30 s), more than
-/// <c>maxHeld</c> frames waiting, or no SYNC event within <c>syncTimeout</c> writes what waits, in order
+/// <c>maxHeld</c> frames (or <c>maxHeldBytes</c>) waiting, or no SYNC event within <c>syncTimeout</c> (of the handshake or of the
+/// sync's last page, <see cref="SyncProgressed"/>) writes what waits, in order
 /// (the client then has every message, but one may come after later ones).</item>
 /// </list>
 /// </summary>
@@ -39,11 +40,15 @@ public sealed class SyncGate : IDisposable
     private readonly TimeSpan _syncTimeout;
     private readonly TimeSpan _gapTimeout;
     private readonly int _maxHeld;
+    private readonly long _maxHeldBytes;
     private readonly Lock _lock = new();
     // Allocated when the first chat message comes: most connections are idle most of the time.
     private Dictionary<string, Conversation>? _conversations;
     private List<OutboundFrame>? _held;
     private int _waiting;
+    // What the held and the waiting frames weigh (protobuf sizes): bounded like the connection's send queue.
+    private long _heldBytes;
+    private long _waitingBytes;
     private Timer? _syncTimer;
     private Timer? _gapTimer;
     private int _fills;
@@ -53,11 +58,14 @@ public sealed class SyncGate : IDisposable
     /// <summary>Gap fills asked for one open gap before the gate gives up and writes what waits.</summary>
     public const int FillAttempts = 4;
 
-    public SyncGate(Func<OutboundFrame, bool> send, TimeSpan syncTimeout, int maxHeld, TimeSpan? gapTimeout = null)
+    /// <param name="maxHeldBytes">Bound on what the held (or the waiting) frames weigh: past it they are written
+    /// as they are, so that holding back never costs more than the connection's send queue may.</param>
+    public SyncGate(Func<OutboundFrame, bool> send, TimeSpan syncTimeout, int maxHeld, TimeSpan? gapTimeout = null, long maxHeldBytes = long.MaxValue)
     {
         _send = send;
         _syncTimeout = syncTimeout;
         _maxHeld = maxHeld;
+        _maxHeldBytes = maxHeldBytes;
         _gapTimeout = gapTimeout ?? TimeSpan.FromSeconds(2);
     }
 
@@ -130,16 +138,28 @@ public sealed class SyncGate : IDisposable
             }
             if (_held is not null)
             {
-                if (_held.Count >= _maxHeld)
+                var size = frame.Msg.CalculateSize();
+                if (_held.Count >= _maxHeld || _heldBytes + size > _maxHeldBytes)
                     EndHoldingLocked(null);
                 else
                 {
                     _held.Add(frame);
+                    _heldBytes += size;
                     return;
                 }
             }
             Order(frame);
         }
+    }
+
+    /// <summary>
+    /// A page of the connect-time sync was written: the hold restarts its timeout, so that a long sync the
+    /// client reads slowly (pages wait for it) is not overtaken by live messages while it still progresses.
+    /// </summary>
+    public void SyncProgressed()
+    {
+        lock (_lock)
+            _syncTimer?.Change(_syncTimeout, Timeout.InfiniteTimeSpan);
     }
 
     private void EndHolding(IReadOnlyDictionary<string, ulong>? through)
@@ -155,6 +175,7 @@ public sealed class SyncGate : IDisposable
             return;
         var held = _held;
         _held = null;
+        _heldBytes = 0;
         _syncTimer?.Dispose();
         _syncTimer = null;
         // In seq order (stable, so each conversation's own order): a conversation the sync did not
@@ -178,6 +199,7 @@ public sealed class SyncGate : IDisposable
             {
                 conversation.Waiting.Remove(seq);
                 _waiting--;
+                _waitingBytes -= frame.Msg.CalculateSize();
                 _send(frame);
                 conversation.Next = Math.Max(conversation.Next, seq + 1);
             }
@@ -219,10 +241,17 @@ public sealed class SyncGate : IDisposable
         }
         if (seq > conversation.Next)
         {
-            if (conversation.Waiting.TryAdd(seq, frame) && ++_waiting > _maxHeld)
-                FlushAllLocked();
-            else
-                _gapTimer ??= new Timer(_ => GapTimedOut(), null, _gapTimeout, Timeout.InfiniteTimeSpan);
+            if (conversation.Waiting.TryAdd(seq, frame))
+            {
+                _waiting++;
+                _waitingBytes += frame.Msg.CalculateSize();
+                if (_waiting > _maxHeld || _waitingBytes > _maxHeldBytes)
+                {
+                    FlushAllLocked();
+                    return;
+                }
+            }
+            _gapTimer ??= new Timer(_ => GapTimedOut(), null, _gapTimeout, Timeout.InfiniteTimeSpan);
             return;
         }
         _send(frame);
@@ -230,6 +259,7 @@ public sealed class SyncGate : IDisposable
         while (conversation.Waiting.Remove(conversation.Next, out var next))
         {
             _waiting--;
+            _waitingBytes -= next.Msg.CalculateSize();
             _send(next);
             conversation.Next++;
         }
@@ -288,6 +318,7 @@ public sealed class SyncGate : IDisposable
         foreach (var (seq, frame) in conversation.Waiting)
         {
             _send(frame);
+            _waitingBytes -= frame.Msg.CalculateSize();
             conversation.Next = seq + 1;
         }
         _waiting -= conversation.Waiting.Count;

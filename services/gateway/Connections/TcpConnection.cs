@@ -41,6 +41,8 @@ public sealed class TcpConnection : LongConnection
             if (IsClosing)
             {
                 _input.AdvanceTo(buffer.End);
+                if (!KeepDiscarding(buffer.Length))
+                    return;
             }
             else
             {

@@ -76,7 +76,7 @@ public sealed class WebSocketConnection(WebSocket socket, string id, GatewayOpti
             }
 
             if (IsClosing)
-                return true;
+                return KeepDiscarding(count);
             if (tooLarge)
             {
                 OnBrokenFraming(new FrameException($"a WebSocket message longer than {max} bytes"));

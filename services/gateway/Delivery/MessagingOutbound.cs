@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using EasyIm.Contracts.Messaging;
+using EasyIm.Gateway.Connections;
 using EasyIm.Hosting;
 using MassTransit;
 using Microsoft.Extensions.Logging;
@@ -10,16 +11,19 @@ namespace EasyIm.Gateway.Delivery;
 /// What this gateway's connections send to messaging on the hot path, batched: chat messages as
 /// <see cref="SubmitChatMessages"/>, receipts as <see cref="RecordReceipts"/>. Chat batches all go
 /// to this gateway's partition (<see cref="ChatPartitions"/>), one after the other, so messaging takes
-/// them in the order the connections sent them.
+/// them in the order the connections sent them. Receipts are coalesced per cursor and never wait
+/// (<see cref="ReceiptQueue"/>): one connection's flood cannot hold up another's receipts or its reading.
 /// </summary>
 public sealed class MessagingOutbound : IAsyncDisposable
 {
     public const int MaxBatch = 256;
     public static readonly TimeSpan MaxDelay = TimeSpan.FromMilliseconds(2);
     private const int Capacity = 16 * MaxBatch;
+    /// <summary>Receipts of one connection, for different cursors, that may wait to leave at once.</summary>
+    public const int MaxReceiptsWaitingPerConnection = 256;
 
     private readonly OutboundBatcher<ChatSubmission> _chat;
-    private readonly OutboundBatcher<Receipt> _receipts;
+    private readonly ReceiptQueue _receipts;
 
     public MessagingOutbound(IBus bus, GatewayIdentity gateway, ILogger<MessagingOutbound> logger)
     {
@@ -48,7 +52,7 @@ public sealed class MessagingOutbound : IAsyncDisposable
                 Activity.Current = outer;
             }
         }, MaxBatch, MaxDelay, Capacity, logger);
-        _receipts = new(async batch =>
+        _receipts = new ReceiptQueue(async batch =>
         {
             try
             {
@@ -59,7 +63,7 @@ public sealed class MessagingOutbound : IAsyncDisposable
                 EasyImTelemetry.BusErrors.Add(1);
                 throw;
             }
-        }, MaxBatch, MaxDelay, Capacity, logger);
+        }, MaxBatch, MaxDelay, MaxReceiptsWaitingPerConnection, logger);
     }
 
     /// <summary>
@@ -91,7 +95,8 @@ public sealed class MessagingOutbound : IAsyncDisposable
 
     public ValueTask SubmitAsync(ChatSubmission message, CancellationToken cancellationToken) => _chat.AddAsync(message, cancellationToken);
 
-    public ValueTask RecordAsync(Receipt receipt, CancellationToken cancellationToken) => _receipts.AddAsync(receipt, cancellationToken);
+    /// <summary>Queues a receipt of <paramref name="from"/> without waiting; false when that connection has too many waiting (see <see cref="ReceiptQueue"/>).</summary>
+    public bool Record(Receipt receipt, LongConnection? from) => _receipts.Add(receipt, from);
 
     /// <summary>Sends what is still queued (the container disposes this after the server stopped taking frames).</summary>
     public async ValueTask DisposeAsync()

@@ -7,7 +7,7 @@ using Microsoft.Extensions.Logging;
 namespace EasyIm.Gateway.Delivery;
 
 /// <summary>
-/// The gateway's periodic work: every second, refill the connections' rate-limit buckets; every
+/// The gateway's periodic work: every second, refill the connections' budgets; every
 /// <see cref="HeartbeatEvery"/>, publish <see cref="GatewayHeartbeat"/> (this gateway's presence
 /// lease and its connected users) and forget old revocations.
 /// </summary>
@@ -22,12 +22,12 @@ public sealed class PresenceHeartbeat(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        using var timer = new PeriodicTimer(ChatRateLimit.Period, time);
+        using var timer = new PeriodicTimer(ConnectionBudgets.ReplenishEvery, time);
         var lastBeat = long.MinValue;
         do
         {
             foreach (var connection in registry.Open)
-                connection.RateLimit.Replenish();
+                connection.Budgets.Replenish();
 
             if (lastBeat == long.MinValue || time.GetElapsedTime(lastBeat) >= HeartbeatEvery)
             {

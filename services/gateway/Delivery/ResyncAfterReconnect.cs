@@ -1,4 +1,3 @@
-using EasyIm.Contracts.Messaging;
 using EasyIm.Gateway.Connections;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
@@ -27,23 +26,14 @@ public sealed class ResyncAfterReconnect(GatewayIdentity gateway, ConnectionRegi
             return Task.CompletedTask;
         var connections = registry.Open.Where(c => c.Session is not null && !c.IsClosing).ToList();
         logger.LogWarning("Gateway {GatewayId} is consuming again after a broker fault: syncing its {Count} connections", gateway.Id, connections.Count);
-        var bus = services.GetRequiredService<IBus>();
-        _ = Task.Run(async () =>
+        var syncs = services.GetRequiredService<FrameHandler>().Syncs;
+        foreach (var connection in connections)
         {
-            foreach (var connection in connections)
-            {
-                connection.SyncGate.Begin();
-                try
-                {
-                    await bus.Publish(new SyncConversations(connection.UserId, connection.Id, null));
-                }
-                catch (Exception ex)
-                {
-                    // The connection's SyncGate stops holding at its sync timeout; the client may still send SYNC.
-                    logger.LogWarning(ex, "Could not ask for the sync of connection {ConnectionId}", connection.Id);
-                }
-            }
-        });
+            // A sync already running runs this one after it (the SyncGate stops holding at its sync timeout
+            // if the running one's done comes first).
+            connection.SyncGate.Begin();
+            syncs.Request(connection, null);
+        }
         return Task.CompletedTask;
     }
 

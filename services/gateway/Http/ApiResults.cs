@@ -24,6 +24,19 @@ public static class ApiResults
     public static JsonHttpResult<ApiEnvelope<ErrorData>> Fail(int code, string msg, string? field = null) =>
         TypedResults.Json(new ApiEnvelope<ErrorData>(code, msg, new ErrorData(field)), statusCode: code);
 
+    /// <summary>An error the client may retry after <paramref name="retryAfterSeconds"/> (429, 503): the envelope and <c>Retry-After</c>.</summary>
+    public static IResult FailRetryAfter(int code, string msg, int retryAfterSeconds, string? field = null) =>
+        new RetryAfterResult(Fail(code, msg, field), retryAfterSeconds);
+
+    private sealed class RetryAfterResult(IResult inner, int seconds) : IResult
+    {
+        public Task ExecuteAsync(HttpContext httpContext)
+        {
+            httpContext.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            return inner.ExecuteAsync(httpContext);
+        }
+    }
+
     /// <summary>Writes the envelope straight to a response, for middleware that runs outside an endpoint.</summary>
     public static Task WriteFailAsync(HttpContext context, int code, string msg)
     {

@@ -19,7 +19,10 @@ public static class ServiceCalls
             if (response.Is(out Response<TReply>? ok))
                 return ApiResults.Ok(toData(ok.Message), msg);
             response.Is(out Response<RequestRejected>? rejected);
-            return ApiResults.Fail(rejected!.Message.Code, rejected.Message.Message, rejected.Message.Field);
+            var (code, message, field, retryAfter) = rejected!.Message;
+            return retryAfter is > 0
+                ? ApiResults.FailRetryAfter(code, message, retryAfter.Value, field)
+                : ApiResults.Fail(code, message, field);
         }
         catch (RequestTimeoutException)
         {

@@ -15,6 +15,22 @@ public static class ServerFrames
         Content = content,
     };
 
+    /// <summary>
+    /// The FAIL ack of a chat message the gateway itself refused (over budget): status 0 with the reason in
+    /// <c>error</c>, the client's <c>seq</c>, <c>client_msg_id</c> and addressing echoed so it can match it.
+    /// </summary>
+    public static Msg Fail(long userId, Msg refused, string error) => new()
+    {
+        Seq = refused.Seq,
+        FromUserId = MsgCodec.IdText(userId),
+        ToUserId = refused.ToUserId,
+        ChatType = refused.ChatType,
+        MsgType = refused.MsgType,
+        Status = Msg.Types.MsgStatus.Fail,
+        ClientMsgId = refused.ClientMsgId,
+        Error = error,
+    };
+
     /// <summary>A NOTIFY (<c>msg_type=5</c>) with <c>{"code":..,"msg":..}</c>; <paramref name="userId"/> 0 before the handshake.</summary>
     public static Msg Notify(long userId, int code, string message) => new()
     {

@@ -4,11 +4,26 @@ using MassTransit;
 
 namespace EasyIm.Messaging.Consumers;
 
-/// <summary>A client's SYNC, with the cursors its device keeps (or none: the user's ARRIVED cursors).</summary>
+/// <summary>
+/// A client's SYNC, with the cursors its device keeps (or none: the user's ARRIVED cursors). Asked as a
+/// request it is answered with one page (the gateway asks for the next once the client has read it);
+/// published, every page is pushed (gateways before the budgets, and the gateway's gap fills).
+/// </summary>
 public sealed class SyncConversationsConsumer(ConversationSync sync) : IConsumer<SyncConversations>
 {
-    public Task Consume(ConsumeContext<SyncConversations> context) =>
-        context.Message.UserId <= 0 || string.IsNullOrEmpty(context.Message.ConnectionId)
-            ? Task.CompletedTask
-            : sync.SyncAsync(context, context.Message.UserId, context.Message.ConnectionId, null, context.Message.Cursors, context.Message.GapFill);
+    public async Task Consume(ConsumeContext<SyncConversations> context)
+    {
+        var message = context.Message;
+        var valid = message.UserId > 0 && !string.IsNullOrEmpty(message.ConnectionId);
+        if (context.RequestId.HasValue && context.ResponseAddress is not null)
+        {
+            var page = valid
+                ? await sync.ReadPageAsync(message.UserId, message.ConnectionId, message.Cursors, message.Resume, message.GapFill, context.CancellationToken)
+                : new SyncPage([], null);
+            await context.RespondAsync(page);
+            return;
+        }
+        if (valid)
+            await sync.SyncAsync(context, message.UserId, message.ConnectionId, null, message.Cursors, message.GapFill);
+    }
 }

@@ -1,4 +1,6 @@
+using System.Text;
 using EasyIm.Contracts.Gateway;
+using EasyIm.Contracts.Messaging;
 using EasyIm.Messaging.Data;
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
@@ -6,16 +8,25 @@ using Microsoft.EntityFrameworkCore;
 namespace EasyIm.Messaging.Delivery;
 
 /// <summary>
-/// Pushes a connection what it is missing: every message of the user's conversations after a cursor,
-/// oldest first per conversation, in pages of at most <see cref="MessagingOptions.SyncPageSize"/>
-/// messages, closed by the SYNC event. Also replays single messages a replica routed past a connection
-/// it had not heard of yet (see <see cref="DeliveryRouter"/>).
+/// What a connection is missing: every message of the user's conversations after a cursor, oldest
+/// first per conversation, conversations in ordinal order of their ids, in pages of at most
+/// <see cref="MessagingOptions.SyncPageSize"/> messages and about <see cref="MessagingOptions.SyncPageBytes"/>
+/// of content, closed by the SYNC event. A page is read on request (<see cref="ReadPageAsync"/>: the
+/// gateway asks for the next one once the connection has read the last, so nothing is read ahead of
+/// the client or for a connection that is gone), or all pages are pushed one after the other
+/// (<see cref="SyncAsync"/>: gateways before the budgets, and gap fills), stopping when the connection is
+/// heard to be gone. Also replays single messages a replica routed past a connection it had not heard
+/// of yet (see <see cref="DeliveryRouter"/>).
 /// </summary>
-public sealed class ConversationSync(MessagingDbContext db, PushDispatcher dispatcher, MessagingOptions options)
+public sealed class ConversationSync(MessagingDbContext db, PushDispatcher dispatcher, DeliveryRouter router, MessagingOptions options)
 {
     /// <summary>Most client cursors a SYNC may name; more is not a client, and would only cost.</summary>
     public const int MaxClientCursors = 2000;
 
+    /// <summary>What a message is taken to weigh on top of its content, for <see cref="MessagingOptions.SyncPageBytes"/>.</summary>
+    private const int MessageOverheadBytes = 256;
+
+    /// <summary>Pushes every page of a sync to the connection, one after the other.</summary>
     /// <param name="gatewayId">The connection's gateway when known (a connect), else presence finds it.</param>
     /// <param name="clientCursors">The last seq the device has per conversation; conversations it does not name
     /// start after the user's ARRIVED cursor. Conversations the user is not in are ignored.</param>
@@ -24,49 +35,86 @@ public sealed class ConversationSync(MessagingDbContext db, PushDispatcher dispa
     public async Task SyncAsync(ConsumeContext context, long userId, string connectionId, string? gatewayId,
         IReadOnlyDictionary<string, ulong>? clientCursors, bool gapFill = false)
     {
-        var ct = context.CancellationToken;
-        // Each conversation is read up to its last seq as of now: a message stored after this point is
-        // routed live by whichever replica stores it (or replayed), so the sync need not chase it.
+        SyncResume? resume = null;
+        do
+        {
+            // A connection that is gone gets nothing more: the rest would be read and pushed for no one.
+            if (resume is not null && router.WasDisconnected(connectionId))
+                return;
+            var page = await ReadPageAsync(userId, connectionId, clientCursors, resume, gapFill, context.CancellationToken);
+            foreach (var pushes in page.Pushes.Chunk(options.SyncPageSize))
+                await dispatcher.DispatchAsync(context, [.. pushes.Select(p => new OutgoingPush(p, gatewayId))]);
+            resume = page.Resume;
+        }
+        while (resume is not null);
+    }
+
+    /// <summary>
+    /// Reads one page of a sync, from <paramref name="resume"/> (null: the first page). The last page ends
+    /// with the SYNC event, whose <see cref="UserPush.SyncedThrough"/> gives each conversation's last seq
+    /// as of that page: a message stored after a conversation was read is routed live by whichever
+    /// replica stores it (or replayed), so the sync need not chase it.
+    /// </summary>
+    public async Task<SyncPage> ReadPageAsync(long userId, string connectionId, IReadOnlyDictionary<string, ulong>? clientCursors,
+        SyncResume? resume, bool gapFill, CancellationToken ct)
+    {
         var query = UserConversations(userId);
         if (gapFill)
         {
             var named = (clientCursors?.Keys ?? []).Take(MaxClientCursors).ToList();
             query = query.Where(c => named.Contains(c.Id));
         }
-        var conversations = await query.Select(c => new { c.Id, c.LastSeq }).ToListAsync(ct);
-        var arrived = await db.Cursors.AsNoTracking()
-            .Where(k => k.UserId == userId)
-            .ToDictionaryAsync(k => k.ConversationId, k => k.ArrivedSeq, StringComparer.Ordinal, ct);
+        // Ordered here, not by the database: a PostgreSQL collation need not be ordinal, and a resume
+        // point must mean the same thing on every page.
+        var conversations = (await query.Select(c => new { c.Id, c.LastSeq }).ToListAsync(ct))
+            .OrderBy(c => c.Id, StringComparer.Ordinal).ToList();
         var cursors = clientCursors?.Take(MaxClientCursors).ToDictionary(StringComparer.Ordinal);
-        var states = await DeliveryStates.LoadAsync(db, conversations.Select(c => c.Id), ct);
+        Dictionary<string, long>? arrived = null;
+        if (cursors is null || conversations.Any(c => !cursors.ContainsKey(c.Id)))
+        {
+            arrived = await db.Cursors.AsNoTracking()
+                .Where(k => k.UserId == userId)
+                .ToDictionaryAsync(k => k.ConversationId, k => k.ArrivedSeq, StringComparer.Ordinal, ct);
+        }
 
-        var page = new List<OutgoingPush>();
+        var pushes = new List<UserPush>();
+        var bytes = 0L;
+        DeliveryStates? states = null;
         foreach (var conversation in conversations)
         {
-            var after = cursors is not null && cursors.TryGetValue(conversation.Id, out var mine)
-                ? (long)Math.Min(mine, (ulong)long.MaxValue)
-                : arrived.GetValueOrDefault(conversation.Id);
+            var order = resume is null ? 1 : string.CompareOrdinal(conversation.Id, resume.ConversationId);
+            if (order < 0)
+                continue;
+            var after = order == 0 ? (long)Math.Min(resume!.AfterSeq, (ulong)long.MaxValue)
+                : cursors is not null && cursors.TryGetValue(conversation.Id, out var mine) ? (long)Math.Min(mine, (ulong)long.MaxValue)
+                : arrived!.GetValueOrDefault(conversation.Id);
             while (after < conversation.LastSeq)
             {
+                if (pushes.Count >= options.SyncPageSize || bytes >= options.SyncPageBytes)
+                    return new SyncPage(pushes, new SyncResume(conversation.Id, (ulong)after));
                 var rows = await db.Messages.AsNoTracking()
                     .Where(m => m.ConversationId == conversation.Id && m.ConversationSeq > after && m.ConversationSeq <= conversation.LastSeq)
                     .OrderBy(m => m.ConversationSeq)
-                    .Take(options.SyncPageSize - page.Count)
+                    .Take(options.SyncPageSize - pushes.Count)
                     .ToListAsync(ct);
                 if (rows.Count == 0)
                     break;
-                page.AddRange(rows.Select(m => new OutgoingPush(new UserPush(userId, states.Stored(m), OnlyConnectionId: connectionId, Sync: true), gatewayId)));
-                after = rows[^1].ConversationSeq;
-                if (page.Count >= options.SyncPageSize)
+                states ??= await DeliveryStates.LoadAsync(db, conversations.Select(c => c.Id), ct);
+                foreach (var row in rows)
                 {
-                    await dispatcher.DispatchAsync(context, page);
-                    page = [];
+                    // The page ends at its byte bound too (at least one message a page), so a page of long
+                    // messages is still one bounded bus message and a bounded write to the client.
+                    if (pushes.Count > 0 && bytes >= options.SyncPageBytes)
+                        break;
+                    pushes.Add(new UserPush(userId, states.Stored(row), OnlyConnectionId: connectionId, Sync: true));
+                    bytes += Encoding.UTF8.GetByteCount(row.Content) + MessageOverheadBytes;
+                    after = row.ConversationSeq;
                 }
             }
         }
         var through = conversations.ToDictionary(c => c.Id, c => (ulong)c.LastSeq, StringComparer.Ordinal);
-        page.Add(new OutgoingPush(new UserPush(userId, ServerEvents.SyncDone(userId), OnlyConnectionId: connectionId, Sync: true, SyncedThrough: through, GapFill: gapFill), gatewayId));
-        await dispatcher.DispatchAsync(context, page);
+        pushes.Add(new UserPush(userId, ServerEvents.SyncDone(userId), OnlyConnectionId: connectionId, Sync: true, SyncedThrough: through, GapFill: gapFill));
+        return new SyncPage(pushes, null);
     }
 
     /// <summary>Pushes the named stored messages again, straight to the gateway the user just appeared on.</summary>

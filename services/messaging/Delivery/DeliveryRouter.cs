@@ -68,6 +68,8 @@ public sealed class DeliveryRouter(MessagingOptions options, TimeProvider time, 
     private readonly Dictionary<long, HashSet<string>> _userGateways = [];
     private readonly Dictionary<long, Queue<RouteRecord>> _recent = [];
     private readonly Queue<(long UserId, long AtMs)> _recentOrder = new();
+    private readonly HashSet<string> _disconnected = new(StringComparer.Ordinal);
+    private readonly Queue<(string ConnectionId, long AtMs)> _disconnectedOrder = new();
     private long _firstHeardMs = -1;
     private bool _warmLogged;
     // Gateways whose lease ended since TakeExpiredGateways was last asked (what else forgets their connections).
@@ -244,7 +246,8 @@ public sealed class DeliveryRouter(MessagingOptions options, TimeProvider time, 
     {
         lock (_lock)
         {
-            Heard(e.GatewayId);
+            var now = Heard(e.GatewayId);
+            RememberDisconnected(e.ConnectionId, now);
             var gateway = _gateways[e.GatewayId];
             if (!gateway.Users.TryGetValue(e.UserId, out var user))
                 return;
@@ -252,6 +255,27 @@ public sealed class DeliveryRouter(MessagingOptions options, TimeProvider time, 
             if (user.Connections.Count == 0 && !user.Listed)
                 Remove(e.GatewayId, gateway, e.UserId);
         }
+    }
+
+    /// <summary>
+    /// True when this replica heard, within the replay window, that the connection closed: a sync pushing
+    /// page after page for it stops (a connection it has not heard of may simply not be announced yet).
+    /// </summary>
+    public bool WasDisconnected(string connectionId)
+    {
+        lock (_lock)
+            return _disconnected.Contains(connectionId);
+    }
+
+    private void RememberDisconnected(string connectionId, long nowMs)
+    {
+        while (_disconnectedOrder.TryPeek(out var oldest) && (oldest.AtMs < nowMs - options.ReplayWindowSeconds * 1000L || _disconnectedOrder.Count >= options.MaxReplayEntries))
+        {
+            _disconnectedOrder.Dequeue();
+            _disconnected.Remove(oldest.ConnectionId);
+        }
+        if (_disconnected.Add(connectionId))
+            _disconnectedOrder.Enqueue((connectionId, nowMs));
     }
 
     /// <summary>

@@ -1,9 +1,18 @@
+using System.Text.Json.Serialization;
+
 namespace EasyIm.Contracts.Messaging;
 
 /// <summary>
 /// A connection's SYNC: the messages after <paramref name="Cursors"/> (conversation id to the
-/// last seq the device has), or after the user's ARRIVED cursors when null, pushed to that
-/// connection in order and closed by the SYNC event with done:true.
+/// last seq the device has), or after the user's ARRIVED cursors when null, closed by the SYNC event
+/// with done:true.
+/// <para>
+/// Sent as a request (the gateway's way since the budgets), it is answered with one bounded
+/// <see cref="SyncPage"/>: the gateway writes it to the connection, waits until the connection has
+/// read it, and asks for the next page with the page's <see cref="SyncPage.Resume"/> in
+/// <paramref name="Resume"/>, so messaging never reads ahead of the client nor for a connection that is
+/// gone. Published (gateways before the budgets, and the gap fill), messaging pushes every page itself.
+/// </para>
 /// <paramref name="GapFill"/>: the gateway's own ask for a gap in a live connection (a stored message
 /// whose push was lost): only the conversations <paramref name="Cursors"/> names, and the closing push,
 /// marked <see cref="Gateway.UserPush.GapFill"/>, is for the gateway, not the client.
@@ -12,4 +21,5 @@ public sealed record SyncConversations(
     long UserId,
     string ConnectionId,
     IReadOnlyDictionary<string, ulong>? Cursors,
-    [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingDefault)] bool GapFill = false);
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] bool GapFill = false,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] SyncResume? Resume = null);

@@ -42,7 +42,8 @@ public sealed class Bystanders
     public async Task VerifyAsync()
     {
         await _traffic.StopAndVerifyAsync(TimeSpan.FromSeconds(30));
-        var counts = $"{_traffic.Acked} of {_traffic.Total} acked, {_traffic.Fails} FAIL, {_traffic.Closes} closed under the sender, {_traffic.Reconnects} reconnects";
+        var counts = $"{_traffic.Acked} of {_traffic.Total} acked, {_traffic.Fails} FAIL, {_traffic.Closes} closed under the sender, {_traffic.Reconnects} reconnects" +
+            (_traffic.CloseReasons.IsEmpty ? "" : $" (closed: {string.Join("; ", _traffic.CloseReasons)})");
         Assert.True(_traffic.Fails == 0 && _traffic.Reconnects == 0 && _traffic.Acked == _traffic.Total, "the bystanders were hurt: " + counts);
     }
 }

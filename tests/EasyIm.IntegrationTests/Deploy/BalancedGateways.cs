@@ -31,21 +31,27 @@ public sealed class BalancedGateways : IAsyncDisposable
     private BalancedGateways(int count) =>
         Gateways = Enumerable.Range(0, count).Select(_ => (TestInfrastructure.FreePort(), TestInfrastructure.FreePort())).ToList();
 
-    public static async Task<BalancedGateways> StartAsync(DistributedShape shape, string nginx, int count = 2)
+    /// <param name="settings">More environment for the gateways (e.g. <c>Gateway__Throttle__...</c>).</param>
+    public static async Task<BalancedGateways> StartAsync(DistributedShape shape, string nginx, int count = 2, IDictionary<string, string>? settings = null)
     {
         var cluster = new BalancedGateways(count);
         try
         {
             foreach (var (socket, api) in cluster.Gateways)
             {
-                cluster._gateways.Add(EasyImProcess.Start(["--target", "gateway"], cluster._workDir.FullName, new Dictionary<string, string>
+                var environment = new Dictionary<string, string>
                 {
                     ["Bus__Transport"] = "RabbitMq",
                     ["ConnectionStrings__rabbitmq"] = shape.RabbitMq,
                     ["EasyIm__ListenAddress"] = "127.0.0.1",
                     ["Gateway__Port"] = socket.ToString(),
                     ["Gateway__ApiPort"] = api.ToString(),
-                }));
+                    // As compose's gateways trust its lb: nginx opens each connection with the client's address.
+                    ["Gateway__TrustedProxies"] = NginxProcess.ProxyAddress,
+                };
+                foreach (var (key, value) in settings ?? new Dictionary<string, string>())
+                    environment[key] = value;
+                cluster._gateways.Add(EasyImProcess.Start(["--target", "gateway"], cluster._workDir.FullName, environment));
             }
             for (var i = 0; i < count; i++)
                 await cluster.WaitUntilReadyAsync(i);

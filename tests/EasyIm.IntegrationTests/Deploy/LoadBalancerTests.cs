@@ -1,5 +1,6 @@
 using EasyIm.Client;
 using EasyIm.Contracts.Wire;
+using EasyIm.IntegrationTests.Abuse;
 using EasyIm.IntegrationTests.Shapes;
 using static EasyIm.IntegrationTests.Shapes.ShapeClients;
 
@@ -65,6 +66,39 @@ public sealed class LoadBalancerTests(DistributedShape shape)
         // compose's lb health check: the probe through the balancer's API port.
         var probe = await HealthProbeTests.RunProbeAsync(cluster.ApiPort.ToString());
         Assert.True(probe.ExitCode == 0, probe.Output);
+    }
+
+    [SkippableFact]
+    public async Task Behind_nginx_the_gateway_budgets_each_clients_own_address_on_both_ports_not_the_balancers()
+    {
+        var nginx = RequireNginx();
+        // One gateway: each gateway keeps its own per-address budgets, and nginx spreads API requests over them.
+        await using var cluster = await BalancedGateways.StartAsync(shape, nginx, count: 1, settings: new Dictionary<string, string>
+        {
+            ["Gateway__Throttle__Refresh__Limit"] = "3",
+            ["Gateway__Throttle__Refresh__WindowSeconds"] = "3600",
+        });
+
+        foreach (var (port, attacker, neighbour) in new[] { (cluster.ApiPort, "127.0.0.3", "127.0.0.4"), (cluster.SocketPort, "127.0.0.5", "127.0.0.6") })
+        {
+            var through = new Uri($"http://127.0.0.1:{port}");
+            using var fromAttacker = LoopbackClients.From(attacker, through);
+            using var fromNeighbour = LoopbackClients.From(neighbour, through);
+            var forged = new { grant_type = "access_token", refresh_token = "forged" };
+
+            // nginx's stream proxy passes HTTP through untouched, X-Forwarded-For too: from a client it counts for nothing.
+            var statuses = new List<int>();
+            for (var i = 0; i < 4; i++)
+            {
+                statuses.Add((await fromAttacker.PostAsync("/api/user/refresh_token", forged,
+                    new Dictionary<string, string> { ["X-Forwarded-For"] = $"198.51.100.{i + 1}" })).Status);
+            }
+            var neighbourStatus = (await fromNeighbour.PostAsync("/api/user/refresh_token", forged)).Status;
+
+            // Every request reached the gateway from nginx's 127.0.0.2: had it been budgeted, the neighbour would be refused too.
+            Assert.Equal([401, 401, 401, 429], statuses);
+            Assert.Equal(401, neighbourStatus);
+        }
     }
 
     [SkippableFact]

@@ -18,12 +18,16 @@ public sealed class NginxConfigurationTests
         Assert.Contains("listen 127.0.0.1:20002;", adapted);
         foreach (var setting in new[] { "least_conn;", "proxy_timeout 330s;", "proxy_connect_timeout 3s;", "proxy_next_upstream on;", "zone gateway_connections 64k;" })
             Assert.Contains(setting, adapted);
+        Assert.Contains($"proxy_bind {NginxProcess.ProxyAddress};", adapted);
+        // Both servers send the client's address to the gateways.
+        Assert.Equal(2, System.Text.RegularExpressions.Regex.Matches(adapted, @"(?m)^\s*proxy_protocol\s+on;").Count);
     }
 
     [Theory]
     [InlineData("server gateway:8888 resolve;", "server gateway:8888;")]
     [InlineData("listen 8889;", "listen 9999;")]
     [InlineData("resolver 127.0.0.11 valid=10s;", "")]
+    [InlineData("proxy_next_upstream on;", "proxy_next_upstream off;")]
     public void A_changed_file_stops_the_test_naming_what_it_no_longer_finds(string part, string changedTo)
     {
         Assert.Contains(part, Shipped);

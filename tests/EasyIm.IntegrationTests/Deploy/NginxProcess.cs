@@ -42,9 +42,17 @@ public sealed partial class NginxProcess : IAsyncDisposable
     }
 
     /// <summary>
+    /// The address nginx connects to the gateways from, and so the one they trust (<c>Gateway:TrustedProxies</c>):
+    /// in compose the balancer has an address of its own; on one machine it needs one too, or every client on
+    /// 127.0.0.1 reaching a gateway directly (the tests' readiness checks) would be taken for the balancer.
+    /// </summary>
+    public const string ProxyAddress = "127.0.0.2";
+
+    /// <summary>
     /// <c>deploy/nginx.conf</c> with the Docker-only parts replaced: each upstream's one
     /// <c>server gateway:&lt;port&gt; resolve;</c> by the given loopback ports, <c>listen 8888;</c> and
-    /// <c>listen 8889;</c> by loopback ports, and the resolver line removed (its addresses are fixed here).
+    /// <c>listen 8889;</c> by loopback ports, the resolver line removed (its addresses are fixed here),
+    /// and <c>proxy_bind</c> <see cref="ProxyAddress"/> added after <c>proxy_next_upstream on;</c>.
     /// Fails, naming the part, when the file no longer has what is replaced, so that a change to it
     /// is noticed here rather than silently tested as something else.
     /// </summary>
@@ -53,6 +61,7 @@ public sealed partial class NginxProcess : IAsyncDisposable
     {
         var text = shipped;
         text = ReplaceOnce(text, ResolverLine(), "");
+        text = ReplaceOnce(text, NextUpstreamLine(), $"proxy_next_upstream on;\n    proxy_bind {ProxyAddress};");
         text = ReplaceOnce(text, UpstreamServer("8888"), Servers(connectionPorts));
         text = ReplaceOnce(text, UpstreamServer("8889"), Servers(apiPorts));
         text = ReplaceOnce(text, Listen("8888"), $"listen 127.0.0.1:{listenConnections};");
@@ -73,6 +82,9 @@ public sealed partial class NginxProcess : IAsyncDisposable
 
     [GeneratedRegex(@"^\s*resolver\s+127\.0\.0\.11\b[^;]*;", RegexOptions.Multiline)]
     private static partial Regex ResolverLine();
+
+    [GeneratedRegex(@"\bproxy_next_upstream\s+on\s*;")]
+    private static partial Regex NextUpstreamLine();
 
     private static Regex UpstreamServer(string port) => new($@"\bserver\s+gateway:{port}\s+resolve\s*;");
 

@@ -73,6 +73,9 @@ public sealed class ChatTraffic
     /// <summary>Sender connections that ended under the sender (closed by the server, or lost), as opposed to ones it left for lack of an ack.</summary>
     public int Closes => Volatile.Read(ref _closes);
 
+    /// <summary>Why each counted close happened, for a failure's message.</summary>
+    public System.Collections.Concurrent.ConcurrentQueue<string> CloseReasons { get; } = new();
+
     /// <summary>Connects the receivers (each to a different gateway where there are several), then starts the senders.</summary>
     public async Task StartAsync()
     {
@@ -227,12 +230,16 @@ public sealed class ChatTraffic
                         }
                     }
                     if (client.IsClosed)
+                    {
                         Interlocked.Increment(ref _closes);
+                        CloseReasons.Enqueue($"lane {lane.Index}: {client.CloseReason}");
+                    }
                 }
                 catch (Exception ex) when (ex is IOException or System.Net.WebSockets.WebSocketException or ObjectDisposedException or System.Net.Sockets.SocketException or EasyImConnectionClosedException)
                 {
                     // The connection ended under the send: reconnect and resend.
                     Interlocked.Increment(ref _closes);
+                    CloseReasons.Enqueue($"lane {lane.Index}: {ex.GetType().Name}: {ex.Message} ({client.CloseReason})");
                 }
             }
         }

@@ -176,6 +176,9 @@ public sealed class ProcessCluster : IAsyncDisposable
             ["Gateway__ApiPort"] = apiPort.ToString(),
             ["Logging__LogLevel__EasyIm"] = "Information",
         };
+        // Every client of the cluster is 127.0.0.1 (EasyImShape.LoopbackBudgets says why).
+        foreach (var (key, value) in EasyImShape.LoopbackBudgets)
+            environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
         if (gatewayId is not null)
         {
             environment["Gateway__Port"] = socketPort!.Value.ToString();

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Microsoft.Extensions.Configuration;
 using EasyIm.IntegrationTests.Shapes;
 
 namespace EasyIm.IntegrationTests.Server;
@@ -91,23 +92,59 @@ public sealed class CliOptionsTests : IDisposable
         Assert.Contains("Gateway:ApiPort", stop.Stderr);
     }
 
-    [SkippableFact]
-    public async Task The_local_stop_route_refuses_callers_from_other_machines()
+    [Fact]
+    public async Task Stop_goes_through_a_socket_only_the_servers_user_may_open_and_no_http_route_stops_it()
     {
-        // Only a loopback caller may stop the server: reach it over a non-loopback address of this machine, if it has one.
-        var other = System.Net.Dns.GetHostAddresses(System.Net.Dns.GetHostName())
-            .FirstOrDefault(a => a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork && !System.Net.IPAddress.IsLoopback(a));
-        Skip.If(other is null, "this machine has no non-loopback IPv4 address");
         var apiPort = TestInfrastructure.FreePort();
-        await using var server = EasyImProcess.Start(["--apiport", Text(apiPort), "--port", Text(TestInfrastructure.FreePort())], _workDir.FullName);
-        using var local = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{apiPort}") };
-        await server.WaitUntilReadyAsync(local);
-        using var remote = new HttpClient { BaseAddress = new Uri($"http://{other}:{apiPort}") };
+        var socketPort = TestInfrastructure.FreePort();
+        await using var server = EasyImProcess.Start(["--apiport", Text(apiPort), "--port", Text(socketPort)], _workDir.FullName);
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{apiPort}") };
+        await server.WaitUntilReadyAsync(http);
+        var control = ControlSocketOf(apiPort);
 
-        var refused = await remote.PostAsync("/api/local/stop", null);
+        Assert.NotNull(control);
+        if (!OperatingSystem.IsWindows())
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(control));
+        foreach (var port in new[] { apiPort, socketPort })
+        {
+            using var any = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+            Assert.Equal(System.Net.HttpStatusCode.NotFound, (await any.PostAsync("/api/local/stop", new StringContent("", null, "text/plain"))).StatusCode);
+        }
+        Assert.True((await http.GetAsync("/health/live")).IsSuccessStatusCode);
 
-        Assert.Equal(System.Net.HttpStatusCode.Forbidden, refused.StatusCode);
-        Assert.True((await local.GetAsync("/health/live")).IsSuccessStatusCode);
+        await using var stop = EasyImProcess.Start(["--stop", "--apiport", Text(apiPort)], _workDir.FullName);
+        Assert.Equal(0, await stop.WaitForExitAsync(ExitTimeout));
+        Assert.Equal(0, await server.WaitForExitAsync(ExitTimeout));
+        Assert.Null(ControlSocketOf(apiPort));
+    }
+
+    [Fact]
+    public async Task A_control_socket_left_by_a_killed_server_does_not_keep_the_next_from_starting_or_stopping()
+    {
+        var apiPort = TestInfrastructure.FreePort();
+        string[] args = ["--apiport", Text(apiPort), "--port", Text(TestInfrastructure.FreePort())];
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{apiPort}") };
+        await using (var killed = EasyImProcess.Start(args, _workDir.FullName))
+            await killed.WaitUntilReadyAsync(http);
+        Assert.NotNull(ControlSocketOf(apiPort));
+
+        await using var server = EasyImProcess.Start(args, _workDir.FullName);
+        await server.WaitUntilReadyAsync(http);
+        await using var stop = EasyImProcess.Start(["--stop", "--apiport", Text(apiPort)], _workDir.FullName);
+
+        Assert.Equal(0, await stop.WaitForExitAsync(ExitTimeout));
+        Assert.Equal(0, await server.WaitForExitAsync(ExitTimeout));
+    }
+
+    /// <summary>The control socket a server on <paramref name="apiPort"/> started from the work directory made, if any.</summary>
+    private string? ControlSocketOf(int apiPort)
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Gateway:ApiPort"] = Text(apiPort),
+            ["EasyIm:DataDirectory"] = Path.Combine(_workDir.FullName, "data"),
+        }).Build();
+        return EasyIm.Server.ControlSocket.Candidates(configuration).FirstOrDefault(File.Exists);
     }
 
     private static string Text(int port) => port.ToString(CultureInfo.InvariantCulture);

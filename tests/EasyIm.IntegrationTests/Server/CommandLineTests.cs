@@ -69,7 +69,7 @@ public sealed class CommandLineTests : IDisposable
     }
 
     [Fact]
-    public async Task Started_from_any_directory_it_serves_keeps_data_in_dot_data_there_and_stops_on_the_local_stop_route()
+    public async Task Started_from_any_directory_it_serves_keeps_data_in_dot_data_there_and_stops_on_easyim_stop_from_there()
     {
         var apiPort = TestInfrastructure.FreePort();
         var socketPort = TestInfrastructure.FreePort();
@@ -78,10 +78,10 @@ public sealed class CommandLineTests : IDisposable
         await process.WaitUntilReadyAsync(http);
 
         var register = await http.PostAsJsonAsync("/api/user/register", new { account = "cli_user", password = "secret-1" });
-        var stop = await http.PostAsync("/api/local/stop", null);
+        await using var stop = EasyImProcess.Start(["--stop", "--apiport", apiPort.ToString()], _workDir.FullName);
 
         Assert.True(register.IsSuccessStatusCode, await register.Content.ReadAsStringAsync());
-        Assert.True(stop.IsSuccessStatusCode);
+        Assert.Equal(0, await stop.WaitForExitAsync(ExitTimeout));
         Assert.Equal(0, await process.WaitForExitAsync(ExitTimeout));
         Assert.True(File.Exists(Path.Combine(_workDir.FullName, "data", "auth.db")));
     }
@@ -100,7 +100,9 @@ public sealed class CommandLineTests : IDisposable
         await process.WaitUntilReadyAsync(api);
 
         Assert.True((await socketPortHttp.GetAsync("/health/live")).IsSuccessStatusCode);
-        Assert.True((await api.PostAsync("/api/local/stop", null)).IsSuccessStatusCode);
+        // --stop reads the same .env, so it finds the server's port and control socket without being told.
+        await using var stop = EasyImProcess.Start(["--stop"], _workDir.FullName);
+        Assert.Equal(0, await stop.WaitForExitAsync(ExitTimeout));
         Assert.Equal(0, await process.WaitForExitAsync(ExitTimeout));
     }
 

@@ -17,6 +17,9 @@ public class DistributedShape : EasyImShape
     /// <summary>A second gateway beside the first, as <c>--scale gateway=2</c> would run: its long-connection port.</summary>
     public int SecondGatewayPort { get; } = TestInfrastructure.FreePort();
 
+    /// <summary>The second gateway's API port.</summary>
+    public int SecondGatewayApiPort { get; } = TestInfrastructure.FreePort();
+
     /// <summary>The shape's RabbitMQ (amqp://): more gateways on it join this shape's services.</summary>
     public string RabbitMq => _infrastructure?.RabbitMq ?? throw new InvalidOperationException($"the {Name} shape is not running");
 
@@ -54,7 +57,7 @@ public class DistributedShape : EasyImShape
         yield return ("auth", Settings(TestInfrastructure.FreePort()));
         yield return ("friends", Settings(TestInfrastructure.FreePort()));
         yield return ("messaging", Settings(TestInfrastructure.FreePort()));
-        var second = Settings(TestInfrastructure.FreePort());
+        var second = Settings(SecondGatewayApiPort);
         second["Gateway:Port"] = SecondGatewayPort.ToString();
         yield return ("gateway", second);
         // The first gateway last: the scenarios' API calls and GatewayServices are its.

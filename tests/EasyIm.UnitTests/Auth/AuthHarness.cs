@@ -26,7 +26,7 @@ internal sealed class AuthHarness : IAsyncDisposable
 
     public ITestHarness Bus => _provider.GetTestHarness();
 
-    public static async Task<AuthHarness> StartAsync(TokenOptions? options = null)
+    public static async Task<AuthHarness> StartAsync(TokenOptions? options = null, LoginThrottleOptions? throttle = null)
     {
         var harness = new AuthHarness();
         var services = new ServiceCollection();
@@ -44,6 +44,8 @@ internal sealed class AuthHarness : IAsyncDisposable
         services.AddSingleton(new PasswordHashing(PasswordHashing.MinIterations));
         services.AddSingleton<TokenService>();
         services.AddScoped<SessionTokens>();
+        services.AddSingleton(throttle ?? new LoginThrottleOptions());
+        services.AddSingleton<LoginThrottle>();
         services.AddMassTransitTestHarness(bus =>
         {
             bus.SetTestTimeouts(testInactivityTimeout: TimeSpan.FromMilliseconds(300));
@@ -64,6 +66,8 @@ internal sealed class AuthHarness : IAsyncDisposable
 
     public T Get<T>() where T : notnull => _provider.GetRequiredService<T>();
 
+    public LoginThrottle Throttle => Get<LoginThrottle>();
+
     /// <summary>The success reply, or the rejection.</summary>
     public async Task<(TOk? Ok, RequestRejected? Rejected)> AskAsync<TRequest, TOk>(TRequest request) where TRequest : class where TOk : class
     {
@@ -83,6 +87,21 @@ internal sealed class AuthHarness : IAsyncDisposable
 
     public Task<UserSessionIssued> RegisterAsync() =>
         OkAsync<RegisterUser, UserSessionIssued>(new RegisterUser("u" + Guid.NewGuid().ToString("N")[..12], "pass-word-1", ""));
+
+    /// <summary>Registers a fresh account with <paramref name="password"/> and returns its name.</summary>
+    public async Task<string> RegisterAccountAsync(string password = "right-password")
+    {
+        var account = "u" + Guid.NewGuid().ToString("N")[..12];
+        await OkAsync<RegisterUser, UserSessionIssued>(new RegisterUser(account, password, ""));
+        return account;
+    }
+
+    public Task<(UserSessionIssued? Ok, RequestRejected? Rejected)> LoginAsync(string account, string password) =>
+        AskAsync<LoginUser, UserSessionIssued>(new LoginUser(account, password));
+
+    /// <summary>The style's rule for consumer tests: whatever else happened, no consumer faulted.</summary>
+    public async Task AssertNoFaultsAsync() =>
+        Assert.False(await Bus.Published.Any(m => m.MessageObject is Fault), "a consumer faulted");
 
     public Task<(TokenRefreshed? Ok, RequestRejected? Rejected)> RefreshAsync(string refreshToken, bool resetSecret = false) =>
         AskAsync<RefreshToken, TokenRefreshed>(new RefreshToken(TokenService.AccessGrant, refreshToken, resetSecret));

@@ -45,6 +45,7 @@ public sealed class FrameHandlerTests : IAsyncLifetime
         {
             bus.AddConsumer<FakeAuth>();
             bus.AddConsumer<FakeFriends>();
+            bus.AddConsumer<FakeSync>();
             bus.AddConsumer<UserTokensRevokedConsumer>();
         });
         _services = services.BuildServiceProvider(validateScopes: true);
@@ -95,6 +96,28 @@ public sealed class FrameHandlerTests : IAsyncLifetime
 
         public Task Consume(ConsumeContext<AcceptFriendRequest> context) =>
             context.RespondAsync(new FriendRequestAccepted(context.Message.RequestId ?? 778, context.Message.InviterId ?? 5, context.Message.UserId));
+    }
+
+    /// <summary>Messaging's side of a sync, with nothing to send: each page request is answered at once with an empty last page.</summary>
+    private sealed class FakeSync : IConsumer<SyncConversations>
+    {
+        public Task Consume(ConsumeContext<SyncConversations> context) => context.RespondAsync(new SyncPage([], null));
+    }
+
+    /// <summary>Waits (bounded) until no sync of the connection runs or waits: the next SYNC then runs at once.</summary>
+    private static async Task SyncsIdleAsync(LongConnection connection)
+    {
+        var deadline = DateTime.UtcNow + Wait;
+        while (true)
+        {
+            lock (connection.Syncs.Lock)
+            {
+                if (!connection.Syncs.Running)
+                    return;
+            }
+            Assert.True(DateTime.UtcNow < deadline, $"the connection's sync still ran after {Wait.TotalSeconds} s");
+            await Task.Delay(10);
+        }
     }
 
     /// <summary>Holds every RelayTyping publish, once <see cref="Hold"/> was called, until <see cref="Release"/>: a broker that does not confirm.</summary>
@@ -294,21 +317,27 @@ public sealed class FrameHandlerTests : IAsyncLifetime
     public async Task Receipts_sync_and_typing_become_their_bus_messages()
     {
         var (connection, _) = await SignedInAsync();
+        // The connect-time sync runs first; a SYNC sent while a sync runs would wait for it (SyncRunnerTests).
+        await PublishedAsync<SyncConversations>(s => s.ConnectionId == connection.Id);
+        await SyncsIdleAsync(connection);
 
         await connection.Incoming.Writer.WriteAsync(Event("{\"key\":\"ARRIVED\",\"conversation_id\":\"s_1001_2002\",\"seq\":7}"));
         await connection.Incoming.Writer.WriteAsync(Event("{\"key\":\"READ\",\"conversation_id\":\"s_1001_2002\",\"seq\":\"5\"}"));
         await connection.Incoming.Writer.WriteAsync(Event("{\"key\":\"SYNC\",\"conversations\":{\"s_1001_2002\":4,\"g_9\":\"12\"}}"));
+        await PublishedAsync<SyncConversations>(s => s.Cursors is not null);
+        await SyncsIdleAsync(connection);
         await connection.Incoming.Writer.WriteAsync(Event("{\"key\":\"SYNC\"}"));
         await connection.Incoming.Writer.WriteAsync(new Msg { MsgType = Msg.Types.MsgType.Event, ToUserId = "9", ChatType = Msg.Types.ChatType.Group, Content = "{\"key\":\"TYPING\"}" });
 
         var receipts = await PublishedItemsAsync<RecordReceipts, Receipt>(2, m => m.Receipts);
-        // TYPING is the last frame; the SYNCs before it were published before it was read.
         await PublishedAsync<RelayTyping>(_ => true);
+        await PublishedItemsAsync<SyncConversations, SyncConversations>(3, m => [m]);
         Assert.Equal([new Receipt(UserId, "s_1001_2002", 7, 2), new Receipt(UserId, "s_1001_2002", 5, 3)], receipts);
         var syncs = _harness.Published.Select<SyncConversations>().Select(s => s.Context.Message).ToList();
-        Assert.Equal(2, syncs.Count);
-        Assert.Equal(new Dictionary<string, ulong> { ["s_1001_2002"] = 4, ["g_9"] = 12 }, syncs[0].Cursors);
-        Assert.Null(syncs[1].Cursors);
+        Assert.Equal(3, syncs.Count);
+        Assert.Null(syncs[0].Cursors);
+        Assert.Equal(new Dictionary<string, ulong> { ["s_1001_2002"] = 4, ["g_9"] = 12 }, syncs[1].Cursors);
+        Assert.Null(syncs[2].Cursors);
         Assert.All(syncs, s => Assert.Equal(connection.Id, s.ConnectionId));
         Assert.Equal(new RelayTyping(UserId, connection.Id, 9, 1), _harness.Published.Select<RelayTyping>().Single().Context.Message);
     }
@@ -424,7 +453,8 @@ public sealed class FrameHandlerTests : IAsyncLifetime
         Assert.StartsWith("{\"code\":400,", notify.Content);
         Assert.Contains(named, notify.Content, StringComparison.OrdinalIgnoreCase);
         await running.WaitAsync(Wait);
-        Assert.False(_harness.Published.Select<SyncConversations>().Any());
+        // Only the connect-time sync (no cursors) was asked for.
+        Assert.DoesNotContain(_harness.Published.Select<SyncConversations>(), s => s.Context.Message.Cursors is not null);
         Assert.False(_harness.Published.Select<RecordReceipts>().Any());
         Assert.False(_harness.Sent.Select<SendFriendRequest>().Any());
     }

@@ -46,7 +46,8 @@ internal sealed class GatewayServices : IAsyncDisposable
     /// <summary>Completes when auth has been asked about a <see cref="SlowToken"/>.</summary>
     public Task AuthAsked => _services.GetRequiredService<SlowAuth>().Asked.Task;
 
-    public static async Task<GatewayServices> StartAsync(GatewayOptions options, TimeProvider? time = null)
+    /// <param name="more">More services played on the bus (messaging's side of a sync, say), with what they need.</param>
+    public static async Task<GatewayServices> StartAsync(GatewayOptions options, TimeProvider? time = null, Action<IServiceCollection, IBusRegistrationConfigurator>? more = null)
     {
         var services = new ServiceCollection();
         services.AddSingleton(options);
@@ -63,6 +64,7 @@ internal sealed class GatewayServices : IAsyncDisposable
             bus.AddConsumer<PushToUsersConsumer>();
             bus.AddConsumer<UserTokensRevokedConsumer>();
             bus.AddConsumer<UserSessionRevokedConsumer>();
+            more?.Invoke(services, bus);
         });
         var provider = services.BuildServiceProvider(validateScopes: true);
         await provider.GetTestHarness().Start();
@@ -70,6 +72,8 @@ internal sealed class GatewayServices : IAsyncDisposable
     }
 
     public FrameHandler Handler => _services.GetRequiredService<FrameHandler>();
+
+    public T Get<T>() where T : notnull => _services.GetRequiredService<T>();
 
     public ITestHarness Harness => _services.GetTestHarness();
 

@@ -18,6 +18,9 @@ internal sealed class RecordingConnection(GatewayOptions options, TimeProvider? 
 
     public Channel<OutboundFrame> Written { get; } = Channel.CreateUnbounded<OutboundFrame>();
 
+    /// <summary>While set and not completed, the client reads nothing: writes wait for it.</summary>
+    public TaskCompletionSource? Reads { get; set; }
+
     /// <summary>Runs the connection; the frames written are also encoded in its format, as a transport would.</summary>
     public Task RunAsync(FrameHandler handler)
     {
@@ -39,6 +42,8 @@ internal sealed class RecordingConnection(GatewayOptions options, TimeProvider? 
 
     protected override async ValueTask<bool> WriteAsync(IReadOnlyList<OutboundFrame> frames)
     {
+        if (Reads is { } reads)
+            await reads.Task;
         foreach (var frame in frames)
         {
             _ = frame.StreamBytes(Format);

@@ -11,7 +11,7 @@ public class SyncGateTests
     private readonly List<Msg> _written = [];
     private readonly TaskCompletionSource _sixth = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    private SyncGate Gate(TimeSpan? syncTimeout = null, int maxHeld = 100, TimeSpan? gapTimeout = null) =>
+    private SyncGate Gate(TimeSpan? syncTimeout = null, int maxHeld = 100, TimeSpan? gapTimeout = null, long maxHeldBytes = long.MaxValue) =>
         new(m =>
         {
             lock (_written)
@@ -21,7 +21,7 @@ public class SyncGateTests
                     _sixth.TrySetResult();
             }
             return true;
-        }, syncTimeout ?? TimeSpan.FromMinutes(1), maxHeld, gapTimeout ?? TimeSpan.FromMinutes(1));
+        }, syncTimeout ?? TimeSpan.FromMinutes(1), maxHeld, gapTimeout ?? TimeSpan.FromMinutes(1), maxHeldBytes);
 
     private static (UserPush, Msg) Chat(string conversation, ulong seq, bool sync = false) =>
         (new UserPush(1, new WireMessage(), OnlyConnectionId: sync ? "c" : null, Sync: sync),
@@ -123,6 +123,33 @@ public class SyncGateTests
 
         Assert.Equal(["m1", "m2", "m3", "m4", "m5"], Written());
         Assert.False(gate.Holding);
+    }
+
+    [Fact]
+    public void Past_the_byte_bound_everything_held_is_written_in_order_however_few_the_frames()
+    {
+        // Three frames of about 10 KB hold more than 25 KB: large messages cannot pile up behind a sync.
+        using var gate = Gate(maxHeld: 100, maxHeldBytes: 25_000);
+        gate.Begin();
+
+        foreach (var seq in new ulong[] { 1, 2, 3 })
+            Deliver(gate, (Chat("s_1_2", seq).Item1, new Msg { Id = $"b-{seq}", MsgType = Msg.Types.MsgType.Text, ConversationId = "s_1_2", ConversationSeq = seq, Content = new string('x', 10_000) }));
+
+        Assert.Equal(3, Written().Count);
+        Assert.False(gate.Holding);
+    }
+
+    [Fact]
+    public void Past_the_byte_bound_what_waits_for_a_gap_is_written_in_order()
+    {
+        using var gate = Gate(maxHeld: 100, maxHeldBytes: 25_000);
+        Deliver(gate, SyncDone(("s_1_2", 0)));
+
+        foreach (var seq in new ulong[] { 2, 3, 4 })
+            Deliver(gate, (Chat("s_1_2", seq).Item1, new Msg { Id = $"b-{seq}", MsgType = Msg.Types.MsgType.Text, ConversationId = "s_1_2", ConversationSeq = seq, Content = new string('x', 10_000) }));
+
+        Assert.Equal(4, Written().Count);
+        Assert.Equal(0, gate.Waiting);
     }
 
     private static (UserPush, Msg) FillDone(params (string Conversation, ulong Last)[] through) =>

@@ -1,0 +1,134 @@
+using EasyIm.Contracts.Messaging;
+using EasyIm.Gateway.Wire;
+using EasyIm.Hosting.Bus;
+using MassTransit;
+using Microsoft.Extensions.Logging;
+
+namespace EasyIm.Gateway.Connections;
+
+/// <summary>
+/// Runs a connection's syncs (the connect-time one, the client's SYNCs, the one after a broker fault)
+/// by asking messaging for one page at a time (<see cref="SyncConversations"/> as a request): each page
+/// is written as the client reads, no faster (it waits for the connection's queue to fall below half its
+/// bounds before each frame), and the next is asked for only then, so a sync of any length costs a page
+/// of memory, a client that does not read stalls only its own sync, and messaging reads nothing for a
+/// connection that is gone.
+/// <para>
+/// One sync runs per connection. A SYNC that comes while one runs is not refused: it waits, and a later
+/// one replaces it (the client's newest cursors), so it runs once the running one is done; each run ends
+/// with its SYNC done event.
+/// </para>
+/// </summary>
+public sealed class SyncRunner(IBus bus, GatewayOptions options, TimeProvider time, ILogger logger)
+{
+    /// <summary>A connection's sync state, guarded by its own lock.</summary>
+    public sealed class State
+    {
+        internal readonly Lock Lock = new();
+        internal bool Running;
+        internal bool Waiting;
+        internal IReadOnlyDictionary<string, ulong>? WaitingCursors;
+    }
+
+    /// <summary>Asks messaging again after a timeout or a failure, after these (the last repeats), while the connection lives.</summary>
+    private static readonly TimeSpan[] Backoff = [TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(4), TimeSpan.FromSeconds(8), TimeSpan.FromSeconds(15)];
+    private const int MaxAttempts = 12;
+
+    private readonly IRequestClient<SyncConversations> _client = bus.CreateRequestClient<SyncConversations>(BusSetup.RequestTimeout);
+
+    /// <summary>
+    /// Syncs the connection after <paramref name="cursors"/> (null: after the user's ARRIVED cursors).
+    /// Returns false when a sync of the connection is running: this one then runs after it, unless a
+    /// newer one comes first and takes its place.
+    /// </summary>
+    public bool Request(LongConnection connection, IReadOnlyDictionary<string, ulong>? cursors)
+    {
+        var state = connection.Syncs;
+        lock (state.Lock)
+        {
+            if (state.Running)
+            {
+                state.Waiting = true;
+                state.WaitingCursors = cursors;
+                return false;
+            }
+            state.Running = true;
+        }
+        _ = RunAsync(connection, cursors);
+        return true;
+    }
+
+    private async Task RunAsync(LongConnection connection, IReadOnlyDictionary<string, ulong>? cursors)
+    {
+        var state = connection.Syncs;
+        while (true)
+        {
+            try
+            {
+                await SyncAsync(connection, cursors).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (connection.IsClosing)
+            {
+            }
+            catch (Exception ex)
+            {
+                logger.LogWarning(ex, "The sync of connection {ConnectionId} failed", connection.Id);
+            }
+            lock (state.Lock)
+            {
+                if (!state.Waiting || connection.IsClosing)
+                {
+                    state.Running = false;
+                    state.Waiting = false;
+                    state.WaitingCursors = null;
+                    return;
+                }
+                cursors = state.WaitingCursors;
+                state.Waiting = false;
+                state.WaitingCursors = null;
+            }
+        }
+    }
+
+    private async Task SyncAsync(LongConnection connection, IReadOnlyDictionary<string, ulong>? cursors)
+    {
+        var userId = connection.UserId;
+        SyncResume? resume = null;
+        var failures = 0;
+        while (!connection.IsClosing)
+        {
+            SyncPage page;
+            try
+            {
+                var response = await _client.GetResponse<SyncPage>(new SyncConversations(userId, connection.Id, cursors, Resume: resume), connection.Closing).ConfigureAwait(false);
+                page = response.Message;
+                failures = 0;
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException && !connection.IsClosing)
+            {
+                // Messaging (or the broker) is away or failing: ask again for the same page while the connection lives (the
+                // connect-time sync's chat hold ends on its own timeout meanwhile).
+                if (++failures >= MaxAttempts)
+                {
+                    logger.LogWarning("Connection {ConnectionId} gets no sync: messaging did not answer {Attempts} times", connection.Id, failures);
+                    return;
+                }
+                logger.LogInformation("The sync of connection {ConnectionId} waits for messaging ({Error}); asking again", connection.Id, ex.GetType().Name);
+                await Task.Delay(Backoff[Math.Min(failures, Backoff.Length) - 1], time, connection.Closing).ConfigureAwait(false);
+                continue;
+            }
+            foreach (var push in page.Pushes)
+            {
+                if (push.OnlyConnectionId != connection.Id)
+                    continue;
+                // Half the bounds: live pushes still fit beside the page, and the sync alone never fills the queue.
+                await connection.WhenQueueBelowAsync(options.SendQueueCapacity / 2, options.SendQueueBytes / 2, connection.Closing).ConfigureAwait(false);
+                connection.SyncGate.Deliver(push, new OutboundFrame(MsgCodec.FromWire(push.Message)));
+            }
+            if (page.Resume is null)
+                return;
+            connection.SyncGate.SyncProgressed();
+            resume = page.Resume;
+        }
+    }
+}

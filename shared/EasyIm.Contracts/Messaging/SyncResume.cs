@@ -1,0 +1,8 @@
+namespace EasyIm.Contracts.Messaging;
+
+/// <summary>
+/// Where the next page of a sync starts: conversations are read in ordinal order of their ids; those
+/// before <paramref name="ConversationId"/> are done, that one goes on after <paramref name="AfterSeq"/>,
+/// the ones after it start at the request's cursors.
+/// </summary>
+public sealed record SyncResume(string ConversationId, ulong AfterSeq);
