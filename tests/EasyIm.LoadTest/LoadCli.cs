@@ -11,7 +11,7 @@ using EasyIm.LoadTest.Targets;
 namespace EasyIm.LoadTest;
 
 /// <summary>
-/// The tool's command line: <c>chat</c> (also the root's own action), <c>idle</c>, <c>fanout</c>, <c>abuse</c>,
+/// The tool's command line: <c>chat</c> (also the root's own action), <c>idle</c>, <c>fanout</c>, <c>abuse</c>, <c>soak</c>,
 /// and the hidden <c>relay</c> and <c>agent</c> modes the tool starts itself in.
 /// </summary>
 public static class LoadCli
@@ -40,6 +40,10 @@ public static class LoadCli
         var abuse = new Command("abuse", "Chat pairs at a fixed rate without, then with, hostile users attacking (limits as shipped): the bystanders' latency and losses, and what each attacker got");
         AddAbuse(abuse, args);
         root.Subcommands.Add(abuse);
+
+        var soak = new Command("soak", "Chat pairs at a fixed rate for a long time, a row a minute of the log and database sizes, the servers' memory and CPU, and that minute's latency");
+        AddSoak(soak, args);
+        root.Subcommands.Add(soak);
 
         var relay = new Command("relay", "(internal) the bare relay baseline as a process") { Hidden = true };
         relay.SetAction(_ => BareRelay.RunAsync());
@@ -111,6 +115,35 @@ public static class LoadCli
             var full = $"idle --connections {parsed.GetValue(connections)} --devices {parsed.GetValue(devices)} --settle {parsed.GetValue(settle)} --heartbeat {parsed.GetValue(heartbeat)}";
             return IdleScenario.RunAsync(common.Read(parsed, full), parsed.GetValue(connections), parsed.GetValue(devices),
                 TimeSpan.FromSeconds(parsed.GetValue(settle)), TimeSpan.FromSeconds(parsed.GetValue(heartbeat)), ct);
+        }));
+    }
+
+    private static void AddSoak(Command command, string[] args)
+    {
+        var rate = new Option<double>("--rate") { Description = "Messages a second offered in all, throughout", DefaultValueFactory = _ => 5_000 };
+        var pairs = Whole("--pairs", "Sender/receiver pairs, one connection each", 100, 1, 7_500);
+        var minutes = Whole("--minutes", "How long the rate is offered, after the warm-up", 30, 1, 24 * 60);
+        var interval = Whole("--interval", "Seconds per row (a minute by default)", 60, 5);
+        var warmup = Whole("--warmup", "Seconds of sending before the first row", 30, 0);
+        var drain = Whole("--drain", "Seconds to wait at most, after sending stops, for the last acks and deliveries", 10, 0);
+        var receipts = new Option<bool>("--receipts") { Description = "Receivers send ARRIVED receipts as real clients do (--receipts false: none)", DefaultValueFactory = _ => true };
+        var receiptInterval = Whole("--receipt-interval", "Milliseconds between a receiver's receipts (one for all that arrived since)", 50, 1);
+        var maxInFlight = Whole("--max-in-flight", "A sender with this many messages awaiting their ack skips the next ones (reported as fallen behind)", 10_000, 1);
+        foreach (var option in new Option[] { rate, pairs, minutes, interval, warmup, drain, receipts, receiptInterval, maxInFlight })
+            command.Options.Add(option);
+        var common = new CommonSymbols(command, args, baseline: false);
+        command.SetAction((parsed, ct) => Guarded(() =>
+        {
+            var sendRate = parsed.GetValue(rate);
+            if (sendRate <= 0)
+                throw new ArgumentException("--rate must be above 0");
+            var full = $"soak --rate {Text(sendRate)} --pairs {parsed.GetValue(pairs)} --minutes {parsed.GetValue(minutes)} --interval {parsed.GetValue(interval)} " +
+                $"--warmup {parsed.GetValue(warmup)} --drain {parsed.GetValue(drain)} --receipts {(parsed.GetValue(receipts) ? "true" : "false")} " +
+                $"--receipt-interval {parsed.GetValue(receiptInterval)} --max-in-flight {parsed.GetValue(maxInFlight)}";
+            var flow = new FlowSettings(SendMode.Rate, sendRate, 1, TimeSpan.FromSeconds(parsed.GetValue(warmup)), TimeSpan.FromMinutes(parsed.GetValue(minutes)),
+                TimeSpan.FromSeconds(parsed.GetValue(drain)), parsed.GetValue(receipts), TimeSpan.FromMilliseconds(parsed.GetValue(receiptInterval)),
+                parsed.GetValue(maxInFlight));
+            return SoakScenario.RunAsync(common.Read(parsed, full), parsed.GetValue(pairs), flow, TimeSpan.FromSeconds(parsed.GetValue(interval)), ct);
         }));
     }
 

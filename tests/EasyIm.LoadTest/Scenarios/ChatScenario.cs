@@ -63,12 +63,14 @@ public static class ChatScenario
     /// Connects the pairs (accounts 2p sends to 2p + 1) and runs the flow on them. <paramref name="mark"/>
     /// goes into every content and client_msg_id (the run's id unless said): two flows on one server
     /// with the same users need marks of their own, or the second's messages would be taken for the
-    /// first's resent. <paramref name="alongside"/> runs beside the flow (<see cref="MessageFlow.RunAsync"/>).
+    /// first's resent. <paramref name="alongside"/> runs beside the flow (<see cref="MessageFlow.RunAsync"/>);
+    /// <paramref name="context"/>, when given, is the flow's (for work beside it that reads its latencies).
     /// </summary>
     internal static async Task<FlowResult> RunPairsAsync(ILoadTarget target, Account[] accounts, CommonOptions common, FlowSettings flow,
-        RunInfo run, TextWriter progress, CancellationToken cancellationToken, string? mark = null, Func<FlowClock, CancellationToken, Task>? alongside = null)
+        RunInfo run, TextWriter progress, CancellationToken cancellationToken, string? mark = null, Func<FlowClock, CancellationToken, Task>? alongside = null,
+        FlowContext? context = null)
     {
-        var context = new FlowContext(flow.Mode, mark ?? run.Id);
+        context ??= new FlowContext(flow.Mode, mark ?? run.Id);
         var streams = new List<FlowStream>();
         var plans = new List<ConnectionPlan>();
         for (var p = 0; p < accounts.Length / 2; p++)

@@ -55,6 +55,23 @@ public sealed class FlowContext(SendMode mode, string run)
     /// <summary>From the intended send time to the sender's SENT ack.</summary>
     public LongConcurrentHistogram AckLatency { get; } = new(1, HighestMicros, 3);
 
+    private LongConcurrentHistogram? _interval;
+
+    /// <summary>
+    /// The latencies recorded since the last call (none before the first), as <see cref="Latency"/> counts them
+    /// but for any message, measured interval or not: the soak's rows. A value recorded while it is taken may
+    /// land in either interval.
+    /// </summary>
+    public HistogramBase TakeInterval() =>
+        Interlocked.Exchange(ref _interval, new LongConcurrentHistogram(1, HighestMicros, 3)) ?? new LongConcurrentHistogram(1, HighestMicros, 3);
+
+    /// <summary>Records a delivery's latency in the interval histogram, when someone takes intervals.</summary>
+    public void RecordInterval(long ticks)
+    {
+        if (Volatile.Read(ref _interval) is { } interval)
+            Record(interval, ticks);
+    }
+
     public int Notifies => Volatile.Read(ref _notifies);
     public string? FirstNotify => Volatile.Read(ref _firstNotify);
 
@@ -165,6 +182,7 @@ public sealed class FlowReceiver(FlowContext flow) : IFrameHandler
         {
             if (measured)
                 FlowContext.Record(flow.Latency, now - intended);
+            flow.RecordInterval(now - intended);
             if (flow.Clock.InWindow(now))
                 DeliveredInWindow++;
         }

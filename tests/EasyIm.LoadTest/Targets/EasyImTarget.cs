@@ -84,6 +84,12 @@ public sealed class EasyImTarget : ILoadTarget
 
     public string LogDirectory { get; }
 
+    /// <summary>The standalone process's data directory (its SQLite files).</summary>
+    public string DataDirectory => _workDirectory;
+
+    /// <summary>The run's PostgreSQL database (distributed only).</summary>
+    public string? Postgres => _infrastructure?.Postgres;
+
     /// <summary>PostgreSQL's connections during the run (distributed only).</summary>
     public PostgresConnectionSampler? PostgresConnections => _infrastructure?.PostgresSampler;
 
