@@ -29,15 +29,53 @@ internal sealed class ServiceDatabase<TContext>(string service, DatabaseProvider
         var db = scope.ServiceProvider.GetRequiredService<TContext>();
         var logger = scope.ServiceProvider.GetRequiredService<ILogger<ServiceDatabase<TContext>>>();
         if (provider == DatabaseProvider.Postgres)
+        {
             await EnsureDatabaseAsync(db, logger, cancellationToken);
-        // The history table first (IF NOT EXISTS, so replicas racing here are fine): on a fresh database
-        // EF Core would otherwise read it before making it and log that failed read as an error.
-        await db.GetService<IHistoryRepository>().CreateIfNotExistsAsync(cancellationToken);
-        // EF Core takes a database-wide lock while migrating, so replicas starting together are safe.
-        await db.Database.MigrateAsync(cancellationToken);
-        if (provider == DatabaseProvider.Sqlite)
+            await MigrateUnderLockAsync(db, cancellationToken);
+        }
+        else
+        {
+            await MigrateCoreAsync(db, cancellationToken);
             await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;", cancellationToken);
+        }
         logger.LogInformation("Database of {Service} is up to date ({Provider})", service, provider);
+    }
+
+    private static async Task MigrateCoreAsync(TContext db, CancellationToken cancellationToken)
+    {
+        // The history table first: on a fresh database EF Core would otherwise read it before making it
+        // and log that failed read as an error.
+        await db.GetService<IHistoryRepository>().CreateIfNotExistsAsync(cancellationToken);
+        await db.Database.MigrateAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Replicas of one service starting together raced here: EF Core's own migration lock did not keep two
+    /// of them from applying the same migration (42P07 "relation already exists", 42701 on an added
+    /// column; one CI run lost a cluster to it), and PostgreSQL's <c>CREATE ... IF NOT EXISTS</c> is not
+    /// safe against a concurrent twin either. A session advisory lock named after the service, held on the
+    /// connection that migrates, lets one replica at a time in; the others then find everything made.
+    /// </summary>
+    private async Task MigrateUnderLockAsync(TContext db, CancellationToken cancellationToken)
+    {
+        var lockName = "easyim.migrate." + service;
+        await db.Database.OpenConnectionAsync(cancellationToken);
+        try
+        {
+            await db.Database.ExecuteSqlRawAsync("SELECT pg_advisory_lock(hashtext({0}))", [lockName], cancellationToken);
+            try
+            {
+                await MigrateCoreAsync(db, cancellationToken);
+            }
+            finally
+            {
+                await db.Database.ExecuteSqlRawAsync("SELECT pg_advisory_unlock(hashtext({0}))", [lockName], CancellationToken.None);
+            }
+        }
+        finally
+        {
+            await db.Database.CloseConnectionAsync();
+        }
     }
 
     /// <summary>
