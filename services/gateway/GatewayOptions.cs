@@ -90,6 +90,12 @@ public sealed class GatewayOptions
         public Budget ChatPerUser { get; set; } = new() { PerSecond = 200, Burst = 400 };
         /// <summary>Handshakes of one user, each with its connect-time sync: reconnecting does not buy syncs.</summary>
         public Budget HandshakesPerUser { get; set; } = new() { PerSecond = 1, Burst = 30 };
+        /// <summary>
+        /// Messages a user's syncs (connect-time, SYNC, after a broker fault) replay, all its connections
+        /// together, counted in messages, not frames: past it a sync is not refused but waits before its
+        /// next page. A reconnect loop or a SYNC-from-0 loop would otherwise replay a whole history per try.
+        /// </summary>
+        public Budget SyncMessagesPerUser { get; set; } = new() { PerSecond = 200, Burst = 2000 };
         /// <summary>HTTP API requests with the user's token (friend invites and accepts over HTTP also draw from <see cref="FriendEventsPerUser"/>).</summary>
         public Budget ApiPerUser { get; set; } = new() { PerSecond = 20, Burst = 200 };
         public int RefusalsBeforeClose { get; set; } = 20;
@@ -167,6 +173,7 @@ public sealed class GatewayOptions
         RequireBudget(Budgets.FriendEventsPerUser, nameof(BudgetOptions.FriendEventsPerUser));
         RequireBudget(Budgets.ChatPerUser, nameof(BudgetOptions.ChatPerUser));
         RequireBudget(Budgets.HandshakesPerUser, nameof(BudgetOptions.HandshakesPerUser));
+        RequireBudget(Budgets.SyncMessagesPerUser, nameof(BudgetOptions.SyncMessagesPerUser));
         RequireBudget(Budgets.ApiPerUser, nameof(BudgetOptions.ApiPerUser));
         Require(Budgets.RefusalsBeforeClose >= 1, "Budgets:RefusalsBeforeClose", "at least 1", Budgets.RefusalsBeforeClose);
         Require(Budgets.RefusalWindow > 0, "Budgets:RefusalWindow", "a positive number of seconds", Budgets.RefusalWindow);

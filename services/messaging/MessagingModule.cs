@@ -29,6 +29,7 @@ public static class MessagingModule
         builder.Services.AddSingleton<DeliveryRouter>();
         builder.Services.AddSingleton<PushDispatcher>();
         builder.Services.AddScoped<RelationshipChecker>();
+        builder.Services.AddSingleton<RelationshipAsks>();
         builder.Services.AddScoped<ConversationSync>();
         builder.Services.AddScoped<GroupWriter>();
         builder.Services.AddSingleton<SubmissionChain>();

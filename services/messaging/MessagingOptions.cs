@@ -14,6 +14,15 @@ public sealed class MessagingOptions
     public int MaxContentLength { get; set; } = 16 * 1024;
     /// <summary>How long to wait for the friends service before refusing on a negative projection.</summary>
     public int RelationshipCheckTimeoutMs { get; set; } = 3000;
+    /// <summary>
+    /// How often one user's sends (or typing, or history reads) may make messaging ask the friends service
+    /// about a relationship its projection does not hold; a burst of <see cref="RelationshipAskBurst"/> is
+    /// allowed. The projection is applied before friends answers an accept or a join, so a miss is nearly
+    /// always a stranger or a group the user is not in: past the budget the projection's "no" stands
+    /// without asking, and one user sending to strangers cannot hold up everyone's send path with bus round trips.
+    /// </summary>
+    public double RelationshipAsksPerSecond { get; set; } = 2;
+    public int RelationshipAskBurst { get; set; } = 5;
     /// <summary>Most messages in one page of a sync (one bus message).</summary>
     public int SyncPageSize { get; set; } = 500;
     /// <summary>
@@ -56,6 +65,9 @@ public sealed class MessagingOptions
         var options = configuration.GetSection(Section).Get<MessagingOptions>() ?? new MessagingOptions();
         Positive(options.MaxContentLength, nameof(MaxContentLength));
         Positive(options.RelationshipCheckTimeoutMs, nameof(RelationshipCheckTimeoutMs));
+        if (!(options.RelationshipAsksPerSecond > 0))
+            throw new StartupException($"{Section}:{nameof(RelationshipAsksPerSecond)} must be a positive number, not {options.RelationshipAsksPerSecond}.");
+        Positive(options.RelationshipAskBurst, nameof(RelationshipAskBurst));
         Positive(options.SyncPageSize, nameof(SyncPageSize));
         Positive(options.SyncPageBytes, nameof(SyncPageBytes));
         Positive(options.HeartbeatSeconds, nameof(HeartbeatSeconds));

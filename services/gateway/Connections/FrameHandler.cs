@@ -47,10 +47,10 @@ public sealed class FrameHandler(
     private readonly IRequestClient<SendFriendRequest> _invite = bus.CreateRequestClient<SendFriendRequest>(BusSetup.RequestTimeout);
     private readonly IRequestClient<AcceptFriendRequest> _agree = bus.CreateRequestClient<AcceptFriendRequest>(BusSetup.RequestTimeout);
     // The gateway's own, shared with the HTTP API; a container that has none (a unit test's) gets one of the handler's.
-    private readonly UserBudgets _users = userBudgets ?? new UserBudgets(options);
+    private UserBudgets _users => Syncs.Budgets;
 
     /// <summary>How this gateway answers SYNCs, one page at a time, one sync per connection at a time.</summary>
-    public SyncRunner Syncs { get; } = new(bus, options, time, logger);
+    public SyncRunner Syncs { get; } = new(bus, options, userBudgets ?? new UserBudgets(options), time, logger);
 
     public void Dispose()
     {

@@ -18,8 +18,14 @@ namespace EasyIm.Gateway.Connections;
 /// one replaces it (the client's newest cursors), so it runs once the running one is done; each run ends
 /// with its SYNC done event.
 /// </para>
+/// <para>
+/// What a user's syncs replay is budgeted in messages (<see cref="UserBudgets.WaitForReplayAsync"/>): one
+/// message's worth before each page is asked for, the rest of the page after it is written. Past the
+/// budget a sync waits; a user reconnecting or sending SYNC from 0 in a loop replays at the budget's rate,
+/// not a whole history per try.
+/// </para>
 /// </summary>
-public sealed class SyncRunner(IBus bus, GatewayOptions options, TimeProvider time, ILogger logger)
+public sealed class SyncRunner(IBus bus, GatewayOptions options, UserBudgets budgets, TimeProvider time, ILogger logger)
 {
     /// <summary>A connection's sync state, guarded by its own lock.</summary>
     public sealed class State
@@ -33,6 +39,9 @@ public sealed class SyncRunner(IBus bus, GatewayOptions options, TimeProvider ti
     /// <summary>Asks messaging again after a timeout or a failure, after these (the last repeats), while the connection lives.</summary>
     private static readonly TimeSpan[] Backoff = [TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(4), TimeSpan.FromSeconds(8), TimeSpan.FromSeconds(15)];
     private const int MaxAttempts = 12;
+
+    /// <summary>The user budgets its replays draw from.</summary>
+    internal UserBudgets Budgets => budgets;
 
     private readonly IRequestClient<SyncConversations> _client = bus.CreateRequestClient<SyncConversations>(BusSetup.RequestTimeout);
 
@@ -97,6 +106,8 @@ public sealed class SyncRunner(IBus bus, GatewayOptions options, TimeProvider ti
         var failures = 0;
         while (!connection.IsClosing)
         {
+            if (!await budgets.WaitForReplayAsync(userId, 1, connection.Closing).ConfigureAwait(false))
+                return;
             SyncPage page;
             try
             {
@@ -125,7 +136,9 @@ public sealed class SyncRunner(IBus bus, GatewayOptions options, TimeProvider ti
                 await connection.WhenQueueBelowAsync(options.SendQueueCapacity / 2, options.SendQueueBytes / 2, connection.Closing).ConfigureAwait(false);
                 connection.SyncGate.Deliver(push, new OutboundFrame(MsgCodec.FromWire(push.Message)));
             }
-            if (page.Resume is null)
+            // The rest of the page's cost (its SYNC done, on the last, already written): the connection's next
+            // sync, and the user's others, wait for it.
+            if (!await budgets.WaitForReplayAsync(userId, page.Pushes.Count - 1, connection.Closing).ConfigureAwait(false) || page.Resume is null)
                 return;
             connection.SyncGate.SyncProgressed();
             resume = page.Resume;

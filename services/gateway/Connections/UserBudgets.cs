@@ -11,9 +11,24 @@ namespace EasyIm.Gateway.Connections;
 public sealed class UserBudgets : IDisposable
 {
     private readonly Dictionary<FrameKind, (FrameBudget Budget, PartitionedRateLimiter<long> Limiter)> _limiters = [];
+    private readonly PartitionedRateLimiter<long> _replays;
+    private readonly int _replayBurst;
 
     public UserBudgets(GatewayOptions options)
     {
+        var replay = new FrameBudget(FrameKind.Sync, options.Budgets.SyncMessagesPerUser.PerSecond, options.Budgets.SyncMessagesPerUser.Burst, true).BucketOptions();
+        _replayBurst = replay.TokenLimit;
+        // Waited for, oldest first: a sync past the budget is slowed, never refused.
+        var waited = new TokenBucketRateLimiterOptions
+        {
+            TokenLimit = replay.TokenLimit,
+            TokensPerPeriod = replay.TokensPerPeriod,
+            ReplenishmentPeriod = replay.ReplenishmentPeriod,
+            AutoReplenishment = false,
+            QueueLimit = int.MaxValue,
+            QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
+        };
+        _replays = PartitionedRateLimiter.Create<long, long>(user => RateLimitPartition.GetTokenBucketLimiter(user, _ => waited));
         foreach (var kind in Enum.GetValues<FrameKind>())
         {
             if (FrameBudget.ForUser(options, kind) is not { } budget)
@@ -32,8 +47,33 @@ public sealed class UserBudgets : IDisposable
         return lease.IsAcquired ? null : entry.Budget;
     }
 
+    /// <summary>
+    /// Waits until <paramref name="userId"/>'s replay budget (<see cref="GatewayOptions.BudgetOptions.SyncMessagesPerUser"/>)
+    /// has <paramref name="messages"/> for a sync (at most a burst at a time); false if it was cancelled.
+    /// </summary>
+    public async ValueTask<bool> WaitForReplayAsync(long userId, int messages, CancellationToken cancellationToken)
+    {
+        while (messages > 0)
+        {
+            var take = Math.Min(messages, _replayBurst);
+            try
+            {
+                using var lease = await _replays.AcquireAsync(userId, take, cancellationToken).ConfigureAwait(false);
+                if (!lease.IsAcquired)
+                    return false;
+            }
+            catch (OperationCanceledException)
+            {
+                return false;
+            }
+            messages -= take;
+        }
+        return true;
+    }
+
     public void Dispose()
     {
+        _replays.Dispose();
         foreach (var (_, limiter) in _limiters.Values)
             limiter.Dispose();
     }

@@ -1,3 +1,4 @@
+using System.Threading.RateLimiting;
 using EasyIm.Contracts.Friends;
 using EasyIm.Messaging.Data;
 using MassTransit;
@@ -17,11 +18,13 @@ public sealed record Relationships(IReadOnlySet<(long UserId, long FriendId)> Fr
 /// <summary>
 /// Who may talk to whom: the friendship and membership projection first; where it says no, the
 /// friends service (which owns the answer) is asked before refusing, since the projection may not
-/// have seen the latest event yet. No answer in time counts as no.
+/// have seen the latest event yet. No answer in time counts as no. Asking is budgeted per user
+/// (<see cref="RelationshipAsks"/>): past it, the projection's no stands.
 /// </summary>
 public sealed class RelationshipChecker(
     MessagingDbContext db,
     IRequestClient<CheckRelationships> friends,
+    RelationshipAsks asks,
     MessagingOptions options,
     ILogger<RelationshipChecker> logger)
 {
@@ -57,6 +60,7 @@ public sealed class RelationshipChecker(
         var unknown = friendPairs.Where(p => !confirmedFriends.Contains(p)).Select(p => new RelationshipQuery(p.UserId, p.FriendId, false))
             .Concat(memberPairs.Where(p => !members.ContainsKey(p)).Select(p => new RelationshipQuery(p.UserId, p.GroupId, true)))
             .Distinct()
+            .Where(q => asks.TryTake(q.UserId))
             .ToList();
         if (unknown.Count > 0)
         {
@@ -90,4 +94,32 @@ public sealed class RelationshipChecker(
             return [];
         }
     }
+}
+
+/// <summary>
+/// Each user's budget of relationship questions to the friends service (<see
+/// cref="MessagingOptions.RelationshipAsksPerSecond"/>), one token bucket per user, for the process.
+/// </summary>
+public sealed class RelationshipAsks(MessagingOptions options, ILogger<RelationshipAsks> logger) : IDisposable
+{
+    private readonly PartitionedRateLimiter<long> _limiter = PartitionedRateLimiter.Create<long, long>(userId =>
+        RateLimitPartition.GetTokenBucketLimiter(userId, _ => new TokenBucketRateLimiterOptions
+        {
+            TokenLimit = options.RelationshipAskBurst,
+            TokensPerPeriod = Math.Max(1, (int)Math.Ceiling(options.RelationshipAsksPerSecond)),
+            ReplenishmentPeriod = TimeSpan.FromSeconds(Math.Max(1, Math.Ceiling(options.RelationshipAsksPerSecond)) / options.RelationshipAsksPerSecond),
+            QueueLimit = 0,
+            AutoReplenishment = true,
+        }));
+
+    /// <summary>Takes one question from <paramref name="userId"/>'s budget; false when it is spent.</summary>
+    public bool TryTake(long userId)
+    {
+        using var lease = _limiter.AttemptAcquire(userId);
+        if (!lease.IsAcquired)
+            logger.LogDebug("User {UserId} is past the budget of relationship questions to friends; the projection's answer stands", userId);
+        return lease.IsAcquired;
+    }
+
+    public void Dispose() => _limiter.Dispose();
 }

@@ -17,7 +17,12 @@ namespace EasyIm.UnitTests.Gateway;
 public sealed class SyncRunnerTests : IAsyncLifetime
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
-    private readonly GatewayOptions _options = new() { SendQueueBytes = 64 * 1024 };
+    // A replay budget of 60 messages and (within a test) no refill: the other tests replay fewer.
+    private readonly GatewayOptions _options = new()
+    {
+        SendQueueBytes = 64 * 1024,
+        Budgets = { SyncMessagesPerUser = new() { PerSecond = 0.001, Burst = 60 } },
+    };
     private readonly Messaging _messaging = new();
     private GatewayServices _gateway = null!;
 
@@ -200,5 +205,43 @@ public sealed class SyncRunnerTests : IAsyncLifetime
         await EventuallyAsync(() => Idle(connection), "the sync still ran for a closed connection");
 
         Assert.Single(_messaging.Asked);
+    }
+
+    [Fact]
+    public async Task A_users_syncs_past_the_replay_budget_wait_before_their_next_page_while_another_users_sync_runs()
+    {
+        // The user's history never ends: pages of ten, each with a page after it.
+        _messaging.Answer = ask =>
+        {
+            if (ask.UserId != GatewayServices.UserId)
+                return Task.FromResult(Done(ask));
+            var from = ask.Resume?.AfterSeq ?? 0;
+            var page = Enumerable.Range(1, 10).Select(i => Stored(ask, from + (ulong)i, 10)).ToList();
+            return Task.FromResult(new SyncPage(page, new SyncResume("s_1001_2002", from + 10)));
+        };
+        var greedy = await SignedInAsync();
+        // Sixty messages of budget: six pages of ten, then the seventh waits.
+        await EventuallyAsync(() => _messaging.Asked.Count(a => a.UserId == GatewayServices.UserId) == 6, "the user's sync did not run to its budget");
+
+        var other = new RecordingConnection(_options);
+        _gateway.Registry.Opened(other);
+        _ = other.RunAsync(_gateway.Handler);
+        await other.Incoming.Writer.WriteAsync(new Msg
+        {
+            MsgType = Msg.Types.MsgType.Event,
+            FromUserId = GatewayServices.OtherUserId.ToString(),
+            AccessToken = GatewayServices.OtherUserToken,
+            Content = "{\"key\":\"KEEP_ALIVE\"}",
+        });
+        await NextAsync(other, IsDone);
+
+        // The other user's whole sync ran; the first is still held at its budget, its connection open.
+        Assert.Equal(6, _messaging.Asked.Count(a => a.UserId == GatewayServices.UserId));
+        Assert.False(Idle(greedy));
+        Assert.False(greedy.IsClosing);
+
+        greedy.Close("the client went away");
+        await EventuallyAsync(() => Idle(greedy), "a sync waiting for its budget outlived its connection");
+        Assert.Equal(6, _messaging.Asked.Count(a => a.UserId == GatewayServices.UserId));
     }
 }

@@ -203,6 +203,49 @@ public sealed class SendPathTests
     }
 
     [Fact]
+    public async Task One_user_sending_to_strangers_asks_the_friends_service_only_within_a_budget_and_others_are_still_asked()
+    {
+        var asked = new List<RelationshipQuery>();
+        var attacker = MessagingHost.NewUserId();
+        var strangers = Enumerable.Range(0, 40).Select(_ => MessagingHost.NewUserId()).ToList();
+        var (bystander, newFriend) = (MessagingHost.NewUserId(), MessagingHost.NewUserId());
+        await using var host = await MessagingHost.StartAsync(new Dictionary<string, string?>
+            {
+                ["Messaging:RelationshipCheckTimeoutMs"] = "10000",
+                // No refill within the test: the burst is the whole budget.
+                ["Messaging:RelationshipAsksPerSecond"] = "0.001",
+                ["Messaging:RelationshipAskBurst"] = "3",
+            },
+            configureBus: bus => bus.AddHandler<CheckRelationships>(async context =>
+            {
+                lock (asked)
+                    asked.AddRange(context.Message.Queries);
+                // Friends knows none of the attacker's targets; it knows the bystander's new friend, whom
+                // the projection has not heard of yet.
+                await context.RespondAsync(new RelationshipsChecked(context.Message.Queries
+                    .Select(q => new RelationshipAnswer(q.UserId, q.OtherId, q.IsGroup, q.UserId == bystander)).ToList()));
+            }));
+
+        // Forty strangers, then forty groups the attacker is not in, one message each, in a few batches.
+        await host.SubmitAsync(strangers.Select((s, i) => MessagingHost.Chat(attacker, s, $"stranger-{i}")).ToArray());
+        await host.SubmitAsync(strangers.Select((s, i) => MessagingHost.Chat(attacker, s, $"group-{i}", chatType: 1)).ToArray());
+        var answers = await host.AnswersAsync(attacker, strangers.Select((_, i) => $"stranger-{i}").Concat(strangers.Select((_, i) => $"group-{i}")).ToArray());
+        await host.SubmitAsync(MessagingHost.Chat(bystander, newFriend, "to-a-new-friend"));
+        var bystanderAnswer = (await host.AnswersAsync(bystander, "to-a-new-friend")).Single();
+
+        Assert.Equal(80, answers.Count);
+        Assert.All(answers, a => Assert.Equal(MessageStatus.Fail, a.Status));
+        lock (asked)
+        {
+            Assert.Equal(3, asked.Count(q => q.UserId == attacker));
+            // Another user's question is asked: the budget is per user.
+            Assert.Contains(new RelationshipQuery(bystander, newFriend, false), asked);
+        }
+        Assert.Equal(MessageStatus.Sent, bystanderAnswer.Status);
+        host.AssertNoFaults();
+    }
+
+    [Fact]
     public async Task Friendship_is_not_required_when_configured_off()
     {
         await using var host = await MessagingHost.StartAsync(new Dictionary<string, string?> { ["Messaging:RequireFriendship"] = "false" });
