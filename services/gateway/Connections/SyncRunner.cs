@@ -20,9 +20,9 @@ namespace EasyIm.Gateway.Connections;
 /// </para>
 /// <para>
 /// What a user's syncs replay is budgeted in messages (<see cref="UserBudgets.WaitForReplayAsync"/>): one
-/// message's worth before each page is asked for, the rest of the page after it is written. Past the
-/// budget a sync waits; a user reconnecting or sending SYNC from 0 in a loop replays at the budget's rate,
-/// not a whole history per try.
+/// message's worth before each page is asked for, the rest of the page after it is written, whether or not
+/// the connection is still there. Past the budget a sync waits; a user reconnecting or sending SYNC from 0
+/// in a loop replays at the budget's rate, not a whole history per try.
 /// </para>
 /// </summary>
 public sealed class SyncRunner(IBus bus, GatewayOptions options, UserBudgets budgets, TimeProvider time, ILogger logger)
@@ -136,9 +136,9 @@ public sealed class SyncRunner(IBus bus, GatewayOptions options, UserBudgets bud
                 await connection.WhenQueueBelowAsync(options.SendQueueCapacity / 2, options.SendQueueBytes / 2, connection.Closing).ConfigureAwait(false);
                 connection.SyncGate.Deliver(push, new OutboundFrame(MsgCodec.FromWire(push.Message)));
             }
-            // The rest of the page's cost (its SYNC done, on the last, already written): the connection's next
-            // sync, and the user's others, wait for it.
-            if (!await budgets.WaitForReplayAsync(userId, page.Pushes.Count - 1, connection.Closing).ConfigureAwait(false) || page.Resume is null)
+            // The rest of the page's cost, paid even if the connection closes meanwhile (else reconnecting
+            // would be a way not to pay): the connection's next page, and the user's other syncs, wait for it.
+            if (!await budgets.WaitForReplayAsync(userId, page.Pushes.Count - 1, CancellationToken.None).ConfigureAwait(false) || page.Resume is null)
                 return;
             connection.SyncGate.SyncProgressed();
             resume = page.Resume;

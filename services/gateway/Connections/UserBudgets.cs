@@ -62,7 +62,7 @@ public sealed class UserBudgets : IDisposable
                 if (!lease.IsAcquired)
                     return false;
             }
-            catch (OperationCanceledException)
+            catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException)
             {
                 return false;
             }

@@ -207,22 +207,21 @@ public sealed class SyncRunnerTests : IAsyncLifetime
         Assert.Single(_messaging.Asked);
     }
 
-    [Fact]
-    public async Task A_users_syncs_past_the_replay_budget_wait_before_their_next_page_while_another_users_sync_runs()
+    /// <summary>The user's history never ends: pages of <paramref name="size"/>, each with a page after it; other users have none.</summary>
+    private void EndlessHistory(int size) => _messaging.Answer = ask =>
     {
-        // The user's history never ends: pages of ten, each with a page after it.
-        _messaging.Answer = ask =>
-        {
-            if (ask.UserId != GatewayServices.UserId)
-                return Task.FromResult(Done(ask));
-            var from = ask.Resume?.AfterSeq ?? 0;
-            var page = Enumerable.Range(1, 10).Select(i => Stored(ask, from + (ulong)i, 10)).ToList();
-            return Task.FromResult(new SyncPage(page, new SyncResume("s_1001_2002", from + 10)));
-        };
-        var greedy = await SignedInAsync();
-        // Sixty messages of budget: six pages of ten, then the seventh waits.
-        await EventuallyAsync(() => _messaging.Asked.Count(a => a.UserId == GatewayServices.UserId) == 6, "the user's sync did not run to its budget");
+        if (ask.UserId != GatewayServices.UserId)
+            return Task.FromResult(Done(ask));
+        var from = ask.Resume?.AfterSeq ?? 0;
+        var page = Enumerable.Range(1, size).Select(i => Stored(ask, from + (ulong)i, 10)).ToList();
+        return Task.FromResult(new SyncPage(page, new SyncResume("s_1001_2002", from + (ulong)size)));
+    };
 
+    private int AskedOfUser => _messaging.Asked.Count(a => a.UserId == GatewayServices.UserId);
+
+    /// <summary>Another user signs in and their connect-time sync runs to its end.</summary>
+    private async Task OtherUserSyncsAsync()
+    {
         var other = new RecordingConnection(_options);
         _gateway.Registry.Opened(other);
         _ = other.RunAsync(_gateway.Handler);
@@ -234,14 +233,42 @@ public sealed class SyncRunnerTests : IAsyncLifetime
             Content = "{\"key\":\"KEEP_ALIVE\"}",
         });
         await NextAsync(other, IsDone);
+    }
+
+    [Fact]
+    public async Task A_users_syncs_past_the_replay_budget_wait_before_their_next_page_while_another_users_sync_runs()
+    {
+        EndlessHistory(10);
+        var greedy = await SignedInAsync();
+        // Sixty messages of budget: six pages of ten, then the seventh waits.
+        await EventuallyAsync(() => AskedOfUser == 6, "the user's sync did not run to its budget");
+
+        await OtherUserSyncsAsync();
 
         // The other user's whole sync ran; the first is still held at its budget, its connection open.
-        Assert.Equal(6, _messaging.Asked.Count(a => a.UserId == GatewayServices.UserId));
+        Assert.Equal(6, AskedOfUser);
         Assert.False(Idle(greedy));
         Assert.False(greedy.IsClosing);
 
         greedy.Close("the client went away");
         await EventuallyAsync(() => Idle(greedy), "a sync waiting for its budget outlived its connection");
-        Assert.Equal(6, _messaging.Asked.Count(a => a.UserId == GatewayServices.UserId));
+        Assert.Equal(6, AskedOfUser);
+    }
+
+    [Fact]
+    public async Task Reconnecting_does_not_skip_paying_for_a_page_already_written()
+    {
+        // Pages of 25 against a budget of 60: the third page is written and cannot be paid for.
+        EndlessHistory(25);
+        var first = await SignedInAsync();
+        await EventuallyAsync(() => AskedOfUser == 3, "the user's sync did not run to its budget");
+        first.Close("the client reconnects");
+
+        var second = await SignedInAsync();
+        await OtherUserSyncsAsync();
+
+        // The new connection's sync waits behind the unpaid page: messaging is not asked again.
+        Assert.Equal(3, AskedOfUser);
+        Assert.False(Idle(second));
     }
 }
