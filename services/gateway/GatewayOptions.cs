@@ -88,6 +88,12 @@ public sealed class GatewayOptions
         public Budget FriendEventsPerUser { get; set; } = new() { PerSecond = 2, Burst = 20 };
         /// <summary>Chat messages and TYPING of all the user's connections together (per connection: <see cref="RateLimit"/>).</summary>
         public Budget ChatPerUser { get; set; } = new() { PerSecond = 200, Burst = 400 };
+        /// <summary>
+        /// Bytes (UTF-8) of chat content of all the user's connections together: 16 KB messages as fast as the
+        /// message budgets allow are megabytes a second through the bus, the database and the recipients'
+        /// queues. The default is about eight messages of the largest size a second, and a thousand of ordinary length.
+        /// </summary>
+        public Budget ChatBytesPerUser { get; set; } = new() { PerSecond = 128 * 1024, Burst = 1024 * 1024 };
         /// <summary>Handshakes of one user, each with its connect-time sync: reconnecting does not buy syncs.</summary>
         public Budget HandshakesPerUser { get; set; } = new() { PerSecond = 1, Burst = 30 };
         /// <summary>
@@ -174,6 +180,7 @@ public sealed class GatewayOptions
         RequireBudget(Budgets.ChatPerUser, nameof(BudgetOptions.ChatPerUser));
         RequireBudget(Budgets.HandshakesPerUser, nameof(BudgetOptions.HandshakesPerUser));
         RequireBudget(Budgets.SyncMessagesPerUser, nameof(BudgetOptions.SyncMessagesPerUser));
+        RequireBudget(Budgets.ChatBytesPerUser, nameof(BudgetOptions.ChatBytesPerUser));
         RequireBudget(Budgets.ApiPerUser, nameof(BudgetOptions.ApiPerUser));
         Require(Budgets.RefusalsBeforeClose >= 1, "Budgets:RefusalsBeforeClose", "at least 1", Budgets.RefusalsBeforeClose);
         Require(Budgets.RefusalWindow > 0, "Budgets:RefusalWindow", "a positive number of seconds", Budgets.RefusalWindow);

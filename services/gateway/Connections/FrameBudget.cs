@@ -18,6 +18,8 @@ public enum FrameKind
     Handshake,
     /// <summary>A request to the HTTP API with the user's token (per user only).</summary>
     Api,
+    /// <summary>The bytes (UTF-8) of chat content, per user only: a token a byte.</summary>
+    ChatBytes,
 }
 
 /// <summary>
@@ -55,6 +57,7 @@ public sealed record FrameBudget(FrameKind Kind, double PerSecond, int Burst, bo
         FrameKind.FriendEvent => "friend events (FRIEND_INVITE, FRIEND_AGREE)",
         FrameKind.Handshake => "handshakes and token renewals (each an auth check, a handshake also a sync)",
         FrameKind.Api => "HTTP API requests",
+        FrameKind.ChatBytes => "bytes of chat content",
         _ => kind.ToString(),
     };
 
@@ -81,6 +84,7 @@ public sealed record FrameBudget(FrameKind Kind, double PerSecond, int Burst, bo
         FrameKind.FriendEvent => From(options.Budgets.FriendEventsPerUser, kind, true),
         FrameKind.Handshake => From(options.Budgets.HandshakesPerUser, kind, true),
         FrameKind.Api => From(options.Budgets.ApiPerUser, kind, true),
+        FrameKind.ChatBytes => From(options.Budgets.ChatBytesPerUser, kind, true),
         _ => null,
     };
 

@@ -1,3 +1,4 @@
+using System.Text;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
@@ -208,6 +209,11 @@ public sealed class FrameHandler(
     {
         if (!Admit(connection, FrameKind.Chat, msg))
             return;
+        if (msg.Content.Length > 0 && _users.TryTake(connection.UserId, FrameKind.ChatBytes, Encoding.UTF8.GetByteCount(msg.Content)) is { } bytes)
+        {
+            Refuse(connection, msg, bytes);
+            return;
+        }
         var to = RequireId(msg.ToUserId, "to_user_id");
         var chatType = RequireChatType(msg.ChatType);
         if (msg.ClientMsgId.Length > MaxClientMsgIdLength)
@@ -395,11 +401,16 @@ public sealed class FrameHandler(
         var over = connection.Budgets.TryTake(kind) ?? _users.TryTake(connection.UserId, userKind ?? kind);
         if (over is null)
             return true;
+        Refuse(connection, chat, over);
+        return false;
+    }
+
+    private void Refuse(LongConnection connection, Msg? chat, FrameBudget over)
+    {
         var why = over.Describe() + "; the frame was dropped";
         if (chat is not null)
             connection.Send(ServerFrames.Fail(connection.UserId, chat, why));
         Refuse(connection, why);
-        return false;
     }
 
     /// <summary>Answers a dropped frame with NOTIFY 429; the refusal that makes too many within the window closes the connection.</summary>

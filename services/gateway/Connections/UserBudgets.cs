@@ -48,6 +48,18 @@ public sealed class UserBudgets : IDisposable
     }
 
     /// <summary>
+    /// Takes <paramref name="count"/> tokens of <paramref name="kind"/> (a budget counted in bytes, not frames; at most a
+    /// burst at a time): null when they were there, else the budget that refused them.
+    /// </summary>
+    public FrameBudget? TryTake(long userId, FrameKind kind, int count)
+    {
+        if (!_limiters.TryGetValue(kind, out var entry))
+            return null;
+        using var lease = entry.Limiter.AttemptAcquire(userId, Math.Min(count, entry.Budget.Burst));
+        return lease.IsAcquired ? null : entry.Budget;
+    }
+
+    /// <summary>
     /// Waits until <paramref name="userId"/>'s replay budget (<see cref="GatewayOptions.BudgetOptions.SyncMessagesPerUser"/>)
     /// has <paramref name="messages"/> for a sync (at most a burst at a time); false if it was cancelled.
     /// </summary>

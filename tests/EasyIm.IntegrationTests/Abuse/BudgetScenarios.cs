@@ -187,7 +187,7 @@ public abstract class BudgetScenarios(EasyImShape shape)
         var bystanders = await Bystanders.StartAsync(shape);
         var slow = await shape.NewUserAsync("slow");
         var friends = new List<TestUser>();
-        for (var i = 0; i < 4; i++)
+        for (var i = 0; i < 12; i++)
         {
             var friend = await shape.NewUserAsync("friend");
             await shape.MakeFriendsAsync(friend, slow);
@@ -218,9 +218,10 @@ public abstract class BudgetScenarios(EasyImShape shape)
             }
         });
 
-        // 4 friends x 180 messages of 15,000 characters, about 11 MB: more than the socket's own buffers take (the
+        // 12 friends x 60 messages of 15,000 characters, about 11 MB: more than the socket's own buffers take (the
         // kernel's send buffer grows to 4 MB on loopback) plus a queue bounded at 4 MiB, in 720 frames of the 2,048 it may hold.
-        const int each = 180;
+        // 900 KB a friend, within each one's budget of chat bytes (1 MiB at once).
+        const int each = 60;
         var content = new string('x', 15_000);
         var senders = friends.Select(friend => Task.Run(async () =>
         {

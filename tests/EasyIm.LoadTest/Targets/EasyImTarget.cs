@@ -41,6 +41,8 @@ public sealed class EasyImTarget : ILoadTarget
         ["Gateway__RateLimit__Burst"] = "10000000",
         ["Gateway__Budgets__ChatPerUser__PerSecond"] = "10000000",
         ["Gateway__Budgets__ChatPerUser__Burst"] = "10000000",
+        ["Gateway__Budgets__ChatBytesPerUser__PerSecond"] = "1000000000",
+        ["Gateway__Budgets__ChatBytesPerUser__Burst"] = "1000000000",
         // The default 100,000 PBKDF2 iterations make registration ~9 a second on two cores.
         ["Auth__PasswordIterations"] = "1000",
         // Every user of a run registers from 127.0.0.1: the per-address budgets would stop the tool at a few dozen.
