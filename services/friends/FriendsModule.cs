@@ -5,6 +5,7 @@ using EasyIm.Friends.Groups;
 using EasyIm.Friends.Users;
 using EasyIm.Hosting.Database;
 using EasyIm.Hosting.Ids;
+using EasyIm.Hosting.Outbox;
 using MassTransit;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
@@ -21,6 +22,7 @@ public static class FriendsModule
         builder.AddServiceDatabase<FriendsDbContext, SqliteFriendsDbContext, PostgresFriendsDbContext>(FriendsDbContext.Service);
         builder.AddSnowflakeIds<FriendsDbContext>(FriendsDbContext.Service);
         builder.Services.AddSingleton(FriendsOptions.Read(builder.Configuration));
+        builder.AddOutbox<FriendsDbContext>();
         builder.Services.AddFriendsServices();
         return builder;
     }
@@ -33,6 +35,10 @@ public static class FriendsModule
         services.AddScoped<UserDirectory>();
         services.AddScoped<GroupLimits>();
         services.AddScoped<MessagingProjection>();
+        // Tests that build their own container get the outbox without its relay (AddOutbox adds both).
+        services.TryAddSingleton(new OutboxOptions());
+        if (!services.Any(d => d.ServiceType == typeof(Outbox<FriendsDbContext>)))
+            services.AddScoped<Outbox<FriendsDbContext>>();
         return services;
     }
 

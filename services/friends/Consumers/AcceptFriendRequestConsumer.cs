@@ -3,6 +3,7 @@ using EasyIm.Contracts.Friends;
 using EasyIm.Contracts.Gateway;
 using EasyIm.Friends.Data;
 using EasyIm.Friends.Events;
+using EasyIm.Hosting.Outbox;
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
 
@@ -13,7 +14,8 @@ namespace EasyIm.Friends.Consumers;
 /// <see cref="FriendshipCreated"/> is published once for it, and the inviter's live connections
 /// get FRIEND_AGREE, whether the accept came over the socket or over HTTP.
 /// </summary>
-public sealed class AcceptFriendRequestConsumer(FriendsDbContext db, TimeProvider time, MessagingProjection projection) : IConsumer<AcceptFriendRequest>
+public sealed class AcceptFriendRequestConsumer(FriendsDbContext db, TimeProvider time, MessagingProjection projection, Outbox<FriendsDbContext> outbox)
+    : IConsumer<AcceptFriendRequest>
 {
     public async Task Consume(ConsumeContext<AcceptFriendRequest> context)
     {
@@ -56,7 +58,9 @@ public sealed class AcceptFriendRequestConsumer(FriendsDbContext db, TimeProvide
         if (request.Status == FriendRequestStatus.Accepted && messageId is not null && request.AnswerCommandId == messageId)
         {
             // A redelivery of the accept that did it: its effects may not have left before, so they leave again.
-            await AnnounceAsync(context, request, friendshipCreated: true);
+            var again = Stage(request, friendshipCreated: true);
+            await db.SaveChangesAsync(ct);
+            await AnnounceAsync(context, request, again);
             return;
         }
         if (request.Status != FriendRequestStatus.Pending)
@@ -80,24 +84,32 @@ public sealed class AcceptFriendRequestConsumer(FriendsDbContext db, TimeProvide
             db.Friendships.Add(new Friendship { UserId = a, FriendId = b, CreatedAtMs = now });
         if (!existing.Contains(b))
             db.Friendships.Add(new Friendship { UserId = b, FriendId = a, CreatedAtMs = now });
+        // Its events commit with it (the outbox): published after, or by the relay if that fails.
+        var friendship = Stage(request, created);
         // The status is a concurrency token: of two answers racing, the second throws here and is
         // retried (FriendsConsumerDefinition), to find the request answered.
         await db.SaveChangesAsync(ct);
-        await AnnounceAsync(context, request, created);
+        await AnnounceAsync(context, request, friendship);
     }
 
-    private async Task AnnounceAsync(ConsumeContext<AcceptFriendRequest> context, FriendRequest request, bool friendshipCreated)
+    /// <summary>Puts the accept's events in the outbox; returns the friendship event, if the accept made one.</summary>
+    private FriendshipCreated? Stage(FriendRequest request, bool friendshipCreated)
     {
-        if (friendshipCreated)
-        {
-            var created = new FriendshipCreated(request.FromUserId, request.ToUserId, time.GetUtcNow());
-            // Applied first, then announced: the event then finds the rows there instead of racing to insert them.
-            await projection.ApplyAsync(created, context.CancellationToken);
-            await context.Publish(created);
-        }
-        await context.Publish(new PushToUsers([
+        var created = friendshipCreated ? new FriendshipCreated(request.FromUserId, request.ToUserId, time.GetUtcNow()) : null;
+        if (created is not null)
+            outbox.Add(created);
+        outbox.Add(new PushToUsers([
             new UserPush(request.FromUserId, ServerEvents.Agree(request.Id, request.FromUserId, request.ToUserId)),
         ]));
+        return created;
+    }
+
+    private async Task AnnounceAsync(ConsumeContext<AcceptFriendRequest> context, FriendRequest request, FriendshipCreated? created)
+    {
+        // Applied first, then announced: the event then finds the rows there instead of racing to insert them.
+        if (created is not null)
+            await projection.ApplyAsync(created, context.CancellationToken);
+        await outbox.PublishAsync(context, context.CancellationToken);
         await context.RespondAsync(new FriendRequestAccepted(request.Id, request.FromUserId, request.ToUserId));
     }
 }

@@ -5,6 +5,7 @@ using EasyIm.Friends.Data;
 using EasyIm.Hosting.Ids;
 using EasyIm.Friends.Events;
 using EasyIm.Friends.Groups;
+using EasyIm.Hosting.Outbox;
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
@@ -22,7 +23,8 @@ public sealed class CreateGroupConsumer(
     TimeProvider time,
     MessagingProjection projection,
     GroupLimits limits,
-    FriendsOptions options) : IConsumer<CreateGroup>
+    FriendsOptions options,
+    Outbox<FriendsDbContext> outbox) : IConsumer<CreateGroup>
 {
     public async Task Consume(ConsumeContext<CreateGroup> context)
     {
@@ -31,7 +33,7 @@ public sealed class CreateGroupConsumer(
 
         if (await FindRedeliveredAsync(context) is { } earlier)
         {
-            await AnnounceAsync(context, earlier);
+            await AnnounceAgainAsync(context, earlier);
             return;
         }
         if ((FriendRules.CheckGroupName(name) ?? FriendRules.CheckIds(memberIds, "member_ids", required: false)) is { } broken)
@@ -65,12 +67,18 @@ public sealed class CreateGroupConsumer(
             InvitePolicy = options.DefaultInvitePolicy,
         };
         db.Groups.Add(group);
-        db.GroupMembers.Add(new GroupMember { GroupId = group.Id, UserId = owner, Role = GroupRoles.Owner, JoinedAtMs = now, AddedByCommandId = context.MessageId });
+        var added = new List<GroupMember>
+        {
+            new() { GroupId = group.Id, UserId = owner, Role = GroupRoles.Owner, JoinedAtMs = now, AddedByCommandId = context.MessageId },
+        };
         // Friends join a moment after the owner, so that the owner is always the longest-standing member.
-        db.GroupMembers.AddRange(members.Select(id => new GroupMember
+        added.AddRange(members.Select(id => new GroupMember
         {
             GroupId = group.Id, UserId = id, Role = GroupRoles.Member, JoinedAtMs = now + 1, AddedByCommandId = context.MessageId,
         }));
+        db.GroupMembers.AddRange(added);
+        // The events commit with the group (the outbox).
+        var events = Stage(group, added);
         try
         {
             await db.SaveChangesAsync(ct);
@@ -79,12 +87,13 @@ public sealed class CreateGroupConsumer(
         {
             // Only the command's unique index can collide here: a redelivery raced this attempt.
             db.ChangeTracker.Clear();
+            outbox.Discard();
             if (await FindRedeliveredAsync(context) is not { } twin)
                 throw;
-            await AnnounceAsync(context, twin);
+            await AnnounceAgainAsync(context, twin);
             return;
         }
-        await AnnounceAsync(context, group);
+        await AnnounceAsync(context, group, events);
     }
 
     private async Task<Group?> FindRedeliveredAsync(ConsumeContext<CreateGroup> context)
@@ -94,26 +103,41 @@ public sealed class CreateGroupConsumer(
         return await db.Groups.AsNoTracking().FirstOrDefaultAsync(g => g.CommandId == messageId, context.CancellationToken);
     }
 
-    /// <summary>Announces the members this command added (all of them, or again on a redelivery) and answers.</summary>
-    private async Task AnnounceAsync(ConsumeContext<CreateGroup> context, Group group)
+    /// <summary>Puts the events of the members this command added in the outbox.</summary>
+    private List<GroupMemberAdded> Stage(Group group, IReadOnlyList<GroupMember> added)
+    {
+        var events = added.Select(m => new GroupMemberAdded(group.Id, m.UserId, m.Role, DateTimeOffset.FromUnixTimeMilliseconds(m.JoinedAtMs))).ToList();
+        foreach (var memberAdded in events)
+            outbox.Add(memberAdded);
+        // Every member's live connections (the owner's other devices too) show the group before its first message.
+        var members = added.Select(m => m.UserId).ToList();
+        if (members.Count > 0)
+        {
+            outbox.Add(new PushToUsers(members
+                .Select(id => new UserPush(id, ServerEvents.MembersJoined(group.Id, group.OwnerId, id, members, members.Count)))
+                .ToList()));
+        }
+        return events;
+    }
+
+    /// <summary>A redelivery: the members this command added are announced again (at least once), from the rows.</summary>
+    private async Task AnnounceAgainAsync(ConsumeContext<CreateGroup> context, Group group)
     {
         var messageId = context.MessageId;
         var added = await db.GroupMembers.AsNoTracking()
             .Where(m => m.GroupId == group.Id && m.AddedByCommandId == messageId)
             .OrderBy(m => m.JoinedAtMs).ThenBy(m => m.UserId)
             .ToListAsync(context.CancellationToken);
-        var events = added.Select(m => new GroupMemberAdded(group.Id, m.UserId, m.Role, DateTimeOffset.FromUnixTimeMilliseconds(m.JoinedAtMs))).ToList();
+        var events = Stage(group, added);
+        await db.SaveChangesAsync(context.CancellationToken);
+        await AnnounceAsync(context, group, events);
+    }
+
+    private async Task AnnounceAsync(ConsumeContext<CreateGroup> context, Group group, List<GroupMemberAdded> events)
+    {
         // Applied first, then announced: the events then find the rows there instead of racing to insert them.
         await projection.ApplyAsync(events, context.CancellationToken);
-        await context.PublishBatch(events);
-        // Every member's live connections (the owner's other devices too) show the group before its first message.
-        var members = added.Select(m => m.UserId).ToList();
-        if (members.Count > 0)
-        {
-            await context.Publish(new PushToUsers(members
-                .Select(id => new UserPush(id, ServerEvents.MembersJoined(group.Id, group.OwnerId, id, members, members.Count)))
-                .ToList()));
-        }
+        await outbox.PublishAsync(context, context.CancellationToken);
         await context.RespondAsync(new GroupCreated(group.Id));
     }
 }

@@ -4,6 +4,7 @@ using EasyIm.Contracts.Gateway;
 using EasyIm.Friends.Data;
 using EasyIm.Friends.Events;
 using EasyIm.Friends.Groups;
+using EasyIm.Hosting.Outbox;
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
 
@@ -16,7 +17,8 @@ namespace EasyIm.Friends.Consumers;
 /// passing the group size or groups-per-user cap (409, <see cref="GroupLimits"/>): the group is then
 /// unchanged. Every member, newcomers included, gets GROUP_JOIN on their live connections when someone was added.
 /// </summary>
-public sealed class InviteToGroupConsumer(FriendsDbContext db, TimeProvider time, MessagingProjection projection, GroupLimits limits) : IConsumer<InviteToGroup>
+public sealed class InviteToGroupConsumer(FriendsDbContext db, TimeProvider time, MessagingProjection projection, GroupLimits limits,
+    Outbox<FriendsDbContext> outbox) : IConsumer<InviteToGroup>
 {
     public async Task Consume(ConsumeContext<InviteToGroup> context)
     {
@@ -77,6 +79,7 @@ public sealed class InviteToGroupConsumer(FriendsDbContext db, TimeProvider time
         // Those this very command added before, if it is a redelivery: announced again below.
         var added = present.Where(m => messageId is not null && m.AddedByCommandId == messageId)
             .Select(m => (m.UserId, m.JoinedAtMs)).ToList();
+        var everyone = await db.GroupMembers.Where(m => m.GroupId == groupId).Select(m => m.UserId).ToListAsync(ct);
         if (newcomers.Count > 0)
         {
             var now = time.GetUtcNow().ToUnixTimeMilliseconds();
@@ -87,22 +90,25 @@ public sealed class InviteToGroupConsumer(FriendsDbContext db, TimeProvider time
             // The version is a concurrency token: a leave or invite racing this one makes one of them
             // throw and be retried on the new membership.
             group.Version++;
-            await db.SaveChangesAsync(ct);
             added.AddRange(newcomers.Select(id => (id, now)));
+            everyone.AddRange(newcomers);
         }
 
+        // The events commit with the members they announce (the outbox); a redelivery stores them again.
         var events = added.Select(a => new GroupMemberAdded(groupId, a.UserId, GroupRoles.Member, DateTimeOffset.FromUnixTimeMilliseconds(a.JoinedAtMs))).ToList();
-        // Applied first, then announced: the events then find the rows there instead of racing to insert them.
-        await projection.ApplyAsync(events, ct);
-        await context.PublishBatch(events);
-        var everyone = await db.GroupMembers.Where(m => m.GroupId == groupId).Select(m => m.UserId).ToListAsync(ct);
+        foreach (var memberAdded in events)
+            outbox.Add(memberAdded);
         if (added.Count > 0)
         {
             var joined = added.Select(a => a.UserId).ToList();
-            await context.Publish(new PushToUsers(everyone
+            outbox.Add(new PushToUsers(everyone
                 .Select(id => new UserPush(id, ServerEvents.MembersJoined(groupId, me, id, joined, everyone.Count)))
                 .ToList()));
         }
+        await db.SaveChangesAsync(ct);
+        // Applied first, then announced: the events then find the rows there instead of racing to insert them.
+        await projection.ApplyAsync(events, ct);
+        await outbox.PublishAsync(context, ct);
         await context.RespondAsync(new GroupMembersChanged(groupId, everyone.Count));
     }
 }

@@ -3,6 +3,7 @@ using EasyIm.Contracts.Friends;
 using EasyIm.Contracts.Gateway;
 using EasyIm.Friends.Data;
 using EasyIm.Friends.Events;
+using EasyIm.Hosting.Outbox;
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
 
@@ -13,7 +14,8 @@ namespace EasyIm.Friends.Consumers;
 /// member leaving dismisses the group. <see cref="GroupMemberRemoved"/> goes out for the leaver, and
 /// GROUP_LEAVE to the live connections of the members left and of the leaver (their other devices).
 /// </summary>
-public sealed class LeaveGroupConsumer(FriendsDbContext db, MessagingProjection projection, TimeProvider time) : IConsumer<LeaveGroup>
+public sealed class LeaveGroupConsumer(FriendsDbContext db, MessagingProjection projection, Outbox<FriendsDbContext> outbox, TimeProvider time)
+    : IConsumer<LeaveGroup>
 {
     public async Task Consume(ConsumeContext<LeaveGroup> context)
     {
@@ -53,15 +55,17 @@ public sealed class LeaveGroupConsumer(FriendsDbContext db, MessagingProjection 
         // The version is a concurrency token: an heir leaving at the same moment, or an invite into a
         // group being dismissed, makes one of the two throw and be retried on the new membership.
         group.Version++;
-        await db.SaveChangesAsync(ct);
-
+        // The events commit with the leave (the outbox).
         var left = new GroupMemberRemoved(groupId, me, now);
-        // Applied first, then announced: a message sent to the group after the answer misses the leaver.
-        await projection.ApplyAsync(left, ct);
-        await context.Publish(left);
-        await context.Publish(new PushToUsers(remaining.Select(m => m.UserId).Append(me)
+        outbox.Add(left);
+        outbox.Add(new PushToUsers(remaining.Select(m => m.UserId).Append(me)
             .Select(id => new UserPush(id, ServerEvents.MemberLeft(groupId, me, id, remaining.Count)))
             .ToList()));
+        await db.SaveChangesAsync(ct);
+
+        // Applied first, then announced: a message sent to the group after the answer misses the leaver.
+        await projection.ApplyAsync(left, ct);
+        await outbox.PublishAsync(context, ct);
         await context.RespondAsync(new GroupMembersChanged(groupId, remaining.Count));
     }
 }

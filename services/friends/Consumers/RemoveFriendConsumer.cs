@@ -3,6 +3,7 @@ using EasyIm.Contracts.Friends;
 using EasyIm.Contracts.Gateway;
 using EasyIm.Friends.Data;
 using EasyIm.Friends.Events;
+using EasyIm.Hosting.Outbox;
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
 
@@ -12,7 +13,8 @@ namespace EasyIm.Friends.Consumers;
 /// Ends a friendship for both sides; <see cref="FriendshipRemoved"/> is published once for it, and both
 /// users' live connections get FRIEND_REMOVE (so a chat list drops the other at once, on every device).
 /// </summary>
-public sealed class RemoveFriendConsumer(FriendsDbContext db, MessagingProjection projection, TimeProvider time) : IConsumer<RemoveFriend>
+public sealed class RemoveFriendConsumer(FriendsDbContext db, MessagingProjection projection, Outbox<FriendsDbContext> outbox, TimeProvider time)
+    : IConsumer<RemoveFriend>
 {
     public async Task Consume(ConsumeContext<RemoveFriend> context)
     {
@@ -31,17 +33,20 @@ public sealed class RemoveFriendConsumer(FriendsDbContext db, MessagingProjectio
             return;
         }
         db.Friendships.RemoveRange(rows);
-        // Of two removals racing, the second deletes nothing, throws, and is retried to find no friendship.
-        await db.SaveChangesAsync(context.CancellationToken);
-
+        // The events commit with the removal (the outbox): a failed publish or a crash after the commit delays
+        // them, and the request is not retried into a 404 for a removal that happened.
         var removed = new FriendshipRemoved(me, friend, time.GetUtcNow());
-        // Applied first, then announced: a message sent after the answer is refused as to a stranger.
-        await projection.ApplyAsync(removed, context.CancellationToken);
-        await context.Publish(removed);
-        await context.Publish(new PushToUsers([
+        outbox.Add(removed);
+        outbox.Add(new PushToUsers([
             new UserPush(friend, ServerEvents.FriendRemoved(me, friend, me)),
             new UserPush(me, ServerEvents.FriendRemoved(me, me, friend)),
         ]));
+        // Of two removals racing, the second deletes nothing, throws, and is retried to find no friendship.
+        await db.SaveChangesAsync(context.CancellationToken);
+
+        // Applied first, then announced: a message sent after the answer is refused as to a stranger.
+        await projection.ApplyAsync(removed, context.CancellationToken);
+        await outbox.PublishAsync(context, context.CancellationToken);
         await context.RespondAsync(new FriendRemoved(me, friend));
     }
 }

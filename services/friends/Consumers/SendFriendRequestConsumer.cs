@@ -5,6 +5,7 @@ using EasyIm.Friends.Data;
 using EasyIm.Friends.Events;
 using EasyIm.Friends.Users;
 using EasyIm.Hosting.Ids;
+using EasyIm.Hosting.Outbox;
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
@@ -23,7 +24,8 @@ public sealed class SendFriendRequestConsumer(
     UserDirectory users,
     [FromKeyedServices(FriendsDbContext.Service)] SnowflakeIds ids,
     TimeProvider time,
-    FriendsOptions options) : IConsumer<SendFriendRequest>
+    FriendsOptions options,
+    Outbox<FriendsDbContext> outbox) : IConsumer<SendFriendRequest>
 {
     public async Task Consume(ConsumeContext<SendFriendRequest> context)
     {
@@ -33,7 +35,7 @@ public sealed class SendFriendRequestConsumer(
 
         if (await FindRedeliveredAsync(context) is { } earlier)
         {
-            await AnnounceAsync(context, earlier);
+            await AnnounceAgainAsync(context, earlier);
             return;
         }
         if (FriendRules.CheckMessage(message) is { } broken)
@@ -83,6 +85,8 @@ public sealed class SendFriendRequestConsumer(
             CommandId = context.MessageId,
         };
         db.FriendRequests.Add(request);
+        // The invitation's push commits with it (the outbox).
+        Stage(request);
         try
         {
             await db.SaveChangesAsync(ct);
@@ -91,9 +95,10 @@ public sealed class SendFriendRequestConsumer(
         {
             // The pending-pair or command unique index caught a racing twin: answer as it deserves.
             db.ChangeTracker.Clear();
+            outbox.Discard();
             if (await FindRedeliveredAsync(context) is { } twin)
             {
-                await AnnounceAsync(context, twin);
+                await AnnounceAgainAsync(context, twin);
                 return;
             }
             if (await ConflictAsync(from, to, ct) is not { } conflict)
@@ -127,18 +132,28 @@ public sealed class SendFriendRequestConsumer(
             : new RequestRejected(409, $"user {to} has already invited you: accept their request {pending.Id} instead", "to_user_id");
     }
 
-    /// <summary>
-    /// Pushes FRIEND_INVITE to the invitee and answers. A redelivery does both again (at least
-    /// once), but does not invite again to a request answered meanwhile.
-    /// </summary>
-    private static async Task AnnounceAsync(ConsumeContext<SendFriendRequest> context, FriendRequest request)
+    /// <summary>Puts FRIEND_INVITE to the invitee in the outbox, unless the request was answered meanwhile (a redelivery's).</summary>
+    private void Stage(FriendRequest request)
     {
         if (request.Status == FriendRequestStatus.Pending)
         {
-            await context.Publish(new PushToUsers([
+            outbox.Add(new PushToUsers([
                 new UserPush(request.ToUserId, ServerEvents.Invite(request.Id, request.FromUserId, request.ToUserId, request.Message)),
             ]));
         }
+    }
+
+    /// <summary>A redelivery pushes the invitation again (at least once) and answers.</summary>
+    private async Task AnnounceAgainAsync(ConsumeContext<SendFriendRequest> context, FriendRequest request)
+    {
+        Stage(request);
+        await db.SaveChangesAsync(context.CancellationToken);
+        await AnnounceAsync(context, request);
+    }
+
+    private async Task AnnounceAsync(ConsumeContext<SendFriendRequest> context, FriendRequest request)
+    {
+        await outbox.PublishAsync(context, context.CancellationToken);
         await context.RespondAsync(new FriendRequestSent(request.Id, request.FromUserId, request.ToUserId));
     }
 }

@@ -1,4 +1,5 @@
 using EasyIm.Hosting.Ids;
+using EasyIm.Hosting.Outbox;
 using Microsoft.EntityFrameworkCore;
 
 namespace EasyIm.Friends.Data;
@@ -70,6 +71,7 @@ public abstract class FriendsDbContext(DbContextOptions options) : DbContext(opt
             e.HasIndex(x => x.UserId);
         });
         model.AddNodeLeases();
+        model.AddOutbox();
     }
 }
 

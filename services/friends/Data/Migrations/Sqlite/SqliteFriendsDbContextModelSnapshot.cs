@@ -205,6 +205,38 @@ namespace EasyIm.Friends.Data.Migrations.Sqlite
 
                     b.ToTable("node_leases", (string)null);
                 });
+
+            modelBuilder.Entity("EasyIm.Hosting.Outbox.OutboxMessage", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("ClaimedBy")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("ClaimedUntilMs")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("CreatedAtMs")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("MessageType")
+                        .IsRequired()
+                        .HasMaxLength(256)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Payload")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("ClaimedUntilMs");
+
+                    b.ToTable("outbox", (string)null);
+                });
 #pragma warning restore 612, 618
         }
     }
