@@ -75,10 +75,10 @@ public static class Cli
         var to = new Option<string>("--to") { Description = "The PostgreSQL connection string --from copies into (Host=...;Username=...;Password=...;Database=...)" };
         var batch = new Option<int>("--batch") { Description = "Rows per transaction of the --from copy", DefaultValueFactory = _ => DataMigration.DefaultBatchSize };
         // Tests only: ends the process in the middle of a copy, as a kill would, to show that the next run resumes.
-        var stopAfterRows = new Option<long?>("--stop-after-rows") { Hidden = true };
+        var interruptAfter = new Option<string>("--interrupt-after") { Hidden = true, Description = "service.table:rows" };
         var migrate = new Command("migrate", "Apply the database migrations of the services --target names (Database:Provider: SQLite files in --data, or PostgreSQL), then exit; " +
             "or, with --from and --to, copy a standalone server's data into PostgreSQL");
-        foreach (var option in new Option[] { target, data, from, to, batch, stopAfterRows })
+        foreach (var option in new Option[] { target, data, from, to, batch, interruptAfter })
             migrate.Options.Add(option);
         migrate.TreatUnmatchedTokensAsErrors = false;
         migrate.SetAction(async (parsed, cancellationToken) =>
@@ -90,7 +90,9 @@ public static class Cli
                 {
                     if (parsed.GetValue(from) is not { Length: > 0 } source || parsed.GetValue(to) is not { Length: > 0 } connection)
                         throw new StartupException("migrate --from DIR and --to CONNECTION go together: the SQLite data directory to copy, and the PostgreSQL database to copy it into.");
-                    code = await new DataMigration(source, connection, parsed.GetValue(batch), parsed.GetValue(stopAfterRows), Console.Out).RunAsync(cancellationToken);
+                    (string, long)? interrupt = parsed.GetValue(interruptAfter) is { } text && text.Split(':') is [var table, var rows]
+                        ? (table, long.Parse(rows, CultureInfo.InvariantCulture)) : null;
+                    code = await new DataMigration(source, connection, parsed.GetValue(batch), interrupt, Console.Out).RunAsync(cancellationToken);
                 });
                 return run != 0 ? run : code;
             }

@@ -20,13 +20,13 @@ namespace EasyIm.Server.Storage;
 /// committed batch, without duplicates. Then identity columns continue after the copied values, and every table
 /// is verified: row count and an order-independent checksum of every column, source against target.
 /// </summary>
-public sealed class DataMigration(string sourceDirectory, string target, int batchSize, long? stopAfterRows, TextWriter output)
+/// <param name="interruptAfter">Tests only: the table (<c>service.table</c>) and rows of it after which the process ends
+/// in the middle of a batch, as a kill would.</param>
+public sealed class DataMigration(string sourceDirectory, string target, int batchSize, (string Table, long Rows)? interruptAfter, TextWriter output)
 {
     public const int DefaultBatchSize = 1000;
     public const string ProgressSchema = "easyim_migrate";
     private const string ProgressTable = ProgressSchema + ".progress";
-
-    private long _copiedThisRun;
 
     /// <summary>The tables copied and verified, with what each held: source and target rows and checksums.</summary>
     public sealed record TableReport(string Service, string Table, long SourceRows, long TargetRows, ulong SourceChecksum, ulong TargetChecksum)
@@ -214,11 +214,10 @@ public sealed class DataMigration(string sourceDirectory, string target, int bat
                 await target.SaveChangesAsync(cancellationToken);
                 await target.Database.ExecuteSqlRawAsync($"UPDATE {ProgressTable} SET last_rowid = {{0}}, rows_copied = rows_copied + {{1}} WHERE service = {{2}} AND table_name = {{3}}",
                     [upper, (long)rows.Count, table.Service, table.Name], cancellationToken);
-                _copiedThisRun += rows.Count;
-                if (stopAfterRows is { } stop && _copiedThisRun >= stop)
+                if (interruptAfter is { } stop && stop.Table == $"{table.Service}.{table.Name}" && copied + rows.Count >= stop.Rows)
                 {
                     // The test hook for an interruption: the process ends with this batch written and not committed.
-                    await output.WriteLineAsync($"stopping after {_copiedThisRun} rows (--stop-after-rows), in {table.Service}.{table.Name}");
+                    await output.WriteLineAsync($"interrupted in {stop.Table} after {copied} rows committed (--interrupt-after)");
                     await output.FlushAsync(cancellationToken);
                     Environment.Exit(3);
                 }
