@@ -1,5 +1,6 @@
 using System.IO.Compression;
 using EasyIm.Hosting.Database;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace EasyIm.IntegrationTests.Storage;
 
@@ -108,6 +109,16 @@ public sealed class BackupRestoreTests : IDisposable
 
         Assert.Equal(2, code);
         Assert.Contains("is being restored or migrated", stderr);
+    }
+
+    [Fact]
+    public void Backup_restore_and_migrate_know_every_service_database_the_server_registers()
+    {
+        using var app = EasyIm.Server.EasyImHost.Build([], new Dictionary<string, string?> { [EasyIm.Hosting.EasyImConfiguration.DataDirectoryKey] = At("modules") }, migrateOnly: true);
+
+        var registered = app.Services.GetServices<IServiceDatabase>().Select(d => d.Service).Order();
+
+        Assert.Equal(EasyIm.Server.Storage.ServiceStores.All.Select(s => s.Service).Order(), registered);
     }
 
     public static TheoryData<string> DamagedBackups => ["not a zip", "a zip of something else", "a manifest of another format", "a changed database", "a database missing", "a path outside"];
