@@ -60,6 +60,18 @@ public sealed class EasyImApi(HttpClient http) : IDisposable
         [.. Items(await GetAsync("/api/group/list", ct)).Select(g => new ApiGroup(
             Id(g.GetProperty("id")), g.GetProperty("name").GetString() ?? "", g.GetProperty("member_count").GetInt32()))];
 
+    /// <summary>
+    /// The caller's update-stream events after <paramref name="after"/> (friend and group events, each with
+    /// <c>data.position</c>), oldest first: what a client fetches when it was offline or a push skipped a position.
+    /// </summary>
+    public async Task<ApiUpdates> UpdatesAsync(long after = 0, int limit = 100, CancellationToken ct = default)
+    {
+        var data = await GetAsync($"/api/user/updates?after={after}&limit={limit}", ct);
+        return new ApiUpdates(
+            [.. data.GetProperty("updates").EnumerateArray().Select(u => u.Clone())],
+            data.GetProperty("last").GetInt64(), data.GetProperty("oldest").GetInt64(), data.GetProperty("more").GetBoolean());
+    }
+
     private async Task<JsonElement> PostAsync(string path, object body, CancellationToken ct)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = JsonContent.Create(body) };
@@ -121,4 +133,14 @@ public sealed class EasyImApi(HttpClient http) : IDisposable
 public sealed class EasyImApiException(int code, string message) : Exception(message)
 {
     public int Code { get; } = code;
+}
+
+/// <summary>
+/// A page of the update stream: each event is its push's content (<c>{"code","msg","data":{"key",...,"position"}}</c>);
+/// <paramref name="Last"/> is the newest position, <paramref name="Oldest"/> the oldest kept, <paramref name="More"/> whether more follow.
+/// </summary>
+public sealed record ApiUpdates(IReadOnlyList<JsonElement> Events, long Last, long Oldest, bool More)
+{
+    /// <summary>An event's place in the stream.</summary>
+    public static long PositionOf(JsonElement update) => update.GetProperty("data").GetProperty("position").GetInt64();
 }

@@ -26,9 +26,8 @@ public sealed class GetUserUpdatesConsumer(FriendsDbContext db) : IConsumer<GetU
             .Take(limit)
             .ToListAsync(ct);
         var last = await db.UserUpdateHeads.AsNoTracking().Where(h => h.UserId == userId).Select(h => h.Last).FirstOrDefaultAsync(ct);
-        var oldest = rows.Count > 0 && rows[0].Position == after + 1
-            ? after + 1
-            : await db.UserUpdates.AsNoTracking().Where(u => u.UserId == userId).MinAsync(u => (long?)u.Position, ct) ?? 0;
+        // The first entry of the user's key range: one index look-up.
+        var oldest = await db.UserUpdates.AsNoTracking().Where(u => u.UserId == userId).MinAsync(u => (long?)u.Position, ct) ?? 0;
         await context.RespondAsync(new UserUpdatesPage(
             rows.Select(u => new WireMessage { MsgType = ServerEvents.EventMsgType, FromUserId = u.FromUserId, ToUserId = userId, Content = u.Content }).ToList(),
             last, oldest));

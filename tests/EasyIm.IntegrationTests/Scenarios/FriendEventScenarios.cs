@@ -164,6 +164,13 @@ public abstract class FriendEventScenarios(EasyImShape shape)
         Assert.True(first.Data.GetProperty("more").GetBoolean());
         Assert.Equal([("FRIEND_AGREE", 1L), ("GROUP_JOIN", 2L), ("FRIEND_REMOVE", 3L), ("GROUP_LEAVE", 4L)], Events(inviters));
 
+        // The client library reads the same page.
+        using var api = EasyImApi.Connect("127.0.0.1", shape.ApiPort);
+        api.AccessToken = b.AccessToken;
+        var viaClient = await api.UpdatesAsync(after: 1, limit: 2);
+        Assert.Equal([2L, 3L], viaClient.Events.Select(ApiUpdates.PositionOf));
+        Assert.Equal((4L, 1L, true), (viaClient.Last, viaClient.Oldest, viaClient.More));
+
         // A live push carries its position too: the next one.
         await using var cb = await shape.ConnectAsync(b, ClientTransport.WebSocketJson);
         await shape.PostAsync("/api/user/friend/add", new { to_user_id = Id(b.Id) }, a.AccessToken);

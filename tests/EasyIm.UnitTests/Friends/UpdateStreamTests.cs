@@ -52,6 +52,7 @@ public sealed class UpdateStreamTests
         var stranger = await friends.OkAsync<GetUserUpdates, UserUpdatesPage>(new GetUserUpdates(await friends.NewUserAsync(), 0, 100));
 
         Assert.Equal([4L, 5L], rest.Updates.Select(Position));
+        Assert.Equal((5L, 1L), (rest.Last, rest.Oldest));
         Assert.Equal([1L, 2L], two.Updates.Select(Position));
         Assert.Equal((0, 5L), (none.Updates.Count, none.Last));
         Assert.Equal((0, 0L, 0L), (stranger.Updates.Count, stranger.Last, stranger.Oldest));
