@@ -79,10 +79,11 @@ internal static partial class HotQueryPlans
         return plans;
     }
 
-    [GeneratedRegex("\"messages\"", RegexOptions.IgnoreCase)]
+    /// <summary>The table as either provider's SQL names it: <c>"messages"</c> (SQLite), <c>messaging.messages</c> (Npgsql quotes only when it must).</summary>
+    [GeneratedRegex("(^|[\\s.(])\"?messages\"?(\\s|$)", RegexOptions.IgnoreCase | RegexOptions.Multiline)]
     private static partial Regex MessagesTable();
 
-    [GeneratedRegex("\"messages\" AS \"(\\w+)\"", RegexOptions.IgnoreCase)]
+    [GeneratedRegex("\"?messages\"? AS \"?(\\w+)\"?", RegexOptions.IgnoreCase)]
     private static partial Regex MessagesAlias();
 
     /// <summary>
@@ -173,8 +174,9 @@ internal static partial class HotQueryPlans
 
         public void OnNext(KeyValuePair<string, object?> value)
         {
-            if (value.Value is not CommandEventData { Command: var command }
-                || command.Connection?.ConnectionString.Contains(_token, StringComparison.Ordinal) != true)
+            // SQLite names the file (in the host's directory) as its data source; Npgsql keeps the database's name.
+            if (value.Value is not CommandEventData { Command: { Connection: { } connection } command }
+                || !(connection.DataSource.Contains(_token, StringComparison.Ordinal) || connection.Database == _token))
                 return;
             var parameters = command.Parameters.Cast<DbParameter>().Select(p => (p.ParameterName, (object?)p.Value, p.DbType)).ToList();
             lock (_commands)
