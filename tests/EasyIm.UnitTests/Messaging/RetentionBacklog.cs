@@ -6,15 +6,17 @@ namespace EasyIm.UnitTests.Messaging;
 
 /// <summary>
 /// A backlog of old one-to-one messages written straight into messaging's store (one statement, either
-/// provider), for retention to delete: <c>count</c> messages over 100 conversations of their own, sent
-/// <c>daysAgo</c> days ago. Linked into the integration tests, which fill a running server's store with it.
+/// provider), for retention to delete: <c>count</c> messages over 100 conversations of their own. Linked into the integration tests, which fill a running server's store with it.
 /// </summary>
 internal static class RetentionBacklog
 {
-    public static async Task SeedAsync(MessagingDbContext db, int count, int daysAgo)
+    public static Task SeedAsync(MessagingDbContext db, int count, int daysAgo) => SeedAsync(db, count, DateTimeOffset.UtcNow.AddDays(-daysAgo));
+
+    /// <summary>The backlog, sent within a second after <paramref name="sentAt"/>: it comes due all at once.</summary>
+    public static async Task SeedAsync(MessagingDbContext db, int count, DateTimeOffset sentAt)
     {
         var tag = Random.Shared.NextInt64(1L << 40, 1L << 50);
-        var sentAt = DateTimeOffset.UtcNow.AddDays(-daysAgo).ToUnixTimeMilliseconds();
+        var sentAtMs = sentAt.ToUnixTimeMilliseconds();
         var postgres = db.Database.IsNpgsql();
         var (messages, conversations) = postgres ? ("\"messaging\".\"messages\"", "\"messaging\".\"conversations\"") : ("\"messages\"", "\"conversations\"");
         var numbers = postgres
@@ -24,11 +26,11 @@ internal static class RetentionBacklog
         // Built from numbers and fixed names only: nothing from outside reaches the text.
         var addConversations =
             $"INSERT INTO {conversations} (id, kind, last_seq, user_a, user_b, group_id, last_message_id, last_sent_at, pruned_through_seq) " +
-            $"SELECT 'seed_{tag}_' || i, 0, {(count + 99) / 100}, {tag} + 2 * i, {tag} + 2 * i + 1, 0, 0, {sentAt}, 0 FROM ({(postgres ? "SELECT generate_series(0, 99) AS i" : "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 99) SELECT i FROM n")}) AS k";
+            $"SELECT 'seed_{tag}_' || i, 0, {(count + 99) / 100}, {tag} + 2 * i, {tag} + 2 * i + 1, 0, 0, {sentAtMs}, 0 FROM ({(postgres ? "SELECT generate_series(0, 99) AS i" : "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 99) SELECT i FROM n")}) AS k";
         var addMessages =
             $"INSERT INTO {messages} (id, conversation_id, conversation_seq, sender_id, to_id, client_msg_id, chat_type, msg_type, content, sent_at, status) " +
             $"SELECT {long.MaxValue / 2} + {tag} * 1000 + i, 'seed_{tag}_' || (i % 100), i / 100 + 1, {tag} + 2 * (i % 100), {tag} + 2 * (i % 100) + 1, " +
-            $"'seed-' || i, 0, 0, 'an old message, about as long as a chat line usually is, to be deleted by retention', {sentAt} + i, 1 FROM ({numbers}) AS s";
+            $"'seed-' || i, 0, 0, 'an old message, about as long as a chat line usually is, to be deleted by retention', {sentAtMs} + i % 1000, 1 FROM ({numbers}) AS s";
         await db.Database.ExecuteSqlRawAsync(addConversations);
         await db.Database.ExecuteSqlRawAsync(addMessages);
     }
