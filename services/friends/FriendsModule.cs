@@ -23,6 +23,7 @@ public static class FriendsModule
         builder.AddSnowflakeIds<FriendsDbContext>(FriendsDbContext.Service);
         builder.Services.AddSingleton(FriendsOptions.Read(builder.Configuration));
         builder.AddOutbox<FriendsDbContext>();
+        builder.Services.AddHostedService<PruneUserUpdates>();
         builder.Services.AddFriendsServices();
         return builder;
     }
@@ -35,6 +36,7 @@ public static class FriendsModule
         services.AddScoped<UserDirectory>();
         services.AddScoped<GroupLimits>();
         services.AddScoped<MessagingProjection>();
+        services.AddScoped<UpdateStream>();
         // Tests that build their own container get the outbox without its relay (AddOutbox adds both).
         services.TryAddSingleton(new OutboxOptions());
         if (!services.Any(d => d.ServiceType == typeof(Outbox<FriendsDbContext>)))
@@ -60,6 +62,7 @@ public static class FriendsModule
         Add<ProjectRegisteredUserConsumer>(bus);
         Add<PushPendingInvitationsConsumer>(bus);
         Add<CheckRelationshipsConsumer>(bus);
+        Add<GetUserUpdatesConsumer>(bus);
     }
 
     private static void Add<TConsumer>(IBusRegistrationConfigurator bus) where TConsumer : class, IConsumer =>

@@ -3,6 +3,7 @@ using System.CommandLine.Parsing;
 using System.Globalization;
 using EasyIm.Hosting;
 using EasyIm.Hosting.Database;
+using EasyIm.Server.Storage;
 
 namespace EasyIm.Server;
 
@@ -70,11 +71,52 @@ public static class Cli
             });
         });
 
-        var migrate = new Command("migrate", "Apply the database migrations of the services --target names (Database:Provider: SQLite files in --data, or PostgreSQL), then exit");
-        foreach (var option in new Option[] { target, data })
+        var from = new Option<string>("--from") { Description = "With --to: copy the standalone server's SQLite data in this directory into an empty PostgreSQL database (resumable; verified by counts and checksums)" };
+        var to = new Option<string>("--to") { Description = "The PostgreSQL connection string --from copies into (Host=...;Username=...;Password=...;Database=...)" };
+        var batch = new Option<int>("--batch") { Description = "Rows per transaction of the --from copy", DefaultValueFactory = _ => DataMigration.DefaultBatchSize };
+        // Tests only: ends the process in the middle of a copy, as a kill would, to show that the next run resumes.
+        var interruptAfter = new Option<string>("--interrupt-after") { Hidden = true, Description = "service.table:rows" };
+        var migrate = new Command("migrate", "Apply the database migrations of the services --target names (Database:Provider: SQLite files in --data, or PostgreSQL), then exit; " +
+            "or, with --from and --to, copy a standalone server's data into PostgreSQL");
+        foreach (var option in new Option[] { target, data, from, to, batch, interruptAfter })
             migrate.Options.Add(option);
         migrate.TreatUnmatchedTokensAsErrors = false;
-        migrate.SetAction(async (parsed, cancellationToken) => await Guarded(async () =>
+        migrate.SetAction(async (parsed, cancellationToken) =>
+        {
+            if (Given(parsed, from) || Given(parsed, to))
+            {
+                var code = 0;
+                var run = await Guarded(async () =>
+                {
+                    if (parsed.GetValue(from) is not { Length: > 0 } source || parsed.GetValue(to) is not { Length: > 0 } connection)
+                        throw new StartupException("migrate --from DIR and --to CONNECTION go together: the SQLite data directory to copy, and the PostgreSQL database to copy it into.");
+                    (string, long)? interrupt = parsed.GetValue(interruptAfter) is { } text && text.Split(':') is [var table, var rows]
+                        ? (table, long.Parse(rows, CultureInfo.InvariantCulture)) : null;
+                    code = await new DataMigration(source, connection, parsed.GetValue(batch), interrupt, Console.Out).RunAsync(cancellationToken);
+                });
+                return run != 0 ? run : code;
+            }
+            return await MigrateSchemasAsync(parsed, cancellationToken);
+        });
+        root.Subcommands.Add(migrate);
+
+        var file = new Argument<string>("file") { Description = "The backup file" };
+        var backup = new Command("backup", "Copy the SQLite databases in --data into one file, while a server runs on them or not, then exit") { file };
+        backup.Options.Add(data);
+        backup.SetAction(async (parsed, cancellationToken) => await Guarded(() =>
+            SqliteBackup.BackupAsync(parsed.GetValue(data)!, parsed.GetValue(file)!, Console.Out, cancellationToken)));
+        root.Subcommands.Add(backup);
+
+        var force = new Option<bool>("--force") { Description = "Replace the databases of a data directory that is not empty" };
+        var restore = new Command("restore", "Write the databases of a backup file into --data (no server may be running on it), then exit") { file };
+        restore.Options.Add(data);
+        restore.Options.Add(force);
+        restore.SetAction(async (parsed, cancellationToken) => await Guarded(() =>
+            SqliteBackup.RestoreAsync(parsed.GetValue(file)!, parsed.GetValue(data)!, parsed.GetValue(force), Console.Out, cancellationToken)));
+        root.Subcommands.Add(restore);
+        return root;
+
+        async Task<int> MigrateSchemasAsync(ParseResult parsed, CancellationToken cancellationToken) => await Guarded(async () =>
         {
             await using var app = EasyImHost.Build([.. parsed.UnmatchedTokens], Overrides(parsed), migrateOnly: true);
             foreach (var database in app.Services.GetServices<IServiceDatabase>())
@@ -82,9 +124,7 @@ public static class Cli
                 await database.MigrateAsync(app.Services, cancellationToken);
                 Console.WriteLine($"{database.Service}: migrated ({database.Provider})");
             }
-        }));
-        root.Subcommands.Add(migrate);
-        return root;
+        });
     }
 
     /// <summary>Whether the option was on the command line (not only its default).</summary>

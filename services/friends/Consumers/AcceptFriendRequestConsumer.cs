@@ -14,7 +14,8 @@ namespace EasyIm.Friends.Consumers;
 /// <see cref="FriendshipCreated"/> is published once for it, and the inviter's live connections
 /// get FRIEND_AGREE, whether the accept came over the socket or over HTTP.
 /// </summary>
-public sealed class AcceptFriendRequestConsumer(FriendsDbContext db, TimeProvider time, MessagingProjection projection, Outbox<FriendsDbContext> outbox)
+public sealed class AcceptFriendRequestConsumer(FriendsDbContext db, TimeProvider time, MessagingProjection projection, Outbox<FriendsDbContext> outbox,
+    UpdateStream updates)
     : IConsumer<AcceptFriendRequest>
 {
     public async Task Consume(ConsumeContext<AcceptFriendRequest> context)
@@ -57,10 +58,9 @@ public sealed class AcceptFriendRequestConsumer(FriendsDbContext db, TimeProvide
         }
         if (request.Status == FriendRequestStatus.Accepted && messageId is not null && request.AnswerCommandId == messageId)
         {
-            // A redelivery of the accept that did it: its effects may not have left before, so they leave again.
-            var again = Stage(request, friendshipCreated: true);
-            await db.SaveChangesAsync(ct);
-            await AnnounceAsync(context, request, again);
+            // A redelivery of the accept that did it: its events were stored with it (the outbox publishes them);
+            // the projection is told again, at the accept's own time, so a later removal still wins.
+            await AnnounceAsync(context, request, Created(request));
             return;
         }
         if (request.Status != FriendRequestStatus.Pending)
@@ -85,22 +85,23 @@ public sealed class AcceptFriendRequestConsumer(FriendsDbContext db, TimeProvide
         if (!existing.Contains(b))
             db.Friendships.Add(new Friendship { UserId = b, FriendId = a, CreatedAtMs = now });
         // Its events commit with it (the outbox): published after, or by the relay if that fails.
-        var friendship = Stage(request, created);
+        var friendship = await StageAsync(request, created, ct);
         // The status is a concurrency token: of two answers racing, the second throws here and is
         // retried (FriendsConsumerDefinition), to find the request answered.
         await db.SaveChangesAsync(ct);
         await AnnounceAsync(context, request, friendship);
     }
 
-    /// <summary>Puts the accept's events in the outbox; returns the friendship event, if the accept made one.</summary>
-    private FriendshipCreated? Stage(FriendRequest request, bool friendshipCreated)
+    private FriendshipCreated Created(FriendRequest request) => new(request.FromUserId, request.ToUserId,
+        request.AnsweredAtMs is { } at ? DateTimeOffset.FromUnixTimeMilliseconds(at) : time.GetUtcNow());
+
+    /// <summary>Puts the accept's events in the outbox and the inviter's stream; returns the friendship event, if the accept made one.</summary>
+    private async Task<FriendshipCreated?> StageAsync(FriendRequest request, bool friendshipCreated, CancellationToken ct)
     {
-        var created = friendshipCreated ? new FriendshipCreated(request.FromUserId, request.ToUserId, time.GetUtcNow()) : null;
+        var created = friendshipCreated ? Created(request) : null;
         if (created is not null)
             outbox.Add(created);
-        outbox.Add(new PushToUsers([
-            new UserPush(request.FromUserId, ServerEvents.Agree(request.Id, request.FromUserId, request.ToUserId)),
-        ]));
+        await updates.AppendAsync([(request.FromUserId, ServerEvents.Agree(request.Id, request.FromUserId, request.ToUserId))], ct);
         return created;
     }
 

@@ -24,7 +24,8 @@ public sealed class CreateGroupConsumer(
     MessagingProjection projection,
     GroupLimits limits,
     FriendsOptions options,
-    Outbox<FriendsDbContext> outbox) : IConsumer<CreateGroup>
+    Outbox<FriendsDbContext> outbox,
+    UpdateStream updates) : IConsumer<CreateGroup>
 {
     public async Task Consume(ConsumeContext<CreateGroup> context)
     {
@@ -78,7 +79,7 @@ public sealed class CreateGroupConsumer(
         }));
         db.GroupMembers.AddRange(added);
         // The events commit with the group (the outbox).
-        var events = Stage(group, added);
+        var events = await StageAsync(group, added, ct);
         try
         {
             await db.SaveChangesAsync(ct);
@@ -103,24 +104,25 @@ public sealed class CreateGroupConsumer(
         return await db.Groups.AsNoTracking().FirstOrDefaultAsync(g => g.CommandId == messageId, context.CancellationToken);
     }
 
-    /// <summary>Puts the events of the members this command added in the outbox.</summary>
-    private List<GroupMemberAdded> Stage(Group group, IReadOnlyList<GroupMember> added)
+    private static List<GroupMemberAdded> Events(Group group, IEnumerable<GroupMember> added) =>
+        added.Select(m => new GroupMemberAdded(group.Id, m.UserId, m.Role, DateTimeOffset.FromUnixTimeMilliseconds(m.JoinedAtMs))).ToList();
+
+    /// <summary>Puts the events of the members this command adds in the outbox and the members' streams.</summary>
+    private async Task<List<GroupMemberAdded>> StageAsync(Group group, IReadOnlyList<GroupMember> added, CancellationToken ct)
     {
-        var events = added.Select(m => new GroupMemberAdded(group.Id, m.UserId, m.Role, DateTimeOffset.FromUnixTimeMilliseconds(m.JoinedAtMs))).ToList();
+        var events = Events(group, added);
         foreach (var memberAdded in events)
             outbox.Add(memberAdded);
         // Every member's live connections (the owner's other devices too) show the group before its first message.
         var members = added.Select(m => m.UserId).ToList();
-        if (members.Count > 0)
-        {
-            outbox.Add(new PushToUsers(members
-                .Select(id => new UserPush(id, ServerEvents.MembersJoined(group.Id, group.OwnerId, id, members, members.Count)))
-                .ToList()));
-        }
+        await updates.AppendAsync(members.Select(id => (id, ServerEvents.MembersJoined(group.Id, group.OwnerId, id, members, members.Count))).ToList(), ct);
         return events;
     }
 
-    /// <summary>A redelivery: the members this command added are announced again (at least once), from the rows.</summary>
+    /// <summary>
+    /// A redelivery: its events were stored with the group by the first delivery (the outbox publishes them); the
+    /// projection is told again, from the rows, and the answer given.
+    /// </summary>
     private async Task AnnounceAgainAsync(ConsumeContext<CreateGroup> context, Group group)
     {
         var messageId = context.MessageId;
@@ -128,9 +130,7 @@ public sealed class CreateGroupConsumer(
             .Where(m => m.GroupId == group.Id && m.AddedByCommandId == messageId)
             .OrderBy(m => m.JoinedAtMs).ThenBy(m => m.UserId)
             .ToListAsync(context.CancellationToken);
-        var events = Stage(group, added);
-        await db.SaveChangesAsync(context.CancellationToken);
-        await AnnounceAsync(context, group, events);
+        await AnnounceAsync(context, group, Events(group, added));
     }
 
     private async Task AnnounceAsync(ConsumeContext<CreateGroup> context, Group group, List<GroupMemberAdded> events)

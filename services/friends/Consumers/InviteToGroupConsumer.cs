@@ -18,7 +18,7 @@ namespace EasyIm.Friends.Consumers;
 /// unchanged. Every member, newcomers included, gets GROUP_JOIN on their live connections when someone was added.
 /// </summary>
 public sealed class InviteToGroupConsumer(FriendsDbContext db, TimeProvider time, MessagingProjection projection, GroupLimits limits,
-    Outbox<FriendsDbContext> outbox) : IConsumer<InviteToGroup>
+    Outbox<FriendsDbContext> outbox, UpdateStream updates) : IConsumer<InviteToGroup>
 {
     public async Task Consume(ConsumeContext<InviteToGroup> context)
     {
@@ -94,16 +94,16 @@ public sealed class InviteToGroupConsumer(FriendsDbContext db, TimeProvider time
             everyone.AddRange(newcomers);
         }
 
-        // The events commit with the members they announce (the outbox); a redelivery stores them again.
+        // The events of the members this call adds commit with them (the outbox, the update streams); those a
+        // redelivery finds added by its first delivery were stored then, and are only applied to the projection again.
         var events = added.Select(a => new GroupMemberAdded(groupId, a.UserId, GroupRoles.Member, DateTimeOffset.FromUnixTimeMilliseconds(a.JoinedAtMs))).ToList();
-        foreach (var memberAdded in events)
+        foreach (var memberAdded in events.Where(e => newcomers.Contains(e.UserId)))
             outbox.Add(memberAdded);
-        if (added.Count > 0)
+        if (newcomers.Count > 0)
         {
-            var joined = added.Select(a => a.UserId).ToList();
-            outbox.Add(new PushToUsers(everyone
-                .Select(id => new UserPush(id, ServerEvents.MembersJoined(groupId, me, id, joined, everyone.Count)))
-                .ToList()));
+            await updates.AppendAsync(everyone
+                .Select(id => (id, ServerEvents.MembersJoined(groupId, me, id, newcomers, everyone.Count)))
+                .ToList(), ct);
         }
         await db.SaveChangesAsync(ct);
         // Applied first, then announced: the events then find the rows there instead of racing to insert them.

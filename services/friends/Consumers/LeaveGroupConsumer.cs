@@ -14,7 +14,8 @@ namespace EasyIm.Friends.Consumers;
 /// member leaving dismisses the group. <see cref="GroupMemberRemoved"/> goes out for the leaver, and
 /// GROUP_LEAVE to the live connections of the members left and of the leaver (their other devices).
 /// </summary>
-public sealed class LeaveGroupConsumer(FriendsDbContext db, MessagingProjection projection, Outbox<FriendsDbContext> outbox, TimeProvider time)
+public sealed class LeaveGroupConsumer(FriendsDbContext db, MessagingProjection projection, Outbox<FriendsDbContext> outbox, UpdateStream updates,
+    TimeProvider time)
     : IConsumer<LeaveGroup>
 {
     public async Task Consume(ConsumeContext<LeaveGroup> context)
@@ -58,9 +59,9 @@ public sealed class LeaveGroupConsumer(FriendsDbContext db, MessagingProjection 
         // The events commit with the leave (the outbox).
         var left = new GroupMemberRemoved(groupId, me, now);
         outbox.Add(left);
-        outbox.Add(new PushToUsers(remaining.Select(m => m.UserId).Append(me)
-            .Select(id => new UserPush(id, ServerEvents.MemberLeft(groupId, me, id, remaining.Count)))
-            .ToList()));
+        await updates.AppendAsync(remaining.Select(m => m.UserId).Append(me)
+            .Select(id => (id, ServerEvents.MemberLeft(groupId, me, id, remaining.Count)))
+            .ToList(), ct);
         await db.SaveChangesAsync(ct);
 
         // Applied first, then announced: a message sent to the group after the answer misses the leaver.

@@ -13,7 +13,8 @@ namespace EasyIm.Friends.Consumers;
 /// Ends a friendship for both sides; <see cref="FriendshipRemoved"/> is published once for it, and both
 /// users' live connections get FRIEND_REMOVE (so a chat list drops the other at once, on every device).
 /// </summary>
-public sealed class RemoveFriendConsumer(FriendsDbContext db, MessagingProjection projection, Outbox<FriendsDbContext> outbox, TimeProvider time)
+public sealed class RemoveFriendConsumer(FriendsDbContext db, MessagingProjection projection, Outbox<FriendsDbContext> outbox, UpdateStream updates,
+    TimeProvider time)
     : IConsumer<RemoveFriend>
 {
     public async Task Consume(ConsumeContext<RemoveFriend> context)
@@ -37,10 +38,10 @@ public sealed class RemoveFriendConsumer(FriendsDbContext db, MessagingProjectio
         // them, and the request is not retried into a 404 for a removal that happened.
         var removed = new FriendshipRemoved(me, friend, time.GetUtcNow());
         outbox.Add(removed);
-        outbox.Add(new PushToUsers([
-            new UserPush(friend, ServerEvents.FriendRemoved(me, friend, me)),
-            new UserPush(me, ServerEvents.FriendRemoved(me, me, friend)),
-        ]));
+        await updates.AppendAsync([
+            (friend, ServerEvents.FriendRemoved(me, friend, me)),
+            (me, ServerEvents.FriendRemoved(me, me, friend)),
+        ], context.CancellationToken);
         // Of two removals racing, the second deletes nothing, throws, and is retried to find no friendship.
         await db.SaveChangesAsync(context.CancellationToken);
 

@@ -25,7 +25,8 @@ public sealed class SendFriendRequestConsumer(
     [FromKeyedServices(FriendsDbContext.Service)] SnowflakeIds ids,
     TimeProvider time,
     FriendsOptions options,
-    Outbox<FriendsDbContext> outbox) : IConsumer<SendFriendRequest>
+    Outbox<FriendsDbContext> outbox,
+    UpdateStream updates) : IConsumer<SendFriendRequest>
 {
     public async Task Consume(ConsumeContext<SendFriendRequest> context)
     {
@@ -35,7 +36,8 @@ public sealed class SendFriendRequestConsumer(
 
         if (await FindRedeliveredAsync(context) is { } earlier)
         {
-            await AnnounceAgainAsync(context, earlier);
+            // Its event was stored with it by the first delivery: only the answer is owed.
+            await AnnounceAsync(context, earlier);
             return;
         }
         if (FriendRules.CheckMessage(message) is { } broken)
@@ -85,8 +87,8 @@ public sealed class SendFriendRequestConsumer(
             CommandId = context.MessageId,
         };
         db.FriendRequests.Add(request);
-        // The invitation's push commits with it (the outbox).
-        Stage(request);
+        // The invitation's event commits with it (the invitee's update stream, its push in the outbox).
+        await updates.AppendAsync([(request.ToUserId, ServerEvents.Invite(request.Id, request.FromUserId, request.ToUserId, request.Message))], ct);
         try
         {
             await db.SaveChangesAsync(ct);
@@ -98,7 +100,7 @@ public sealed class SendFriendRequestConsumer(
             outbox.Discard();
             if (await FindRedeliveredAsync(context) is { } twin)
             {
-                await AnnounceAgainAsync(context, twin);
+                await AnnounceAsync(context, twin);
                 return;
             }
             if (await ConflictAsync(from, to, ct) is not { } conflict)
@@ -130,25 +132,6 @@ public sealed class SendFriendRequestConsumer(
         return pending.FromUserId == from
             ? new RequestRejected(409, $"you have already invited user {to}; the request {pending.Id} is pending", "to_user_id")
             : new RequestRejected(409, $"user {to} has already invited you: accept their request {pending.Id} instead", "to_user_id");
-    }
-
-    /// <summary>Puts FRIEND_INVITE to the invitee in the outbox, unless the request was answered meanwhile (a redelivery's).</summary>
-    private void Stage(FriendRequest request)
-    {
-        if (request.Status == FriendRequestStatus.Pending)
-        {
-            outbox.Add(new PushToUsers([
-                new UserPush(request.ToUserId, ServerEvents.Invite(request.Id, request.FromUserId, request.ToUserId, request.Message)),
-            ]));
-        }
-    }
-
-    /// <summary>A redelivery pushes the invitation again (at least once) and answers.</summary>
-    private async Task AnnounceAgainAsync(ConsumeContext<SendFriendRequest> context, FriendRequest request)
-    {
-        Stage(request);
-        await db.SaveChangesAsync(context.CancellationToken);
-        await AnnounceAsync(context, request);
     }
 
     private async Task AnnounceAsync(ConsumeContext<SendFriendRequest> context, FriendRequest request)

@@ -1,5 +1,6 @@
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using System.Text.Unicode;
 using EasyIm.Contracts.Gateway;
@@ -41,6 +42,14 @@ public static class ServerEvents
     private sealed record GroupLeaveData(string Key, string GroupId, string UserId, int MemberCount);
 
     private static string Content<T>(T data) => JsonSerializer.Serialize(new Envelope<T>(200, "SUCCESS", data), Json);
+
+    /// <summary>The event's content with its place in the recipient's update stream, as <c>data.position</c>.</summary>
+    public static string WithPosition(string content, long position)
+    {
+        var envelope = JsonNode.Parse(content)!.AsObject();
+        envelope["data"]!.AsObject()["position"] = position;
+        return envelope.ToJsonString(Json);
+    }
 
     /// <summary>To the invitee: <c>from_user_id</c> is the inviter, <c>data.id</c> the request id.</summary>
     public static WireMessage Invite(long requestId, long inviterId, long inviteeId, string? message) => new()

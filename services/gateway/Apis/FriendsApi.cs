@@ -1,3 +1,5 @@
+using System.Globalization;
+using System.Text.Json;
 using EasyIm.Contracts.Auth;
 using EasyIm.Contracts.Friends;
 using EasyIm.Gateway.Connections;
@@ -37,11 +39,44 @@ public static class FriendsApi
             .WithSummary("End a friendship, for both sides").WithDescription("JSON body: {friend_id}");
         api.MapGet("/friend/requests", Requests)
             .WithSummary("Pending friend requests to me, newest first: {total, items:[{id, from_user_id, account, nickname, msg, created_at}]}");
+        api.MapGet("/updates", Updates)
+            .WithSummary("My update stream after a position: {updates:[event content...], last, oldest, more}")
+            .WithDescription("Query: after (a position, default 0), limit (1-500, default 100). The events (FRIEND_INVITE, FRIEND_AGREE, " +
+                "FRIEND_REMOVE, GROUP_JOIN, GROUP_LEAVE) each carry data.position, 1, 2, 3, ... per user without gaps, as their live pushes do: " +
+                "a client that missed a push (it was offline, or sees a position skipped) fetches from its last position. " +
+                "last: my newest position; oldest: the oldest still kept (older ones are pruned after Friends:UpdateRetentionDays).");
         api.MapGet("/search", Search)
             .WithSummary("Users whose account or nickname contains the keyword: {total, items:[{id, account, nickname, avatar}]}")
             .WithDescription("Query: keyword (1-64 characters). At most 20 users, exact account matches first; never the caller.");
         return api;
     }
+
+    public sealed record UpdatesData(IReadOnlyList<JsonElement> Updates, long Last, long Oldest, bool More);
+
+    public const int DefaultUpdatesLimit = 100;
+
+    public static async Task<IResult> Updates(HttpRequest request,
+        [FromServices] IRequestClient<ValidateAccessToken> auth, [FromServices] IRequestClient<GetUserUpdates> friends, CancellationToken ct)
+    {
+        var input = await ApiInput.ReadAsync(request);
+        var me = await ApiCaller.ResolveAsync(request, input, auth, ct);
+        var after = Whole(input, "after", 0, long.MaxValue, 0);
+        var limit = (int)Whole(input, "limit", 1, GetUserUpdates.MaxLimit, DefaultUpdatesLimit);
+        return await ServiceCalls.AskAsync(friends, new GetUserUpdates(me, after, limit), (UserUpdatesPage page) =>
+        {
+            var updates = page.Updates.Select(u => JsonDocument.Parse(u.Content).RootElement.Clone()).ToList();
+            var through = updates.Count > 0 ? updates[^1].GetProperty("data").GetProperty("position").GetInt64() : after;
+            return new UpdatesData(updates, page.Last, page.Oldest, page.Last > through);
+        }, ct);
+    }
+
+    /// <summary>A whole number from <paramref name="min"/> to <paramref name="max"/> in the query or body, or <paramref name="absent"/>.</summary>
+    private static long Whole(ApiInput input, string field, long min, long max, long absent) =>
+        input.OptionalString(field, 20) is { Length: > 0 } text
+            ? long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n >= min && n <= max
+                ? n
+                : throw new ApiInputException(field, $"{field} must be a whole number from {min} to {max}")
+            : absent;
 
     private static UserItem ToItem(UserInfo u) => new(u.Id.ToString(), u.Account, u.Nickname, u.Avatar);
 

@@ -48,7 +48,14 @@ public static class DatabaseSetup
         var provider = builder.Configuration.GetDatabaseProvider();
         if (provider == DatabaseProvider.Sqlite)
         {
-            var connectionString = SqliteConnectionString(builder.Configuration.GetDataDirectory(), service);
+            var dataDirectory = builder.Configuration.GetDataDirectory();
+            var connectionString = SqliteConnectionString(dataDirectory, service);
+            // One holder per process, registered before the first service's migrations run.
+            if (!builder.Services.Any(d => d.ServiceType == typeof(DataDirectoryLockHolder)))
+            {
+                builder.Services.AddSingleton(_ => new DataDirectoryLockHolder(dataDirectory));
+                builder.Services.AddSingleton<IHostedService>(sp => sp.GetRequiredService<DataDirectoryLockHolder>());
+            }
             var bound = GetSqliteWalBound(builder.Configuration);
             var pragmas = new SqlitePragmas(GetSqliteSynchronous(builder.Configuration), bound);
             builder.Services.AddKeyedSingleton(service, (sp, _) => new SqliteLog(service, SqliteWalPath(connectionString), bound,

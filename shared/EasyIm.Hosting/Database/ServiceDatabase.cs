@@ -14,6 +14,8 @@ public interface IServiceDatabase
 {
     string Service { get; }
     DatabaseProvider Provider { get; }
+    /// <summary>The type the service resolves its context as (<c>easyim migrate --from</c> copies every entity type of its model).</summary>
+    Type ContextType { get; }
     Task MigrateAsync(IServiceProvider services, CancellationToken cancellationToken);
 }
 
@@ -22,6 +24,7 @@ internal sealed class ServiceDatabase<TContext>(string service, DatabaseProvider
 {
     public string Service => service;
     public DatabaseProvider Provider => provider;
+    public Type ContextType => typeof(TContext);
 
     public async Task MigrateAsync(IServiceProvider services, CancellationToken cancellationToken)
     {

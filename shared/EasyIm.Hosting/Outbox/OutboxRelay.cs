@@ -13,7 +13,7 @@ namespace EasyIm.Hosting.Outbox;
 /// or died before it could. Each round claims up to a batch of rows whose claim has run out (one UPDATE, so two
 /// replicas never claim the same row), publishes the ones it claimed in id order, and deletes them.
 /// </summary>
-public sealed class OutboxRelay<TContext>(IServiceScopeFactory scopes, IBus bus, OutboxOptions options, TimeProvider time,
+public sealed class OutboxRelay<TContext>(IServiceProvider services, OutboxOptions options, TimeProvider time,
     ILogger<OutboxRelay<TContext>> logger) : BackgroundService
     where TContext : DbContext
 {
@@ -42,7 +42,10 @@ public sealed class OutboxRelay<TContext>(IServiceScopeFactory scopes, IBus bus,
     /// <summary>One round: returns how many rows it claimed.</summary>
     public async Task<int> RelayAsync(CancellationToken cancellationToken)
     {
-        await using var scope = scopes.CreateAsyncScope();
+        // A host without a bus (a migration, a test of the database alone) has nothing to relay to.
+        if (services.GetService<IBus>() is not { } bus)
+            return 0;
+        await using var scope = services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<TContext>();
         var outbox = db.Set<OutboxMessage>();
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();

@@ -133,6 +133,60 @@ public abstract class FriendEventScenarios(EasyImShape shape)
             Assert.Equal((group, 2), (Data(leave).GetProperty("group_id").GetString(), Data(leave).GetProperty("member_count").GetInt32()));
         }
     }
+
+    private static IEnumerable<(string Key, long Position)> Events(ApiReply page) =>
+        page.Data.GetProperty("updates").EnumerateArray()
+            .Select(u => (u.GetProperty("data").GetProperty("key").GetString()!, u.GetProperty("data").GetProperty("position").GetInt64()));
+
+    [SkippableFact]
+    public async Task What_a_user_missed_while_offline_is_in_their_update_stream_in_order_with_positions_without_gaps()
+    {
+        shape.RequireAvailable();
+        var a = await shape.NewUserAsync();
+        var b = await shape.NewUserAsync();
+        // All while b has no connection: an invitation, a group, the end of the friendship, a leave.
+        var invite = await shape.PostAsync("/api/user/friend/add", new { to_user_id = Id(b.Id) }, a.AccessToken);
+        Assert.Equal(200, (await shape.PostAsync("/api/user/friend/accept", new { id = invite.Data.GetProperty("id").GetString() }, b.AccessToken)).Status);
+        var group = await shape.PostAsync("/api/group/create", new { name = "g", member_ids = new[] { Id(b.Id) } }, a.AccessToken);
+        Assert.Equal(200, group.Status);
+        Assert.Equal(200, (await shape.PostAsync("/api/user/friend/remove", new { friend_id = Id(a.Id) }, b.AccessToken)).Status);
+        Assert.Equal(200, (await shape.PostAsync("/api/group/leave", new { group_id = group.Data.GetProperty("id").GetString() }, a.AccessToken)).Status);
+
+        var all = await shape.GetAsync("/api/user/updates?after=0", b.AccessToken);
+        var rest = await shape.GetAsync("/api/user/updates?after=2", b.AccessToken);
+        var first = await shape.GetAsync("/api/user/updates?after=0&limit=2", b.AccessToken);
+        var inviters = await shape.GetAsync("/api/user/updates", a.AccessToken);
+
+        Assert.Equal([("FRIEND_INVITE", 1L), ("GROUP_JOIN", 2L), ("FRIEND_REMOVE", 3L), ("GROUP_LEAVE", 4L)], Events(all));
+        Assert.Equal((4L, 1L, false), (all.Data.GetProperty("last").GetInt64(), all.Data.GetProperty("oldest").GetInt64(), all.Data.GetProperty("more").GetBoolean()));
+        Assert.Equal([("FRIEND_REMOVE", 3L), ("GROUP_LEAVE", 4L)], Events(rest));
+        Assert.Equal([("FRIEND_INVITE", 1L), ("GROUP_JOIN", 2L)], Events(first));
+        Assert.True(first.Data.GetProperty("more").GetBoolean());
+        Assert.Equal([("FRIEND_AGREE", 1L), ("GROUP_JOIN", 2L), ("FRIEND_REMOVE", 3L), ("GROUP_LEAVE", 4L)], Events(inviters));
+
+        // A live push carries its position too: the next one.
+        await using var cb = await shape.ConnectAsync(b, ClientTransport.WebSocketJson);
+        await shape.PostAsync("/api/user/friend/add", new { to_user_id = Id(b.Id) }, a.AccessToken);
+        var live = await cb.WaitForAsync(m => Frames.IsEvent(m, "FRIEND_INVITE") && Data(m).TryGetProperty("position", out _), Wait);
+        Assert.Equal(5, Data(live).GetProperty("position").GetInt64());
+    }
+
+    [SkippableTheory]
+    [InlineData("/api/user/updates?after=-1", "bearer", 400, "after")]
+    [InlineData("/api/user/updates?after=x", "bearer", 400, "after")]
+    [InlineData("/api/user/updates?limit=0", "bearer", 400, "limit")]
+    [InlineData("/api/user/updates?limit=501", "bearer", 400, "limit")]
+    [InlineData("/api/user/updates", "none", 401, "access_token")]
+    public async Task The_update_stream_refuses_bad_input_naming_the_field(string path, string token, int status, string field)
+    {
+        shape.RequireAvailable();
+        var a = await shape.NewUserAsync();
+
+        var reply = await shape.GetAsync(path, token == "bearer" ? a.AccessToken : null);
+
+        Assert.Equal(status, reply.Status);
+        Assert.Contains(field, reply.Msg);
+    }
 }
 
 [Collection(StandaloneCollection.Name)]

@@ -47,7 +47,8 @@ public sealed class FriendsHarness : IAsyncDisposable
     public FakeAuth Auth { get; }
 
     /// <summary>Starts the consumers; <paramref name="options"/> replaces the defaults (small caps, so a test reaches them quickly).</summary>
-    public static async Task<FriendsHarness> StartAsync(FriendsOptions? options = null)
+    /// <param name="failPublish">When it says so for a message, publishing that message throws (a broker fault after a commit).</param>
+    public static async Task<FriendsHarness> StartAsync(FriendsOptions? options = null, Func<object, bool>? failPublish = null)
     {
         // A named shared-cache memory database lives while one connection to it is open; every
         // DbContext opens its own connection to it, so consumers running at once do not share one.
@@ -75,6 +76,18 @@ public sealed class FriendsHarness : IAsyncDisposable
             FriendsModule.AddFriendsConsumers(bus);
             bus.AddConsumer<FakeAuthConsumer>();
             bus.AddConsumer<FakeMessagingConsumer>();
+            if (failPublish is not null)
+            {
+                bus.UsingInMemory((context, cfg) =>
+                {
+                    cfg.ConfigurePublish(publish => publish.UseExecute(sending =>
+                    {
+                        if (failPublish(GetMessage(sending)))
+                            throw new InvalidOperationException("the broker refused the publish (a test's fault)");
+                    }));
+                    cfg.ConfigureEndpoints(context);
+                });
+            }
         });
         var provider = services.BuildServiceProvider(validateScopes: true);
         await using (var scope = provider.CreateAsyncScope())
@@ -83,6 +96,12 @@ public sealed class FriendsHarness : IAsyncDisposable
         await harness.Bus.Start();
         return harness;
     }
+
+    private static object GetMessage(PublishContext context) =>
+        context.GetType().GetProperty(nameof(PublishContext<object>.Message))?.GetValue(context) ?? new object();
+
+    /// <summary>The container the consumers run in.</summary>
+    public IServiceProvider Services => _provider;
 
     public async ValueTask DisposeAsync()
     {
