@@ -316,8 +316,13 @@ public sealed class FrameHandler(
             case EventContent.Sync:
             {
                 var cursors = ReadCursors(content);
+                var updatesAfter = content.RootElement.TryGetProperty("updates_after", out var after) && after.ValueKind != JsonValueKind.Null
+                    ? EventContent.ReadUInt64(after, "updates_after") is var position and <= long.MaxValue
+                        ? (long)position
+                        : throw new FrameException("\"updates_after\" must be a position (a non-negative 64-bit integer)")
+                    : (long?)null;
                 if (Admit(connection, FrameKind.Sync))
-                    Syncs.Request(connection, cursors);
+                    Syncs.Request(connection, cursors, updatesAfter);
                 return;
             }
             case EventContent.Typing:

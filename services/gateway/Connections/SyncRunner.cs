@@ -1,3 +1,5 @@
+using EasyIm.Contracts;
+using EasyIm.Contracts.Friends;
 using EasyIm.Contracts.Messaging;
 using EasyIm.Gateway.Wire;
 using EasyIm.Hosting.Bus;
@@ -34,6 +36,7 @@ public sealed class SyncRunner(IBus bus, GatewayOptions options, UserBudgets bud
         internal bool Running;
         internal bool Waiting;
         internal IReadOnlyDictionary<string, ulong>? WaitingCursors;
+        internal long? WaitingUpdatesAfter;
     }
 
     /// <summary>Asks messaging again after a timeout or a failure, after these (the last repeats), while the connection lives.</summary>
@@ -44,13 +47,21 @@ public sealed class SyncRunner(IBus bus, GatewayOptions options, UserBudgets bud
     internal UserBudgets Budgets => budgets;
 
     private readonly IRequestClient<SyncConversations> _client = bus.CreateRequestClient<SyncConversations>(BusSetup.RequestTimeout);
+    private readonly IRequestClient<GetUserUpdates> _updates = bus.CreateRequestClient<GetUserUpdates>(BusSetup.RequestTimeout);
+
+    /// <summary>Events of the update stream asked for at once by a SYNC with <c>updates_after</c>.</summary>
+    public const int UpdatesPage = 100;
 
     /// <summary>
     /// Syncs the connection after <paramref name="cursors"/> (null: after the user's ARRIVED cursors).
     /// Returns false when a sync of the connection is running: this one then runs after it, unless a
     /// newer one comes first and takes its place.
     /// </summary>
-    public bool Request(LongConnection connection, IReadOnlyDictionary<string, ulong>? cursors)
+    /// <param name="updatesAfter">
+    /// When given (a SYNC's <c>updates_after</c>), the user's update-stream events after that position are written first,
+    /// before the messages.
+    /// </param>
+    public bool Request(LongConnection connection, IReadOnlyDictionary<string, ulong>? cursors, long? updatesAfter = null)
     {
         var state = connection.Syncs;
         lock (state.Lock)
@@ -59,21 +70,24 @@ public sealed class SyncRunner(IBus bus, GatewayOptions options, UserBudgets bud
             {
                 state.Waiting = true;
                 state.WaitingCursors = cursors;
+                state.WaitingUpdatesAfter = updatesAfter;
                 return false;
             }
             state.Running = true;
         }
-        _ = RunAsync(connection, cursors);
+        _ = RunAsync(connection, cursors, updatesAfter);
         return true;
     }
 
-    private async Task RunAsync(LongConnection connection, IReadOnlyDictionary<string, ulong>? cursors)
+    private async Task RunAsync(LongConnection connection, IReadOnlyDictionary<string, ulong>? cursors, long? updatesAfter)
     {
         var state = connection.Syncs;
         while (true)
         {
             try
             {
+                if (updatesAfter is { } after)
+                    await UpdatesAsync(connection, after).ConfigureAwait(false);
                 await SyncAsync(connection, cursors).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (connection.IsClosing)
@@ -90,12 +104,42 @@ public sealed class SyncRunner(IBus bus, GatewayOptions options, UserBudgets bud
                     state.Running = false;
                     state.Waiting = false;
                     state.WaitingCursors = null;
+                    state.WaitingUpdatesAfter = null;
                     return;
                 }
                 cursors = state.WaitingCursors;
+                updatesAfter = state.WaitingUpdatesAfter;
                 state.Waiting = false;
                 state.WaitingCursors = null;
+                state.WaitingUpdatesAfter = null;
             }
+        }
+    }
+
+    /// <summary>
+    /// The user's update-stream events after <paramref name="after"/>, a page at a time, written as the client reads and
+    /// paid for from the replay budget like messages. Not retried: a client that misses them sees the gap and asks again.
+    /// </summary>
+    private async Task UpdatesAsync(LongConnection connection, long after)
+    {
+        while (!connection.IsClosing)
+        {
+            if (!await budgets.WaitForReplayAsync(connection.UserId, 1, connection.Closing).ConfigureAwait(false))
+                return;
+            var response = await _updates.GetResponse<UserUpdatesPage, RequestRejected>(new GetUserUpdates(connection.UserId, after, UpdatesPage), connection.Closing)
+                .ConfigureAwait(false);
+            if (!response.Is(out Response<UserUpdatesPage>? answer))
+                return;
+            var page = answer.Message;
+            foreach (var update in page.Updates)
+            {
+                await connection.WhenQueueBelowAsync(options.SendQueueCapacity / 2, options.SendQueueBytes / 2, connection.Closing).ConfigureAwait(false);
+                connection.Send(MsgCodec.FromWire(update));
+            }
+            if (!await budgets.WaitForReplayAsync(connection.UserId, page.Updates.Count - 1, CancellationToken.None).ConfigureAwait(false)
+                || page.Updates.Count < UpdatesPage)
+                return;
+            after += page.Updates.Count;
         }
     }
 

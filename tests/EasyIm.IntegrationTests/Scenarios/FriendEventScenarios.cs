@@ -171,6 +171,51 @@ public abstract class FriendEventScenarios(EasyImShape shape)
         Assert.Equal(5, Data(live).GetProperty("position").GetInt64());
     }
 
+    [SkippableFact]
+    public async Task A_SYNC_with_updates_after_a_position_brings_the_events_missed_since_in_order_before_its_done()
+    {
+        shape.RequireAvailable();
+        var a = await shape.NewUserAsync();
+        var b = await shape.NewUserAsync();
+        var invite = await shape.PostAsync("/api/user/friend/add", new { to_user_id = Id(b.Id) }, a.AccessToken);
+        await shape.PostAsync("/api/user/friend/accept", new { id = invite.Data.GetProperty("id").GetString() }, b.AccessToken);
+        // b has applied position 1 (the invitation); the rest happens while it is away.
+        var group = await shape.PostAsync("/api/group/create", new { name = "g", member_ids = new[] { Id(b.Id) } }, a.AccessToken);
+        await shape.PostAsync("/api/user/friend/remove", new { friend_id = Id(b.Id) }, a.AccessToken);
+        Assert.Equal(200, group.Status);
+
+        await using var cb = await shape.ConnectAsync(b, ClientTransport.WebSocketProtobuf);
+        await cb.SendAsync(Frames.Event("SYNC", new Dictionary<string, object?> { ["updates_after"] = 1 }));
+        var seen = new List<(string Key, long Position)>();
+        while (true)
+        {
+            var frame = await cb.WaitForAsync(m => Frames.IsEvent(m, "GROUP_JOIN") || Frames.IsEvent(m, "FRIEND_REMOVE") || Frames.IsEvent(m, "SYNC"), Wait);
+            if (Frames.IsEvent(frame, "SYNC"))
+            {
+                if (seen.Count >= 2)
+                    break;
+                continue;
+            }
+            seen.Add((Data(frame).GetProperty("key").GetString()!, Data(frame).GetProperty("position").GetInt64()));
+        }
+
+        Assert.Equal([("GROUP_JOIN", 2L), ("FRIEND_REMOVE", 3L)], seen);
+    }
+
+    [SkippableFact]
+    public async Task A_SYNC_with_a_bad_updates_after_is_refused_400_naming_it()
+    {
+        shape.RequireAvailable();
+        var a = await shape.NewUserAsync();
+        await using var ca = await shape.ConnectAsync(a, ClientTransport.TcpJson);
+
+        await ca.SendAsync(Frames.Event("SYNC", new Dictionary<string, object?> { ["updates_after"] = -3 }));
+        var notify = await ca.WaitForAsync(m => Frames.IsNotify(m), Wait);
+
+        Assert.Equal(400, Frames.NotifyCode(notify));
+        Assert.Contains("updates_after", notify.Content);
+    }
+
     [SkippableTheory]
     [InlineData("/api/user/updates?after=-1", "bearer", 400, "after")]
     [InlineData("/api/user/updates?after=x", "bearer", 400, "after")]
