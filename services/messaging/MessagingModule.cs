@@ -9,6 +9,7 @@ using EasyIm.Messaging.Consumers;
 using EasyIm.Messaging.Data;
 using EasyIm.Messaging.Delivery;
 using EasyIm.Messaging.Partitions;
+using EasyIm.Messaging.Retention;
 using MassTransit;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
@@ -38,6 +39,8 @@ public static class MessagingModule
         builder.Services.AddSingleton<MessagingInstance>();
         builder.Services.AddSingleton<InstanceMembership>();
         builder.Services.AddSingleton<ChatPartitionConsumers>();
+        builder.Services.AddSingleton<MessageRetention>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<MessageRetention>());
         // One process has every partition anyway on the in-memory bus; on RabbitMQ several share them out.
         if (builder.Configuration.GetBusTransport() == BusTransport.RabbitMq)
             builder.Services.AddHostedService<PartitionBalancer>();

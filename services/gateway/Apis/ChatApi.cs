@@ -19,7 +19,8 @@ public static class ChatApi
     public const int DefaultLimit = 50;
     public const int MaxLimit = 200;
 
-    public sealed record HistoryData(ulong Total, IReadOnlyList<JsonElement> Items);
+    /// <param name="RetainedFromSeq">Where the conversation's kept history starts: older messages were deleted by retention.</param>
+    public sealed record HistoryData(ulong Total, IReadOnlyList<JsonElement> Items, ulong RetainedFromSeq);
     public sealed record ConversationItem(string ConversationId, int ChatType, string PeerId, JsonElement? LastMessage, ulong Unread);
     public sealed record ConversationsData(IReadOnlyList<ConversationItem> Items);
 
@@ -53,7 +54,7 @@ public static class ChatApi
                 : throw new ApiInputException("limit", $"limit must be an integer from 1 to {MaxLimit}")
             : DefaultLimit;
         return await ServiceCalls.AskAsync(messaging, new GetHistory(userId, conversationId, beforeSeq, limit),
-            (HistoryPage page) => new HistoryData(page.Total, page.Items.Select(ToJson).ToList()), ct);
+            (HistoryPage page) => new HistoryData(page.Total, page.Items.Select(ToJson).ToList(), page.RetainedFromSeq), ct);
     }
 
     public static async Task<IResult> Conversations(HttpRequest request, [FromServices] IRequestClient<ValidateAccessToken> auth,

@@ -8,7 +8,7 @@ using Microsoft.EntityFrameworkCore;
 
 namespace EasyIm.Messaging.Consumers;
 
-/// <summary>A page of history, newest first, for the conversation's participants only.</summary>
+/// <summary>A page of history, newest first, for the conversation's participants only, saying where retained history starts.</summary>
 public sealed class GetHistoryConsumer(MessagingDbContext db, RelationshipChecker relationships) : IConsumer<GetHistory>
 {
     public const int MaxLimit = 200;
@@ -43,13 +43,16 @@ public sealed class GetHistoryConsumer(MessagingDbContext db, RelationshipChecke
 
         var conversationId = id.ToString();
         var before = beforeSeq is { } b ? (long)Math.Min(b, (ulong)long.MaxValue) : long.MaxValue;
-        var total = await db.Conversations.AsNoTracking().Where(c => c.Id == conversationId).Select(c => c.LastSeq).FirstOrDefaultAsync(ct);
+        var head = await db.Conversations.AsNoTracking().Where(c => c.Id == conversationId)
+            .Select(c => new { c.LastSeq, c.PrunedThroughSeq }).FirstOrDefaultAsync(ct);
+        var (total, pruned) = (head?.LastSeq ?? 0, head?.PrunedThroughSeq ?? 0);
+        // Past retention's mark only: a row below it that a batch has not reached yet is as good as gone.
         var rows = await db.Messages.AsNoTracking()
-            .Where(m => m.ConversationId == conversationId && m.ConversationSeq < before)
+            .Where(m => m.ConversationId == conversationId && m.ConversationSeq < before && m.ConversationSeq > pruned)
             .OrderByDescending(m => m.ConversationSeq)
             .Take(limit)
             .ToListAsync(ct);
         var states = await DeliveryStates.LoadAsync(db, [conversationId], ct);
-        await context.RespondAsync(new HistoryPage((ulong)total, rows.Select(states.Stored).ToList()));
+        await context.RespondAsync(new HistoryPage((ulong)total, rows.Select(states.Stored).ToList(), (ulong)pruned + 1));
     }
 }

@@ -36,7 +36,8 @@ public sealed class ListConversationsConsumer(MessagingDbContext db, Conversatio
                 c.Kind,
                 c.Kind == 1 ? c.GroupId : (c.UserA == userId ? c.UserB : c.UserA),
                 lastMessages.TryGetValue(c.Id, out var last) ? ServerEvents.Stored(last) : null,
-                (ulong)Math.Max(0, c.LastSeq - read.GetValueOrDefault(c.Id))))
+                // Deleted messages are not unread: count from past retention's mark when the cursor is older.
+                (ulong)Math.Max(0, c.LastSeq - Math.Max(read.GetValueOrDefault(c.Id), c.PrunedThroughSeq))))
             .ToList();
         await context.RespondAsync(new ConversationList(items));
     }

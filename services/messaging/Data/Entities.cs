@@ -52,6 +52,12 @@ public sealed class Conversation
     public long GroupId { get; set; }
     public long LastMessageId { get; set; }
     public long LastSentAtMs { get; set; }
+    /// <summary>
+    /// The highest seq retention has deleted (0: none), raised in the transaction that deletes: history
+    /// and sync start after it and unread counts never reach below it. Seqs are never reused, so
+    /// <see cref="LastSeq"/> keeps counting.
+    /// </summary>
+    public long PrunedThroughSeq { get; set; }
 }
 
 /// <summary>How far a user has received (ARRIVED) and read (READ) a conversation. Neither ever moves backwards.</summary>

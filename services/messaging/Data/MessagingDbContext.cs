@@ -39,6 +39,8 @@ public abstract class MessagingDbContext(DbContextOptions options) : DbContext(o
             e.HasIndex(x => new { x.ConversationId, x.ConversationSeq }).IsUnique();
             // Idempotent send: a resent client_msg_id finds the original.
             e.HasIndex(x => new { x.SenderId, x.ClientMsgId }).IsUnique();
+            // Retention takes the oldest messages of one kind, in batches, without scanning the rest.
+            e.HasIndex(x => new { x.ChatType, x.SentAtMs });
         });
         model.Entity<Conversation>(e =>
         {
@@ -52,6 +54,7 @@ public abstract class MessagingDbContext(DbContextOptions options) : DbContext(o
             e.Property(x => x.GroupId).HasColumnName("group_id");
             e.Property(x => x.LastMessageId).HasColumnName("last_message_id");
             e.Property(x => x.LastSentAtMs).HasColumnName("last_sent_at");
+            e.Property(x => x.PrunedThroughSeq).HasColumnName("pruned_through_seq");
             e.HasIndex(x => x.UserA);
             e.HasIndex(x => x.UserB);
             e.HasIndex(x => x.GroupId);

@@ -100,6 +100,25 @@ internal static class MessagingSql
             returned: null,
             cancellationToken);
 
+    public sealed record Pruned(string ConversationId, long ThroughSeq);
+
+    /// <summary>
+    /// Raises conversations' pruned_through_seq (never lowers it), in id order like the send path, so that
+    /// retention and a send into the same conversation never wait for each other crosswise.
+    /// </summary>
+    public static Task RaisePrunedAsync(MessagingDbContext db, IEnumerable<Pruned> rows, CancellationToken cancellationToken) =>
+        RunAsync(db, rows.OrderBy(r => r.ConversationId, StringComparer.Ordinal).ToList(),
+            $"UPDATE {Table<Conversation>(db)} AS c SET pruned_through_seq = v.column2 FROM (VALUES ",
+            static (r, b) =>
+            {
+                b.Text(r.ConversationId);
+                b.Int(r.ThroughSeq);
+            },
+            columns: 2,
+            ") AS v WHERE c.id = v.column1 AND c.pruned_through_seq < v.column2",
+            returned: null,
+            cancellationToken);
+
     /// <summary>Sets a row's values, column by column, as the statement's next parameters.</summary>
     internal interface IRowBinder
     {

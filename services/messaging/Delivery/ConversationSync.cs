@@ -66,7 +66,7 @@ public sealed class ConversationSync(MessagingDbContext db, PushDispatcher dispa
         }
         // Ordered here, not by the database: a PostgreSQL collation need not be ordinal, and a resume
         // point must mean the same thing on every page.
-        var conversations = (await query.Select(c => new { c.Id, c.LastSeq }).ToListAsync(ct))
+        var conversations = (await query.Select(c => new { c.Id, c.LastSeq, c.PrunedThroughSeq }).ToListAsync(ct))
             .OrderBy(c => c.Id, StringComparer.Ordinal).ToList();
         var cursors = clientCursors?.Take(MaxClientCursors).ToDictionary(StringComparer.Ordinal);
         Dictionary<string, long>? arrived = null;
@@ -79,6 +79,8 @@ public sealed class ConversationSync(MessagingDbContext db, PushDispatcher dispa
 
         var pushes = new List<UserPush>();
         var bytes = 0L;
+        // Conversations whose cursor was older than their kept history, and where it starts: for the SYNC event.
+        var retainedFrom = resume?.RetainedFrom is { } carried ? new Dictionary<string, ulong>(carried, StringComparer.Ordinal) : null;
         DeliveryStates? states = null;
         foreach (var conversation in conversations)
         {
@@ -88,10 +90,16 @@ public sealed class ConversationSync(MessagingDbContext db, PushDispatcher dispa
             var after = order == 0 ? (long)Math.Min(resume!.AfterSeq, (ulong)long.MaxValue)
                 : cursors is not null && cursors.TryGetValue(conversation.Id, out var mine) ? (long)Math.Min(mine, (ulong)long.MaxValue)
                 : arrived!.GetValueOrDefault(conversation.Id);
+            if (after < conversation.PrunedThroughSeq)
+            {
+                // Retention deleted what follows the cursor: go on from the first message kept, and say so.
+                (retainedFrom ??= new(StringComparer.Ordinal))[conversation.Id] = (ulong)conversation.PrunedThroughSeq + 1;
+                after = conversation.PrunedThroughSeq;
+            }
             while (after < conversation.LastSeq)
             {
                 if (pushes.Count >= options.SyncPageSize || bytes >= options.SyncPageBytes)
-                    return new SyncPage(pushes, new SyncResume(conversation.Id, (ulong)after));
+                    return new SyncPage(pushes, new SyncResume(conversation.Id, (ulong)after, retainedFrom));
                 var rows = await db.Messages.AsNoTracking()
                     .Where(m => m.ConversationId == conversation.Id && m.ConversationSeq > after && m.ConversationSeq <= conversation.LastSeq)
                     .OrderBy(m => m.ConversationSeq)
@@ -113,7 +121,7 @@ public sealed class ConversationSync(MessagingDbContext db, PushDispatcher dispa
             }
         }
         var through = conversations.ToDictionary(c => c.Id, c => (ulong)c.LastSeq, StringComparer.Ordinal);
-        pushes.Add(new UserPush(userId, ServerEvents.SyncDone(userId), OnlyConnectionId: connectionId, Sync: true, SyncedThrough: through, GapFill: gapFill));
+        pushes.Add(new UserPush(userId, ServerEvents.SyncDone(userId, retainedFrom), OnlyConnectionId: connectionId, Sync: true, SyncedThrough: through, GapFill: gapFill));
         return new SyncPage(pushes, null);
     }
 

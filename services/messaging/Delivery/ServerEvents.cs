@@ -75,12 +75,24 @@ public static class ServerEvents
         }),
     };
 
-    /// <summary>Closes a sync: everything the connection was missing has been pushed before it.</summary>
-    public static WireMessage SyncDone(long userId) => new()
+    /// <summary>
+    /// Closes a sync: everything the connection was missing has been pushed before it. <paramref name="retainedFrom"/>
+    /// names the conversations whose cursor was older than their kept history, with the first seq kept.
+    /// </summary>
+    public static WireMessage SyncDone(long userId, IReadOnlyDictionary<string, ulong>? retainedFrom = null) => new()
     {
         ToUserId = userId,
         MsgType = EventMsgType,
-        Content = Content("SYNC", w => w.WriteBoolean("done", true)),
+        Content = Content("SYNC", w =>
+        {
+            w.WriteBoolean("done", true);
+            if (retainedFrom is not { Count: > 0 })
+                return;
+            w.WriteStartObject("retained_from_seq");
+            foreach (var (conversationId, seq) in retainedFrom.OrderBy(r => r.Key, StringComparer.Ordinal))
+                w.WriteNumber(conversationId, seq);
+            w.WriteEndObject();
+        }),
     };
 
     /// <summary>The server event form: <c>{"code":200,"msg":"SUCCESS","data":{"key":..,..}}</c>.</summary>

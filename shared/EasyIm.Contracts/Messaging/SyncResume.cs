@@ -1,8 +1,12 @@
+using System.Text.Json.Serialization;
+
 namespace EasyIm.Contracts.Messaging;
 
 /// <summary>
 /// Where the next page of a sync starts: conversations are read in ordinal order of their ids; those
 /// before <paramref name="ConversationId"/> are done, that one goes on after <paramref name="AfterSeq"/>,
-/// the ones after it start at the request's cursors.
+/// the ones after it start at the request's cursors. <paramref name="RetainedFrom"/> carries, to the closing
+/// SYNC event, the conversations whose cursor was older than their retained history (and where it starts).
 /// </summary>
-public sealed record SyncResume(string ConversationId, ulong AfterSeq);
+public sealed record SyncResume(string ConversationId, ulong AfterSeq,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] IReadOnlyDictionary<string, ulong>? RetainedFrom = null);

@@ -131,6 +131,13 @@ public abstract class EasyImShape : IAsyncLifetime
         return conversation.LastSeq;
     }
 
+    /// <summary>Runs <paramref name="work"/> on messaging's store (a test's way to plant rows, e.g. a backlog for retention).</summary>
+    public async Task<T> OnMessagingStoreAsync<T>(Func<MessagingDbContext, Task<T>> work)
+    {
+        await using var scope = MessagingServices.CreateAsyncScope();
+        return await work(scope.ServiceProvider.GetRequiredService<MessagingDbContext>());
+    }
+
     private IServiceProvider MessagingServices => _hosts.Select(h => h.Services)
         .FirstOrDefault(s => s.GetRequiredService<IServiceProviderIsService>().IsService(typeof(MessagingDbContext)))
         ?? throw new InvalidOperationException($"no process of the {Name} shape runs messaging");

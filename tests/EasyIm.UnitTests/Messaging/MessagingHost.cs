@@ -40,6 +40,8 @@ internal sealed class MessagingHost : IAsyncDisposable
     }
 
     public ITestHarness Harness { get; }
+    /// <summary>The temporary directory of this host's SQLite files (a name no other test's connections carry).</summary>
+    public string DataDirectory => _directory;
     public PushLog Pushes { get; }
     public FakeTimeProvider RouterTime { get; }
     public IServiceProvider Services => _host.Services;

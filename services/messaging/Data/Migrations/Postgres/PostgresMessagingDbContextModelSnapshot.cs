@@ -67,6 +67,10 @@ namespace EasyIm.Messaging.Data.Migrations.Postgres
                         .HasColumnType("bigint")
                         .HasColumnName("last_seq");
 
+                    b.Property<long>("PrunedThroughSeq")
+                        .HasColumnType("bigint")
+                        .HasColumnName("pruned_through_seq");
+
                     b.Property<long>("UserA")
                         .HasColumnType("bigint")
                         .HasColumnName("user_a");
@@ -243,6 +247,8 @@ namespace EasyIm.Messaging.Data.Migrations.Postgres
                         .HasColumnName("to_id");
 
                     b.HasKey("Id");
+
+                    b.HasIndex("ChatType", "SentAtMs");
 
                     b.HasIndex("ConversationId", "ConversationSeq")
                         .IsUnique();

@@ -61,6 +61,10 @@ namespace EasyIm.Messaging.Data.Migrations.Sqlite
                         .HasColumnType("INTEGER")
                         .HasColumnName("last_seq");
 
+                    b.Property<long>("PrunedThroughSeq")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("pruned_through_seq");
+
                     b.Property<long>("UserA")
                         .HasColumnType("INTEGER")
                         .HasColumnName("user_a");
@@ -237,6 +241,8 @@ namespace EasyIm.Messaging.Data.Migrations.Sqlite
                         .HasColumnName("to_id");
 
                     b.HasKey("Id");
+
+                    b.HasIndex("ChatType", "SentAtMs");
 
                     b.HasIndex("ConversationId", "ConversationSeq")
                         .IsUnique();
