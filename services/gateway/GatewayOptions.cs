@@ -17,6 +17,11 @@ public sealed class GatewayOptions
     public int HandshakeTimeout { get; set; } = 10;
     public int MaxFrameBytes { get; set; } = 64 * 1024;
     /// <summary>
+    /// Longest chat content, in characters, that the gateway passes on; longer is answered FAIL here, without crossing
+    /// the bus. Messaging applies its own <c>Messaging:MaxContentLength</c> (the same default); the smaller of the two holds.
+    /// </summary>
+    public int MaxContentLength { get; set; } = 16 * 1024;
+    /// <summary>
     /// Frames waiting to be written to one connection. A client that stops reading fills it and is
     /// dropped, so it never holds up the others. Syncs are written in pages well below this.
     /// </summary>
@@ -81,6 +86,8 @@ public sealed class GatewayOptions
         public Budget KeepAlive { get; set; } = new() { PerSecond = 10, Burst = 500 };
         /// <summary>ARRIVED and READ.</summary>
         public Budget Receipts { get; set; } = new() { PerSecond = 100, Burst = 1000 };
+        /// <summary>ARRIVED and READ of all the user's connections together: reconnecting does not buy a fresh burst.</summary>
+        public Budget ReceiptsPerUser { get; set; } = new() { PerSecond = 200, Burst = 2000 };
         public Budget Sync { get; set; } = new() { PerSecond = 0.5, Burst = 5 };
         public Budget SyncPerUser { get; set; } = new() { PerSecond = 1, Burst = 10 };
         /// <summary>FRIEND_INVITE and FRIEND_AGREE over the connection.</summary>
@@ -165,6 +172,7 @@ public sealed class GatewayOptions
         Require(DropAfter > 0, nameof(DropAfter), "a positive number of seconds", DropAfter);
         Require(HandshakeTimeout > 0, nameof(HandshakeTimeout), "a positive number of seconds", HandshakeTimeout);
         Require(MaxFrameBytes is >= 1024 and <= 16 * 1024 * 1024, nameof(MaxFrameBytes), "from 1024 to 16777216 bytes", MaxFrameBytes);
+        Require(MaxContentLength is >= 1 and <= 16 * 1024 * 1024, nameof(MaxContentLength), "from 1 to 16777216 characters", MaxContentLength);
         Require(SendQueueCapacity is >= 16 and <= 1_000_000, nameof(SendQueueCapacity), "from 16 to 1000000 frames", SendQueueCapacity);
         Require(SendQueueBytes >= 64 * 1024, nameof(SendQueueBytes), "at least 65536 bytes", SendQueueBytes);
         Require(MaxConnectionsPerUser is >= 1 and <= 100_000, nameof(MaxConnectionsPerUser), "from 1 to 100000", MaxConnectionsPerUser);
@@ -173,6 +181,7 @@ public sealed class GatewayOptions
         Require(RateLimit.Burst >= RateLimit.PerSecond, "RateLimit:Burst", $"at least RateLimit:PerSecond ({RateLimit.PerSecond})", RateLimit.Burst);
         RequireBudget(Budgets.KeepAlive, nameof(BudgetOptions.KeepAlive));
         RequireBudget(Budgets.Receipts, nameof(BudgetOptions.Receipts));
+        RequireBudget(Budgets.ReceiptsPerUser, nameof(BudgetOptions.ReceiptsPerUser));
         RequireBudget(Budgets.Sync, nameof(BudgetOptions.Sync));
         RequireBudget(Budgets.SyncPerUser, nameof(BudgetOptions.SyncPerUser));
         RequireBudget(Budgets.FriendEvents, nameof(BudgetOptions.FriendEvents));

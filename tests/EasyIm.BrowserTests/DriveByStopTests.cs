@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using EasyIm.IntegrationTests.Server;
 using Microsoft.Playwright;
 
 namespace EasyIm.BrowserTests;
@@ -113,10 +114,5 @@ public sealed class DriveByStopTests(ChromiumFixture chromium) : IAsyncDisposabl
         }
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    private static int FreePort() => TestPorts.Free();
 }

@@ -80,6 +80,7 @@ public sealed record FrameBudget(FrameKind Kind, double PerSecond, int Burst, bo
     public static FrameBudget? ForUser(GatewayOptions options, FrameKind kind) => kind switch
     {
         FrameKind.Chat => From(options.Budgets.ChatPerUser, kind, true),
+        FrameKind.Receipt => From(options.Budgets.ReceiptsPerUser, kind, true),
         FrameKind.Sync => From(options.Budgets.SyncPerUser, kind, true),
         FrameKind.FriendEvent => From(options.Budgets.FriendEventsPerUser, kind, true),
         FrameKind.Handshake => From(options.Budgets.HandshakesPerUser, kind, true),

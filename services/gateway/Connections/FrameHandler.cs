@@ -219,9 +219,15 @@ public sealed class FrameHandler(
         if (msg.ClientMsgId.Length > MaxClientMsgIdLength)
             throw new FrameException($"client_msg_id must be at most {MaxClientMsgIdLength} characters");
         // It names this message's successor's predecessor (the submission chain) and is stored: it must be storable text.
-        // The content is checked by messaging, which answers FAIL and keeps the connection.
         if (TextRules.Problem(msg.ClientMsgId) is { } idProblem)
             throw new FrameException("client_msg_id " + idProblem);
+        // Content that can never be stored is answered here, as messaging would (FAIL, the connection stays), without
+        // crossing the bus twice; it is not this connection's last message, so its successor does not wait for it.
+        if (ContentProblem(msg.Content) is { } contentProblem)
+        {
+            connection.Send(ServerFrames.Fail(connection.UserId, msg, contentProblem));
+            return;
+        }
         var message = new WireMessage
         {
             Seq = msg.Seq,
@@ -431,6 +437,13 @@ public sealed class FrameHandler(
             connection.Id, connection.UserId, budgets.RefusalsBeforeClose, budgets.RefusalWindow, why);
         connection.Close(429, $"{budgets.RefusalsBeforeClose} frames over budget within {budgets.RefusalWindow} seconds; the last: {why}");
     }
+
+    /// <summary>Messaging's own words for content it would refuse whatever the sender's relationships.</summary>
+    private string? ContentProblem(string content) =>
+        content.Length == 0 ? "content must not be empty"
+        : content.Length > options.MaxContentLength ? $"content must be at most {options.MaxContentLength} characters"
+        : TextRules.Problem(content) is { } problem ? "content " + problem
+        : null;
 
     private static IReadOnlyDictionary<string, ulong>? ReadCursors(JsonDocument content)
     {

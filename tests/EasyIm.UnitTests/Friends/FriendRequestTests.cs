@@ -38,7 +38,7 @@ public sealed class FriendRequestTests : IAsyncLifetime
         Assert.Equal(4, push.Message.MsgType);
         Assert.Equal((alice, bob), (push.Message.FromUserId, push.Message.ToUserId));
         Assert.Equal(
-            $$$"""{"code":200,"msg":"SUCCESS","data":{"key":"FRIEND_INVITE","id":"{{{sent.Ok.RequestId}}}","msg":"hi \u0022bob\u0022, it\u0027s me, 小红 \u003C3"}}""",
+            $$$"""{"code":200,"msg":"SUCCESS","data":{"key":"FRIEND_INVITE","id":"{{{sent.Ok.RequestId}}}","msg":"hi \u0022bob\u0022, it\u0027s me, 小红 \u003C3","position":1}}""",
             push.Message.Content);
         var pending = await _h.OkAsync<ListFriendRequests, FriendRequestList>(new ListFriendRequests(bob));
         var item = Assert.Single(pending.Items);
@@ -122,7 +122,7 @@ public sealed class FriendRequestTests : IAsyncLifetime
         var agree = _h.Published<PushToUsers>().SelectMany(p => p.Pushes).Single(p => p.Message.Content.Contains("FRIEND_AGREE"));
         Assert.Equal(alice, agree.UserId);
         Assert.Equal((4, bob, alice), (agree.Message.MsgType, agree.Message.FromUserId, agree.Message.ToUserId));
-        Assert.Equal($$$"""{"code":200,"msg":"SUCCESS","data":{"key":"FRIEND_AGREE","id":"{{{request}}}"}}""", agree.Message.Content);
+        Assert.Equal($$$"""{"code":200,"msg":"SUCCESS","data":{"key":"FRIEND_AGREE","id":"{{{request}}}","position":1}}""", agree.Message.Content);
         Assert.Empty((await _h.OkAsync<ListFriendRequests, FriendRequestList>(new ListFriendRequests(bob))).Items);
         // Friends now: another invitation is a conflict.
         Assert.Equal(409, (await InviteAsync(bob, alice)).Rejected?.Code);
@@ -305,8 +305,9 @@ public sealed class FriendRequestTests : IAsyncLifetime
         var pushes = _h.Published<PushToUsers>().SelectMany(p => p.Pushes).Where(p => p.Message.Content.Contains("FRIEND_REMOVE")).ToList();
         Assert.Equal([alice, bob], pushes.Select(p => p.UserId).Order());
         Assert.All(pushes, p => Assert.Equal((4, bob), (p.Message.MsgType, p.Message.FromUserId)));
-        Assert.Equal($$$"""{"code":200,"msg":"SUCCESS","data":{"key":"FRIEND_REMOVE","user_id":"{{{bob}}}"}}""", pushes.Single(p => p.UserId == alice).Message.Content);
-        Assert.Equal($$$"""{"code":200,"msg":"SUCCESS","data":{"key":"FRIEND_REMOVE","user_id":"{{{alice}}}"}}""", pushes.Single(p => p.UserId == bob).Message.Content);
+        // Each is the second event of its user's update stream (after the invitation or the agreement).
+        Assert.Equal($$$"""{"code":200,"msg":"SUCCESS","data":{"key":"FRIEND_REMOVE","user_id":"{{{bob}}}","position":2}}""", pushes.Single(p => p.UserId == alice).Message.Content);
+        Assert.Equal($$$"""{"code":200,"msg":"SUCCESS","data":{"key":"FRIEND_REMOVE","user_id":"{{{alice}}}","position":2}}""", pushes.Single(p => p.UserId == bob).Message.Content);
         await _h.AssertNoFaultsAsync();
     }
 

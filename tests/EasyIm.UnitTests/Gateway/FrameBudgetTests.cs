@@ -134,7 +134,29 @@ public sealed class FrameBudgetTests
         Assert.Equal("SYNC requests are over budget (3 at once, then one every 100 seconds, for this user across all its connections)", over!.Describe());
         Assert.Null(users.TryTake(8, FrameKind.Sync));
         // Kinds budgeted per connection only are not counted per user.
-        Assert.All(Enumerable.Range(0, 100), _ => Assert.Null(users.TryTake(7, FrameKind.Receipt)));
+        Assert.All(Enumerable.Range(0, 100), _ => Assert.Null(users.TryTake(7, FrameKind.KeepAlive)));
+    }
+
+    [Fact]
+    public void Receipts_are_budgeted_per_user_too_so_reconnecting_buys_no_fresh_burst()
+    {
+        var options = Options(b =>
+        {
+            b.Receipts = new GatewayOptions.Budget { PerSecond = 0.01, Burst = 4 };
+            b.ReceiptsPerUser = new GatewayOptions.Budget { PerSecond = 0.01, Burst = 6 };
+        });
+        using var users = new UserBudgets(options);
+        var taken = 0;
+        // Three connections one after the other (a reconnect loop), each spending its own burst of 4.
+        for (var connection = 0; connection < 3; connection++)
+        {
+            var budgets = new ConnectionBudgets(options, TimeProvider.System);
+            taken += Enumerable.Range(0, 4).Count(_ => (budgets.TryTake(FrameKind.Receipt) ?? users.TryTake(7, FrameKind.Receipt)) is null);
+        }
+
+        Assert.Equal(6, taken);
+        Assert.Null(users.TryTake(8, FrameKind.Receipt));
+        Assert.StartsWith("receipts (ARRIVED, READ) are over budget (6 at once", users.TryTake(7, FrameKind.Receipt)!.Describe());
     }
 
     [Fact]
