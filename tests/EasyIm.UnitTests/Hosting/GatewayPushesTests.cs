@@ -30,7 +30,7 @@ public sealed class GatewayPushesTests
         await using var provider = new ServiceCollection().AddMassTransitTestHarness().BuildServiceProvider(true);
         var harness = provider.GetRequiredService<ITestHarness>();
         await harness.Start();
-        var pushes = new GatewayPushes(presence, harness.Bus, NullLogger<GatewayPushes>.Instance);
+        var pushes = new GatewayPushes(presence, options, harness.Bus, time, NullLogger<GatewayPushes>.Instance);
 
         await pushes.DeliverAsync(new PushToUsers([Event(U), Event(V, W)]), harness.Bus, CancellationToken.None);
 
@@ -47,5 +47,33 @@ public sealed class GatewayPushesTests
         await pushes.DeliverAsync(new PushToUsers([Event(W), Event(Away)]), harness.Bus, CancellationToken.None);
         Assert.Single(harness.Published.Select<PushToUsers>());
         Assert.Single(harness.Sent.Select<PushToUsers>(), m => m.Context.DestinationAddress!.AbsolutePath.Trim('/') == "gateway-g3");
+    }
+
+    [Fact]
+    public async Task A_push_dropped_for_a_user_who_looked_offline_goes_to_the_gateway_they_appear_on_within_the_lease()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var options = new PresenceOptions();
+        var presence = new PresenceTable(options, time, NullLogger<PresenceTable>.Instance);
+        presence.Apply(new GatewayPresenceReported("g1", 1, 0, time.GetUtcNow(), options.HeartbeatSeconds, Full: true));
+        time.Advance(TimeSpan.FromSeconds(options.HeartbeatSeconds + 2));
+        await using var provider = new ServiceCollection().AddMassTransitTestHarness().BuildServiceProvider(true);
+        var harness = provider.GetRequiredService<ITestHarness>();
+        await harness.Start();
+        var pushes = new GatewayPushes(presence, options, harness.Bus, time, NullLogger<GatewayPushes>.Instance);
+
+        // U's connect is on its way: the event looks offline, and is kept.
+        await pushes.DeliverAsync(new PushToUsers([Event(U), Event(V)]), harness.Bus, CancellationToken.None);
+        var late = new List<UserPush>();
+        presence.Connected(new UserConnected(U, "g1", "g1:u", null, time.GetUtcNow()), (user, _, _) => late.AddRange(pushes.TakeDropped(user)));
+        // V appears only after the lease: what was kept for V is gone.
+        time.Advance(TimeSpan.FromSeconds(options.HeartbeatSeconds * options.MissedHeartbeats + 1));
+        var tooLate = new List<UserPush>();
+        presence.Connected(new UserConnected(V, "g1", "g1:v", null, time.GetUtcNow()), (user, _, _) => tooLate.AddRange(pushes.TakeDropped(user)));
+
+        Assert.Empty(harness.Published.Select<PushToUsers>());
+        Assert.Equal([U], late.Select(p => p.UserId));
+        Assert.Empty(tooLate);
+        Assert.Empty(pushes.TakeDropped(U));
     }
 }
