@@ -371,8 +371,8 @@ public sealed class PresenceTable(PresenceOptions options, TimeProvider time, IL
             var gateway = _gateways[id];
             _gateways.Remove(id);
             _expired.Add(id);
-            logger.LogWarning("Gateway {GatewayId} sent nothing for {Lease} s of the gateways' time; its {Users} users count as offline until it is heard again",
-                id, gateway.Lease.TotalSeconds, gateway.Users.Count);
+            logger.LogWarning("Gateway {GatewayId} missed {Beats} beats ({Lease} s of the gateways' time); its {Users} users count as offline until it is heard again",
+                id, options.MissedHeartbeats, gateway.Lease.TotalSeconds, gateway.Users.Count);
         }
     }
 
