@@ -41,6 +41,9 @@ public static class LoadCli
         AddAbuse(abuse, args);
         root.Subcommands.Add(abuse);
 
+        var store = new Command("store", "The reads a client makes (history, conversation list, SYNC, connect-time catch-up) on a small store and on a large one filled straight into its tables, same run");
+        AddStore(store, args);
+        root.Subcommands.Add(store);
         var soak = new Command("soak", "Chat pairs at a fixed rate for a long time, a row a minute of the log and database sizes, the servers' memory and CPU, and that minute's latency");
         AddSoak(soak, args);
         root.Subcommands.Add(soak);
@@ -144,6 +147,24 @@ public static class LoadCli
                 TimeSpan.FromSeconds(parsed.GetValue(drain)), parsed.GetValue(receipts), TimeSpan.FromMilliseconds(parsed.GetValue(receiptInterval)),
                 parsed.GetValue(maxInFlight));
             return SoakScenario.RunAsync(common.Read(parsed, full), parsed.GetValue(pairs), flow, TimeSpan.FromSeconds(parsed.GetValue(interval)), ct);
+        }));
+    }
+
+    private static void AddStore(Command command, string[] args)
+    {
+        var small = new Option<long>("--small") { Description = "Messages in the small store (from 1,000,000 every conversation has the few messages each read asks for)", DefaultValueFactory = _ => 1_000_000 };
+        var large = new Option<long>("--messages") { Description = "Messages in the large store", DefaultValueFactory = _ => 10_000_000 };
+        var repeat = Whole("--repeat", "Times each HTTP read is timed (each SYNC and catch-up a tenth as often, at least 5)", 200, 10, 100_000);
+        foreach (var option in new Option[] { small, large, repeat })
+            command.Options.Add(option);
+        var common = new CommonSymbols(command, args, baseline: false);
+        command.SetAction((parsed, ct) => Guarded(() =>
+        {
+            var (s, l) = (parsed.GetValue(small), parsed.GetValue(large));
+            if (s < 10_000 || l < s)
+                throw new ArgumentException("--small must be at least 10,000 and --messages at least --small");
+            var full = $"store --small {s} --messages {l} --repeat {parsed.GetValue(repeat)}";
+            return StoreScenario.RunAsync(common.Read(parsed, full), s, l, parsed.GetValue(repeat), ct);
         }));
     }
 

@@ -29,7 +29,12 @@ public sealed class GetUserUpdatesConsumer(FriendsDbContext db) : IConsumer<GetU
         // The first entry of the user's key range: one index look-up.
         var oldest = await db.UserUpdates.AsNoTracking().Where(u => u.UserId == userId).MinAsync(u => (long?)u.Position, ct) ?? 0;
         await context.RespondAsync(new UserUpdatesPage(
-            rows.Select(u => new WireMessage { MsgType = ServerEvents.EventMsgType, FromUserId = u.FromUserId, ToUserId = userId, Content = u.Content }).ToList(),
+            rows.Select(u => Stored(u, userId)).ToList(),
             last, oldest));
     }
+
+    /// <summary>A stored event as its push was. Rows written before events were typed hold the client's content itself, and are sent as they are.</summary>
+    private static WireMessage Stored(UserUpdate u, long userId) => ClientEventJson.TryDeserialize(u.Content) is { } e
+        ? new WireMessage { MsgType = EventKeys.EventMsgType, FromUserId = u.FromUserId, ToUserId = userId, Event = e }
+        : new WireMessage { MsgType = EventKeys.EventMsgType, FromUserId = u.FromUserId, ToUserId = userId, Content = u.Content };
 }

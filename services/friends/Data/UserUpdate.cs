@@ -11,7 +11,10 @@ public sealed class UserUpdate
     /// <summary>1, 2, 3, ... per user, without gaps: a client that sees position n+2 after n knows it missed one.</summary>
     public long Position { get; set; }
     public long FromUserId { get; set; }
-    /// <summary>The event's content as the client reads it, its position included.</summary>
+    /// <summary>
+    /// The event, typed (<see cref="EasyIm.Contracts.Gateway.ClientEventJson"/>), its position included; rows of the
+    /// first release of the stream hold the client's content instead, and are sent as they are.
+    /// </summary>
     public required string Content { get; set; }
     public long CreatedAtMs { get; set; }
 }

@@ -8,7 +8,7 @@ namespace EasyIm.Friends.Events;
 /// <summary>
 /// The users' update streams: each event a change causes is appended to its recipient's stream at the next
 /// position, in the change's transaction (the DbContext's next SaveChanges), and its push, carrying that
-/// position in <c>data.position</c>, goes into the outbox. A lost push is then never a lost event: the client
+/// position (the gateway writes it as <c>data.position</c>), goes into the outbox. A lost push is then never a lost event: the client
 /// sees the gap in positions, or asks on reconnect, and fetches what it missed (<c>GET /api/user/updates</c>).
 /// </summary>
 public sealed class UpdateStream(FriendsDbContext db, Outbox<FriendsDbContext> outbox, TimeProvider time)
@@ -31,9 +31,12 @@ public sealed class UpdateStream(FriendsDbContext db, Outbox<FriendsDbContext> o
                 heads[userId] = head;
             }
             head.Last++;
-            var content = ServerEvents.WithPosition(update.Content, head.Last);
-            db.UserUpdates.Add(new UserUpdate { UserId = userId, Position = head.Last, FromUserId = update.FromUserId, Content = content, CreatedAtMs = now });
-            pushes.Add(new UserPush(userId, new WireMessage { MsgType = update.MsgType, FromUserId = update.FromUserId, ToUserId = userId, Content = content }));
+            var positioned = (update.Event ?? throw new ArgumentException("an update-stream event must be typed", nameof(events))) with { Position = head.Last };
+            db.UserUpdates.Add(new UserUpdate
+            {
+                UserId = userId, Position = head.Last, FromUserId = update.FromUserId, Content = ClientEventJson.Serialize(positioned), CreatedAtMs = now,
+            });
+            pushes.Add(new UserPush(userId, new WireMessage { MsgType = update.MsgType, FromUserId = update.FromUserId, ToUserId = userId, Event = positioned }));
         }
         outbox.Add(new PushToUsers(pushes));
     }

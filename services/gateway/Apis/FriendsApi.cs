@@ -4,6 +4,7 @@ using EasyIm.Contracts.Auth;
 using EasyIm.Contracts.Friends;
 using EasyIm.Gateway.Connections;
 using EasyIm.Gateway.Http;
+using EasyIm.Gateway.Wire;
 using MassTransit;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -64,7 +65,7 @@ public static class FriendsApi
         var limit = (int)Whole(input, "limit", 1, GetUserUpdates.MaxLimit, DefaultUpdatesLimit);
         return await ServiceCalls.AskAsync(friends, new GetUserUpdates(me, after, limit), (UserUpdatesPage page) =>
         {
-            var updates = page.Updates.Select(u => JsonDocument.Parse(u.Content).RootElement.Clone()).ToList();
+            var updates = page.Updates.Select(u => JsonDocument.Parse(u.Event is { } e ? EventContent.Render(e) : u.Content).RootElement.Clone()).ToList();
             var through = updates.Count > 0 ? updates[^1].GetProperty("data").GetProperty("position").GetInt64() : after;
             return new UpdatesData(updates, page.Last, page.Oldest, page.Last > through);
         }, ct);

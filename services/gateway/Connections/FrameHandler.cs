@@ -74,7 +74,7 @@ public sealed class FrameHandler(
         string? deviceId;
         using (var content = EventContent.Parse(msg.Content))
         {
-            if (content.Key() != EventContent.KeepAlive)
+            if (content.Key() != EventKeys.KeepAlive)
             {
                 connection.Close(401, expected);
                 return;
@@ -269,26 +269,26 @@ public sealed class FrameHandler(
         using var content = EventContent.Parse(msg.Content);
         switch (content.Key())
         {
-            case EventContent.KeepAlive:
+            case EventKeys.KeepAlive:
                 if (msg.AccessToken.Length > 0)
                     await RenewAsync(connection, session, msg.AccessToken);
                 else if (Admit(connection, FrameKind.KeepAlive))
                     connection.Send(ServerFrames.HeartbeatReply(session.UserId));
                 return;
-            case EventContent.FriendInvite:
+            case EventKeys.FriendInvite:
             {
                 var invitee = RequireId(msg.ToUserId, "to_user_id");
                 var note = content.OptionalString("msg", MaxInviteMessageLength);
                 if (!Admit(connection, FrameKind.FriendEvent))
                     return;
-                StartRequest(connection, session, EventContent.FriendInvite, async ct =>
+                StartRequest(connection, session, EventKeys.FriendInvite, async ct =>
                 {
                     var response = await _invite.GetResponse<FriendRequestSent, RequestRejected>(new SendFriendRequest(session.UserId, invitee, note), ct);
                     return response.Is(out Response<FriendRequestSent>? sent) ? sent.Message.RequestId : Rejected(response);
                 });
                 return;
             }
-            case EventContent.FriendAgree:
+            case EventKeys.FriendAgree:
             {
                 var requestId = content.OptionalId("id");
                 long? inviter = msg.ToUserId.Length > 0 ? RequireId(msg.ToUserId, "to_user_id") : null;
@@ -296,20 +296,20 @@ public sealed class FrameHandler(
                     throw new FrameException("FRIEND_AGREE needs to_user_id (the inviter) or \"id\" (the request id)");
                 if (!Admit(connection, FrameKind.FriendEvent))
                     return;
-                StartRequest(connection, session, EventContent.FriendAgree, async ct =>
+                StartRequest(connection, session, EventKeys.FriendAgree, async ct =>
                 {
                     var response = await _agree.GetResponse<FriendRequestAccepted, RequestRejected>(new AcceptFriendRequest(session.UserId, requestId, inviter), ct);
                     return response.Is(out Response<FriendRequestAccepted>? accepted) ? accepted.Message.RequestId : Rejected(response);
                 });
                 return;
             }
-            case EventContent.Arrived or EventContent.Read:
+            case EventKeys.Arrived or EventKeys.Read:
             {
                 var conversation = content.OptionalString("conversation_id", MaxConversationIdLength);
                 var seq = content.OptionalUInt64("seq");
                 if (string.IsNullOrEmpty(conversation) || seq is null)
                     throw new FrameException($"{content.Key()} needs \"conversation_id\" and \"seq\"");
-                var status = content.Key() == EventContent.Arrived ? (int)Msg.Types.MsgStatus.Arrived : (int)Msg.Types.MsgStatus.Read;
+                var status = content.Key() == EventKeys.Arrived ? (int)Msg.Types.MsgStatus.Arrived : (int)Msg.Types.MsgStatus.Read;
                 if (!Admit(connection, FrameKind.Receipt))
                     return;
                 // Never waits: a receipt is coalesced with the same cursor's waiting one, or refused when this
@@ -319,7 +319,7 @@ public sealed class FrameHandler(
                         "for different conversations, wait to be recorded); the frame was dropped");
                 return;
             }
-            case EventContent.Sync:
+            case EventKeys.Sync:
             {
                 var cursors = ReadCursors(content);
                 var updatesAfter = content.RootElement.TryGetProperty("updates_after", out var after) && after.ValueKind != JsonValueKind.Null
@@ -331,7 +331,7 @@ public sealed class FrameHandler(
                     Syncs.Request(connection, cursors, updatesAfter);
                 return;
             }
-            case EventContent.Typing:
+            case EventKeys.Typing:
             {
                 if (!Admit(connection, FrameKind.Chat))
                     return;

@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using EasyIm.Contracts;
+using EasyIm.Contracts.Gateway;
 
 namespace EasyIm.Gateway.Wire;
 
@@ -12,14 +13,6 @@ namespace EasyIm.Gateway.Wire;
 /// </summary>
 public static class EventContent
 {
-    public const string KeepAlive = "KEEP_ALIVE";
-    public const string FriendInvite = "FRIEND_INVITE";
-    public const string FriendAgree = "FRIEND_AGREE";
-    public const string Arrived = "ARRIVED";
-    public const string Read = "READ";
-    public const string Sync = "SYNC";
-    public const string Typing = "TYPING";
-
     // Relaxed: messages stay readable (non-ASCII text is not \u-escaped); the result is a string field, never HTML.
     private static readonly JsonWriterOptions WriterOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
     private static readonly JsonDocumentOptions ReadOptions = new() { MaxDepth = 16 };
@@ -34,6 +27,77 @@ public static class EventContent
         data?.Invoke(w);
         w.WriteEndObject();
     });
+
+    /// <summary>
+    /// A service's event as the client gets it: each kind's fields under <c>data</c>, ids as decimal strings (as
+    /// easyim wrote them), seqs and counts as numbers, and <c>position</c> last when the event is in the update stream.
+    /// </summary>
+    public static string Render(ClientEvent e) => e switch
+    {
+        FriendInviteEvent invite => Success(EventKeys.FriendInvite, w =>
+        {
+            w.WriteString("id", Id(invite.RequestId));
+            w.WriteString("msg", invite.Message);
+            Position(w, e);
+        }),
+        FriendAgreeEvent agree => Success(EventKeys.FriendAgree, w =>
+        {
+            w.WriteString("id", Id(agree.RequestId));
+            Position(w, e);
+        }),
+        FriendRemoveEvent remove => Success(EventKeys.FriendRemove, w =>
+        {
+            w.WriteString("user_id", Id(remove.FormerFriendId));
+            Position(w, e);
+        }),
+        GroupJoinEvent join => Success(EventKeys.GroupJoin, w =>
+        {
+            w.WriteString("group_id", Id(join.GroupId));
+            w.WriteStartArray("user_ids");
+            foreach (var user in join.UserIds)
+                w.WriteStringValue(Id(user));
+            w.WriteEndArray();
+            w.WriteNumber("member_count", join.MemberCount);
+            Position(w, e);
+        }),
+        GroupLeaveEvent leave => Success(EventKeys.GroupLeave, w =>
+        {
+            w.WriteString("group_id", Id(leave.GroupId));
+            w.WriteString("user_id", Id(leave.UserId));
+            w.WriteNumber("member_count", leave.MemberCount);
+            Position(w, e);
+        }),
+        ReceiptEvent receipt => Success(receipt.Read ? EventKeys.Read : EventKeys.Arrived, w =>
+        {
+            w.WriteString("conversation_id", receipt.ConversationId);
+            w.WriteNumber("seq", receipt.Seq);
+            w.WriteString("user_id", Id(receipt.UserId));
+        }),
+        TypingEvent typing => Success(EventKeys.Typing, w =>
+        {
+            w.WriteString("conversation_id", typing.ConversationId);
+            w.WriteString("user_id", Id(typing.UserId));
+        }),
+        SyncDoneEvent done => Success(EventKeys.Sync, w =>
+        {
+            w.WriteBoolean("done", true);
+            if (done.RetainedFromSeq is not { Count: > 0 } retained)
+                return;
+            w.WriteStartObject("retained_from_seq");
+            foreach (var (conversationId, seq) in retained.OrderBy(r => r.Key, StringComparer.Ordinal))
+                w.WriteNumber(conversationId, seq);
+            w.WriteEndObject();
+        }),
+        _ => throw new ArgumentException($"no client form for the event {e.GetType().Name}", nameof(e)),
+    };
+
+    private static string Id(long id) => id.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    private static void Position(Utf8JsonWriter w, ClientEvent e)
+    {
+        if (e.Position > 0)
+            w.WriteNumber("position", e.Position);
+    }
 
     /// <summary><c>{"code":code,"msg":message}</c>.</summary>
     public static string Notify(int code, string message) => Write(w =>

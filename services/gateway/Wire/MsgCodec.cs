@@ -75,7 +75,7 @@ public static class MsgCodec
         ChatType = (Msg.Types.ChatType)m.ChatType,
         MsgType = (Msg.Types.MsgType)m.MsgType,
         Status = (Msg.Types.MsgStatus)m.Status,
-        Content = m.Content ?? "",
+        Content = m.Event is { } e ? EventContent.Render(e) : m.Content ?? "",
         ClientMsgId = m.ClientMsgId ?? "",
         ConversationId = m.ConversationId ?? "",
         ConversationSeq = m.ConversationSeq,

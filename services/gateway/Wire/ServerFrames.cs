@@ -1,3 +1,4 @@
+using EasyIm.Contracts.Gateway;
 using EasyIm.Contracts.Wire;
 
 namespace EasyIm.Gateway.Wire;
@@ -6,7 +7,7 @@ namespace EasyIm.Gateway.Wire;
 public static class ServerFrames
 {
     /// <summary>The heartbeat reply: <c>msg_type=4</c>, <c>to_user_id</c>=the user, easyim's KEEP_ALIVE success.</summary>
-    public static Msg HeartbeatReply(long userId) => Event(userId, EventContent.Success(EventContent.KeepAlive));
+    public static Msg HeartbeatReply(long userId) => Event(userId, EventContent.Success(EventKeys.KeepAlive));
 
     public static Msg Event(long userId, string content) => new()
     {

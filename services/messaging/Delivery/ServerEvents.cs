@@ -1,16 +1,11 @@
-using System.Buffers;
-using System.Text;
-using System.Text.Json;
 using EasyIm.Contracts.Gateway;
 using EasyIm.Messaging.Data;
 
 namespace EasyIm.Messaging.Delivery;
 
-/// <summary>The messages messaging sends to clients, in the wire protocol's shapes.</summary>
+/// <summary>The messages messaging sends to clients: stored messages and FAILs as they are, events typed (the gateway writes their content).</summary>
 public static class ServerEvents
 {
-    public const int EventMsgType = 4;
-
     /// <summary>A stored message as recipients, history and sync see it.</summary>
     public static WireMessage Stored(Message m) => new()
     {
@@ -49,15 +44,10 @@ public static class ServerEvents
         FromUserId = readerId,
         ToUserId = toUserId,
         ChatType = chatType,
-        MsgType = EventMsgType,
+        MsgType = EventKeys.EventMsgType,
         Status = status,
         ConversationId = conversationId,
-        Content = Content(status == MessageStatus.Read ? "READ" : "ARRIVED", w =>
-        {
-            w.WriteString("conversation_id", conversationId);
-            w.WriteNumber("seq", seq);
-            w.WriteString("user_id", readerId.ToString());
-        }),
+        Event = new ReceiptEvent(conversationId, seq, readerId, status == MessageStatus.Read),
     };
 
     /// <summary>A TYPING event relayed to a peer or a group member.</summary>
@@ -66,13 +56,9 @@ public static class ServerEvents
         FromUserId = fromUserId,
         ToUserId = toId,
         ChatType = chatType,
-        MsgType = EventMsgType,
+        MsgType = EventKeys.EventMsgType,
         ConversationId = conversationId,
-        Content = Content("TYPING", w =>
-        {
-            w.WriteString("conversation_id", conversationId);
-            w.WriteString("user_id", fromUserId.ToString());
-        }),
+        Event = new TypingEvent(conversationId, fromUserId),
     };
 
     /// <summary>
@@ -82,34 +68,7 @@ public static class ServerEvents
     public static WireMessage SyncDone(long userId, IReadOnlyDictionary<string, ulong>? retainedFrom = null) => new()
     {
         ToUserId = userId,
-        MsgType = EventMsgType,
-        Content = Content("SYNC", w =>
-        {
-            w.WriteBoolean("done", true);
-            if (retainedFrom is not { Count: > 0 })
-                return;
-            w.WriteStartObject("retained_from_seq");
-            foreach (var (conversationId, seq) in retainedFrom.OrderBy(r => r.Key, StringComparer.Ordinal))
-                w.WriteNumber(conversationId, seq);
-            w.WriteEndObject();
-        }),
+        MsgType = EventKeys.EventMsgType,
+        Event = new SyncDoneEvent(retainedFrom is { Count: > 0 } ? retainedFrom : null),
     };
-
-    /// <summary>The server event form: <c>{"code":200,"msg":"SUCCESS","data":{"key":..,..}}</c>.</summary>
-    public static string Content(string key, Action<Utf8JsonWriter>? data = null)
-    {
-        var buffer = new ArrayBufferWriter<byte>(128);
-        using (var writer = new Utf8JsonWriter(buffer))
-        {
-            writer.WriteStartObject();
-            writer.WriteNumber("code", 200);
-            writer.WriteString("msg", "SUCCESS");
-            writer.WriteStartObject("data");
-            writer.WriteString("key", key);
-            data?.Invoke(writer);
-            writer.WriteEndObject();
-            writer.WriteEndObject();
-        }
-        return Encoding.UTF8.GetString(buffer.WrittenSpan);
-    }
 }

@@ -35,4 +35,7 @@ public sealed record WireMessage
     public long SentAt { get; init; }
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
     public string? Error { get; init; }
+    /// <summary>An event for the client (<c>msg_type</c> 4) in its typed form: the gateway writes it as <see cref="Content"/>.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public ClientEvent? Event { get; init; }
 }

@@ -43,7 +43,7 @@ public sealed class Bystanders
     {
         await _traffic.StopAndVerifyAsync(TimeSpan.FromSeconds(30));
         var counts = $"{_traffic.Acked} of {_traffic.Total} acked, {_traffic.Fails} FAIL, {_traffic.Closes} closed under the sender, {_traffic.Reconnects} reconnects" +
-            (_traffic.CloseReasons.IsEmpty ? "" : $" (closed: {string.Join("; ", _traffic.CloseReasons)})");
+            (_traffic.CloseReasons.IsEmpty ? "" : $" (why: {string.Join("; ", _traffic.CloseReasons)})");
         Assert.True(_traffic.Fails == 0 && _traffic.Reconnects == 0 && _traffic.Acked == _traffic.Total, "the bystanders were hurt: " + counts);
     }
 }

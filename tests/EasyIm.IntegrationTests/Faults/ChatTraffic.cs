@@ -175,6 +175,8 @@ public sealed class ChatTraffic
                 {
                     return;
                 }
+                if (!_stop.IsCancellationRequested)
+                    CloseReasons.Enqueue($"receiver of lane {lane.Index}: {client.CloseReason ?? "its connection ended"}");
             }
         }
     }
@@ -226,6 +228,7 @@ public sealed class ChatTraffic
                         }
                         else if (lastProgress.Elapsed > AckTimeout && next > lane.Acked.Count)
                         {
+                            CloseReasons.Enqueue($"lane {lane.Index}: no ack for {AckTimeout.TotalSeconds:0.#} s with {next - lane.Acked.Count} awaiting one");
                             break; // no ack for a while: reconnect (to the next gateway) and resend
                         }
                     }

@@ -55,14 +55,21 @@ public sealed class EasyImTarget : ILoadTarget
     };
 
     private readonly List<ChildProcess> _processes;
+    private readonly List<ServerStart> _starts;
+    private readonly IReadOnlyDictionary<string, string> _settings;
     private readonly string _workDirectory;
     private readonly Infrastructure? _infrastructure;
 
-    private EasyImTarget(Shape shape, List<ChildProcess> processes, ChildProcess gateway, int port, int apiPort,
-        string workDirectory, string logDirectory, Infrastructure? infrastructure)
+    /// <summary>How one server process was started, to start it again on the same data (<see cref="RestartAsync"/>).</summary>
+    private sealed record ServerStart(string Name, string[] Arguments, int ApiPort);
+
+    private EasyImTarget(Shape shape, List<ChildProcess> processes, List<ServerStart> starts, IReadOnlyDictionary<string, string> settings,
+        ChildProcess gateway, int port, int apiPort, string workDirectory, string logDirectory, Infrastructure? infrastructure)
     {
         Shape = shape;
         _processes = processes;
+        _starts = starts;
+        _settings = settings;
         ConnectionHolder = gateway;
         Endpoint = new IPEndPoint(IPAddress.Loopback, port);
         Api = new Uri($"http://127.0.0.1:{apiPort}");
@@ -82,7 +89,7 @@ public sealed class EasyImTarget : ILoadTarget
 
     public IReadOnlyList<ChildProcess> Processes => _processes;
 
-    public ChildProcess ConnectionHolder { get; }
+    public ChildProcess ConnectionHolder { get; private set; }
 
     public string LogDirectory { get; }
 
@@ -102,6 +109,7 @@ public sealed class EasyImTarget : ILoadTarget
         var workDirectory = Directory.CreateTempSubdirectory("easyim-load-data-").FullName;
         Infrastructure? infrastructure = null;
         var processes = new List<ChildProcess>();
+        var starts = new List<ServerStart>();
         try
         {
             var settings = new Dictionary<string, string>(BaseSettings);
@@ -112,7 +120,8 @@ public sealed class EasyImTarget : ILoadTarget
             ChildProcess gateway;
             if (shape == Shape.Standalone)
             {
-                gateway = StartServer("easyim", ["--port", $"{port}", "--apiport", $"{apiPort}", "--data", workDirectory], settings, workDirectory, logDirectory);
+                starts.Add(new ServerStart("easyim", ["--port", $"{port}", "--apiport", $"{apiPort}", "--data", workDirectory], apiPort));
+                gateway = StartServer(starts[^1].Name, starts[^1].Arguments, settings, workDirectory, logDirectory);
                 processes.Add(gateway);
                 await WaitReadyAsync(gateway, apiPort, cancellationToken);
             }
@@ -127,18 +136,20 @@ public sealed class EasyImTarget : ILoadTarget
                 foreach (var target in new[] { "auth", "friends", "messaging" })
                 {
                     var servicePort = FreePort();
-                    var process = StartServer(target, ["--target", target, "--apiport", $"{servicePort}"], settings, workDirectory, logDirectory);
+                    starts.Add(new ServerStart(target, ["--target", target, "--apiport", $"{servicePort}"], servicePort));
+                    var process = StartServer(target, starts[^1].Arguments, settings, workDirectory, logDirectory);
                     processes.Add(process);
                     waits.Add(WaitReadyAsync(process, servicePort, cancellationToken));
                 }
-                gateway = StartServer("gateway", ["--target", "gateway", "--port", $"{port}", "--apiport", $"{apiPort}"], settings, workDirectory, logDirectory);
+                starts.Add(new ServerStart("gateway", ["--target", "gateway", "--port", $"{port}", "--apiport", $"{apiPort}"], apiPort));
+                gateway = StartServer("gateway", starts[^1].Arguments, settings, workDirectory, logDirectory);
                 processes.Add(gateway);
                 waits.Add(WaitReadyAsync(gateway, apiPort, cancellationToken));
                 await Task.WhenAll(waits);
             }
             foreach (var process in processes)
                 process.Log!.MarkStarted();
-            return new EasyImTarget(shape, processes, gateway, port, apiPort, workDirectory, logDirectory, infrastructure);
+            return new EasyImTarget(shape, processes, starts, settings, gateway, port, apiPort, workDirectory, logDirectory, infrastructure);
         }
         catch
         {
@@ -151,10 +162,11 @@ public sealed class EasyImTarget : ILoadTarget
         }
     }
 
-    private static ChildProcess StartServer(string name, string[] arguments, IReadOnlyDictionary<string, string> settings, string workDirectory, string logDirectory)
+    private static ChildProcess StartServer(string name, string[] arguments, IReadOnlyDictionary<string, string> settings, string workDirectory, string logDirectory,
+        string? logName = null)
     {
         var easyim = Path.Combine(AppContext.BaseDirectory, "easyim.dll");
-        var log = new ServiceLog(name, Path.Combine(logDirectory, name + ".log"));
+        var log = new ServiceLog(name, Path.Combine(logDirectory, (logName ?? name) + ".log"));
         return ChildProcess.Start(name, "dotnet", [easyim, .. arguments], settings, workDirectory, log);
     }
 
@@ -179,6 +191,37 @@ public sealed class EasyImTarget : ILoadTarget
             await Task.Delay(200, cancellationToken);
         }
         throw new TimeoutException($"{process.Name} was not ready within 120 s (log: {process.Log!.Path})");
+    }
+
+    /// <summary>
+    /// Stops every server process and keeps their data (the SQLite directory, the run's database and vhost):
+    /// after it, a tool may write to the stores directly, then <see cref="RestartAsync"/>.
+    /// </summary>
+    public async Task StopAsync()
+    {
+        foreach (var process in _processes)
+            await process.DisposeAsync();
+    }
+
+    /// <summary>Starts the stopped processes again, on the same ports and data; returns how long until all were ready.</summary>
+    public async Task<TimeSpan> RestartAsync(CancellationToken cancellationToken)
+    {
+        var watch = Stopwatch.StartNew();
+        _processes.Clear();
+        var waits = new List<Task>();
+        foreach (var start in _starts)
+        {
+            var log = $"{start.Name}-restarted";
+            var process = StartServer(start.Name, start.Arguments, _settings, _workDirectory, LogDirectory, log);
+            _processes.Add(process);
+            if (start.Name is "easyim" or "gateway")
+                ConnectionHolder = process;
+            waits.Add(WaitReadyAsync(process, start.ApiPort, cancellationToken));
+        }
+        await Task.WhenAll(waits);
+        foreach (var process in _processes)
+            process.Log!.MarkStarted();
+        return watch.Elapsed;
     }
 
     /// <summary>Kills every process, then drops the run's database and vhost, then the data directory.</summary>

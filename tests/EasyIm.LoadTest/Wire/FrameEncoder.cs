@@ -119,6 +119,23 @@ public static class FrameEncoder
         return Event(into, json, c.Written);
     }
 
+    /// <summary>A SYNC naming several conversations, each with the last seq the client has of it.</summary>
+    public static int Sync(Span<byte> into, bool json, IReadOnlyList<KeyValuePair<string, ulong>> cursors)
+    {
+        var content = new byte[64 + cursors.Sum(c => c.Key.Length + 24)];
+        var c = new SpanWriter(content);
+        c.Bytes("{\"key\":\"SYNC\",\"conversations\":{"u8);
+        for (var i = 0; i < cursors.Count; i++)
+        {
+            c.Bytes(i == 0 ? "\""u8 : ",\""u8);
+            c.Bytes(Encoding.ASCII.GetBytes(cursors[i].Key));
+            c.Bytes("\":"u8);
+            c.Number(cursors[i].Value);
+        }
+        c.Bytes("}}"u8);
+        return Event(into, json, c.Written);
+    }
+
     /// <summary>
     /// A chat message whose content may be any text (control characters, U+0000, quotes): escaped for
     /// JSON, UTF-8 in protobuf. For content the load tool does not write itself, where <see cref="Chat"/>

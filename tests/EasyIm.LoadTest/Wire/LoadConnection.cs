@@ -167,6 +167,13 @@ public sealed class LoadConnection
         Append(scratch.AsSpan(0, FrameEncoder.Sync(scratch, _json, conversationId, afterSeq)), DataOpcode);
     }
 
+    /// <summary>A SYNC naming several conversations, each after its seq.</summary>
+    public void EnqueueSync(IReadOnlyList<KeyValuePair<string, ulong>> cursors)
+    {
+        var scratch = Scratch(256 + 2 * cursors.Sum(c => c.Key.Length + 24));
+        Append(scratch.AsSpan(0, FrameEncoder.Sync(scratch, _json, cursors)), DataOpcode);
+    }
+
     /// <summary>A chat message with any text as its content (<see cref="FrameEncoder.ChatText"/>).</summary>
     public void EnqueueChatText(long to, int chatType, string content, ReadOnlySpan<byte> clientMsgId, uint seq)
     {

@@ -38,8 +38,8 @@ public sealed class FriendRequestTests : IAsyncLifetime
         Assert.Equal(4, push.Message.MsgType);
         Assert.Equal((alice, bob), (push.Message.FromUserId, push.Message.ToUserId));
         Assert.Equal(
-            $$$"""{"code":200,"msg":"SUCCESS","data":{"key":"FRIEND_INVITE","id":"{{{sent.Ok.RequestId}}}","msg":"hi \u0022bob\u0022, it\u0027s me, 小红 \u003C3","position":1}}""",
-            push.Message.Content);
+            $$$"""{"code":200,"msg":"SUCCESS","data":{"key":"FRIEND_INVITE","id":"{{{sent.Ok.RequestId}}}","msg":"hi \"bob\", it's me, 小红 <3","position":1}}""",
+            push.Message.Text());
         var pending = await _h.OkAsync<ListFriendRequests, FriendRequestList>(new ListFriendRequests(bob));
         var item = Assert.Single(pending.Items);
         Assert.Equal((sent.Ok.RequestId, alice, "hi \"bob\", it's me, 小红 <3"), (item.Id, item.FromUserId, item.Message));
@@ -119,10 +119,10 @@ public sealed class FriendRequestTests : IAsyncLifetime
         Assert.Equal((alice, bob), (created.UserId, created.FriendId));
         // Messaging had it before the answer: either may send at once.
         Assert.Equal([created], _h.Messaging.Applied.OfType<FriendshipCreated>());
-        var agree = _h.Published<PushToUsers>().SelectMany(p => p.Pushes).Single(p => p.Message.Content.Contains("FRIEND_AGREE"));
+        var agree = _h.Published<PushToUsers>().SelectMany(p => p.Pushes).Single(p => p.Message.Text().Contains("FRIEND_AGREE"));
         Assert.Equal(alice, agree.UserId);
         Assert.Equal((4, bob, alice), (agree.Message.MsgType, agree.Message.FromUserId, agree.Message.ToUserId));
-        Assert.Equal($$$"""{"code":200,"msg":"SUCCESS","data":{"key":"FRIEND_AGREE","id":"{{{request}}}","position":1}}""", agree.Message.Content);
+        Assert.Equal($$$"""{"code":200,"msg":"SUCCESS","data":{"key":"FRIEND_AGREE","id":"{{{request}}}","position":1}}""", agree.Message.Text());
         Assert.Empty((await _h.OkAsync<ListFriendRequests, FriendRequestList>(new ListFriendRequests(bob))).Items);
         // Friends now: another invitation is a conflict.
         Assert.Equal(409, (await InviteAsync(bob, alice)).Rejected?.Code);
@@ -302,12 +302,12 @@ public sealed class FriendRequestTests : IAsyncLifetime
         Assert.Equal([announced], _h.Messaging.Applied.OfType<FriendshipRemoved>());
         Assert.Empty((await _h.OkAsync<ListFriends, UserList>(new ListFriends(alice))).Items);
         // Both sides' live connections hear of it once (the remover's other devices too); the refusals push nothing.
-        var pushes = _h.Published<PushToUsers>().SelectMany(p => p.Pushes).Where(p => p.Message.Content.Contains("FRIEND_REMOVE")).ToList();
+        var pushes = _h.Published<PushToUsers>().SelectMany(p => p.Pushes).Where(p => p.Message.Text().Contains("FRIEND_REMOVE")).ToList();
         Assert.Equal([alice, bob], pushes.Select(p => p.UserId).Order());
         Assert.All(pushes, p => Assert.Equal((4, bob), (p.Message.MsgType, p.Message.FromUserId)));
         // Each is the second event of its user's update stream (after the invitation or the agreement).
-        Assert.Equal($$$"""{"code":200,"msg":"SUCCESS","data":{"key":"FRIEND_REMOVE","user_id":"{{{bob}}}","position":2}}""", pushes.Single(p => p.UserId == alice).Message.Content);
-        Assert.Equal($$$"""{"code":200,"msg":"SUCCESS","data":{"key":"FRIEND_REMOVE","user_id":"{{{alice}}}","position":2}}""", pushes.Single(p => p.UserId == bob).Message.Content);
+        Assert.Equal($$$"""{"code":200,"msg":"SUCCESS","data":{"key":"FRIEND_REMOVE","user_id":"{{{bob}}}","position":2}}""", pushes.Single(p => p.UserId == alice).Message.Text());
+        Assert.Equal($$$"""{"code":200,"msg":"SUCCESS","data":{"key":"FRIEND_REMOVE","user_id":"{{{alice}}}","position":2}}""", pushes.Single(p => p.UserId == bob).Message.Text());
         await _h.AssertNoFaultsAsync();
     }
 
@@ -362,7 +362,7 @@ public sealed class FriendRequestTests : IAsyncLifetime
 
     private static long RequestIdOf(WireMessage message)
     {
-        using var doc = System.Text.Json.JsonDocument.Parse(message.Content);
+        using var doc = System.Text.Json.JsonDocument.Parse(message.Text());
         return long.Parse(doc.RootElement.GetProperty("data").GetProperty("id").GetString()!);
     }
 }

@@ -57,7 +57,7 @@ public sealed class FriendsLimitTests : IAsyncLifetime
         _h.WithDbAsync(db => db.GroupMembers.Where(m => m.GroupId == group).Select(m => m.UserId).OrderBy(id => id).ToListAsync());
 
     private int JoinPushes(long group) =>
-        _h.Published<PushToUsers>().Count(p => p.Pushes.Any(u => u.Message.Content.Contains("GROUP_JOIN") && u.Message.Content.Contains(group.ToString())));
+        _h.Published<PushToUsers>().Count(p => p.Pushes.Any(u => u.Message.Text().Contains("GROUP_JOIN") && u.Message.Text().Contains(group.ToString())));
 
     [Fact]
     public async Task An_invite_past_the_group_size_cap_is_refused_with_409_and_changes_nothing()

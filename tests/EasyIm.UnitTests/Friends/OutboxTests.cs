@@ -61,8 +61,8 @@ public sealed class OutboxTests
         Assert.Equal(0, await StoredAsync(friends));
         Assert.True(await friends.Bus.Published.Any<FriendshipRemoved>(p => p.Context.Message.UserId == a && p.Context.Message.FriendId == b));
         var pushes = friends.Bus.Published.Select<PushToUsers>().SelectMany(p => p.Context.Message.Pushes).ToList();
-        Assert.Contains(pushes, p => p.UserId == a && p.Message.Content.Contains("FRIEND_REMOVE"));
-        Assert.Contains(pushes, p => p.UserId == b && p.Message.Content.Contains("FRIEND_REMOVE"));
+        Assert.Contains(pushes, p => p.UserId == a && p.Message.Text().Contains("FRIEND_REMOVE"));
+        Assert.Contains(pushes, p => p.UserId == b && p.Message.Text().Contains("FRIEND_REMOVE"));
     }
 
     [Fact]
@@ -101,7 +101,7 @@ public sealed class OutboxTests
 
         Assert.Equal(0, await StoredAsync(friends));
         var published = friends.Bus.Published.Select<PushToUsers>().SelectMany(p => p.Context.Message.Pushes)
-            .Select(p => p.Message.Content).Where(c => c.StartsWith("outbox-", StringComparison.Ordinal)).ToList();
+            .Select(p => p.Message.Text()).Where(c => c.StartsWith("outbox-", StringComparison.Ordinal)).ToList();
         Assert.Equal(Enumerable.Range(0, 50).Select(i => "outbox-" + i).Order(), published.Order());
     }
 }

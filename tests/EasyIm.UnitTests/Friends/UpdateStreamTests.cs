@@ -16,7 +16,7 @@ namespace EasyIm.UnitTests.Friends;
 public sealed class UpdateStreamTests
 {
     private static long Position(WireMessage update) =>
-        JsonDocument.Parse(update.Content).RootElement.GetProperty("data").GetProperty("position").GetInt64();
+        JsonDocument.Parse(update.Text()).RootElement.GetProperty("data").GetProperty("position").GetInt64();
 
     [Fact]
     public async Task Invitations_racing_to_one_user_get_every_position_once_and_their_pushes_carry_them()

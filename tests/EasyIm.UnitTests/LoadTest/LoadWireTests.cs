@@ -1,3 +1,4 @@
+using EasyIm.Contracts.Gateway;
 using System.Buffers;
 using EasyIm.Contracts.Wire;
 using EasyIm.Gateway.Wire;
@@ -131,7 +132,7 @@ public sealed class LoadWireTests
     [MemberData(nameof(Formats))]
     public void The_load_tool_reads_the_gateways_events(bool json)
     {
-        var sync = ServerFrames.Event(5, EventContent.Success(EventContent.Sync, w => w.WriteBoolean("done", true)));
+        var sync = ServerFrames.Event(5, EventContent.Success(EventKeys.Sync, w => w.WriteBoolean("done", true)));
         var refused = ServerFrames.Notify(0, 401, "bad \"token\"");
 
         var msg = new Incoming();

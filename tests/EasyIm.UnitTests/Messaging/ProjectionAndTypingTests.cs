@@ -57,7 +57,7 @@ public sealed class ProjectionAndTypingTests
         await host.SubmitAsync(MessagingHost.Chat(joiner, group, "joined", chatType: 1));
         var joined = (await host.AnswersAsync(joiner, "joined")).Single();
         await host.Harness.Bus.Publish(new UserConnected(joiner, MessagingHost.G1, "j-1", null, DateTimeOffset.UtcNow));
-        var sync = await host.Pushes.WaitForAsync(all => all.Any(p => p.Push.OnlyConnectionId == "j-1" && p.Push.Message.Content.Contains("\"SYNC\"")));
+        var sync = await host.Pushes.WaitForAsync(all => all.Any(p => p.Push.OnlyConnectionId == "j-1" && p.Push.Message.Text().Contains("\"SYNC\"")));
         await host.PublishAndWaitAsync(new GroupMemberRemoved(group, joiner, DateTimeOffset.UtcNow.AddSeconds(1)));
         await host.SubmitAsync(MessagingHost.Chat(joiner, group, "left", chatType: 1));
 
@@ -156,7 +156,7 @@ public sealed class ProjectionAndTypingTests
 
         var typing = seen.First(p => p.Push.UserId == b).Push.Message;
         Assert.Equal((4, a, b), (typing.MsgType, typing.FromUserId, typing.ToUserId));
-        var data = JsonDocument.Parse(typing.Content).RootElement.GetProperty("data");
+        var data = JsonDocument.Parse(typing.Text()).RootElement.GetProperty("data");
         Assert.Equal(("TYPING", a.ToString()), (data.GetProperty("key").GetString(), data.GetProperty("user_id").GetString()));
         Assert.False(await host.DbAsync(db => db.Messages.AnyAsync(m => m.SenderId == a)));
         host.AssertNoFaults();

@@ -41,7 +41,7 @@ public sealed class ReceiptTests
     private static IEnumerable<JsonElement> ReceiptEvents(MessagingHost host, long to, string key) =>
         host.Pushes.Snapshot()
             .Where(p => p.Gateway == MessagingHost.G1 && p.Push.UserId == to && p.Push.Message.MsgType == 4)
-            .Select(p => JsonDocument.Parse(p.Push.Message.Content).RootElement)
+            .Select(p => JsonDocument.Parse(p.Push.Message.Text()).RootElement)
             .Where(e => e.GetProperty("data").GetProperty("key").GetString() == key);
 
     [Fact]
@@ -61,7 +61,7 @@ public sealed class ReceiptTests
         Assert.Equal(
             $$$"""{"code":200,"msg":"SUCCESS","data":{"key":"READ","conversation_id":"{{{conversation}}}","seq":3,"user_id":"{{{b}}}"}}""",
             JsonSerializer.Serialize(read));
-        var envelope = host.Pushes.Snapshot().First(p => p.Push.UserId == a && p.Push.Message.MsgType == 4 && p.Push.Message.Content.Contains("READ")).Push.Message;
+        var envelope = host.Pushes.Snapshot().First(p => p.Push.UserId == a && p.Push.Message.MsgType == 4 && p.Push.Message.Text().Contains("READ")).Push.Message;
         Assert.Equal((b, a, MessageStatus.Read), (envelope.FromUserId, envelope.ToUserId, envelope.Status));
         // READ implies ARRIVED: the sender hears both.
         Assert.Equal(3, ReceiptEvents(host, a, "ARRIVED").Single().GetProperty("data").GetProperty("seq").GetInt64());

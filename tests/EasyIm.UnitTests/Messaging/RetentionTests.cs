@@ -128,7 +128,7 @@ public sealed class RetentionTests
             resume = page.Resume;
         }
         while (resume is not null && ++pages < 100);
-        var done = JsonDocument.Parse(pushes[^1].Message.Content).RootElement.GetProperty("data").Clone();
+        var done = JsonDocument.Parse(pushes[^1].Message.Text()).RootElement.GetProperty("data").Clone();
         return new Synced(pushes[..^1].Select(p => p.Message).ToList(), done, pages + 1);
     }
 

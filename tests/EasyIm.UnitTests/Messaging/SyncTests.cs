@@ -11,7 +11,7 @@ namespace EasyIm.UnitTests.Messaging;
 public sealed class SyncTests
 {
     private static bool IsDone(UserPush push) =>
-        push.Message.MsgType == 4 && push.Message.Content.Contains("\"SYNC\"", StringComparison.Ordinal);
+        push.Message.MsgType == 4 && push.Message.Text().Contains("\"SYNC\"", StringComparison.Ordinal);
 
     /// <summary>What one connection received at gateway g1, in order, up to and including its SYNC done.</summary>
     private static async Task<List<UserPush>> SyncedAsync(MessagingHost host, string connection)
@@ -38,7 +38,7 @@ public sealed class SyncTests
         var synced = await SyncedAsync(host, "b-phone");
 
         Assert.True(IsDone(synced[^1]));
-        Assert.Equal("""{"code":200,"msg":"SUCCESS","data":{"key":"SYNC","done":true}}""", synced[^1].Message.Content);
+        Assert.Equal("""{"code":200,"msg":"SUCCESS","data":{"key":"SYNC","done":true}}""", synced[^1].Message.Text());
         Assert.Equal(b, synced[^1].Message.ToUserId);
         var messages = synced[..^1].Select(p => p.Message).ToList();
         Assert.All(synced, p => Assert.Equal(b, p.UserId));
@@ -70,7 +70,7 @@ public sealed class SyncTests
         }));
         var synced = await SyncedAsync(host, "b-tablet");
 
-        Assert.Equal(["c-5"], synced[..^1].Select(p => p.Message.Content));
+        Assert.Equal(["c-5"], synced[..^1].Select(p => p.Message.Text()));
         host.AssertNoFaults();
     }
 
@@ -107,7 +107,7 @@ public sealed class SyncTests
         await host.Harness.Bus.Publish(new UserConnected(b, MessagingHost.G1, "b-big", null, DateTimeOffset.UtcNow));
         var synced = await SyncedAsync(host, "b-big");
 
-        Assert.Equal(ids, synced[..^1].Select(p => p.Message.Content));
+        Assert.Equal(ids, synced[..^1].Select(p => p.Message.Text()));
         lock (pages)
         {
             Assert.True(pages.Count >= 3, $"expected the sync in pages, got {pages.Count} bus messages");
@@ -165,7 +165,7 @@ public sealed class SyncTests
         Assert.Equal([10, 10, 6], pages.Select(p => p.Pushes.Count));
         Assert.Equal([new SyncResume(conversation, 10), new SyncResume(conversation, 20), null], pages.Select(p => p.Resume));
         var all = pages.SelectMany(p => p.Pushes).ToList();
-        Assert.Equal(ids, all[..^1].Select(p => p.Message.Content));
+        Assert.Equal(ids, all[..^1].Select(p => p.Message.Text()));
         Assert.All(all, p => Assert.Equal(("b-pull", true), (p.OnlyConnectionId, p.Sync)));
         Assert.True(IsDone(all[^1]));
         Assert.Equal(25UL, all[^1].SyncedThrough![conversation]);

@@ -21,7 +21,7 @@ public sealed class TargetedDeliveryTests
         Assert.False(host.Router.WarmingUp);
     }
 
-    private static bool IsDone(UserPush push) => push.Message.MsgType == 4 && push.Message.Content.Contains("\"SYNC\"", StringComparison.Ordinal);
+    private static bool IsDone(UserPush push) => push.Message.MsgType == 4 && push.Message.Text().Contains("\"SYNC\"", StringComparison.Ordinal);
 
     [Fact]
     public async Task Once_warm_each_push_goes_only_to_its_users_gateway_in_one_bus_message_per_gateway()
@@ -37,7 +37,7 @@ public sealed class TargetedDeliveryTests
 
         Assert.All(seen.Where(p => p.Push.UserId == b), p => Assert.Equal(MessagingHost.G2, p.Gateway));
         Assert.All(seen.Where(p => p.Push.UserId == a), p => Assert.Equal(MessagingHost.G1, p.Gateway));
-        Assert.Equal(["one", "two"], seen.Where(p => p.Push.UserId == b).Select(p => p.Push.Message.Content));
+        Assert.Equal(["one", "two"], seen.Where(p => p.Push.UserId == b).Select(p => p.Push.Message.Text()));
         Assert.Equal((1, 1), (host.Pushes.MessageCount(MessagingHost.G1), host.Pushes.MessageCount(MessagingHost.G2)));
         Assert.Empty(host.Harness.Published.Select<PushToUsers>());
         host.AssertNoFaults();
@@ -59,7 +59,7 @@ public sealed class TargetedDeliveryTests
         var seen = await host.Pushes.WaitForAsync(all => all.Any(p => p.Push.OnlyConnectionId == "b-1" && IsDone(p.Push)));
 
         Assert.DoesNotContain(beforeConnect, p => p.Push.UserId == b);
-        Assert.Contains(seen, p => p.Gateway == MessagingHost.G2 && p.Push.OnlyConnectionId == "b-1" && p.Push.Message.Content == "while away");
+        Assert.Contains(seen, p => p.Gateway == MessagingHost.G2 && p.Push.OnlyConnectionId == "b-1" && p.Push.Message.Text() == "while away");
         Assert.DoesNotContain(seen, p => p.Gateway == MessagingHost.G1 && p.Push.UserId == b);
         host.AssertNoFaults();
     }
