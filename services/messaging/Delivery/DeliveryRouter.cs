@@ -252,7 +252,7 @@ public sealed class DeliveryRouter(MessagingOptions options, PresenceTable prese
     public (IReadOnlyList<ReplayRequest> Replays, bool AskFullList) Beat(GatewayPresenceReported e)
     {
         var replays = new List<ReplayRequest>();
-        var applied = presence.Apply(e, (userId, gatewayId, _) => replays.AddRange(Replay(userId, gatewayId, null, NowMs)));
+        var applied = presence.Apply(e, (userId, gatewayId, _, _) => replays.AddRange(Replay(userId, gatewayId, null, NowMs)));
         return (replays, applied.AskFullList);
     }
 
@@ -260,7 +260,7 @@ public sealed class DeliveryRouter(MessagingOptions options, PresenceTable prese
     public IReadOnlyList<ReplayRequest> Heartbeat(GatewayHeartbeat e)
     {
         var replays = new List<ReplayRequest>();
-        presence.Apply(e, (userId, gatewayId, _) => replays.AddRange(Replay(userId, gatewayId, null, NowMs)));
+        presence.Apply(e, (userId, gatewayId, _, _) => replays.AddRange(Replay(userId, gatewayId, null, NowMs)));
         return replays;
     }
 

@@ -12,8 +12,9 @@ namespace EasyIm.Hosting.Presence;
 /// <para>
 /// A user whose connect presence has not applied yet looks offline, while their connect-time sync may already have
 /// read the stream: so a dropped push is kept for a lease (<see cref="PresenceOptions.HeartbeatSeconds"/> times
-/// <see cref="PresenceOptions.MissedHeartbeats"/>, 15 s) and sent to the gateway the user then appears on
-/// (<see cref="TakeDropped"/>, under the table's lock, so every push falls on one side or the other). The client
+/// <see cref="PresenceOptions.MissedHeartbeats"/>, 15 s) and, if it was dropped after the connection began, sent to
+/// the gateway the user then appears on (<see cref="TakeDropped"/>, under the table's lock, so every push falls on
+/// one side or the other). What was dropped before the connection began is the sync's, not sent again. The client
 /// drops a duplicate by its position.
 /// </para>
 /// Messaging has its own (<c>PushDispatcher</c>), tied to its replay log; this one is for the others.
@@ -23,7 +24,7 @@ public sealed class GatewayPushes(PresenceTable presence, PresenceOptions option
     /// <summary>Bound on the pushes kept for users who looked offline, whatever the traffic.</summary>
     public const int MaxKept = 100_000;
 
-    private readonly Dictionary<long, List<UserPush>> _dropped = [];
+    private readonly Dictionary<long, List<(UserPush Push, DateTimeOffset At)>> _dropped = [];
     private readonly Queue<(long UserId, long AtMs)> _droppedOrder = new();
 
     /// <summary>
@@ -100,15 +101,15 @@ public sealed class GatewayPushes(PresenceTable presence, PresenceOptions option
     }
 
     /// <summary>
-    /// The pushes dropped for <paramref name="userId"/> within the lease, for the gateway they just appeared on:
-    /// called under the table's lock, from its arrival callback.
+    /// The pushes dropped for <paramref name="userId"/> within the lease and from <paramref name="connectedFrom"/> on,
+    /// for the gateway they just appeared on: called under the table's lock, from its arrival callback.
     /// </summary>
-    public List<UserPush> TakeDropped(long userId)
+    public List<UserPush> TakeDropped(long userId, DateTimeOffset connectedFrom)
     {
         lock (presence.Sync)
         {
             Prune(time.GetUtcNow().ToUnixTimeMilliseconds());
-            return _dropped.Remove(userId, out var kept) ? kept : [];
+            return _dropped.Remove(userId, out var kept) ? kept.Where(k => k.At >= connectedFrom).Select(k => k.Push).ToList() : [];
         }
     }
 
@@ -118,7 +119,7 @@ public sealed class GatewayPushes(PresenceTable presence, PresenceOptions option
         Prune(now);
         if (!_dropped.TryGetValue(userId, out var kept))
             _dropped[userId] = kept = [];
-        kept.Add(push);
+        kept.Add((push, DateTimeOffset.FromUnixTimeMilliseconds(now)));
         _droppedOrder.Enqueue((userId, now));
     }
 

@@ -45,8 +45,11 @@ public readonly record struct PresenceApplied(bool AskFullList);
 /// </summary>
 public sealed class PresenceTable(PresenceOptions options, TimeProvider time, ILogger<PresenceTable> logger)
 {
-    /// <summary>Called under <see cref="Sync"/> for each user who appeared on a gateway, with the connection when a connect said it.</summary>
-    public delegate void ArrivedHandler(long userId, string gatewayId, string? connectionId);
+    /// <summary>
+    /// Called under <see cref="Sync"/> for each user who appeared on a gateway, with the connection when a connect said
+    /// it, and the gateway time from which they may have been there: the connect's stamp, or a beat period before the beat's.
+    /// </summary>
+    public delegate void ArrivedHandler(long userId, string gatewayId, string? connectionId, DateTimeOffset connectedFrom);
 
     private sealed class UserEntry
     {
@@ -170,7 +173,7 @@ public sealed class PresenceTable(PresenceOptions options, TimeProvider time, IL
             var user = Place(gateway, e.UserId, e.At, out var isNew);
             user.Connections.Add(e.ConnectionId);
             if (isNew)
-                arrived?.Invoke(e.UserId, e.GatewayId, e.ConnectionId);
+                arrived?.Invoke(e.UserId, e.GatewayId, e.ConnectionId, e.At);
             return default;
         }
     }
@@ -192,13 +195,13 @@ public sealed class PresenceTable(PresenceOptions options, TimeProvider time, IL
 
     /// <summary>An older gateway's heartbeat: a full list, with no epoch and no count, so it never makes a gap.</summary>
     public PresenceApplied Apply(GatewayHeartbeat e, ArrivedHandler? arrived = null) =>
-        ApplyFull(e.GatewayId, epoch: null, beat: null, e.At, DefaultLease, e.ConnectedUsers, arrived);
+        ApplyFull(e.GatewayId, epoch: null, beat: null, e.At, DefaultLease, TimeSpan.FromSeconds(options.HeartbeatSeconds), e.ConnectedUsers, arrived);
 
     public PresenceApplied Apply(GatewayPresenceReported e, ArrivedHandler? arrived = null)
     {
         var lease = TimeSpan.FromSeconds((long)Math.Max(1, e.EverySeconds) * options.MissedHeartbeats);
         if (e.Full)
-            return ApplyFull(e.GatewayId, e.Epoch, e.Beat, e.At, lease, e.Joined ?? [], arrived);
+            return ApplyFull(e.GatewayId, e.Epoch, e.Beat, e.At, lease, TimeSpan.FromSeconds(Math.Max(1, e.EverySeconds)), e.Joined ?? [], arrived);
         lock (Sync)
         {
             _gateways.TryGetValue(e.GatewayId, out var known);
@@ -222,7 +225,7 @@ public sealed class PresenceTable(PresenceOptions options, TimeProvider time, IL
                 var user = Place(gateway, userId, e.At, out var isNew);
                 user.Listed = true;
                 if (isNew)
-                    arrived?.Invoke(userId, e.GatewayId, null);
+                    arrived?.Invoke(userId, e.GatewayId, null, e.At - TimeSpan.FromSeconds(Math.Max(1, e.EverySeconds)));
             }
             foreach (var userId in e.Left ?? [])
             {
@@ -244,7 +247,7 @@ public sealed class PresenceTable(PresenceOptions options, TimeProvider time, IL
         }
     }
 
-    private PresenceApplied ApplyFull(string gatewayId, long? epoch, long? beat, DateTimeOffset at, TimeSpan lease, IReadOnlyList<long> listed, ArrivedHandler? arrived)
+    private PresenceApplied ApplyFull(string gatewayId, long? epoch, long? beat, DateTimeOffset at, TimeSpan lease, TimeSpan period, IReadOnlyList<long> listed, ArrivedHandler? arrived)
     {
         GatewayState? known;
         long version;
@@ -284,7 +287,7 @@ public sealed class PresenceTable(PresenceOptions options, TimeProvider time, IL
             if (arrived is not null)
             {
                 foreach (var userId in arrivals)
-                    arrived(userId, gatewayId, null);
+                    arrived(userId, gatewayId, null, at - period);
             }
             return default;
         }

@@ -49,9 +49,9 @@ public sealed class TrackGatewayPresenceConsumer(PresenceTable presence, Gateway
     {
         private List<(string Gateway, List<UserPush> Pushes)>? _found;
 
-        public void Arrived(long userId, string gatewayId, string? connectionId)
+        public void Arrived(long userId, string gatewayId, string? connectionId, DateTimeOffset connectedFrom)
         {
-            var dropped = pushes.TakeDropped(userId);
+            var dropped = pushes.TakeDropped(userId, connectedFrom);
             if (dropped.Count > 0)
                 (_found ??= []).Add((gatewayId, dropped));
         }

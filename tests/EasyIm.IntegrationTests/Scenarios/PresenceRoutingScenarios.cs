@@ -36,6 +36,8 @@ public abstract class PresenceRoutingScenarios(EasyImShape shape)
         // The fake gateway holds "there"; "here" is on the shape's gateway.
         await fake.BeatUntilAsync(FriendsPresence, Full(fake.Id, 1, 0, there.Id), () => FriendsPresence.GatewaysOf(there.Id).Contains(fake.Id));
         await UntilAsync(() => FriendsPresence.GatewaysOf(here.Id).Count > 0, "the real gateway's connect to reach friends' presence");
+        // Every gateway's list whole (a gateway whose first beat friends missed is asked for its list, and sends it next beat).
+        await UntilAsync(() => FriendsPresence.Locate(owner.Id, new List<string>()) == PresenceAnswer.Offline, "friends' presence to know the owner is offline");
         var group = await shape.CreateGroupAsync(owner, here, there);
 
         var joined = await onRealGateway.WaitForAsync(m => Frames.IsEvent(m, "GROUP_JOIN"), Wait);

@@ -50,7 +50,7 @@ public sealed class GatewayPushesTests
     }
 
     [Fact]
-    public async Task A_push_dropped_for_a_user_who_looked_offline_goes_to_the_gateway_they_appear_on_within_the_lease()
+    public async Task A_push_dropped_after_a_users_connection_began_goes_to_the_gateway_they_appear_on_within_the_lease()
     {
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
         var options = new PresenceOptions();
@@ -61,19 +61,28 @@ public sealed class GatewayPushesTests
         var harness = provider.GetRequiredService<ITestHarness>();
         await harness.Start();
         var pushes = new GatewayPushes(presence, options, harness.Bus, time, NullLogger<GatewayPushes>.Instance);
+        List<UserPush> Connect(long user, DateTimeOffset at)
+        {
+            var late = new List<UserPush>();
+            presence.Connected(new UserConnected(user, "g1", $"g1:{user}", null, at), (u, _, _, from) => late.AddRange(pushes.TakeDropped(u, from)));
+            return late;
+        }
 
-        // U's connect is on its way: the event looks offline, and is kept.
-        await pushes.DeliverAsync(new PushToUsers([Event(U), Event(V)]), harness.Bus, CancellationToken.None);
-        var late = new List<UserPush>();
-        presence.Connected(new UserConnected(U, "g1", "g1:u", null, time.GetUtcNow()), (user, _, _) => late.AddRange(pushes.TakeDropped(user)));
-        // V appears only after the lease: what was kept for V is gone.
+        // U's and V's connections began, their connects are on their way: the events look offline, and are kept.
+        var began = time.GetUtcNow();
+        time.Advance(TimeSpan.FromMilliseconds(50));
+        await pushes.DeliverAsync(new PushToUsers([Event(U), Event(V), Event(W)]), harness.Bus, CancellationToken.None);
+        time.Advance(TimeSpan.FromMilliseconds(50));
+        var forU = Connect(U, began);
+        // W's connection began after the event: it is in W's connect-time sync, not sent again.
+        var forW = Connect(W, time.GetUtcNow());
+        // V's connect is applied only after the lease: what was kept for V is gone.
         time.Advance(TimeSpan.FromSeconds(options.HeartbeatSeconds * options.MissedHeartbeats + 1));
-        var tooLate = new List<UserPush>();
-        presence.Connected(new UserConnected(V, "g1", "g1:v", null, time.GetUtcNow()), (user, _, _) => tooLate.AddRange(pushes.TakeDropped(user)));
+        var forV = Connect(V, began);
 
         Assert.Empty(harness.Published.Select<PushToUsers>());
-        Assert.Equal([U], late.Select(p => p.UserId));
-        Assert.Empty(tooLate);
-        Assert.Empty(pushes.TakeDropped(U));
+        Assert.Equal([U], forU.Select(p => p.UserId));
+        Assert.Empty(forW);
+        Assert.Empty(forV);
     }
 }

@@ -59,7 +59,7 @@ public sealed class PresenceTableTests
         var table = Warm(onG1: [U, V]);
         var arrived = new List<long>();
 
-        table.Apply(Delta("g1", Epoch1, 1, joined: [W], left: [U]), (user, _, _) => arrived.Add(user));
+        table.Apply(Delta("g1", Epoch1, 1, joined: [W], left: [U]), (user, _, _, _) => arrived.Add(user));
 
         Assert.Equal("Offline", Locate(table, U));
         Assert.Equal("Present g1", Locate(table, V));
