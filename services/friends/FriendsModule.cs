@@ -6,6 +6,7 @@ using EasyIm.Friends.Users;
 using EasyIm.Hosting.Database;
 using EasyIm.Hosting.Ids;
 using EasyIm.Hosting.Outbox;
+using EasyIm.Hosting.Presence;
 using MassTransit;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
@@ -23,6 +24,8 @@ public static class FriendsModule
         builder.AddSnowflakeIds<FriendsDbContext>(FriendsDbContext.Service);
         builder.Services.AddSingleton(FriendsOptions.Read(builder.Configuration));
         builder.AddOutbox<FriendsDbContext>();
+        // Pushes go to the gateways holding their users (the outbox's PushToUsers included).
+        builder.Services.AddGatewayPresence(builder.Configuration);
         builder.Services.AddHostedService<PruneUserUpdates>();
         builder.Services.AddFriendsServices();
         return builder;
@@ -37,6 +40,7 @@ public static class FriendsModule
         services.AddScoped<GroupLimits>();
         services.AddScoped<MessagingProjection>();
         services.AddScoped<UpdateStream>();
+        services.AddGatewayPresence();
         // Tests that build their own container get the outbox without its relay (AddOutbox adds both).
         services.TryAddSingleton(new OutboxOptions());
         if (!services.Any(d => d.ServiceType == typeof(Outbox<FriendsDbContext>)))
@@ -63,6 +67,7 @@ public static class FriendsModule
         Add<PushPendingInvitationsConsumer>(bus);
         Add<CheckRelationshipsConsumer>(bus);
         Add<GetUserUpdatesConsumer>(bus);
+        PresenceSetup.AddTrackGatewayPresence(bus);
     }
 
     private static void Add<TConsumer>(IBusRegistrationConfigurator bus) where TConsumer : class, IConsumer =>

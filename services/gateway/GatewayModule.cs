@@ -7,6 +7,7 @@ using EasyIm.Gateway.Http;
 using EasyIm.Gateway.Proxies;
 using EasyIm.Gateway.Web;
 using EasyIm.Hosting;
+using EasyIm.Hosting.Presence;
 using MassTransit;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics;
@@ -57,7 +58,9 @@ public static class GatewayModule
         builder.Services.AddSingleton<MessagingOutbound>();
         builder.Services.AddSingleton<FrameHandler>();
         builder.Services.AddSingleton<ConnectionHost>();
-        builder.Services.AddHostedService<PresenceHeartbeat>();
+        builder.Services.TryAddSingleton(PresenceOptions.Read(builder.Configuration));
+        builder.Services.AddSingleton<PresenceHeartbeat>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<PresenceHeartbeat>());
         builder.Services.AddHostedService<ConnectionSweeper>();
 
         // The long-connection port: raw TCP (JSON lines or protobuf) is told from HTTP by its first
@@ -83,6 +86,7 @@ public static class GatewayModule
         bus.AddConsumer<PushToUsersConsumer, PushToUsersConsumerDefinition>();
         bus.AddConsumer<UserTokensRevokedConsumer, UserTokensRevokedConsumerDefinition>();
         bus.AddConsumer<UserSessionRevokedConsumer, UserSessionRevokedConsumerDefinition>();
+        bus.AddConsumer<ReportGatewayPresenceConsumer, ReportGatewayPresenceConsumerDefinition>();
         bus.AddReceiveEndpointObserver<ResyncAfterReconnect>();
         bus.AddReceiveEndpointObserver<RecheckSessionsAfterReconnect>();
     }

@@ -2,9 +2,9 @@ namespace EasyIm.Messaging;
 
 /// <summary>
 /// Soft state with leases, keyed by whoever sends the heartbeats: each heartbeat renews its sender's entry,
-/// and an entry silent for longer than the lease is dropped. Presence keeps the gateways in one
-/// (<see cref="Delivery.DeliveryRouter"/>), the chat partitions' sharing keeps the messaging processes in
-/// another (<see cref="Partitions.InstanceMembership"/>). Not thread-safe: its owner holds its own lock.
+/// and an entry silent for longer than the lease is dropped, by this process's clock. The chat partitions' sharing
+/// keeps the messaging processes in one (<see cref="Partitions.InstanceMembership"/>); gateways' presence is judged
+/// on the gateways' own clocks instead (<see cref="Hosting.Presence.PresenceTable"/>). Not thread-safe: its owner holds its own lock.
 /// </summary>
 public sealed class LeaseTable<TValue>(Func<long> leaseMs) where TValue : class
 {

@@ -4,6 +4,7 @@ using EasyIm.Hosting.Bus;
 using EasyIm.Messaging.Sending;
 using EasyIm.Hosting.Database;
 using EasyIm.Hosting.Ids;
+using EasyIm.Hosting.Presence;
 using EasyIm.Messaging.Authorization;
 using EasyIm.Messaging.Consumers;
 using EasyIm.Messaging.Data;
@@ -15,6 +16,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 
 namespace EasyIm.Messaging;
 
@@ -27,7 +29,15 @@ public static class MessagingModule
         builder.AddSnowflakeIds<MessagingDbContext>(MessagingDbContext.Service);
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddSingleton(MessagingOptions.Read(builder.Configuration));
-        builder.Services.AddSingleton<DeliveryRouter>();
+        builder.Services.TryAddSingleton(PresenceOptions.Read(builder.Configuration));
+        // Its own presence table, fed by its own consumer (TrackPresenceConsumer), whatever else in the process keeps one.
+        builder.Services.AddSingleton(sp => new DeliveryRouter(
+            sp.GetRequiredService<MessagingOptions>(),
+            new PresenceTable(sp.GetRequiredService<PresenceOptions>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<PresenceTable>>()),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ILogger<DeliveryRouter>>()));
+        builder.Services.AddSingleton<ReplayQueue>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<ReplayQueue>());
         builder.Services.AddSingleton<PushDispatcher>();
         builder.Services.AddScoped<RelationshipChecker>();
         builder.Services.AddSingleton<RelationshipAsks>();

@@ -30,11 +30,9 @@ public sealed class MessagingOptions
     /// a page of <see cref="SyncPageSize"/> would be megabytes on the bus and in the connection's send queue.
     /// </summary>
     public int SyncPageBytes { get; set; } = 512 * 1024;
-    /// <summary>How often gateways publish <c>GatewayHeartbeat</c>.</summary>
-    public int HeartbeatSeconds { get; set; } = 5;
     /// <summary>How often each messaging process publishes its own heartbeat (RabbitMQ only), for sharing out the chat partitions.</summary>
     public int InstanceHeartbeatSeconds { get; set; } = 5;
-    /// <summary>A gateway, or another messaging process, silent for this many of its heartbeats is taken for dead.</summary>
+    /// <summary>Another messaging process silent for this many of its heartbeats is taken for dead (gateways: <c>Presence:MissedHeartbeats</c>).</summary>
     public int MissedHeartbeats { get; set; } = 3;
     /// <summary>
     /// How long this replica remembers where it routed each message, to replay it to a connection whose
@@ -72,7 +70,6 @@ public sealed class MessagingOptions
         Positive(options.RelationshipAskBurst, nameof(RelationshipAskBurst));
         Positive(options.SyncPageSize, nameof(SyncPageSize));
         Positive(options.SyncPageBytes, nameof(SyncPageBytes));
-        Positive(options.HeartbeatSeconds, nameof(HeartbeatSeconds));
         Positive(options.InstanceHeartbeatSeconds, nameof(InstanceHeartbeatSeconds));
         Positive(options.MissedHeartbeats, nameof(MissedHeartbeats));
         Positive(options.ReplayWindowSeconds, nameof(ReplayWindowSeconds));

@@ -29,3 +29,5 @@ public sealed class PushToUsersConsumerDefinition(GatewayIdentity gateway) : Gat
 public sealed class UserTokensRevokedConsumerDefinition(GatewayIdentity gateway) : GatewayEndpointDefinition<UserTokensRevokedConsumer>(gateway);
 
 public sealed class UserSessionRevokedConsumerDefinition(GatewayIdentity gateway) : GatewayEndpointDefinition<UserSessionRevokedConsumer>(gateway);
+
+public sealed class ReportGatewayPresenceConsumerDefinition(GatewayIdentity gateway) : GatewayEndpointDefinition<ReportGatewayPresenceConsumer>(gateway);

@@ -126,7 +126,7 @@ public sealed class ConversationSync(MessagingDbContext db, PushDispatcher dispa
     }
 
     /// <summary>Pushes the named stored messages again, straight to the gateway the user just appeared on.</summary>
-    public async Task ReplayAsync(ConsumeContext context, ReplayRequest replay)
+    public async Task ReplayAsync(ReplayRequest replay, IPublishEndpoint publisher, CancellationToken cancellationToken)
     {
         var pushes = new List<UserPush>(replay.Messages.Count);
         foreach (var conversation in replay.Messages.GroupBy(m => m.ConversationId, StringComparer.Ordinal))
@@ -135,11 +135,11 @@ public sealed class ConversationSync(MessagingDbContext db, PushDispatcher dispa
             var rows = await db.Messages.AsNoTracking()
                 .Where(m => m.ConversationId == conversation.Key && seqs.Contains(m.ConversationSeq))
                 .OrderBy(m => m.ConversationSeq)
-                .ToListAsync(context.CancellationToken);
-            var states = await DeliveryStates.LoadAsync(db, [conversation.Key], context.CancellationToken);
+                .ToListAsync(cancellationToken);
+            var states = await DeliveryStates.LoadAsync(db, [conversation.Key], cancellationToken);
             pushes.AddRange(rows.Select(m => new UserPush(replay.UserId, states.Stored(m), OnlyConnectionId: replay.ConnectionId)));
         }
-        await dispatcher.SendToGatewayAsync(context, replay.GatewayId, pushes);
+        await dispatcher.SendToGatewayAsync(publisher, replay.GatewayId, pushes, cancellationToken);
     }
 
     /// <summary>The user's one-to-one conversations and those of the groups they are in now.</summary>

@@ -1,4 +1,5 @@
 using EasyIm.Contracts.Gateway;
+using EasyIm.Hosting.Presence;
 using EasyIm.Messaging.Data;
 using Microsoft.Extensions.Logging;
 
@@ -24,14 +25,13 @@ public sealed class RoutePlan
 public sealed record ReplayRequest(long UserId, string GatewayId, string? ConnectionId, IReadOnlyList<(string ConversationId, long Seq)> Messages);
 
 /// <summary>
-/// Presence (which gateways each user has live connections on) and the routing built on it. One per
-/// messaging replica: every replica hears every <see cref="UserConnected"/>, <see cref="UserDisconnected"/>
-/// and <see cref="GatewayHeartbeat"/> on its own temporary endpoint.
+/// Routing by presence (<see cref="PresenceTable"/>: which gateways each user has live connections on), and the replay
+/// log that closes the race between routing and presence. One per messaging replica: every replica hears every
+/// <see cref="UserConnected"/>, <see cref="UserDisconnected"/> and gateway beat on its own temporary endpoint.
 /// <para>
-/// Presence is soft state with leases: a gateway silent for <see cref="MessagingOptions.MissedHeartbeats"/>
-/// heartbeats is dropped with its users, whose messages then wait for their next connect. Until a replica
-/// has heard a full heartbeat period (just started), it cannot know who is where, so it publishes
-/// every push to every gateway.
+/// A push goes to its user's gateways. A user presence says is offline gets nothing (their messages are in their
+/// next connect's sync); a user presence cannot place (just started, or a gateway's list is not trusted after a lost
+/// beat) gets the push published to every gateway.
 /// </para>
 /// <para>
 /// The no-gap invariant: a message stored while its recipient's connection is live is pushed to it or is
@@ -41,67 +41,29 @@ public sealed record ReplayRequest(long UserId, string GatewayId, string? Connec
 /// <see cref="UserConnected"/> later than it routed the message; so R remembers, for
 /// <see cref="MessagingOptions.ReplayWindowSeconds"/>, where it routed each stored message, and when a user
 /// appears on a gateway it returns the messages it routed to that user elsewhere (or nowhere) meanwhile, for
-/// the caller to push to the new connection. Routing and applying presence share one lock, so every
-/// message falls on one side or the other. The client drops the duplicates this may cause by id.
+/// the caller to push to the new connection. Routing and applying presence share one lock (the table's
+/// <see cref="PresenceTable.Sync"/>), so every message falls on one side or the other; a full list is built
+/// outside it and only swapped in under it. The client drops the duplicates this may cause by id.
 /// </para>
 /// </summary>
-public sealed class DeliveryRouter(MessagingOptions options, TimeProvider time, ILogger<DeliveryRouter> logger)
+public sealed class DeliveryRouter(MessagingOptions options, PresenceTable presence, TimeProvider time, ILogger<DeliveryRouter> logger)
 {
-    private sealed class UserAtGateway
-    {
-        public HashSet<string> Connections { get; } = new(StringComparer.Ordinal);
-        /// <summary>Listed by a heartbeat: connections we may not know of, so only a later heartbeat removes it.</summary>
-        public bool Listed { get; set; }
-        /// <summary>Gateway time of the newest event that put the user here; an older heartbeat must not remove it.</summary>
-        public DateTimeOffset Since { get; set; }
-    }
-
-    private sealed class GatewayPresence
-    {
-        public Dictionary<long, UserAtGateway> Users { get; } = [];
-    }
-
     private readonly record struct RouteRecord(string ConversationId, long Seq, string[] Gateways);
 
-    private readonly Lock _lock = new();
-    private readonly LeaseTable<GatewayPresence> _gateways = new(() => (long)options.HeartbeatSeconds * options.MissedHeartbeats * 1000);
-    private readonly Dictionary<long, HashSet<string>> _userGateways = [];
     private readonly Dictionary<long, Queue<RouteRecord>> _recent = [];
     private readonly Queue<(long UserId, long AtMs)> _recentOrder = new();
     private readonly HashSet<string> _disconnected = new(StringComparer.Ordinal);
     private readonly Queue<(string ConnectionId, long AtMs)> _disconnectedOrder = new();
-    private long _firstHeardMs = -1;
-    private bool _warmLogged;
-    // Gateways whose lease ended since TakeExpiredGateways was last asked (what else forgets their connections).
-    private readonly List<string> _expiredGateways = [];
     private long _lastOverflowWarningMs = long.MinValue / 2;
 
-    private long WarmUpMs => (long)options.HeartbeatSeconds * 1000 + 1000;
     private long NowMs => time.GetUtcNow().ToUnixTimeMilliseconds();
 
-    /// <summary>
-    /// True until this replica has heard presence for a full heartbeat period since its first presence
-    /// event (so from every live gateway): until then pushes go to every gateway.
-    /// </summary>
-    public bool WarmingUp
-    {
-        get
-        {
-            lock (_lock)
-                return IsWarmingUp(NowMs);
-        }
-    }
+    public PresenceTable Presence => presence;
 
-    private bool IsWarmingUp(long now) => _firstHeardMs < 0 || now < _firstHeardMs + WarmUpMs;
+    /// <summary>True until presence has heard a full beat period since its first event: until then pushes go to every gateway.</summary>
+    public bool WarmingUp => presence.WarmingUp;
 
-    public IReadOnlyCollection<string> GatewaysOf(long userId)
-    {
-        lock (_lock)
-        {
-            Expire(NowMs);
-            return _userGateways.TryGetValue(userId, out var set) ? [.. set] : [];
-        }
-    }
+    public IReadOnlyCollection<string> GatewaysOf(long userId) => presence.GatewaysOf(userId);
 
     /// <summary>
     /// Decides where each push goes, and remembers where stored messages went (for replay). A push for
@@ -111,11 +73,10 @@ public sealed class DeliveryRouter(MessagingOptions options, TimeProvider time, 
     public RoutePlan Plan(IReadOnlyList<OutgoingPush> pushes)
     {
         var plan = new RoutePlan();
-        lock (_lock)
+        lock (presence.Sync)
         {
             var now = NowMs;
-            Expire(now);
-            if (IsWarmingUp(now))
+            if (presence.WarmingUp)
             {
                 plan.Broadcast.AddRange(pushes.Select(p => p.Push));
                 return plan;
@@ -127,10 +88,10 @@ public sealed class DeliveryRouter(MessagingOptions options, TimeProvider time, 
                     // One connection (with, for an ack, the sender's other connections beside it): its
                     // gateway when known, else wherever the user is, else everywhere (presence may lag
                     // behind a connection that has already spoken).
-                    _userGateways.TryGetValue(push.UserId, out var present);
+                    var present = presence.GatewaysOf(push.UserId);
                     if (knownGateway is not null)
                         Add(plan, knownGateway, push);
-                    else if (present is { Count: > 0 })
+                    else if (present.Count > 0)
                         foreach (var gateway in present)
                             Add(plan, gateway, push);
                     else
@@ -142,7 +103,12 @@ public sealed class DeliveryRouter(MessagingOptions options, TimeProvider time, 
                     PlanForMany(plan, push, also, knownGateway, except, now);
                     continue;
                 }
-                var targets = TargetsOf(push.UserId, knownGateway, except);
+                if (!TryTargets(push.UserId, knownGateway, except, out var targets))
+                {
+                    // Presence cannot place the user (a gateway's list is not trusted): every gateway gets it.
+                    plan.Broadcast.Add(push);
+                    continue;
+                }
                 foreach (var gateway in targets)
                     Add(plan, gateway, push);
                 if (targets.Count == 0 && except is null)
@@ -154,16 +120,18 @@ public sealed class DeliveryRouter(MessagingOptions options, TimeProvider time, 
         return plan;
     }
 
-    private HashSet<string> TargetsOf(long userId, string? knownGateway, string? except)
+    /// <summary>The user's gateways (with the one known to hold the connection, without the one already covered); false when presence cannot say.</summary>
+    private bool TryTargets(long userId, string? knownGateway, string? except, out HashSet<string> targets)
     {
-        var targets = _userGateways.TryGetValue(userId, out var present)
-            ? new HashSet<string>(present, StringComparer.Ordinal)
-            : new HashSet<string>(StringComparer.Ordinal);
+        targets = new HashSet<string>(StringComparer.Ordinal);
+        var answer = presence.Locate(userId, targets);
+        if (answer is PresenceAnswer.Unknown or PresenceAnswer.WarmingUp)
+            return false;
         if (knownGateway is not null)
             targets.Add(knownGateway);
         if (except is not null)
             targets.Remove(except);
-        return targets;
+        return true;
     }
 
     private static string[] Covered(HashSet<string> targets, string? except) =>
@@ -173,10 +141,15 @@ public sealed class DeliveryRouter(MessagingOptions options, TimeProvider time, 
     {
         var byGateway = new Dictionary<string, List<long>>(StringComparer.Ordinal);
         var replayable = IsReplayable(push.Message);
+        List<long>? unknown = null;
         for (var i = -1; i < also.Count; i++)
         {
             var userId = i < 0 ? push.UserId : also[i];
-            var targets = TargetsOf(userId, knownGateway, except);
+            if (!TryTargets(userId, knownGateway, except, out var targets))
+            {
+                (unknown ??= []).Add(userId);
+                continue;
+            }
             foreach (var gateway in targets)
             {
                 if (!byGateway.TryGetValue(gateway, out var users))
@@ -188,6 +161,8 @@ public sealed class DeliveryRouter(MessagingOptions options, TimeProvider time, 
             if (replayable)
                 Remember(userId, push.Message, Covered(targets, except), now);
         }
+        if (unknown is not null)
+            plan.Broadcast.Add(push with { UserId = unknown[0], AlsoUserIds = unknown.Count > 1 ? unknown[1..] : null });
         foreach (var (gateway, users) in byGateway)
             Add(plan, gateway, push with { UserId = users[0], AlsoUserIds = users.Count > 1 ? users[1..] : null });
     }
@@ -233,27 +208,19 @@ public sealed class DeliveryRouter(MessagingOptions options, TimeProvider time, 
     /// <summary>Applies a connect; returns what was routed to the user but not to this gateway in the replay window.</summary>
     public IReadOnlyList<ReplayRequest> Connected(UserConnected e)
     {
-        lock (_lock)
+        lock (presence.Sync)
         {
-            var now = Heard(e.GatewayId);
-            var user = Place(e.GatewayId, e.UserId, e.At);
-            user.Connections.Add(e.ConnectionId);
-            return Replay(e.UserId, e.GatewayId, e.ConnectionId, now);
+            presence.Connected(e);
+            return Replay(e.UserId, e.GatewayId, e.ConnectionId, NowMs);
         }
     }
 
     public void Disconnected(UserDisconnected e)
     {
-        lock (_lock)
+        lock (presence.Sync)
         {
-            var now = Heard(e.GatewayId);
-            RememberDisconnected(e.ConnectionId, now);
-            var gateway = _gateways[e.GatewayId];
-            if (!gateway.Users.TryGetValue(e.UserId, out var user))
-                return;
-            user.Connections.Remove(e.ConnectionId);
-            if (user.Connections.Count == 0 && !user.Listed)
-                Remove(e.GatewayId, gateway, e.UserId);
+            RememberDisconnected(e.ConnectionId, NowMs);
+            presence.Disconnected(e);
         }
     }
 
@@ -263,7 +230,7 @@ public sealed class DeliveryRouter(MessagingOptions options, TimeProvider time, 
     /// </summary>
     public bool WasDisconnected(string connectionId)
     {
-        lock (_lock)
+        lock (presence.Sync)
             return _disconnected.Contains(connectionId);
     }
 
@@ -279,104 +246,29 @@ public sealed class DeliveryRouter(MessagingOptions options, TimeProvider time, 
     }
 
     /// <summary>
-    /// Renews the gateway's lease and reconciles its users with the list it sent: users it no longer
-    /// lists (and who did not connect after it was taken) leave; users we did not know of arrive, and
-    /// get what was routed elsewhere meanwhile.
+    /// Applies a gateway's beat. Users who appeared on it (a delta's joined, a full list's newcomers) get what was
+    /// routed elsewhere meanwhile: the replays are worked out under the lock the swap takes, and returned.
     /// </summary>
+    public (IReadOnlyList<ReplayRequest> Replays, bool AskFullList) Beat(GatewayPresenceReported e)
+    {
+        var replays = new List<ReplayRequest>();
+        var applied = presence.Apply(e, (userId, gatewayId, _, _) => replays.AddRange(Replay(userId, gatewayId, null, NowMs)));
+        return (replays, applied.AskFullList);
+    }
+
+    /// <summary>An older gateway's heartbeat (a full list), as <see cref="Beat"/>.</summary>
     public IReadOnlyList<ReplayRequest> Heartbeat(GatewayHeartbeat e)
     {
-        lock (_lock)
-        {
-            var now = Heard(e.GatewayId);
-            var gateway = _gateways[e.GatewayId];
-            var listed = e.ConnectedUsers.ToHashSet();
-            foreach (var (userId, user) in gateway.Users.ToList())
-            {
-                if (!listed.Contains(userId) && user.Since < e.At)
-                    Remove(e.GatewayId, gateway, userId);
-            }
-            var replays = new List<ReplayRequest>();
-            foreach (var userId in listed)
-            {
-                var known = gateway.Users.ContainsKey(userId);
-                var user = Place(e.GatewayId, userId, e.At);
-                user.Listed = true;
-                if (!known)
-                    replays.AddRange(Replay(userId, e.GatewayId, null, now));
-            }
-            return replays;
-        }
-    }
-
-    private long Heard(string gatewayId)
-    {
-        var now = NowMs;
-        if (_firstHeardMs < 0)
-            _firstHeardMs = now;
-        Expire(now);
-        if (_gateways.Renew(gatewayId, now, () => new GatewayPresence(), out _))
-            logger.LogInformation("Gateway {GatewayId} is live", gatewayId);
-        if (!_warmLogged && !IsWarmingUp(now))
-        {
-            _warmLogged = true;
-            logger.LogInformation("Presence is warm: pushes go only to the gateways of their users ({Gateways} gateways live)", _gateways.Count);
-        }
-        return now;
-    }
-
-    private UserAtGateway Place(string gatewayId, long userId, DateTimeOffset at)
-    {
-        var gateway = _gateways[gatewayId];
-        if (!gateway.Users.TryGetValue(userId, out var user))
-        {
-            gateway.Users[userId] = user = new UserAtGateway { Since = at };
-            if (!_userGateways.TryGetValue(userId, out var set))
-                _userGateways[userId] = set = new HashSet<string>(StringComparer.Ordinal);
-            set.Add(gatewayId);
-        }
-        else if (at > user.Since)
-        {
-            user.Since = at;
-        }
-        return user;
-    }
-
-    private void Remove(string gatewayId, GatewayPresence gateway, long userId)
-    {
-        gateway.Users.Remove(userId);
-        if (_userGateways.TryGetValue(userId, out var set) && set.Remove(gatewayId) && set.Count == 0)
-            _userGateways.Remove(userId);
-    }
-
-    private void Expire(long now)
-    {
-        foreach (var (gatewayId, gateway) in _gateways.Expire(now))
-        {
-            logger.LogWarning("Gateway {GatewayId} missed {Beats} heartbeats; its {Users} users count as offline until it is heard again",
-                gatewayId, options.MissedHeartbeats, gateway.Users.Count);
-            foreach (var userId in gateway.Users.Keys.ToList())
-                Remove(gatewayId, gateway, userId);
-            _expiredGateways.Add(gatewayId);
-        }
-        Prune(now);
+        var replays = new List<ReplayRequest>();
+        presence.Apply(e, (userId, gatewayId, _, _) => replays.AddRange(Replay(userId, gatewayId, null, NowMs)));
+        return replays;
     }
 
     /// <summary>
     /// The gateways presence dropped (lease ended) since the last call: a gateway that died sent no
     /// disconnect for its connections, so whatever else keeps state per connection forgets them here.
     /// </summary>
-    public IReadOnlyList<string> TakeExpiredGateways()
-    {
-        lock (_lock)
-        {
-            Expire(NowMs);
-            if (_expiredGateways.Count == 0)
-                return [];
-            var expired = _expiredGateways.ToList();
-            _expiredGateways.Clear();
-            return expired;
-        }
-    }
+    public IReadOnlyList<string> TakeExpiredGateways() => presence.TakeExpiredGateways();
 
     private void Remember(long userId, WireMessage message, string[] gateways, long now)
     {

@@ -58,12 +58,12 @@ public sealed class PushDispatcher(DeliveryRouter router, IBus bus, MessagingOpt
     }
 
     /// <summary>Pushes to one gateway's connections, bypassing presence (a replay to a gateway just heard from).</summary>
-    public async Task SendToGatewayAsync(ConsumeContext context, string gateway, IReadOnlyList<UserPush> pushes)
+    public async Task SendToGatewayAsync(IPublishEndpoint publisher, string gateway, IReadOnlyList<UserPush> pushes, CancellationToken cancellationToken)
     {
-        if (pushes.Count > 0 && !await TrySendAsync(gateway, pushes, context.CancellationToken))
+        if (pushes.Count > 0 && !await TrySendAsync(gateway, pushes, cancellationToken))
         {
             foreach (var chunk in pushes.Chunk(MaxPushesPerMessage))
-                await context.Publish(new PushToUsers(chunk), context.CancellationToken);
+                await publisher.Publish(new PushToUsers(chunk), cancellationToken);
         }
     }
 

@@ -68,7 +68,8 @@ public static class OutboxModel
 /// publishes them once their claim has run out. Consumers of these messages see each at least once: they must be
 /// idempotent (the projections are, by time stamps; pushes may then reach a client twice).
 /// </summary>
-public sealed class Outbox<TContext>(TContext db, OutboxOptions options, TimeProvider time, ILogger<Outbox<TContext>> logger)
+public sealed class Outbox<TContext>(TContext db, OutboxOptions options, TimeProvider time, ILogger<Outbox<TContext>> logger,
+    IEnumerable<IOutboxDelivery>? deliveries = null)
     where TContext : DbContext
 {
     private readonly List<(OutboxMessage Row, object Message, Type Type)> _pending = [];
@@ -96,7 +97,7 @@ public sealed class Outbox<TContext>(TContext db, OutboxOptions options, TimePro
         {
             foreach (var (row, message, type) in _pending)
             {
-                await publisher.Publish(message, type, cancellationToken);
+                await OutboxDeliveries.DeliverAsync(deliveries, message, type, publisher, cancellationToken);
                 published.Add(row.Id);
             }
         }
@@ -119,6 +120,29 @@ public sealed class Outbox<TContext>(TContext db, OutboxOptions options, TimePro
             // Published but still stored: the relay publishes them again once their claim runs out (at least once).
             logger.LogWarning(ex, "Could not delete {Count} published outbox rows", published.Count);
         }
+    }
+}
+
+/// <summary>
+/// How a kind of outbox message is delivered when publishing it to every subscriber is not the way: a push to users
+/// goes to the gateways that hold them (<see cref="Presence.GatewayPushes"/>). Returns false for messages it does not
+/// deliver; throws when delivery failed (the row stays for the relay).
+/// </summary>
+public interface IOutboxDelivery
+{
+    ValueTask<bool> TryDeliverAsync(object message, IPublishEndpoint publisher, CancellationToken cancellationToken);
+}
+
+internal static class OutboxDeliveries
+{
+    public static async Task DeliverAsync(IEnumerable<IOutboxDelivery>? deliveries, object message, Type type, IPublishEndpoint publisher, CancellationToken cancellationToken)
+    {
+        foreach (var delivery in deliveries ?? [])
+        {
+            if (await delivery.TryDeliverAsync(message, publisher, cancellationToken))
+                return;
+        }
+        await publisher.Publish(message, type, cancellationToken);
     }
 }
 

@@ -47,6 +47,7 @@ public sealed class OutboxRelay<TContext>(IServiceProvider services, OutboxOptio
             return 0;
         await using var scope = services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<TContext>();
+        var deliveries = scope.ServiceProvider.GetServices<IOutboxDelivery>();
         var outbox = db.Set<OutboxMessage>();
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         var until = now + options.ClaimMs;
@@ -77,7 +78,7 @@ public sealed class OutboxRelay<TContext>(IServiceProvider services, OutboxOptio
                     done.Add(row.Id);
                     continue;
                 }
-                await bus.Publish(message, type, cancellationToken);
+                await OutboxDeliveries.DeliverAsync(deliveries, message, type, bus, cancellationToken);
                 done.Add(row.Id);
             }
         }

@@ -47,7 +47,7 @@ public sealed class FaultTests : FaultTestClass
 
         await traffic.StopAndVerifyAsync(DeliveredWithin, Cluster.Logs);
         Assert.True(traffic.Reconnects > 0, "the dead gateway's clients reconnected elsewhere");
-        // Presence drops the dead gateway once its lease ends (three missed 5 s heartbeats)...
+        // Presence drops the dead gateway once its lease ends (three missed 5 s beats, on the surviving gateway's clock)...
         await Cluster.Messaging[0].Process!.WaitForOutputAsync($"Gateway {dead.GatewayId} missed", TimeSpan.FromSeconds(40));
         // ...and its queue went with its connection, so nothing more can be sent to it.
         var gone = DateTime.UtcNow + TimeSpan.FromSeconds(30);

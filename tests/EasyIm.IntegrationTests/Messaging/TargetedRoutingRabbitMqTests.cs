@@ -1,5 +1,6 @@
 using EasyIm.Contracts.Gateway;
 using EasyIm.Contracts.Messaging;
+using EasyIm.Hosting.Presence;
 using EasyIm.IntegrationTests.Shapes;
 using EasyIm.Messaging;
 using EasyIm.Messaging.Consumers;
@@ -121,7 +122,9 @@ public sealed class TargetedRoutingRabbitMqTests : IAsyncLifetime
         });
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.AddMessaging();
-        builder.Services.AddSingleton(sp => new DeliveryRouter(sp.GetRequiredService<MessagingOptions>(), time, sp.GetRequiredService<ILogger<DeliveryRouter>>()));
+        builder.Services.AddSingleton(sp => new DeliveryRouter(sp.GetRequiredService<MessagingOptions>(),
+            new PresenceTable(sp.GetRequiredService<PresenceOptions>(), time, sp.GetRequiredService<ILogger<PresenceTable>>()),
+            time, sp.GetRequiredService<ILogger<DeliveryRouter>>()));
         // Only the consumers this test needs, the submit endpoint named for this run and bound to nothing:
         // the distributed shape's messaging may be running on the same broker, and must neither take this
         // test's batches nor have its own requests and events answered by this host.

@@ -138,9 +138,12 @@ public abstract class EasyImShape : IAsyncLifetime
         return await work(scope.ServiceProvider.GetRequiredService<MessagingDbContext>());
     }
 
-    private IServiceProvider MessagingServices => _hosts.Select(h => h.Services)
-        .FirstOrDefault(s => s.GetRequiredService<IServiceProviderIsService>().IsService(typeof(MessagingDbContext)))
-        ?? throw new InvalidOperationException($"no process of the {Name} shape runs messaging");
+    private IServiceProvider MessagingServices => ServicesWith<MessagingDbContext>();
+
+    /// <summary>The services of the shape's first process that has a <typeparamref name="T"/> (friends' presence table, say).</summary>
+    public IServiceProvider ServicesWith<T>() => _hosts.Select(h => h.Services)
+        .FirstOrDefault(s => s.GetRequiredService<IServiceProviderIsService>().IsService(typeof(T)))
+        ?? throw new InvalidOperationException($"no process of the {Name} shape has a {typeof(T).Name}");
 
     /// <summary>
     /// Runs SQL on messaging's store, <paramref name="sqlite"/> or <paramref name="postgres"/> by the shape's

@@ -319,12 +319,14 @@ public sealed class FriendRequestTests : IAsyncLifetime
         var bob = await _h.NewUserAsync();
         var fromAlice = (await InviteAsync(alice, bob, "first")).Ok!.RequestId;
         var fromCarol = (await InviteAsync(carol, bob)).Ok!.RequestId;
-        var pushesBefore = _h.Published<PushToUsers>().Count;
+        var sentBefore = _h.Sent<PushToUsers>().Count;
 
         await _h.Bus.Bus.Publish(new UserConnected(bob, "gw-1", "conn-7", null, DateTimeOffset.UtcNow));
 
-        await FriendsHarness.EventuallyAsync(() => _h.Published<PushToUsers>().Count > pushesBefore, "the pending invitations' push");
-        var sync = _h.Published<PushToUsers>().Skip(pushesBefore).Single();
+        // Sent to the gateway the connect came from, not published to every gateway.
+        await FriendsHarness.EventuallyAsync(() => _h.Sent<PushToUsers>().Count > sentBefore, "the pending invitations' push");
+        var (to, sync) = _h.Sent<PushToUsers>().Skip(sentBefore).Single();
+        Assert.Equal("gateway-gw-1", to?.AbsolutePath.Trim('/'));
         Assert.All(sync.Pushes, p => Assert.Equal((bob, "conn-7"), (p.UserId, p.OnlyConnectionId)));
         Assert.Equal([fromAlice, fromCarol], sync.Pushes.Select(p => RequestIdOf(p.Message)));
         Assert.Equal([alice, carol], sync.Pushes.Select(p => p.Message.FromUserId));
@@ -340,6 +342,7 @@ public sealed class FriendRequestTests : IAsyncLifetime
 
         await _h.ConsumedAsync<UserConnected>(m => m.ConnectionId == "conn-1");
         Assert.Empty(_h.Published<PushToUsers>());
+        Assert.Empty(_h.Sent<PushToUsers>());
         await _h.AssertNoFaultsAsync();
     }
 

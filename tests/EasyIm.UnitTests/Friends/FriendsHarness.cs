@@ -189,6 +189,10 @@ public sealed class FriendsHarness : IAsyncDisposable
     /// <summary>The messages of type <typeparamref name="T"/> published so far, in order.</summary>
     public List<T> Published<T>() where T : class =>
         Bus.Published.Select<T>().Select(m => m.Context.Message).ToList();
+
+    /// <summary>The messages of type <typeparamref name="T"/> sent to one endpoint so far (a gateway's, say), in order, with where they went.</summary>
+    public List<(Uri? To, T Message)> Sent<T>() where T : class =>
+        Bus.Sent.Select<T>().Select(m => (m.Context.DestinationAddress, m.Context.Message)).ToList();
 }
 
 public sealed record Reply<T>(T? Ok, RequestRejected? Rejected) where T : class;

@@ -1,3 +1,4 @@
+using EasyIm.Hosting.Presence;
 using EasyIm.Contracts.Gateway;
 using EasyIm.Messaging;
 using EasyIm.Messaging.Delivery;
@@ -12,7 +13,9 @@ public sealed class DeliveryRouterTests
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
     private readonly MessagingOptions _options = new();
 
-    private DeliveryRouter NewRouter() => new(_options, _time, NullLogger<DeliveryRouter>.Instance);
+    private readonly PresenceOptions _presence = new();
+
+    private DeliveryRouter NewRouter() => new(_options, new PresenceTable(_presence, _time, NullLogger<PresenceTable>.Instance), _time, NullLogger<DeliveryRouter>.Instance);
 
     private static UserPush Chat(long user, long seq, string conversation = "s_1_2") =>
         new(user, new WireMessage { Id = 100 + seq, ConversationId = conversation, ConversationSeq = (ulong)seq, Status = 1, Content = "x" });
@@ -27,7 +30,7 @@ public sealed class DeliveryRouterTests
         var router = NewRouter();
         router.Heartbeat(Beat("g1"));
         router.Heartbeat(Beat("g2"));
-        _time.Advance(TimeSpan.FromSeconds(_options.HeartbeatSeconds + 1.5));
+        _time.Advance(TimeSpan.FromSeconds(_presence.HeartbeatSeconds + 1.5));
         router.Heartbeat(Beat("g1"));
         router.Heartbeat(Beat("g2"));
         Assert.False(router.WarmingUp);
@@ -41,7 +44,7 @@ public sealed class DeliveryRouterTests
         Assert.Single(router.Plan([new OutgoingPush(Chat(U, 1))]).Broadcast);
 
         router.Heartbeat(Beat("g1", U));
-        _time.Advance(TimeSpan.FromSeconds(_options.HeartbeatSeconds - 0.5));
+        _time.Advance(TimeSpan.FromSeconds(_presence.HeartbeatSeconds - 0.5));
         router.Heartbeat(Beat("g1", U));
         var early = router.Plan([new OutgoingPush(Chat(U, 2))]);
         _time.Advance(TimeSpan.FromSeconds(2));
@@ -121,13 +124,15 @@ public sealed class DeliveryRouterTests
         router.Connected(Connect(U, "g1", "u1"));
         router.Connected(Connect(V, "g2", "v2"));
 
-        for (var beat = 0; beat < _options.MissedHeartbeats; beat++)
+        for (var beat = 0; beat < _presence.MissedHeartbeats; beat++)
         {
-            _time.Advance(TimeSpan.FromSeconds(_options.HeartbeatSeconds));
+            _time.Advance(TimeSpan.FromSeconds(_presence.HeartbeatSeconds));
             router.Heartbeat(Beat("g2", V));
         }
         var beforeLeaseEnds = router.GatewaysOf(U);
+        // Leases run on the gateways' clocks: g1's ends when a beat from g2 stamped past it arrives.
         _time.Advance(TimeSpan.FromSeconds(0.5));
+        router.Heartbeat(Beat("g2", V));
         var plan = router.Plan([new OutgoingPush(Chat(U, 1)), new OutgoingPush(Chat(V, 1))]);
 
         Assert.Equal(["g1"], beforeLeaseEnds);
@@ -177,6 +182,38 @@ public sealed class DeliveryRouterTests
         // Routed to g1 already: a connection there got it, or registered before the sync read it.
         Assert.Empty(sameGatewayAgain);
         Assert.Equal([("s_1_2", 2L)], Assert.Single(late).Messages);
+    }
+
+    [Fact]
+    public void A_user_a_beat_adds_is_handed_what_was_routed_past_it()
+    {
+        var router = Warm();
+        router.Beat(new GatewayPresenceReported("g1", 1000, 0, _time.GetUtcNow(), _presence.HeartbeatSeconds, Full: true));
+        router.Plan([new OutgoingPush(Chat(V, 2))]);   // V nowhere yet: dropped
+
+        // V's connect was lost; the next delta lists V as joined.
+        var (replays, ask) = router.Beat(new GatewayPresenceReported("g1", 1000, 1, _time.GetUtcNow(), _presence.HeartbeatSeconds, Joined: [V]));
+
+        Assert.False(ask);
+        var replay = Assert.Single(replays);
+        Assert.Equal((V, "g1", (string?)null), (replay.UserId, replay.GatewayId, replay.ConnectionId));
+        Assert.Equal([("s_1_2", 2L)], replay.Messages);
+    }
+
+    [Fact]
+    public void A_user_presence_cannot_place_is_published_to_every_gateway_and_the_gateway_is_asked_for_its_list()
+    {
+        var router = Warm();
+        // g3 was running before this replica heard it: its first beat is a delta, so its list is not whole.
+        var (_, ask) = router.Beat(new GatewayPresenceReported("g3", 1000, 7, _time.GetUtcNow(), _presence.HeartbeatSeconds, Joined: [W]));
+
+        var plan = router.Plan([new OutgoingPush(Chat(U, 1)), new OutgoingPush(Chat(W, 2)), new OutgoingPush(Chat(V, 3) with { AlsoUserIds = [W] })]);
+
+        Assert.True(ask);
+        Assert.Equal([U, V], plan.Broadcast.Select(p => p.UserId));
+        Assert.Equal(["g3"], plan.ByGateway.Keys);
+        Assert.Equal([W, W], plan.ByGateway["g3"].SelectMany(p => (IEnumerable<long>)[p.UserId, .. p.AlsoUserIds ?? []]));
+        Assert.Equal(0, plan.Dropped);
     }
 
     [Fact]

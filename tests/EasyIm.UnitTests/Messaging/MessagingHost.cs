@@ -1,3 +1,4 @@
+using EasyIm.Hosting.Presence;
 using EasyIm.Contracts.Friends;
 using EasyIm.Contracts.Gateway;
 using EasyIm.Contracts.Messaging;
@@ -71,7 +72,9 @@ internal sealed class MessagingHost : IAsyncDisposable
 
         var routerTime = new FakeTimeProvider(DateTimeOffset.UtcNow);
         builder.Services.AddSingleton(sp => new DeliveryRouter(
-            sp.GetRequiredService<MessagingOptions>(), routerTime, sp.GetRequiredService<ILogger<DeliveryRouter>>()));
+            sp.GetRequiredService<MessagingOptions>(),
+            new PresenceTable(sp.GetRequiredService<PresenceOptions>(), routerTime, sp.GetRequiredService<ILogger<PresenceTable>>()),
+            routerTime, sp.GetRequiredService<ILogger<DeliveryRouter>>()));
 
         var pushes = new PushLog();
         builder.Services.AddMassTransitTestHarness(bus =>
