@@ -64,6 +64,8 @@ public sealed class PresenceHeartbeat(
         try
         {
             await bus.Publish(report, stoppingToken);
+            if (options.LegacyHeartbeat)
+                await bus.Publish(new GatewayHeartbeat(gateway.Id, [.. users], report.At), stoppingToken);
             // Counted only once sent: a beat that failed is not a gap, its changes go with the next one.
             _beat = beat;
             _lastSent = users;

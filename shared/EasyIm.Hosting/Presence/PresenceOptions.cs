@@ -20,6 +20,12 @@ public sealed class PresenceOptions
     /// list. 1 sends the full list every time (the old heartbeat's cost).
     /// </summary>
     public int FullListEvery { get; set; } = 12;
+    /// <summary>
+    /// A gateway also publishes the older full-list <c>GatewayHeartbeat</c> every beat, for services of a version
+    /// before presence beats (a rolling upgrade: upgrade the gateways first with this on, then the services, then
+    /// turn it off). Receivers that know the new beats ignore it from a gateway that sends them.
+    /// </summary>
+    public bool LegacyHeartbeat { get; set; }
 
     public static PresenceOptions Read(IConfiguration configuration)
     {

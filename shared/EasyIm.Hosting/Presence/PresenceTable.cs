@@ -193,9 +193,20 @@ public sealed class PresenceTable(PresenceOptions options, TimeProvider time, IL
         }
     }
 
-    /// <summary>An older gateway's heartbeat: a full list, with no epoch and no count, so it never makes a gap.</summary>
-    public PresenceApplied Apply(GatewayHeartbeat e, ArrivedHandler? arrived = null) =>
-        ApplyFull(e.GatewayId, epoch: null, beat: null, e.At, DefaultLease, TimeSpan.FromSeconds(options.HeartbeatSeconds), e.ConnectedUsers, arrived);
+    /// <summary>
+    /// An older gateway's heartbeat: a full list, with no epoch and no count, so it never makes a gap. From a gateway
+    /// that also sends presence beats (<see cref="PresenceOptions.LegacyHeartbeat"/> during an upgrade) it is only
+    /// proof of life: the beats decide its list.
+    /// </summary>
+    public PresenceApplied Apply(GatewayHeartbeat e, ArrivedHandler? arrived = null)
+    {
+        lock (Sync)
+        {
+            if (_gateways.TryGetValue(e.GatewayId, out var known) && known.Epoch != 0)
+                return default;
+        }
+        return ApplyFull(e.GatewayId, epoch: null, beat: null, e.At, DefaultLease, TimeSpan.FromSeconds(options.HeartbeatSeconds), e.ConnectedUsers, arrived);
+    }
 
     public PresenceApplied Apply(GatewayPresenceReported e, ArrivedHandler? arrived = null)
     {

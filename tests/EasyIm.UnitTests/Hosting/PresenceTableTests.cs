@@ -217,4 +217,18 @@ public sealed class PresenceTableTests
         Assert.Equal("Offline", Locate(table, U));
         Assert.Equal("Present old", Locate(table, V));
     }
+
+    [Fact]
+    public void A_gateway_that_also_sends_the_older_heartbeat_for_an_upgrade_is_listed_by_its_beats_alone()
+    {
+        var table = Warm(onG1: [U, V]);
+        table.Apply(Delta("g1", Epoch1, 1, joined: [], left: [V]));
+
+        // The older heartbeat, as old services read it, sent beside the beat: its list must not undo the beats'.
+        table.Apply(new GatewayHeartbeat("g1", [U, V, W], _time.GetUtcNow()));
+
+        Assert.Equal("Present g1", Locate(table, U));
+        Assert.Equal("Offline", Locate(table, V));
+        Assert.Equal("Offline", Locate(table, W));
+    }
 }
