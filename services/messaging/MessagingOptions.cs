@@ -53,6 +53,12 @@ public sealed class MessagingOptions
     /// </summary>
     public string GatewayAddress { get; set; } = "exchange:gateway-{0}?temporary=true";
 
+    /// <summary>
+    /// Pushes waiting for one gateway (each the part of a committed group, a sync page or a typing relay that goes
+    /// there). Every gateway is sent to by its own queue, in parallel; a gateway whose queue is full (its sends are
+    /// hanging, or it cannot keep up) has its further pushes published to every gateway until the queue drains.
+    /// </summary>
+    public int PushQueuePerGateway { get; set; } = 256;
     /// <summary>Most chat messages and receipts one transaction of the send path stores.</summary>
     public int MaxMessagesPerTransaction { get; set; } = 2048;
     /// <summary>How long the send path retries a group the database keeps failing before answering FAIL.</summary>
@@ -75,6 +81,7 @@ public sealed class MessagingOptions
         Positive(options.ReplayWindowSeconds, nameof(ReplayWindowSeconds));
         Positive(options.MaxReplayEntries, nameof(MaxReplayEntries));
         Positive(options.MaxMessagesPerTransaction, nameof(MaxMessagesPerTransaction));
+        Positive(options.PushQueuePerGateway, nameof(PushQueuePerGateway));
         Positive(options.StoreRetrySeconds, nameof(StoreRetrySeconds));
         options.Retention.Validate($"{Section}:{nameof(Retention)}");
         if (!options.GatewayAddress.Contains("{0}", StringComparison.Ordinal)

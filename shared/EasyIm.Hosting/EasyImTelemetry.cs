@@ -53,6 +53,13 @@ public static class EasyImTelemetry
         Meter.CreateCounter<long>("easyim.database.errors", "{error}", "Database transactions that failed");
 
     /// <summary>
+    /// Pushes for one gateway that found its queue in messaging full (the gateway's sends slow or hanging) and
+    /// were published to every gateway instead.
+    /// </summary>
+    public static readonly Counter<long> PushQueueOverflows =
+        Meter.CreateCounter<long>("easyim.push.queue_overflows", "{push}", "Pushes published to every gateway because their gateway's queue was full");
+
+    /// <summary>
     /// Chat partitions this messaging process handed over to the process that owns them (drained, then its
     /// consumer registered again behind the owner's): each is a move of the partition's active consumer.
     /// </summary>
@@ -67,6 +74,7 @@ public static class EasyImTelemetry
     {
         BusErrors.Add(0);
         DatabaseErrors.Add(0);
+        PushQueueOverflows.Add(0);
     }
 
     /// <summary>True when some listener wants EasyIm's spans: checked before any per-message tracing work.</summary>

@@ -1,5 +1,7 @@
 using System.Collections.Concurrent;
+using System.Threading.Channels;
 using EasyIm.Contracts.Gateway;
+using EasyIm.Hosting;
 using MassTransit;
 using Microsoft.Extensions.Logging;
 
@@ -8,8 +10,16 @@ namespace EasyIm.Messaging.Delivery;
 /// <summary>
 /// Turns a batch's pushes into as few bus messages as it can: one <see cref="PushToUsers"/> per target
 /// gateway (sent to its own endpoint), plus one published to every gateway for what cannot be targeted.
+/// <para>
+/// Every gateway has its own queue and sender (a lane): a gateway whose sends hang or fail costs its own
+/// pushes time, never another gateway's, and never the send path's (which only queues). A lane keeps its
+/// gateway's pushes in order and sends what has queued up meanwhile as one bus message. A lane that is full
+/// (<see cref="MessagingOptions.PushQueuePerGateway"/>) has the pushes that do not fit published to every
+/// gateway instead; a lane idle for a minute is retired.
+/// </para>
 /// </summary>
 public sealed class PushDispatcher(DeliveryRouter router, IBus bus, MessagingOptions options, TimeProvider time, ILogger<PushDispatcher> logger)
+    : IAsyncDisposable, IDisposable
 {
     /// <summary>Bounds a bus message's size whatever the batch.</summary>
     public const int MaxPushesPerMessage = 1000;
@@ -31,39 +41,214 @@ public sealed class PushDispatcher(DeliveryRouter router, IBus bus, MessagingOpt
     private static readonly string[] KnownAddressForms = ["exchange:gateway-{0}?temporary=true"];
     private static readonly TimeSpan SendTimeout = TimeSpan.FromSeconds(3);
     private static readonly TimeSpan FallbackFor = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan LaneIdle = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan OverflowWarningEvery = TimeSpan.FromSeconds(10);
 
     private readonly string[] _addressForms = [options.GatewayAddress, .. KnownAddressForms.Where(f => f != options.GatewayAddress)];
     private readonly ConcurrentDictionary<string, int> _formOf = new(StringComparer.Ordinal);
     /// <summary>Gateways no address form reached, and until when their pushes are published instead.</summary>
     private readonly ConcurrentDictionary<string, DateTimeOffset> _unreachable = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Lazy<Lane>> _lanes = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, DateTimeOffset> _overflowWarned = new(StringComparer.Ordinal);
+    private readonly CancellationTokenSource _stopping = new();
 
+    /// <summary>Pushes for one gateway, and whether they are sent (or published instead).</summary>
+    private sealed record Item(IReadOnlyList<UserPush> Pushes, TaskCompletionSource Done);
+
+    private sealed class Lane(int capacity)
+    {
+        public Channel<Item> Items { get; } = Channel.CreateBounded<Item>(
+            new BoundedChannelOptions(capacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
+        public volatile bool Retired;
+        public Task Loop = Task.CompletedTask;
+    }
+
+    /// <summary>Routes and sends; completes once every push is sent or published.</summary>
     public Task DispatchAsync(ConsumeContext context, IReadOnlyList<OutgoingPush> pushes) =>
         DispatchAsync(pushes, context, context.CancellationToken);
 
     /// <param name="publisher">Where broadcasts are published: the consume context in a consumer, else the bus.</param>
     public async Task DispatchAsync(IReadOnlyList<OutgoingPush> pushes, IPublishEndpoint? publisher, CancellationToken cancellationToken)
     {
+        var sent = await QueueAsync(pushes, publisher, cancellationToken);
+        await sent.WaitAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Routes the pushes, queues each gateway's on its lane and publishes what goes to every gateway; returns
+    /// once queued and published, with a task that completes when the lanes have sent theirs (or faults when
+    /// publishing them instead failed).
+    /// </summary>
+    public async Task<Task> QueueAsync(IReadOnlyList<OutgoingPush> pushes, IPublishEndpoint? publisher, CancellationToken cancellationToken)
+    {
         if (pushes.Count == 0)
-            return;
+            return Task.CompletedTask;
         publisher ??= bus;
         var plan = router.Plan(pushes);
         var broadcast = plan.Broadcast;
+        List<Task>? sent = null;
         foreach (var (gateway, list) in plan.ByGateway)
         {
-            if (!await TrySendAsync(gateway, list, cancellationToken))
+            if (Enqueue(gateway, list) is { } done)
+                (sent ??= []).Add(done);
+            else
                 broadcast.AddRange(list);
         }
         foreach (var chunk in broadcast.Chunk(MaxPushesPerMessage))
             await publisher.Publish(new PushToUsers(chunk), cancellationToken);
+        return sent switch
+        {
+            null => Task.CompletedTask,
+            [var one] => one,
+            _ => Task.WhenAll(sent),
+        };
     }
 
     /// <summary>Pushes to one gateway's connections, bypassing presence (a replay to a gateway just heard from).</summary>
     public async Task SendToGatewayAsync(IPublishEndpoint publisher, string gateway, IReadOnlyList<UserPush> pushes, CancellationToken cancellationToken)
     {
-        if (pushes.Count > 0 && !await TrySendAsync(gateway, pushes, cancellationToken))
+        if (pushes.Count == 0)
+            return;
+        if (Enqueue(gateway, pushes) is { } done)
         {
-            foreach (var chunk in pushes.Chunk(MaxPushesPerMessage))
-                await publisher.Publish(new PushToUsers(chunk), cancellationToken);
+            await done.WaitAsync(cancellationToken);
+            return;
+        }
+        foreach (var chunk in pushes.Chunk(MaxPushesPerMessage))
+            await publisher.Publish(new PushToUsers(chunk), cancellationToken);
+    }
+
+    /// <summary>Completes once everything queued on every lane before this call is sent (or published instead).</summary>
+    public Task SentSoFarAsync()
+    {
+        var marks = new List<Task>();
+        foreach (var gateway in _lanes.Keys)
+        {
+            if (Enqueue(gateway, [], warnWhenFull: false) is { } done)
+                marks.Add(done);
+        }
+        return Task.WhenAll(marks);
+    }
+
+    /// <summary>Queues pushes on their gateway's lane; null when they must be published instead (unreachable, or the lane is full).</summary>
+    private Task? Enqueue(string gateway, IReadOnlyList<UserPush> pushes, bool warnWhenFull = true)
+    {
+        if (_stopping.IsCancellationRequested)
+            return null;
+        if (_unreachable.TryGetValue(gateway, out var until) && until > time.GetUtcNow())
+            return null;
+        var item = new Item(pushes, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+        while (true)
+        {
+            var lane = _lanes.GetOrAdd(gateway, static (g, self) => new Lazy<Lane>(() => self.Start(g)), this).Value;
+            if (lane.Items.Writer.TryWrite(item))
+                return item.Done.Task;
+            if (lane.Retired || _stopping.IsCancellationRequested)
+            {
+                // Retired between the look-up and the write: the next look-up makes a new lane.
+                if (_stopping.IsCancellationRequested)
+                    return null;
+                continue;
+            }
+            if (warnWhenFull)
+                WarnFull(gateway, pushes.Count);
+            return null;
+        }
+    }
+
+    private void WarnFull(string gateway, int pushes)
+    {
+        EasyImTelemetry.PushQueueOverflows.Add(pushes);
+        var now = time.GetUtcNow();
+        if (_overflowWarned.TryGetValue(gateway, out var last) && now - last < OverflowWarningEvery)
+            return;
+        _overflowWarned[gateway] = now;
+        logger.LogWarning("The push queue of gateway {GatewayId} is full ({Capacity}: its sends are slow or hanging); publishing its pushes to every gateway until it drains",
+            gateway, options.PushQueuePerGateway);
+    }
+
+    private Lane Start(string gateway)
+    {
+        var lane = new Lane(options.PushQueuePerGateway);
+        lane.Loop = Task.Run(() => RunLaneAsync(gateway, lane));
+        return lane;
+    }
+
+    /// <summary>One gateway's sender: what has queued up goes as one bus message, in queue order.</summary>
+    private async Task RunLaneAsync(string gateway, Lane lane)
+    {
+        var reader = lane.Items.Reader;
+        var batch = new List<Item>();
+        try
+        {
+            while (true)
+            {
+                batch.Clear();
+                var count = 0;
+                while (count < MaxPushesPerMessage && reader.TryRead(out var next))
+                {
+                    batch.Add(next);
+                    count += next.Pushes.Count;
+                }
+                if (batch.Count == 0)
+                {
+                    if (!await WaitOrRetireAsync(gateway, lane))
+                        return;
+                    continue;
+                }
+                try
+                {
+                    if (count > 0)
+                    {
+                        var all = batch.Count == 1 ? batch[0].Pushes : batch.SelectMany(i => i.Pushes).ToList();
+                        if (!await TrySendAsync(gateway, all, _stopping.Token))
+                        {
+                            foreach (var chunk in all.Chunk(MaxPushesPerMessage))
+                                await bus.Publish(new PushToUsers(chunk), _stopping.Token);
+                        }
+                    }
+                    foreach (var item in batch)
+                        item.Done.TrySetResult();
+                }
+                catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+                {
+                    throw;
+                }
+                catch (Exception ex)
+                {
+                    foreach (var item in batch)
+                        item.Done.TrySetException(ex);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+        {
+            foreach (var item in batch)
+                item.Done.TrySetCanceled(_stopping.Token);
+            lane.Retired = true;
+            lane.Items.Writer.TryComplete();
+            while (reader.TryRead(out var left))
+                left.Done.TrySetCanceled(_stopping.Token);
+        }
+    }
+
+    /// <summary>Waits for the next push; after a minute without one, retires the lane (drained first). False once it is closed.</summary>
+    private async Task<bool> WaitOrRetireAsync(string gateway, Lane lane)
+    {
+        using var idle = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
+        idle.CancelAfter(LaneIdle);
+        try
+        {
+            return await lane.Items.Reader.WaitToReadAsync(idle.Token);
+        }
+        catch (OperationCanceledException) when (!_stopping.IsCancellationRequested)
+        {
+            // What was written before the lane is completed is still read; writers after it make a new lane.
+            lane.Retired = true;
+            if (_lanes.TryGetValue(gateway, out var current) && current.IsValueCreated && ReferenceEquals(current.Value, lane))
+                _lanes.TryRemove(new KeyValuePair<string, Lazy<Lane>>(gateway, current));
+            lane.Items.Writer.TryComplete();
+            return await lane.Items.Reader.WaitToReadAsync(_stopping.Token);
         }
     }
 
@@ -102,4 +287,17 @@ public sealed class PushDispatcher(DeliveryRouter router, IBus bus, MessagingOpt
             gateway, string.Join(", ", _addressForms.Select(f => string.Format(f, gateway))), FallbackFor.TotalSeconds);
         return false;
     }
+
+    /// <summary>Stops the lanes; what they still held is not sent (its senders resend, its recipients sync).</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (_stopping.IsCancellationRequested)
+            return;
+        await _stopping.CancelAsync();
+        var loops = _lanes.Values.Where(l => l.IsValueCreated).Select(l => l.Value.Loop).ToList();
+        await Task.WhenAll(loops).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+    }
+
+    /// <summary>Stops the lanes without waiting for them.</summary>
+    public void Dispose() => _stopping.Cancel();
 }

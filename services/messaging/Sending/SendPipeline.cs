@@ -231,9 +231,12 @@ public sealed class SendPipeline : IHostedService, IAsyncDisposable
             if (rest.Count > 0)
                 kept.Add(new ChatWork(chat.Batch with { Messages = rest }));
         }
+        // Queued, not awaited: a gateway whose sends hang must not hold up the next group's reads.
         try
         {
-            await _dispatcher.DispatchAsync(pushes, null, _stopping.Token);
+            var sent = await _dispatcher.QueueAsync(pushes, null, _stopping.Token);
+            _ = sent.ContinueWith(t => _logger.LogError(t.Exception, "Could not answer {Count} refused chat messages", pushes.Count),
+                CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
         }
         catch (Exception ex) when (!_stopping.IsCancellationRequested)
         {
@@ -303,23 +306,48 @@ public sealed class SendPipeline : IHostedService, IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Queues each committed group's pushes on the gateways' lanes (<see cref="PushDispatcher"/>) and goes on to the
+    /// next group: a gateway whose sends hang delays only its own pushes. Receipts and barriers are answered once
+    /// their group's pushes are sent (a barrier, once everything queued before it is).
+    /// </summary>
     private async Task DispatchLoopAsync()
     {
+        var inFlight = new List<Task>();
         await foreach (var (group, pushes) in _committed.Reader.ReadAllAsync())
         {
+            Task sent;
             try
             {
-                await _dispatcher.DispatchAsync(pushes, null, _stopping.Token);
+                sent = await _dispatcher.QueueAsync(pushes, null, _stopping.Token);
             }
             catch (Exception ex)
             {
-                EasyImTelemetry.BusErrors.Add(1);
-                // Stored: the senders miss their acks and resend (deduped), the recipients get them on their next sync.
-                _logger.LogError(ex, "Could not push a stored group of {Work} batches ({Pushes} pushes)", group.Count, pushes.Count);
+                sent = Task.FromException(ex);
             }
-            foreach (var awaited in group.OfType<AwaitedWork>())
-                awaited.Done.TrySetResult();
+            var awaited = group.OfType<AwaitedWork>().ToList();
+            if (awaited.OfType<BarrierWork>().Any())
+                sent = Task.WhenAll(sent, _dispatcher.SentSoFarAsync());
+            inFlight.RemoveAll(t => t.IsCompleted);
+            inFlight.Add(FinishAsync(sent, group.Count, pushes.Count, awaited));
         }
+        await Task.WhenAll(inFlight);
+    }
+
+    private async Task FinishAsync(Task sent, int batches, int pushes, List<AwaitedWork> awaited)
+    {
+        try
+        {
+            await sent;
+        }
+        catch (Exception ex)
+        {
+            EasyImTelemetry.BusErrors.Add(1);
+            // Stored: the senders miss their acks and resend (deduped), the recipients get them on their next sync.
+            _logger.LogError(ex, "Could not push a stored group of {Work} batches ({Pushes} pushes)", batches, pushes);
+        }
+        foreach (var work in awaited)
+            work.Done.TrySetResult();
     }
 
     /// <summary>

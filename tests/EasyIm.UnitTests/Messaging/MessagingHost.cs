@@ -139,6 +139,19 @@ internal sealed class MessagingHost : IAsyncDisposable
 
     public ConsumedLog Consumed { get; } = new();
 
+    /// <summary>Both fake gateways beat (listing their users), then the router's clock passes the warm-up.</summary>
+    public async Task WarmAsync(long[] onG1, long[] onG2)
+    {
+        var beats = new[] { new GatewayHeartbeat(G1, onG1, DateTimeOffset.UtcNow), new GatewayHeartbeat(G2, onG2, DateTimeOffset.UtcNow) };
+        foreach (var beat in beats)
+        {
+            await Harness.Bus.Publish(beat);
+            await WaitConsumedAsync<GatewayHeartbeat>(m => m.GatewayId == beat.GatewayId);
+        }
+        RouterTime.Advance(TimeSpan.FromSeconds(7));
+        Assert.False(Router.WarmingUp);
+    }
+
     public Task BefriendAsync(long a, long b) => PublishAndWaitAsync(new FriendshipCreated(a, b, DateTimeOffset.UtcNow));
 
     public Task JoinGroupAsync(long groupId, long userId, string role = "member") =>

@@ -8,19 +8,6 @@ namespace EasyIm.UnitTests.Messaging;
 /// <summary>Delivery once presence is warm: pushes sent to the gateways' own queues, and the no-gap invariant.</summary>
 public sealed class TargetedDeliveryTests
 {
-    /// <summary>Both fake gateways beat (listing their users), then the router's clock passes the warm-up.</summary>
-    private static async Task WarmAsync(MessagingHost host, long[] onG1, long[] onG2)
-    {
-        var beats = new[] { new GatewayHeartbeat(MessagingHost.G1, onG1, DateTimeOffset.UtcNow), new GatewayHeartbeat(MessagingHost.G2, onG2, DateTimeOffset.UtcNow) };
-        foreach (var beat in beats)
-        {
-            await host.Harness.Bus.Publish(beat);
-            await host.WaitConsumedAsync<GatewayHeartbeat>(m => m.GatewayId == beat.GatewayId);
-        }
-        host.RouterTime.Advance(TimeSpan.FromSeconds(7));
-        Assert.False(host.Router.WarmingUp);
-    }
-
     private static bool IsDone(UserPush push) => push.Message.MsgType == 4 && push.Message.Text().Contains("\"SYNC\"", StringComparison.Ordinal);
 
     [Fact]
@@ -29,7 +16,7 @@ public sealed class TargetedDeliveryTests
         await using var host = await MessagingHost.StartAsync();
         var (a, b) = (MessagingHost.NewUserId(), MessagingHost.NewUserId());
         await host.BefriendAsync(a, b);
-        await WarmAsync(host, onG1: [a], onG2: [b]);
+        await host.WarmAsync(onG1: [a], onG2: [b]);
 
         await host.SubmitAsync(MessagingHost.Chat(a, b, "t-1", "one"), MessagingHost.Chat(a, b, "t-2", "two"));
         await host.WaitConsumedAsync<SubmitChatMessages>();
@@ -49,7 +36,7 @@ public sealed class TargetedDeliveryTests
         await using var host = await MessagingHost.StartAsync();
         var (a, b) = (MessagingHost.NewUserId(), MessagingHost.NewUserId());
         await host.BefriendAsync(a, b);
-        await WarmAsync(host, onG1: [a], onG2: []);
+        await host.WarmAsync(onG1: [a], onG2: []);
 
         await host.SubmitAsync(MessagingHost.Chat(a, b, "off-1", "while away"));
         await host.AnswersAsync(a, "off-1");
@@ -81,7 +68,7 @@ public sealed class TargetedDeliveryTests
         });
         var (a, b) = (MessagingHost.NewUserId(), MessagingHost.NewUserId());
         await host.BefriendAsync(a, b);
-        await WarmAsync(host, onG1: [a], onG2: []);
+        await host.WarmAsync(onG1: [a], onG2: []);
         async Task SendAsync(string phase)
         {
             var ids = Enumerable.Range(0, 10).Select(i => $"{phase}-{i}").ToArray();
@@ -118,7 +105,7 @@ public sealed class TargetedDeliveryTests
         await using var host = await MessagingHost.StartAsync();
         var (a, b) = (MessagingHost.NewUserId(), MessagingHost.NewUserId());
         await host.BefriendAsync(a, b);
-        await WarmAsync(host, onG1: [a], onG2: []);
+        await host.WarmAsync(onG1: [a], onG2: []);
         const int batches = 40, perBatch = 5;
 
         long registeredAt = 0;
