@@ -42,10 +42,14 @@ public sealed class PushDispatcher(DeliveryRouter router, IBus bus, MessagingOpt
     private static readonly TimeSpan SendTimeout = TimeSpan.FromSeconds(3);
     private static readonly TimeSpan FallbackFor = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan LaneIdle = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan RetryAfter = TimeSpan.FromMilliseconds(200);
     private static readonly TimeSpan OverflowWarningEvery = TimeSpan.FromSeconds(10);
 
     private readonly string[] _addressForms = [options.GatewayAddress, .. KnownAddressForms.Where(f => f != options.GatewayAddress)];
+    /// <summary>The address form that last worked for each gateway.</summary>
     private readonly ConcurrentDictionary<string, int> _formOf = new(StringComparer.Ordinal);
+    /// <summary>One gateway at a time has its address form looked for (<see cref="TrySendAsync"/>).</summary>
+    private readonly SemaphoreSlim _finding = new(1, 1);
     /// <summary>Gateways no address form reached, and until when their pushes are published instead.</summary>
     private readonly ConcurrentDictionary<string, DateTimeOffset> _unreachable = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Lazy<Lane>> _lanes = new(StringComparer.Ordinal);
@@ -252,33 +256,40 @@ public sealed class PushDispatcher(DeliveryRouter router, IBus bus, MessagingOpt
         }
     }
 
+    /// <summary>
+    /// Sends by the gateway's address form known to work, concurrently with the other lanes. A gateway whose form is not
+    /// known yet, or whose known form just failed, is tried form by form (twice over) one gateway at a time: on RabbitMQ a
+    /// refused declaration (the wrong form) closes the channel other sends share, so trying forms in parallel lanes made
+    /// the sends of a gateway with a working form fail with it.
+    /// </summary>
     private async Task<bool> TrySendAsync(string gateway, IReadOnlyList<UserPush> pushes, CancellationToken cancellationToken)
     {
         if (_unreachable.TryGetValue(gateway, out var until) && until > time.GetUtcNow())
             return false;
-        var first = _formOf.GetValueOrDefault(gateway);
-        for (var form = first; form < _addressForms.Length; form++)
+        if (_formOf.TryGetValue(gateway, out var known) && await TrySendAtAsync(gateway, known, pushes, cancellationToken))
+            return true;
+        await _finding.WaitAsync(cancellationToken);
+        try
         {
-            var address = string.Format(_addressForms[form], gateway);
-            try
+            for (var round = 0; round < 2; round++)
             {
-                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                timeout.CancelAfter(SendTimeout);
-                var endpoint = await bus.GetSendEndpoint(new Uri(address));
-                foreach (var chunk in pushes.Chunk(MaxPushesPerMessage))
-                    await endpoint.Send(new PushToUsers(chunk), timeout.Token);
-                if (form != first)
+                if (round > 0)
+                    await Task.Delay(RetryAfter, cancellationToken);
+                for (var form = 0; form < _addressForms.Length; form++)
                 {
+                    if (!await TrySendAtAsync(gateway, form, pushes, cancellationToken))
+                        continue;
+                    if (form != 0)
+                        logger.LogWarning("Gateway {GatewayId} is reachable at {Address}, not as {Setting} says; set it to {Form}",
+                            gateway, string.Format(_addressForms[form], gateway), $"{MessagingOptions.Section}:{nameof(MessagingOptions.GatewayAddress)}", _addressForms[form]);
                     _formOf[gateway] = form;
-                    logger.LogWarning("Gateway {GatewayId} is reachable at {Address}, not as {Setting} says; set it to {Form}",
-                        gateway, address, $"{MessagingOptions.Section}:{nameof(MessagingOptions.GatewayAddress)}", _addressForms[form]);
+                    return true;
                 }
-                return true;
             }
-            catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
-            {
-                logger.LogDebug(ex, "Could not send to gateway {GatewayId} at {Address}", gateway, address);
-            }
+        }
+        finally
+        {
+            _finding.Release();
         }
         // Publishing still reaches it, at the cost of reaching every gateway.
         _formOf.TryRemove(gateway, out _);
@@ -286,6 +297,25 @@ public sealed class PushDispatcher(DeliveryRouter router, IBus bus, MessagingOpt
         logger.LogError("Could not send to gateway {GatewayId} at any of {Addresses}; publishing its pushes to every gateway for {Seconds} s",
             gateway, string.Join(", ", _addressForms.Select(f => string.Format(f, gateway))), FallbackFor.TotalSeconds);
         return false;
+    }
+
+    private async Task<bool> TrySendAtAsync(string gateway, int form, IReadOnlyList<UserPush> pushes, CancellationToken cancellationToken)
+    {
+        var address = string.Format(_addressForms[form], gateway);
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(SendTimeout);
+            var endpoint = await bus.GetSendEndpoint(new Uri(address));
+            foreach (var chunk in pushes.Chunk(MaxPushesPerMessage))
+                await endpoint.Send(new PushToUsers(chunk), timeout.Token);
+            return true;
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            logger.LogDebug(ex, "Could not send to gateway {GatewayId} at {Address}", gateway, address);
+            return false;
+        }
     }
 
     /// <summary>Stops the lanes; what they still held is not sent (its senders resend, its recipients sync).</summary>
