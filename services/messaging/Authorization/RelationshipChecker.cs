@@ -13,13 +13,25 @@ public sealed record Membership(string Role, bool Muted)
     public bool IsOwner => string.Equals(Role, GroupRoles.Owner, StringComparison.OrdinalIgnoreCase);
 }
 
-public sealed record Relationships(IReadOnlySet<(long UserId, long FriendId)> Friends, IReadOnlyDictionary<(long GroupId, long UserId), Membership> Members);
+/// <param name="Unconfirmed">
+/// With <c>askLater</c>: what the projection does not hold and friends was not asked about yet (within the asker's
+/// budget). The caller asks (<see cref="RelationshipChecker.AskAsync"/>) outside its own critical path and checks again.
+/// </param>
+public sealed record Relationships(
+    IReadOnlySet<(long UserId, long FriendId)> Friends,
+    IReadOnlyDictionary<(long GroupId, long UserId), Membership> Members,
+    IReadOnlyList<RelationshipQuery>? Unconfirmed = null);
 
 /// <summary>
 /// Who may talk to whom: the friendship and membership projection first; where it says no, the
 /// friends service (which owns the answer) is asked before refusing, since the projection may not
 /// have seen the latest event yet. No answer in time counts as no. Asking is budgeted per user
 /// (<see cref="RelationshipAsks"/>): past it, the projection's no stands.
+/// <para>
+/// The send path never waits for friends: it checks with <c>askLater</c>, sets aside the messages whose
+/// relationship is <see cref="Relationships.Unconfirmed"/>, asks (<see cref="AskAsync"/>) beside the writer, and
+/// checks those messages again with friends' answers (<c>answered</c>). Typing and history ask inline.
+/// </para>
 /// </summary>
 public sealed class RelationshipChecker(
     MessagingDbContext db,
@@ -28,10 +40,14 @@ public sealed class RelationshipChecker(
     MessagingOptions options,
     ILogger<RelationshipChecker> logger)
 {
+    /// <param name="askLater">Return what friends would have to be asked as <see cref="Relationships.Unconfirmed"/> instead of asking.</param>
+    /// <param name="answered">Friends' answers already had (for messages set aside and checked again): used where the projection says no.</param>
     public async Task<Relationships> CheckAsync(
         IReadOnlyCollection<(long UserId, long FriendId)> friendPairs,
         IReadOnlyCollection<(long GroupId, long UserId)> memberPairs,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken,
+        bool askLater = false,
+        IReadOnlyDictionary<RelationshipQuery, bool>? answered = null)
     {
         var confirmedFriends = new HashSet<(long, long)>();
         var members = new Dictionary<(long, long), Membership>();
@@ -57,27 +73,55 @@ public sealed class RelationshipChecker(
                 members[(row.GroupId, row.UserId)] = new Membership(row.Role, row.Muted);
         }
 
-        var unknown = friendPairs.Where(p => !confirmedFriends.Contains(p)).Select(p => new RelationshipQuery(p.UserId, p.FriendId, false))
-            .Concat(memberPairs.Where(p => !members.ContainsKey(p)).Select(p => new RelationshipQuery(p.UserId, p.GroupId, true)))
-            .Distinct()
-            .Where(q => asks.TryTake(q.UserId))
-            .ToList();
+        void Confirm(RelationshipQuery query)
+        {
+            if (query.IsGroup)
+                members.TryAdd((query.OtherId, query.UserId), new Membership(GroupRoles.Member, false));
+            else
+                confirmedFriends.Add((query.UserId, query.OtherId));
+        }
+
+        var unknown = new List<RelationshipQuery>();
+        foreach (var query in friendPairs.Where(p => !confirmedFriends.Contains(p)).Select(p => new RelationshipQuery(p.UserId, p.FriendId, false))
+                     .Concat(memberPairs.Where(p => !members.ContainsKey(p)).Select(p => new RelationshipQuery(p.UserId, p.GroupId, true)))
+                     .Distinct())
+        {
+            if (answered is not null && answered.TryGetValue(query, out var related))
+            {
+                if (related)
+                    Confirm(query);
+            }
+            else if (asks.TryTake(query.UserId))
+            {
+                unknown.Add(query);
+            }
+        }
+        if (unknown.Count > 0 && askLater)
+            return new Relationships(confirmedFriends, members, unknown);
         if (unknown.Count > 0)
         {
-            foreach (var answer in await AskFriendsAsync(unknown, cancellationToken))
+            foreach (var (query, isRelated) in await AskAsync(unknown, cancellationToken))
             {
-                if (!answer.Related)
-                    continue;
-                if (answer.IsGroup)
-                    members.TryAdd((answer.OtherId, answer.UserId), new Membership(GroupRoles.Member, false));
-                else
-                    confirmedFriends.Add((answer.UserId, answer.OtherId));
+                if (isRelated)
+                    Confirm(query);
             }
         }
         return new Relationships(confirmedFriends, members);
     }
 
-    private async Task<IReadOnlyList<RelationshipAnswer>> AskFriendsAsync(List<RelationshipQuery> queries, CancellationToken cancellationToken)
+    /// <summary>Asks friends about relationships the projection does not hold: an answer for each (no answer in time is a no).</summary>
+    public async Task<Dictionary<RelationshipQuery, bool>> AskAsync(IReadOnlyList<RelationshipQuery> queries, CancellationToken cancellationToken)
+    {
+        var answers = queries.Distinct().ToDictionary(q => q, _ => false);
+        foreach (var answer in await AskFriendsAsync(queries, cancellationToken))
+        {
+            if (answer.Related)
+                answers[new RelationshipQuery(answer.UserId, answer.OtherId, answer.IsGroup)] = true;
+        }
+        return answers;
+    }
+
+    private async Task<IReadOnlyList<RelationshipAnswer>> AskFriendsAsync(IReadOnlyList<RelationshipQuery> queries, CancellationToken cancellationToken)
     {
         try
         {

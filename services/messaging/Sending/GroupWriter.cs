@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using EasyIm.Contracts;
+using EasyIm.Contracts.Friends;
 using EasyIm.Contracts.Gateway;
 using EasyIm.Contracts.Messaging;
 using EasyIm.Hosting;
@@ -43,6 +44,10 @@ internal sealed class GroupWriter(
         public Message? Row { get; set; }
         /// <summary>An earlier item of this group with the same (sender, client_msg_id), or -1.</summary>
         public int SameAs { get; set; } = -1;
+        /// <summary>What friends must be asked before this message may be stored (the projection does not hold it).</summary>
+        public RelationshipQuery? Ask { get; set; }
+        /// <summary>Set aside, not stored and not answered: it waits for friends' answer, or behind one of its connection's that does.</summary>
+        public bool Deferred { get; set; }
     }
 
     internal sealed record Move(long UserId, ConversationId Conversation, long OldArrived, long NewArrived, long OldRead, long NewRead)
@@ -67,6 +72,8 @@ internal sealed class GroupWriter(
         /// <summary>When its preparing began: the start of its messages' store spans.</summary>
         internal DateTimeOffset Started { get; init; }
         internal Dictionary<(Move Move, int Status), IReadOnlyList<long>> ReceiptSenders { get; init; } = [];
+        /// <summary>The chat messages set aside (in their order), each with what friends must be asked, if anything.</summary>
+        internal List<Item> Deferred { get; init; } = [];
     }
 
     /// <param name="dedupe">
@@ -82,19 +89,32 @@ internal sealed class GroupWriter(
     /// members of the groups written to, and the receipts' cursors. The <see cref="SendPipeline"/> runs it
     /// for the next group while the one before commits.
     /// </summary>
-    public async Task<Prepared> PrepareAsync(IReadOnlyList<WriteWork> group, bool dedupe, CancellationToken ct)
+    /// <param name="askLater">
+    /// Set aside (<see cref="Prepared.Deferred"/>) the messages whose relationship the projection does not hold, and
+    /// every later message of their connections, instead of asking friends here; otherwise ask inline.
+    /// </param>
+    public async Task<Prepared> PrepareAsync(IReadOnlyList<WriteWork> group, bool dedupe, CancellationToken ct, bool askLater = false)
     {
         var started = time.GetUtcNow();
         var items = new List<Item>();
         var receipts = new List<Receipt>();
+        Dictionary<RelationshipQuery, bool>? answered = null;
         foreach (var work in group)
         {
             if (work is ChatWork chat)
+            {
                 items.AddRange((chat.Batch.Messages ?? []).Select(s => new Item(chat.Batch.GatewayId ?? "", s)));
+                if (chat.Answers is not null)
+                {
+                    answered ??= [];
+                    foreach (var (query, related) in chat.Answers)
+                        answered[query] = related;
+                }
+            }
             else if (work is ReceiptWork receipt)
                 receipts.AddRange(receipt.Receipts);
         }
-        var accepted = await PrepareChatAsync(items, dedupe, ct);
+        var accepted = await PrepareChatAsync(items, dedupe, askLater, answered, ct);
         var moves = await PrepareReceiptsAsync(receipts, ct);
         return new Prepared
         {
@@ -104,6 +124,7 @@ internal sealed class GroupWriter(
             Moves = moves,
             Members = await MembersAsync(items, ct),
             ReceiptSenders = await ReceiptSendersAsync(moves, ct),
+            Deferred = items.Where(i => i.Deferred).ToList(),
         };
     }
 
@@ -129,7 +150,8 @@ internal sealed class GroupWriter(
     }
 
     /// <summary>Validates, dedupes and authorizes; returns the items to store, with their rows (seqs not yet given).</summary>
-    private async Task<List<Item>> PrepareChatAsync(List<Item> items, bool dedupe, CancellationToken ct)
+    private async Task<List<Item>> PrepareChatAsync(List<Item> items, bool dedupe, bool askLater, IReadOnlyDictionary<RelationshipQuery, bool>? answered,
+        CancellationToken ct)
     {
         if (items.Count == 0)
             return [];
@@ -152,8 +174,10 @@ internal sealed class GroupWriter(
         if (dedupe)
             await FindOriginalsAsync(candidates, ct);
         var fresh = candidates.Where(i => i.Row is null).ToList();
-        await AuthorizeAsync(fresh, ct);
-        var accepted = fresh.Where(i => i.Error is null).ToList();
+        await AuthorizeAsync(fresh, askLater, answered, ct);
+        if (askLater)
+            DeferFollowers(items);
+        var accepted = fresh.Where(i => i.Error is null && !i.Deferred).ToList();
 
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         foreach (var item in accepted)
@@ -222,7 +246,32 @@ internal sealed class GroupWriter(
             item.Row = byKey.GetValueOrDefault((item.Submission.SenderId, item.Submission.Message.ClientMsgId!));
     }
 
-    private async Task AuthorizeAsync(List<Item> fresh, CancellationToken ct)
+    /// <summary>
+    /// A connection's messages are stored in the order it sent them: after one set aside, every later message of its
+    /// connection in the group is set aside too (a resend of a message set aside as well), answered or not yet.
+    /// </summary>
+    private static void DeferFollowers(List<Item> items)
+    {
+        HashSet<string>? waiting = null;
+        for (var i = 0; i < items.Count; i++)
+        {
+            var item = items[i];
+            if (item.Deferred)
+            {
+                (waiting ??= new HashSet<string>(StringComparer.Ordinal)).Add(item.Submission.ConnectionId);
+                continue;
+            }
+            if (item.Error is not null)
+                continue;
+            if ((waiting is not null && waiting.Contains(item.Submission.ConnectionId)) || (item.SameAs >= 0 && items[item.SameAs].Deferred))
+            {
+                item.Deferred = true;
+                (waiting ??= new HashSet<string>(StringComparer.Ordinal)).Add(item.Submission.ConnectionId);
+            }
+        }
+    }
+
+    private async Task AuthorizeAsync(List<Item> fresh, bool askLater, IReadOnlyDictionary<RelationshipQuery, bool>? answered, CancellationToken ct)
     {
         if (fresh.Count == 0)
             return;
@@ -232,7 +281,8 @@ internal sealed class GroupWriter(
         var memberPairs = fresh.Where(i => i.Conversation.IsGroup).Select(i => (i.Conversation.GroupId, i.Submission.SenderId)).ToHashSet();
         if (friendPairs.Count == 0 && memberPairs.Count == 0)
             return;
-        var known = await relationships.CheckAsync(friendPairs, memberPairs, ct);
+        var known = await relationships.CheckAsync(friendPairs, memberPairs, ct, askLater, answered);
+        var unconfirmed = known.Unconfirmed is { Count: > 0 } u ? u.ToHashSet() : null;
 
         var groupIds = memberPairs.Select(p => p.GroupId).Distinct().ToList();
         var mutedGroups = groupIds.Count == 0 ? [] : (await db.Groups.AsNoTracking()
@@ -241,6 +291,18 @@ internal sealed class GroupWriter(
         foreach (var item in fresh)
         {
             var sender = item.Submission.SenderId;
+            if (unconfirmed is not null)
+            {
+                var query = item.Conversation.IsGroup
+                    ? new RelationshipQuery(sender, item.Conversation.GroupId, true)
+                    : new RelationshipQuery(sender, item.Submission.Message.ToUserId, false);
+                if (unconfirmed.Contains(query))
+                {
+                    item.Ask = query;
+                    item.Deferred = true;
+                    continue;
+                }
+            }
             if (!item.Conversation.IsGroup)
             {
                 if (options.RequireFriendship && !known.Friends.Contains((sender, item.Submission.Message.ToUserId)))
@@ -338,6 +400,8 @@ internal sealed class GroupWriter(
         }
         foreach (var item in items)
         {
+            if (item.Deferred)
+                continue;
             var s = item.Submission;
             var trace = s.TraceParent is not null && EasyImTelemetry.Tracing ? StoreSpan(item, started) : null;
             if (item.Error is not null || item.Row is null)

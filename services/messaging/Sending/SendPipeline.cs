@@ -1,9 +1,11 @@
 using System.Diagnostics;
 using System.Threading.Channels;
+using EasyIm.Contracts.Friends;
 using EasyIm.Contracts.Gateway;
 using EasyIm.Contracts.Messaging;
 using EasyIm.Hosting;
 using EasyIm.Hosting.Database;
+using EasyIm.Messaging.Authorization;
 using EasyIm.Messaging.Data;
 using EasyIm.Messaging.Delivery;
 using Microsoft.EntityFrameworkCore;
@@ -100,14 +102,49 @@ public sealed class SendPipeline : IHostedService, IAsyncDisposable
     }
 
     /// <summary>
-    /// Waits until everything queued before this call is stored (or answered FAIL) and its pushes sent: a chat
-    /// partition handed to another process must not let that one store a connection's next message first.
+    /// Waits until everything queued before this call is stored (or answered FAIL) and its pushes sent, messages set
+    /// aside for friends' answers included: a chat partition handed to another process must not let that one store a
+    /// connection's next message first.
     /// </summary>
     public async Task BarrierAsync(CancellationToken cancellationToken)
     {
-        var work = new BarrierWork();
-        await _work.Writer.WriteAsync(work, cancellationToken);
-        await work.Done.Task.WaitAsync(cancellationToken);
+        while (true)
+        {
+            var work = new BarrierWork();
+            await _work.Writer.WriteAsync(work, cancellationToken);
+            await work.Done.Task.WaitAsync(cancellationToken);
+            Task emptied;
+            lock (_parked)
+            {
+                if (_parked.Count == 0)
+                    return;
+                emptied = (_parkedEmptied ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+            }
+            // Once they come back they are in the next group, which the next barrier waits for.
+            await emptied.WaitAsync(cancellationToken);
+        }
+    }
+
+    /// <summary>Connections with messages set aside while friends is asked about a relationship (<see cref="Park"/>).</summary>
+    private sealed class ParkedConnection(string gatewayId)
+    {
+        public string GatewayId { get; } = gatewayId;
+        public List<ChatSubmission> Messages { get; } = [];
+        /// <summary>Friends' answers, once they came (no answer in time: no).</summary>
+        public Dictionary<RelationshipQuery, bool>? Answers { get; set; }
+    }
+
+    private readonly Dictionary<string, ParkedConnection> _parked = new(StringComparer.Ordinal);
+    private TaskCompletionSource? _parkedEmptied;
+
+    /// <summary>Messages set aside now, for tests and logs.</summary>
+    internal int ParkedMessages
+    {
+        get
+        {
+            lock (_parked)
+                return _parked.Values.Sum(p => p.Messages.Count);
+        }
     }
 
     public Task StartAsync(CancellationToken cancellationToken)
@@ -152,20 +189,26 @@ public sealed class SendPipeline : IHostedService, IAsyncDisposable
         {
             while (await reader.WaitToReadAsync(_stopping.Token))
             {
-                var group = new List<WriteWork>();
-                var size = 0;
+                var group = Unpark();
+                var size = group.Sum(w => w.Size);
                 while (size < _options.MaxMessagesPerTransaction && reader.TryRead(out var work))
                 {
+                    if (work is WakeWork)
+                        continue;
                     group.Add(work);
                     size += work.Size;
                 }
                 group = await KeepChainsAsync(group);
+                group = SetAsideBehindParked(group);
                 var scope = _scopes.CreateAsyncScope();
                 PreparedGroup prepared;
                 try
                 {
                     var writer = scope.ServiceProvider.GetRequiredService<GroupWriter>();
-                    prepared = new PreparedGroup(group, scope, writer, await writer.PrepareAsync(group, dedupe: false, _stopping.Token), null);
+                    var read = await writer.PrepareAsync(group, dedupe: false, _stopping.Token, askLater: true);
+                    if (read.Deferred.Count > 0)
+                        group = Park(group, read.Deferred);
+                    prepared = new PreparedGroup(group, scope, writer, read, null);
                 }
                 catch (Exception ex) when (!_stopping.IsCancellationRequested)
                 {
@@ -191,7 +234,7 @@ public sealed class SendPipeline : IHostedService, IAsyncDisposable
     /// </summary>
     private async Task<List<WriteWork>> KeepChainsAsync(List<WriteWork> group)
     {
-        var submissions = group.OfType<ChatWork>().SelectMany(c => c.Batch.Messages ?? []).Where(s => s?.Message is not null).ToList();
+        var submissions = group.OfType<ChatWork>().Where(c => !c.Resumed).SelectMany(c => c.Batch.Messages ?? []).Where(s => s?.Message is not null).ToList();
         if (submissions.Count == 0)
             return group;
         var (_, refused) = await _chain.CheckAsync(submissions, async keys =>
@@ -218,7 +261,7 @@ public sealed class SendPipeline : IHostedService, IAsyncDisposable
         var kept = new List<WriteWork>(group.Count);
         foreach (var work in group)
         {
-            if (work is not ChatWork chat || chat.Batch.Messages is null || !chat.Batch.Messages.Any(refusedSet.Contains))
+            if (work is not ChatWork chat || chat.Resumed || chat.Batch.Messages is null || !chat.Batch.Messages.Any(refusedSet.Contains))
             {
                 kept.Add(work);
                 continue;
@@ -244,6 +287,141 @@ public sealed class SendPipeline : IHostedService, IAsyncDisposable
             _logger.LogError(ex, "Could not answer {Count} refused chat messages", pushes.Count);
         }
         return kept;
+    }
+
+    /// <summary>
+    /// Sets aside what the group's reads deferred (<see cref="GroupWriter.Prepared.Deferred"/>: messages whose relationship the
+    /// projection does not hold, and the later messages of their connections) and asks friends about them beside the
+    /// writer: one slow or absent friends service costs those senders the wait, never everyone's send path. Their
+    /// connections stay set aside (<see cref="SetAsideBehindParked"/>) until the answer comes back (<see cref="Unpark"/>).
+    /// Returns the group without them.
+    /// </summary>
+    private List<WriteWork> Park(List<WriteWork> group, List<GroupWriter.Item> deferred)
+    {
+        var set = deferred.Select(i => i.Submission).ToHashSet(ReferenceEqualityComparer.Instance);
+        var asks = new Dictionary<string, List<RelationshipQuery>>(StringComparer.Ordinal);
+        lock (_parked)
+        {
+            foreach (var item in deferred)
+            {
+                var connection = item.Submission.ConnectionId;
+                if (!_parked.TryGetValue(connection, out var parked))
+                    _parked[connection] = parked = new ParkedConnection(item.GatewayId);
+                parked.Messages.Add(item.Submission);
+                if (item.Ask is { } query)
+                {
+                    if (!asks.TryGetValue(connection, out var queries))
+                        asks[connection] = queries = [];
+                    queries.Add(query);
+                }
+            }
+            // A connection set aside only behind messages whose answer is already had asks nothing more.
+            foreach (var (connection, parked) in _parked)
+            {
+                if (!asks.ContainsKey(connection) && parked.Answers is null && set.Count > 0 && parked.Messages.Any(set.Contains))
+                    parked.Answers = [];
+            }
+        }
+        foreach (var (connection, queries) in asks)
+            _ = AskFriendsAsync(connection, queries);
+        _logger.LogDebug("Set aside {Count} chat messages until friends answers about {Asks} relationships", deferred.Count, asks.Values.Sum(q => q.Count));
+        if (asks.Count == 0)
+            _work.Writer.TryWrite(WakeWork.Instance);
+
+        var kept = new List<WriteWork>(group.Count);
+        foreach (var work in group)
+        {
+            if (work is not ChatWork chat || chat.Batch.Messages is null || !chat.Batch.Messages.Any(set.Contains))
+            {
+                kept.Add(work);
+                continue;
+            }
+            var rest = chat.Batch.Messages.Where(s => !set.Contains(s)).ToList();
+            if (rest.Count > 0)
+                kept.Add(new ChatWork(chat.Batch with { Messages = rest }, chat.Answers));
+        }
+        return kept;
+    }
+
+    private async Task AskFriendsAsync(string connection, List<RelationshipQuery> queries)
+    {
+        Dictionary<RelationshipQuery, bool> answers;
+        try
+        {
+            await using var scope = _scopes.CreateAsyncScope();
+            answers = await scope.ServiceProvider.GetRequiredService<RelationshipChecker>().AskAsync(queries, _stopping.Token);
+        }
+        catch (Exception ex) when (!_stopping.IsCancellationRequested)
+        {
+            _logger.LogWarning(ex, "Could not ask friends about {Count} relationships; the messages that waited for them are refused", queries.Count);
+            answers = queries.Distinct().ToDictionary(q => q, _ => false);
+        }
+        catch (OperationCanceledException)
+        {
+            return;
+        }
+        lock (_parked)
+        {
+            if (_parked.TryGetValue(connection, out var parked))
+                parked.Answers = answers;
+        }
+        _work.Writer.TryWrite(WakeWork.Instance);
+    }
+
+    /// <summary>
+    /// Takes the messages set aside whose answers came, as work at the head of the next group (each connection's in
+    /// its order, with the answers); the connections are no longer set aside.
+    /// </summary>
+    private List<WriteWork> Unpark()
+    {
+        var resumed = new List<WriteWork>();
+        lock (_parked)
+        {
+            if (_parked.Count == 0)
+                return resumed;
+            foreach (var (connection, parked) in _parked.Where(p => p.Value.Answers is not null).ToList())
+            {
+                _parked.Remove(connection);
+                resumed.Add(new ChatWork(new SubmitChatMessages(parked.GatewayId, parked.Messages), parked.Answers));
+            }
+            if (_parked.Count == 0)
+            {
+                _parkedEmptied?.TrySetResult();
+                _parkedEmptied = null;
+            }
+        }
+        return resumed;
+    }
+
+    /// <summary>Sets aside, behind them, the messages of connections that have messages set aside (their order).</summary>
+    private List<WriteWork> SetAsideBehindParked(List<WriteWork> group)
+    {
+        lock (_parked)
+        {
+            if (_parked.Count == 0)
+                return group;
+            var kept = new List<WriteWork>(group.Count);
+            foreach (var work in group)
+            {
+                if (work is not ChatWork chat || chat.Resumed || chat.Batch.Messages is null
+                    || !chat.Batch.Messages.Any(s => s is not null && _parked.ContainsKey(s.ConnectionId)))
+                {
+                    kept.Add(work);
+                    continue;
+                }
+                var rest = new List<ChatSubmission>();
+                foreach (var s in chat.Batch.Messages)
+                {
+                    if (s is not null && _parked.TryGetValue(s.ConnectionId, out var parked))
+                        parked.Messages.Add(s);
+                    else
+                        rest.Add(s!);
+                }
+                if (rest.Count > 0)
+                    kept.Add(new ChatWork(chat.Batch with { Messages = rest }));
+            }
+            return kept;
+        }
     }
 
     /// <summary>Commits each prepared group in turn; a group that fails is written again from the start, with its retries, before the next.</summary>
@@ -401,7 +579,7 @@ public sealed class SendPipeline : IHostedService, IAsyncDisposable
             switch (work)
             {
                 case ChatWork chat:
-                    units.AddRange((chat.Batch.Messages ?? []).Select(m => new ChatWork(chat.Batch with { Messages = [m] })));
+                    units.AddRange((chat.Batch.Messages ?? []).Select(m => new ChatWork(chat.Batch with { Messages = [m] }, chat.Answers)));
                     break;
                 case ReceiptWork receipt:
                     units.AddRange(receipt.Receipts.Select(r => new ReceiptWork([r])));
