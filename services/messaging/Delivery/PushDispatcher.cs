@@ -257,16 +257,18 @@ public sealed class PushDispatcher(DeliveryRouter router, IBus bus, MessagingOpt
     }
 
     /// <summary>
-    /// Sends by the gateway's address form known to work, concurrently with the other lanes. A gateway whose form is not
-    /// known yet, or whose known form just failed, is tried form by form (twice over) one gateway at a time: on RabbitMQ a
-    /// refused declaration (the wrong form) closes the channel other sends share, so trying forms in parallel lanes made
-    /// the sends of a gateway with a working form fail with it.
+    /// Sends by the gateway's address form that worked last (at first the configured one), concurrently with the other
+    /// lanes. When that fails, the forms are tried one by one (twice over), one gateway at a time: on RabbitMQ a refused
+    /// declaration (the wrong form) closes the channel other sends share, so a gateway found at its other form can make
+    /// another lane's send fail once; that lane then finds its own form again here, after the first is done.
     /// </summary>
     private async Task<bool> TrySendAsync(string gateway, IReadOnlyList<UserPush> pushes, CancellationToken cancellationToken)
     {
         if (_unreachable.TryGetValue(gateway, out var until) && until > time.GetUtcNow())
             return false;
-        if (_formOf.TryGetValue(gateway, out var known) && await TrySendAtAsync(gateway, known, pushes, cancellationToken))
+        // The form that worked last (at first the configured one) is tried by every lane at once: a gateway that hangs
+        // holds up only its own lane here.
+        if (await TrySendAtAsync(gateway, _formOf.GetValueOrDefault(gateway), pushes, cancellationToken))
             return true;
         await _finding.WaitAsync(cancellationToken);
         try
