@@ -1,7 +1,9 @@
 using EasyIm.Auth.Consumers;
 using EasyIm.Auth.Data;
 using EasyIm.Auth.Security;
+using EasyIm.Contracts.Auth;
 using EasyIm.Hosting;
+using EasyIm.Hosting.Bus;
 using EasyIm.Hosting.Database;
 using EasyIm.Hosting.Ids;
 using MassTransit;
@@ -36,12 +38,14 @@ public static class AuthModule
 
     public static void AddAuthConsumers(IBusRegistrationConfigurator bus)
     {
-        bus.AddConsumer<RegisterUserConsumer>();
-        bus.AddConsumer<LoginUserConsumer>();
-        bus.AddConsumer<LogoutUserConsumer>();
-        bus.AddConsumer<CheckTokenConsumer>();
-        bus.AddConsumer<RefreshTokenConsumer>();
-        bus.AddConsumer<ValidateAccessTokenConsumer>();
+        // Their messages carry passwords or tokens: a failure is answered 503 and the message dropped, never faulted
+        // (a fault carries the message back and leaves it in an _error queue).
+        bus.AddConsumer(BusSecrets.KeepOutOfFaults<RegisterUserConsumer, RegisterUser>());
+        bus.AddConsumer(BusSecrets.KeepOutOfFaults<LoginUserConsumer, LoginUser>());
+        bus.AddConsumer(BusSecrets.KeepOutOfFaults<LogoutUserConsumer, LogoutUser>());
+        bus.AddConsumer(BusSecrets.KeepOutOfFaults<CheckTokenConsumer, CheckToken>());
+        bus.AddConsumer(BusSecrets.KeepOutOfFaults<RefreshTokenConsumer, RefreshToken>());
+        bus.AddConsumer(BusSecrets.KeepOutOfFaults<ValidateAccessTokenConsumer, ValidateAccessToken>());
         bus.AddConsumer<GetUserProfilesConsumer>();
         bus.AddConsumer<CheckSessionsConsumer>();
     }

@@ -7,4 +7,5 @@ namespace EasyIm.Contracts.Auth;
 /// With <paramref name="ResetSecret"/> every earlier token of the user stops working first.
 /// Replies <see cref="TokenRefreshed"/> or <see cref="RequestRejected"/>.
 /// </summary>
+[CarriesSecret]
 public sealed record RefreshToken(string GrantType, string Token, bool ResetSecret);

@@ -7,4 +7,5 @@ namespace EasyIm.Contracts.Auth;
 /// </summary>
 /// <param name="AccessExpiresIn">Seconds the new access token lives.</param>
 /// <param name="RefreshExpiresIn">Seconds the new refresh token lives.</param>
+[CarriesSecret]
 public sealed record TokenRefreshed(long UserId, string GrantType, string AccessToken, long AccessExpiresIn, string RefreshToken, long RefreshExpiresIn);

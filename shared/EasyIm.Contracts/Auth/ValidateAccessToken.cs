@@ -6,4 +6,5 @@ namespace EasyIm.Contracts.Auth;
 /// Replies <see cref="AccessTokenValidated"/> when the token is a live access token of that
 /// user, otherwise <see cref="RequestRejected"/> (401).
 /// </summary>
+[CarriesSecret]
 public sealed record ValidateAccessToken(long? UserId, string AccessToken);

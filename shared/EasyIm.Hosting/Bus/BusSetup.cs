@@ -75,6 +75,7 @@ public static class BusSetup
                 bus.UsingInMemory((context, cfg) =>
                 {
                     UseWireFormat(cfg, format);
+                    BusSecrets.Configure(cfg);
                     foreach (var configure in ownEndpoints)
                         configure(context, cfg);
                     cfg.ConfigureEndpoints(context);
@@ -92,6 +93,7 @@ public static class BusSetup
                 // Database:MaxPoolSize, so more concurrent messages than that per endpoint only queue up
                 // inside the process. Endpoints that must keep order set their own limit of 1.
                 UseWireFormat(cfg, format);
+                BusSecrets.Configure(cfg);
                 cfg.PrefetchCount = 64;
                 cfg.ConcurrentMessageLimit = 16;
                 foreach (var configure in ownEndpoints)

@@ -83,11 +83,7 @@ public static class TestInfrastructure
     {
         var amqp = new Uri(rabbitMq);
         var credentials = Uri.UnescapeDataString(amqp.UserInfo.Length > 0 ? amqp.UserInfo : "guest:guest");
-        var address = Environment.GetEnvironmentVariable("EASYIM_TEST_RABBITMQ_API") is { Length: > 0 } configured
-            ? new Uri(configured)
-            : new UriBuilder("http", amqp.Host, 15672).Uri;
-        var api = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromSeconds(30) };
-        api.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes(credentials)));
+        var api = ManagementApi(rabbitMq);
         try
         {
             (await api.PutAsync($"api/vhosts/{name}", JsonContent.Create(new { }))).EnsureSuccessStatusCode();
@@ -104,6 +100,22 @@ public static class TestInfrastructure
             using (api)
                 await api.DeleteAsync($"api/vhosts/{name}");
         });
+    }
+
+    /// <summary>
+    /// RabbitMQ's management API for <paramref name="rabbitMq"/>'s broker (<c>EASYIM_TEST_RABBITMQ_API</c>, else port
+    /// 15672 of the broker's host), with the broker address's credentials.
+    /// </summary>
+    public static HttpClient ManagementApi(string rabbitMq)
+    {
+        var amqp = new Uri(rabbitMq);
+        var credentials = Uri.UnescapeDataString(amqp.UserInfo.Length > 0 ? amqp.UserInfo : "guest:guest");
+        var address = Environment.GetEnvironmentVariable("EASYIM_TEST_RABBITMQ_API") is { Length: > 0 } configured
+            ? new Uri(configured)
+            : new UriBuilder("http", amqp.Host, 15672).Uri;
+        var api = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromSeconds(30) };
+        api.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes(credentials)));
+        return api;
     }
 
     public static int FreePort() => TestPorts.Free();

@@ -26,6 +26,10 @@ public sealed class ServerProcesses : IAsyncDisposable
     public int SocketPort { get; } = TestInfrastructure.FreePort();
     public HttpClient Http { get; }
     public IReadOnlyList<EasyImProcess> Processes => _processes;
+    /// <summary>Distributed: the RabbitMQ vhost and the PostgreSQL database of these processes alone (the same name).</summary>
+    public string Name => _name;
+    /// <summary>Distributed: the connection string of the processes' database.</summary>
+    public string? Postgres { get; private set; }
 
     private ServerProcesses() => Http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{ApiPort}"), Timeout = TimeSpan.FromSeconds(30) };
 
@@ -59,6 +63,7 @@ public sealed class ServerProcesses : IAsyncDisposable
             var amqp = await processes.CreateVhostAsync(infrastructure.RabbitMq);
             var postgres = await TestInfrastructure.CreateDatabaseAsync(infrastructure.PostgresAdmin, processes._name);
             processes._database = true;
+            processes.Postgres = postgres;
             var shared = new Dictionary<string, string>
             {
                 ["EasyIm__ListenAddress"] = "127.0.0.1",
