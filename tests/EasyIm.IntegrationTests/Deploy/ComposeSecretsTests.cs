@@ -1,0 +1,79 @@
+using System.Diagnostics;
+using System.Text.RegularExpressions;
+
+namespace EasyIm.IntegrationTests.Deploy;
+
+/// <summary>
+/// docker-compose.yml ships no secrets (issue 16): Compose refuses to start it until the RabbitMQ and PostgreSQL
+/// passwords are set, and with the ones <c>.env.example</c>'s one-liner makes, every service gets them and no
+/// default password is left. Checked with the system's <c>docker-compose config</c> (offline; no Docker engine).
+/// </summary>
+public sealed class ComposeSecretsTests
+{
+    private static readonly string Directory = Path.Combine(AppContext.BaseDirectory, "compose");
+
+    private static async Task<(int ExitCode, string Output)> ComposeConfigAsync(string envFile)
+    {
+        var info = new ProcessStartInfo("docker-compose")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = Directory,
+        };
+        foreach (var arg in new[] { "--env-file", envFile, "-f", "docker-compose.yml", "config" })
+            info.ArgumentList.Add(arg);
+        info.Environment.Remove("EASYIM_RABBITMQ_PASSWORD");
+        info.Environment.Remove("EASYIM_POSTGRES_PASSWORD");
+        Process process;
+        try
+        {
+            process = Process.Start(info)!;
+        }
+        catch (System.ComponentModel.Win32Exception ex)
+        {
+            throw new InvalidOperationException("docker-compose is not installed (Debian: apt-get install docker-compose; .ci/run installs it)", ex);
+        }
+        using (process)
+        {
+            var stdout = process.StandardOutput.ReadToEndAsync();
+            var stderr = process.StandardError.ReadToEndAsync();
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            await process.WaitForExitAsync(timeout.Token);
+            return (process.ExitCode, await stdout + await stderr);
+        }
+    }
+
+    [Fact]
+    public async Task Compose_refuses_to_start_without_the_secrets_and_names_the_one_missing()
+    {
+        var (exitCode, output) = await ComposeConfigAsync(Path.Combine(Directory, ".env.example"));
+
+        Assert.NotEqual(0, exitCode);
+        Assert.Matches("set EASYIM_(RABBITMQ|POSTGRES)_PASSWORD in .env", output);
+    }
+
+    [Fact]
+    public async Task With_generated_secrets_every_service_gets_them_and_no_default_password_is_left()
+    {
+        var env = Path.Combine(Path.GetTempPath(), "easyim-compose-" + Guid.NewGuid().ToString("N") + ".env");
+        var (rabbit, postgres) = (Guid.NewGuid().ToString("N"), Guid.NewGuid().ToString("N"));
+        await File.WriteAllTextAsync(env, $"EASYIM_RABBITMQ_PASSWORD={rabbit}\nEASYIM_POSTGRES_PASSWORD={postgres}\n");
+        try
+        {
+            var (exitCode, output) = await ComposeConfigAsync(env);
+
+            Assert.True(exitCode == 0, output);
+            Assert.DoesNotMatch(new Regex("easyim:easyim@|Password=easyim;|_PASS(WORD)?: easyim"), output);
+            Assert.Contains($"RABBITMQ_DEFAULT_PASS: {rabbit}", output);
+            Assert.Contains($"POSTGRES_PASSWORD: {postgres}", output);
+            // auth, friends and messaging reach both; the gateways reach RabbitMQ only.
+            Assert.Equal(4, Regex.Matches(output, $"amqp://easyim:{rabbit}@rabbitmq:5672/").Count);
+            Assert.Equal(3, Regex.Matches(output, $"Password={postgres};").Count);
+        }
+        finally
+        {
+            File.Delete(env);
+        }
+    }
+}
