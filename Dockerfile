@@ -27,6 +27,7 @@ COPY deploy/health.sh /usr/local/bin/easyim-health
 RUN mkdir -p /srv/data && chown "$APP_UID" /srv/data
 USER $APP_UID
 EXPOSE 8888 8889
-# Every target serves /health/ready on its API port (Gateway:ApiPort, 8889 unless set).
+# Every target serves /health/ready on its management port when EasyIm:ManagementPort is set (compose: 8890,
+# published nowhere), else on its API port (Gateway:ApiPort, 8889 unless set); the probe follows the setting.
 HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 CMD ["bash", "/usr/local/bin/easyim-health"]
 ENTRYPOINT ["dotnet", "/app/easyim.dll"]

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Container health probe: succeeds when GET /health/ready on the local API port answers 200.
+# Container health probe: succeeds when GET /health/ready on the local management port (else the API port) answers 200.
 # The aspnet image has no curl or wget, and starting a second .NET process every few seconds
 # only to ask one URL costs more than the check is worth; bash's /dev/tcp needs nothing else.
-# Usage: easyim-health [port] [path]   (port: $Gateway__ApiPort, else 8889; path: /health/ready)
+# Usage: easyim-health [port] [path]   (port: $EasyIm__ManagementPort, else $Gateway__ApiPort, else 8889; path: /health/ready)
 set -u
-port=${1:-${Gateway__ApiPort:-8889}}
+port=${1:-${EasyIm__ManagementPort:-${Gateway__ApiPort:-8889}}}
 path=${2:-/health/ready}
 if ! { exec 3<>"/dev/tcp/127.0.0.1/$port"; } 2>/dev/null; then
   echo "unhealthy: nothing listens on 127.0.0.1:$port" >&2

@@ -32,9 +32,17 @@ public static class Banner
             lines.Add($"  store      {Store(configuration, modules)}");
         if (runsGateway)
             lines.Add($"  sockets    {Where(listening, socketPort)}: long connections, raw TCP (JSON lines or protobuf) and WebSocket (/ws)");
-        lines.Add($"  http       {Where(listening, apiPort)}: " + (runsGateway
-            ? "HTTP API (reference /scalar, OpenAPI /openapi/v1.json), /health/live, /health/ready, /metrics"
-            : "/health/live, /health/ready, /metrics"));
+        var internals = (runsGateway ? "reference /scalar, OpenAPI /openapi/v1.json, " : "") + "/health/live, /health/ready, /metrics";
+        if (configuration.GetManagementPort() is > 0 and var management)
+        {
+            if (runsGateway)
+                lines.Add($"  http       {Where(listening, apiPort)}: HTTP API");
+            lines.Add($"  management {Where(listening, management)}: {internals}");
+        }
+        else
+        {
+            lines.Add($"  http       {Where(listening, apiPort)}: " + (runsGateway ? $"HTTP API ({internals})" : internals));
+        }
         lines.Add($"  tracing    {(configuration[ServiceDefaults.OtlpEndpointKey] is { Length: > 0 } otlp ? $"OTLP to {otlp}" : $"off (set {ServiceDefaults.OtlpEndpointKey} to export)")}");
         lines.Add($"  stop       Ctrl-C, or: easyim --stop --apiport {apiPort}");
         return string.Join(Environment.NewLine, lines);

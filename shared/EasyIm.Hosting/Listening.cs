@@ -11,6 +11,20 @@ public static class Listening
 {
     public const string ListenAddressKey = "EasyIm:ListenAddress";
     public const string ApiPortKey = "Gateway:ApiPort";
+    /// <summary>
+    /// A port of its own for the internal endpoints (health, metrics, the OpenAPI document and its viewer); unset (0),
+    /// they are served on the API port.
+    /// </summary>
+    public const string ManagementPortKey = "EasyIm:ManagementPort";
+
+    /// <summary>The management port, or 0 when the internal endpoints share the API port.</summary>
+    public static int GetManagementPort(this IConfiguration configuration)
+    {
+        var port = configuration.GetPort(ManagementPortKey, 0);
+        if (port != 0 && port == configuration.GetPort(ApiPortKey, 8889))
+            throw new StartupException($"{ManagementPortKey} must differ from {ApiPortKey} ({port}); leave it unset to serve the internal endpoints on the API port.");
+        return port;
+    }
 
     /// <summary>
     /// Listens on a port on <c>EasyIm:ListenAddress</c> (every interface when unset).
@@ -42,6 +56,8 @@ public static class Listening
             var filter = new Lazy<IApiPortConnectionFilter?>(() => listen.ApplicationServices.GetService<IApiPortConnectionFilter>());
             return context => filter.Value is { } first ? first.OnConnectionAsync(context, next) : next(context);
         })));
+        if (builder.Configuration.GetManagementPort() is > 0 and var management)
+            builder.Services.Configure<KestrelServerOptions>(k => k.ListenOn(builder.Configuration, management));
         return builder;
     }
 }

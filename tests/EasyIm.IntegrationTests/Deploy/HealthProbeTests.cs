@@ -13,7 +13,10 @@ namespace EasyIm.IntegrationTests.Deploy;
 public sealed class HealthProbeTests(StandaloneShape shape)
 {
     /// <summary>Runs the probe with <paramref name="args"/> and returns its exit code and everything it wrote.</summary>
-    public static async Task<(int ExitCode, string Output)> RunProbeAsync(params string[] args)
+    public static Task<(int ExitCode, string Output)> RunProbeAsync(params string[] args) => RunProbeAsync(new Dictionary<string, string>(), args);
+
+    /// <summary>Runs the probe with <paramref name="environment"/> set and <paramref name="args"/>.</summary>
+    public static async Task<(int ExitCode, string Output)> RunProbeAsync(IDictionary<string, string> environment, params string[] args)
     {
         var info = new ProcessStartInfo("bash")
         {
@@ -25,6 +28,9 @@ public sealed class HealthProbeTests(StandaloneShape shape)
         foreach (var arg in args)
             info.ArgumentList.Add(arg);
         info.Environment.Remove("Gateway__ApiPort");
+        info.Environment.Remove("EasyIm__ManagementPort");
+        foreach (var (key, value) in environment)
+            info.Environment[key] = value;
         using var process = Process.Start(info)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();

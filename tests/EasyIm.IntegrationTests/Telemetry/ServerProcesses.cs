@@ -95,12 +95,17 @@ public sealed class ServerProcesses : IAsyncDisposable
         var all = new Dictionary<string, string>(settings);
         foreach (var (key, value) in environment ?? new Dictionary<string, string>())
             all[key] = value.Replace("{target}", target, StringComparison.Ordinal);
+        if (all.TryGetValue("EasyIm__ManagementPort", out var management))
+            _managementPort = int.Parse(management, CultureInfo.InvariantCulture);
         _processes.Add(EasyImProcess.Start(
             ["--target", target, "--apiport", apiPort.ToString(CultureInfo.InvariantCulture), "--data", Path.Combine(_workDir.FullName, "data")],
             _workDir.FullName, all));
     }
 
-    private Task WaitUntilReadyAsync(int apiPort) => _processes[^1].WaitUntilReadyAsync(apiPort);
+    /// <summary>Health is on the management port when the processes have one (<c>EasyIm__ManagementPort</c>).</summary>
+    private Task WaitUntilReadyAsync(int apiPort) => _processes[^1].WaitUntilReadyAsync(_managementPort ?? apiPort);
+
+    private int? _managementPort;
 
     private async Task<string> CreateVhostAsync(string rabbitMq)
     {
