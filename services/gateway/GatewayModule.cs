@@ -8,6 +8,7 @@ using EasyIm.Gateway.Proxies;
 using EasyIm.Gateway.Web;
 using EasyIm.Hosting;
 using EasyIm.Hosting.Presence;
+using EasyIm.Hosting.Tls;
 using MassTransit;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics;
@@ -72,6 +73,8 @@ public static class GatewayModule
             // First the PROXY header (when proxies are trusted), so the sniffer and HTTP see the client's bytes and address.
             if (proxyProtocol)
                 listen.Use(next => context => listen.ApplicationServices.GetRequiredService<ProxyProtocolMiddleware>().OnConnectionAsync(context, next));
+            // TLS (EasyIm:Tls) after the PROXY header, before the sniffer: raw TCP and WebSocket both inside it.
+            listen.UseTlsWhenConfigured();
             listen.Use(next => context => listen.ApplicationServices.GetRequiredService<ConnectionHost>().OnConnectionAsync(context, next));
         }));
 

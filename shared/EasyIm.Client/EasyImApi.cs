@@ -28,6 +28,14 @@ public sealed class EasyImApi(HttpClient http) : IDisposable
     public static EasyImApi Connect(string host, int apiPort) =>
         new(new HttpClient { BaseAddress = new Uri($"http://{host}:{apiPort}"), Timeout = TimeSpan.FromSeconds(30) });
 
+    /// <summary>Over HTTPS (a server with <c>EasyIm:Tls</c> set); <paramref name="validate"/> checks its certificate, else the system's trust store.</summary>
+    public static EasyImApi ConnectTls(string host, int apiPort, System.Net.Security.RemoteCertificateValidationCallback? validate = null) =>
+        new(new HttpClient(new SocketsHttpHandler { SslOptions = { RemoteCertificateValidationCallback = validate } })
+        {
+            BaseAddress = new Uri($"https://{host}:{apiPort}"),
+            Timeout = TimeSpan.FromSeconds(30),
+        });
+
     public async Task<ApiSession> RegisterAsync(string account, string password, string? nickname = null, CancellationToken ct = default) =>
         Session(await PostAsync("/api/user/register", new { account, password, nickname = nickname ?? account }, ct));
 

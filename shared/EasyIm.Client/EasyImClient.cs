@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using System.Net.Security;
 using System.Net.Sockets;
 using System.Net.WebSockets;
 using System.Runtime.CompilerServices;
@@ -27,19 +28,19 @@ public sealed class EasyImClient : IAsyncDisposable
     private readonly CancellationTokenSource _disposed = new();
     private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Socket? _socket;
-    private readonly NetworkStream? _stream;
+    private readonly Stream? _stream;
     private readonly ClientWebSocket? _webSocket;
     private Task _receiving = Task.CompletedTask;
     private Task _keepingAlive = Task.CompletedTask;
     private Task _renewing = Task.CompletedTask;
 
-    private EasyImClient(ClientTransport transport, EasyImClientOptions options, Socket? socket, ClientWebSocket? webSocket)
+    private EasyImClient(ClientTransport transport, EasyImClientOptions options, Socket? socket, Stream? stream, ClientWebSocket? webSocket)
     {
         _transport = transport;
         _options = options;
         _inbox = new Inbox(options.MaxPendingFrames);
         _socket = socket;
-        _stream = socket is null ? null : new NetworkStream(socket, ownsSocket: false);
+        _stream = stream;
         _webSocket = webSocket;
     }
 
@@ -68,30 +69,52 @@ public sealed class EasyImClient : IAsyncDisposable
         if (transport is ClientTransport.TcpJson or ClientTransport.TcpProtobuf)
         {
             var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            Stream stream;
             try
             {
                 await socket.ConnectAsync(host, port, timeout.Token).ConfigureAwait(false);
+                stream = new NetworkStream(socket, ownsSocket: false);
+                if (options.Tls)
+                {
+                    var tls = new SslStream(stream, leaveInnerStreamOpen: false);
+                    try
+                    {
+                        await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
+                        {
+                            TargetHost = options.TlsTargetHost ?? host,
+                            RemoteCertificateValidationCallback = options.ServerCertificateValidation,
+                        }, timeout.Token).ConfigureAwait(false);
+                    }
+                    catch
+                    {
+                        await tls.DisposeAsync().ConfigureAwait(false);
+                        throw;
+                    }
+                    stream = tls;
+                }
             }
             catch
             {
                 socket.Dispose();
                 throw;
             }
-            client = new EasyImClient(transport, options, socket, null);
+            client = new EasyImClient(transport, options, socket, stream, null);
         }
         else
         {
             var webSocket = new ClientWebSocket();
+            if (options.ServerCertificateValidation is { } validate)
+                webSocket.Options.RemoteCertificateValidationCallback = validate;
             try
             {
-                await webSocket.ConnectAsync(new Uri($"ws://{host}:{port}{options.WebSocketPath}"), timeout.Token).ConfigureAwait(false);
+                await webSocket.ConnectAsync(new Uri($"{(options.Tls ? "wss" : "ws")}://{host}:{port}{options.WebSocketPath}"), timeout.Token).ConfigureAwait(false);
             }
             catch
             {
                 webSocket.Dispose();
                 throw;
             }
-            client = new EasyImClient(transport, options, null, webSocket);
+            client = new EasyImClient(transport, options, null, null, webSocket);
         }
         client._receiving = Task.Run(client.ReceiveLoopAsync);
         return client;
@@ -255,7 +278,7 @@ public sealed class EasyImClient : IAsyncDisposable
         _closed.TrySetResult();
     }
 
-    private async Task ReceiveTcpAsync(NetworkStream stream)
+    private async Task ReceiveTcpAsync(Stream stream)
     {
         var reader = PipeReader.Create(stream, new StreamPipeReaderOptions(leaveOpen: true));
         try

@@ -1,3 +1,5 @@
+using System.Net.Security;
+
 namespace EasyIm.Client;
 
 public sealed class EasyImClientOptions
@@ -15,6 +17,15 @@ public sealed class EasyImClientOptions
     public int MaxPendingFrames { get; init; } = 100_000;
 
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Connect over TLS: raw TCP inside TLS, WebSocket as <c>wss://</c> (a server with <c>EasyIm:Tls</c> set).</summary>
+    public bool Tls { get; init; }
+
+    /// <summary>The name the server's certificate must carry; the host connected to when unset.</summary>
+    public string? TlsTargetHost { get; init; }
+
+    /// <summary>How the server's certificate is checked; unset, the system's trust store decides.</summary>
+    public RemoteCertificateValidationCallback? ServerCertificateValidation { get; init; }
 
     /// <summary>
     /// When set, a heartbeat is sent this often after the handshake, so an idle connection is not

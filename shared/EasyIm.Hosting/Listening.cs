@@ -1,4 +1,5 @@
 using System.Net;
+using EasyIm.Hosting.Tls;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Configuration;
@@ -51,11 +52,22 @@ public static class Listening
     public static IHostApplicationBuilder ListenOnApiPort(this IHostApplicationBuilder builder)
     {
         var port = builder.Configuration.GetPort(ApiPortKey, 8889);
-        builder.Services.Configure<KestrelServerOptions>(k => k.ListenOn(builder.Configuration, port, listen => listen.Use(next =>
+        if (TlsOptions.Read(builder.Configuration).Enabled)
         {
-            var filter = new Lazy<IApiPortConnectionFilter?>(() => listen.ApplicationServices.GetService<IApiPortConnectionFilter>());
-            return context => filter.Value is { } first ? first.OnConnectionAsync(context, next) : next(context);
-        })));
+            var tls = TlsOptions.Read(builder.Configuration);
+            builder.Services.AddSingleton(tls);
+            builder.Services.AddSingleton<ServerCertificate>();
+        }
+        builder.Services.Configure<KestrelServerOptions>(k => k.ListenOn(builder.Configuration, port, listen =>
+        {
+            listen.Use(next =>
+            {
+                var filter = new Lazy<IApiPortConnectionFilter?>(() => listen.ApplicationServices.GetService<IApiPortConnectionFilter>());
+                return context => filter.Value is { } first ? first.OnConnectionAsync(context, next) : next(context);
+            });
+            // After the PROXY header (plaintext, from the balancer), before HTTP.
+            listen.UseTlsWhenConfigured();
+        }));
         if (builder.Configuration.GetManagementPort() is > 0 and var management)
             builder.Services.Configure<KestrelServerOptions>(k => k.ListenOn(builder.Configuration, management));
         return builder;
