@@ -17,10 +17,19 @@ public sealed class ServerProcess : IAsyncDisposable
     private readonly string[] _settings;
     private EasyImProcess? _process;
 
-    private ServerProcess(string[] settings) => _settings = settings;
+    private readonly int? _managementPort;
+
+    private ServerProcess(string[] settings, int? managementPort = null)
+    {
+        _settings = settings;
+        _managementPort = managementPort;
+    }
+
+    /// <summary>Serving HTTPS and WSS with this certificate (<c>EasyIm:Tls</c>).</summary>
+    public bool Tls { get; private init; }
 
     /// <summary>Where the web client is: the API port, as a user opens it.</summary>
-    public Uri BaseAddress => new($"http://127.0.0.1:{_apiPort}/");
+    public Uri BaseAddress => new($"{(Tls ? "https" : "http")}://127.0.0.1:{_apiPort}/");
 
     public int Port => _port;
     public int ApiPort => _apiPort;
@@ -32,6 +41,19 @@ public sealed class ServerProcess : IAsyncDisposable
     public static async Task<ServerProcess> StartAsync(params string[] settings)
     {
         var server = new ServerProcess(settings);
+        await server.StartProcessAsync();
+        return server;
+    }
+
+    /// <summary>With a certificate: HTTPS and WSS; health on a management port of its own (plain HTTP, which the probe speaks).</summary>
+    public static async Task<ServerProcess> StartTlsAsync(string certificatePath, string keyPath)
+    {
+        var management = FreePort();
+        var server = new ServerProcess(
+            [$"--EasyIm:Tls:CertificatePath={certificatePath}", $"--EasyIm:Tls:KeyPath={keyPath}", $"--EasyIm:ManagementPort={management}"], management)
+        {
+            Tls = true,
+        };
         await server.StartProcessAsync();
         return server;
     }
@@ -51,7 +73,7 @@ public sealed class ServerProcess : IAsyncDisposable
              // Registration is on the path of every test; the production hash cost buys nothing here.
              "--Auth:PasswordIterations=1000", .. _settings],
             _workDir.FullName);
-        await _process.WaitUntilReadyAsync(_apiPort, StartTimeout);
+        await _process.WaitUntilReadyAsync(_managementPort ?? _apiPort, StartTimeout);
     }
 
     public async ValueTask DisposeAsync()

@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
-using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using EasyIm.Client;
@@ -22,52 +21,12 @@ namespace EasyIm.IntegrationTests.Deploy;
 public sealed class TlsTests : IDisposable
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(15);
-    private readonly DirectoryInfo _directory = Directory.CreateTempSubdirectory("easyim-tls-");
-    private readonly X509Certificate2 _ca;
-    private readonly ECDsa _caKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+    private readonly ThrowawayCa _ca = new();
 
-    public TlsTests()
-    {
-        var request = new CertificateRequest("CN=EasyIm throwaway test CA", _caKey, HashAlgorithmName.SHA256);
-        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
-        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
-        _ca = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(2));
-    }
-
-    private string CertificatePath => Path.Combine(_directory.FullName, "server.crt");
-    private string KeyPath => Path.Combine(_directory.FullName, "server.key");
-
-    /// <summary>A server certificate for 127.0.0.1 and localhost signed by the CA, written as PEM; returns its thumbprint.</summary>
-    private string IssueServerCertificate()
-    {
-        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var request = new CertificateRequest("CN=localhost", key, HashAlgorithmName.SHA256);
-        var names = new SubjectAlternativeNameBuilder();
-        names.AddDnsName("localhost");
-        names.AddIpAddress(IPAddress.Loopback);
-        request.CertificateExtensions.Add(names.Build());
-        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], false));
-        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, false));
-        using var certificate = request.Create(_ca, DateTimeOffset.UtcNow.AddHours(-1), DateTimeOffset.UtcNow.AddDays(1), RandomNumberGenerator.GetBytes(12));
-        // The key first: the server reloads when the certificate changes, and must find the matching key by then.
-        File.WriteAllText(KeyPath + ".new", key.ExportPkcs8PrivateKeyPem());
-        File.WriteAllText(CertificatePath + ".new", certificate.ExportCertificatePem());
-        File.Move(KeyPath + ".new", KeyPath, overwrite: true);
-        File.Move(CertificatePath + ".new", CertificatePath, overwrite: true);
-        return certificate.Thumbprint;
-    }
-
-    /// <summary>Trusts the throwaway CA only, and wants the name right.</summary>
-    private bool Validate(object sender, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors)
-    {
-        if (certificate is null || (errors & ~SslPolicyErrors.RemoteCertificateChainErrors) != 0)
-            return false;
-        using var ours = new X509Chain();
-        ours.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-        ours.ChainPolicy.CustomTrustStore.Add(_ca);
-        ours.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-        return ours.Build(X509CertificateLoader.LoadCertificate(certificate.GetRawCertData()));
-    }
+    private string CertificatePath => _ca.CertificatePath;
+    private string KeyPath => _ca.KeyPath;
+    private string IssueServerCertificate() => _ca.IssueServerCertificate();
+    private bool Validate(object sender, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors) => _ca.Validate(sender, certificate, chain, errors);
 
     private Task<ServerProcesses> StartAsync() => ServerProcesses.StandaloneAsync(new Dictionary<string, string>
     {
@@ -179,18 +138,13 @@ public sealed class TlsTests : IDisposable
         var port = TestInfrastructure.FreePort();
         await using var process = EasyImProcess.Start(["--apiport", port.ToString(CultureInfo.InvariantCulture)], environment: new Dictionary<string, string>
         {
-            ["EasyIm__Tls__CertificatePath"] = Path.Combine(_directory.FullName, "missing.crt"),
-            ["EasyIm__DataDirectory"] = Path.Combine(_directory.FullName, "data"),
+            ["EasyIm__Tls__CertificatePath"] = Path.Combine(_ca.Directory, "missing.crt"),
+            ["EasyIm__DataDirectory"] = Path.Combine(_ca.Directory, "data"),
         });
 
         Assert.NotEqual(0, await process.WaitForExitAsync(TimeSpan.FromSeconds(60)));
         Assert.Contains("EasyIm:Tls:CertificatePath", process.Stdout + process.Stderr, StringComparison.Ordinal);
     }
 
-    public void Dispose()
-    {
-        _ca.Dispose();
-        _caKey.Dispose();
-        _directory.Delete(recursive: true);
-    }
+    public void Dispose() => _ca.Dispose();
 }
