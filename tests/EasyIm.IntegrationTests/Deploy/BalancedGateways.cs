@@ -26,15 +26,20 @@ public sealed class BalancedGateways : IAsyncDisposable
     /// <summary>The balancer's ports: compose's 8888 (long connections) and 8889 (HTTP API).</summary>
     public int SocketPort { get; } = TestInfrastructure.FreePort();
     public int ApiPort { get; } = TestInfrastructure.FreePort();
-    public Uri ApiBase => new($"http://127.0.0.1:{ApiPort}");
+    public Uri ApiBase => new($"{(Tls is null ? "http" : "https")}://127.0.0.1:{ApiPort}");
+
+    /// <summary>With <c>deploy/nginx-tls.conf</c>: the CA of the balancer's certificate, which this cluster's clients trust.</summary>
+    public ThrowawayCa? Tls { get; private init; }
 
     private BalancedGateways(int count) =>
         Gateways = Enumerable.Range(0, count).Select(_ => (TestInfrastructure.FreePort(), TestInfrastructure.FreePort())).ToList();
 
     /// <param name="settings">More environment for the gateways (e.g. <c>Gateway__Throttle__...</c>).</param>
-    public static async Task<BalancedGateways> StartAsync(DistributedShape shape, string nginx, int count = 2, IDictionary<string, string>? settings = null)
+    /// <param name="tls">Run <c>deploy/nginx-tls.conf</c> (TLS terminated at the balancer) with a certificate of this CA.</param>
+    public static async Task<BalancedGateways> StartAsync(DistributedShape shape, string nginx, int count = 2, IDictionary<string, string>? settings = null,
+        ThrowawayCa? tls = null)
     {
-        var cluster = new BalancedGateways(count);
+        var cluster = new BalancedGateways(count) { Tls = tls };
         try
         {
             foreach (var (socket, api) in cluster.Gateways)
@@ -56,10 +61,12 @@ public sealed class BalancedGateways : IAsyncDisposable
             for (var i = 0; i < count; i++)
                 await cluster.WaitUntilReadyAsync(i);
 
-            var shipped = await File.ReadAllTextAsync(Path.Combine(AppContext.BaseDirectory, "deploy", "nginx.conf"));
+            var shipped = await File.ReadAllTextAsync(Path.Combine(AppContext.BaseDirectory, "deploy", tls is null ? "nginx.conf" : "nginx-tls.conf"));
+            if (tls is not null)
+                tls.IssueServerCertificate();
             var configuration = NginxProcess.AdaptConfiguration(shipped,
                 cluster.Gateways.Select(g => g.Socket).ToList(), cluster.Gateways.Select(g => g.Api).ToList(),
-                cluster.SocketPort, cluster.ApiPort);
+                cluster.SocketPort, cluster.ApiPort, tls is null ? null : Path.GetDirectoryName(tls.CertificatePath));
             cluster._nginx = await NginxProcess.StartAsync(nginx, configuration, StartTimeout);
             return cluster;
         }
@@ -102,7 +109,7 @@ public sealed class BalancedGateways : IAsyncDisposable
     {
         var before = ConnectionsPerGateway();
         var client = await EasyImClient.ConnectAsync("127.0.0.1", SocketPort, transport,
-            new EasyImClientOptions { KeepAliveEvery = TimeSpan.FromSeconds(2) });
+            new EasyImClientOptions { KeepAliveEvery = TimeSpan.FromSeconds(2), Tls = Tls is not null, ServerCertificateValidation = Tls is null ? null : Tls.Validate });
         try
         {
             await client.HandshakeAsync(user.Id, user.AccessToken);
@@ -121,7 +128,12 @@ public sealed class BalancedGateways : IAsyncDisposable
     }
 
     /// <summary>An HTTP client for the balancer's API port, as a client of compose's 8889 has.</summary>
-    public HttpClient NewApiClient() => new() { BaseAddress = ApiBase, Timeout = TimeSpan.FromSeconds(30) };
+    public HttpClient NewApiClient() =>
+        new(new SocketsHttpHandler { SslOptions = { RemoteCertificateValidationCallback = Tls is null ? null : Tls.Validate } })
+        {
+            BaseAddress = ApiBase,
+            Timeout = TimeSpan.FromSeconds(30),
+        };
 
     public static async Task<ApiReply> PostAsync(HttpClient http, string path, object body, string? bearer = null)
     {

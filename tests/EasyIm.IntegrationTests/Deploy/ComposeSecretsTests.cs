@@ -12,7 +12,7 @@ public sealed class ComposeSecretsTests
 {
     private static readonly string Directory = Path.Combine(AppContext.BaseDirectory, "compose");
 
-    private static async Task<(int ExitCode, string Output)> ComposeConfigAsync(string envFile)
+    private static async Task<(int ExitCode, string Output)> ComposeConfigAsync(string envFile, params string[] overrides)
     {
         var info = new ProcessStartInfo("docker-compose")
         {
@@ -21,7 +21,7 @@ public sealed class ComposeSecretsTests
             UseShellExecute = false,
             WorkingDirectory = Directory,
         };
-        foreach (var arg in new[] { "--env-file", envFile, "-f", "docker-compose.yml", "config" })
+        foreach (var arg in new[] { "--env-file", envFile, "-f", "docker-compose.yml" }.Concat(overrides.SelectMany(o => new[] { "-f", o })).Append("config"))
             info.ArgumentList.Add(arg);
         info.Environment.Remove("EASYIM_RABBITMQ_PASSWORD");
         info.Environment.Remove("EASYIM_POSTGRES_PASSWORD");
@@ -51,6 +51,27 @@ public sealed class ComposeSecretsTests
 
         Assert.NotEqual(0, exitCode);
         Assert.Matches("set EASYIM_(RABBITMQ|POSTGRES)_PASSWORD in .env", output);
+    }
+
+    [Fact]
+    public async Task The_tls_override_puts_nginx_tls_conf_and_the_certificate_directory_on_the_balancer()
+    {
+        var env = Path.Combine(Path.GetTempPath(), "easyim-compose-" + Guid.NewGuid().ToString("N") + ".env");
+        await File.WriteAllTextAsync(env, "EASYIM_RABBITMQ_PASSWORD=r1\nEASYIM_POSTGRES_PASSWORD=p1\nEASYIM_TLS_DIR=/srv/easyim-tls\n");
+        try
+        {
+            var (exitCode, output) = await ComposeConfigAsync(env, "docker-compose.tls.yml");
+
+            Assert.True(exitCode == 0, output);
+            Assert.Matches(@"deploy/nginx-tls\.conf:/etc/nginx/nginx\.conf:ro", output);
+            Assert.Contains("/srv/easyim-tls:/etc/nginx/tls:ro", output);
+            Assert.DoesNotMatch(@"deploy/nginx\.conf:/etc/nginx/nginx\.conf", output);
+            Assert.Contains("https://127.0.0.1:8889/", output);
+        }
+        finally
+        {
+            File.Delete(env);
+        }
     }
 
     [Fact]

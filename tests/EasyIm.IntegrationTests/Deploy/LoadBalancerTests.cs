@@ -1,6 +1,7 @@
 using EasyIm.Client;
 using EasyIm.Contracts.Wire;
 using EasyIm.IntegrationTests.Abuse;
+using EasyIm.IntegrationTests.Server;
 using EasyIm.IntegrationTests.Shapes;
 using static EasyIm.IntegrationTests.Shapes.ShapeClients;
 
@@ -67,6 +68,48 @@ public sealed class LoadBalancerTests(DistributedShape shape)
         // own health is on their management port there, which the balancer does not pass).
         var probe = await HealthProbeTests.RunProbeAsync(cluster.ApiPort.ToString(), "/");
         Assert.True(probe.ExitCode == 0, probe.Output);
+    }
+
+    [SkippableFact]
+    public async Task With_nginx_tls_conf_clients_chat_over_tls_through_the_balancer_and_a_plaintext_client_is_closed_at_once()
+    {
+        var nginx = RequireNginx();
+        using var ca = new ThrowawayCa();
+        await using var cluster = await BalancedGateways.StartAsync(shape, nginx, tls: ca);
+        using var https = cluster.NewApiClient();
+
+        var a = await BalancedGateways.RegisterAsync(https);
+        var b = await BalancedGateways.RegisterAsync(https);
+        await BalancedGateways.MakeFriendsAsync(https, a, b);
+        await using var onA = await cluster.ConnectAsync(a, ClientTransport.TcpJson);
+        await using var onB = await cluster.ConnectAsync(b, ClientTransport.WebSocketProtobuf);
+        await onA.Client.SendAsync(Frames.Chat(b.Id, "through tls", "lbtls-1"));
+        Assert.Equal("through tls", (await onB.Client.WaitForAsync(m => IsChat(m, "lbtls-1"), Wait)).Content);
+
+        // Plaintext to the balancer's TLS port: not a handshake, closed at once (a JSON heartbeat never reaches a gateway).
+        using (var plain = new System.Net.Sockets.TcpClient())
+        {
+            await plain.ConnectAsync(System.Net.IPAddress.Loopback, cluster.SocketPort);
+            var stream = plain.GetStream();
+            await stream.WriteAsync(System.Text.Encoding.UTF8.GetBytes("{\"msg_type\":4,\"content\":\"{\\\"key\\\":\\\"KEEP_ALIVE\\\"}\"}\n"));
+            using var timeout = new CancellationTokenSource(Wait);
+            var read = 0;
+            try
+            {
+                read = await stream.ReadAsync(new byte[1024], timeout.Token);
+                while (read > 0 && !timeout.IsCancellationRequested)
+                    read = await stream.ReadAsync(new byte[1024], timeout.Token);
+            }
+            catch (IOException)
+            {
+            }
+            Assert.False(timeout.IsCancellationRequested, "the plaintext client was held open, not closed");
+        }
+        using (var http = new HttpClient { Timeout = Wait })
+            await Assert.ThrowsAnyAsync<HttpRequestException>(() => http.GetAsync($"http://127.0.0.1:{cluster.ApiPort}/"));
+
+        // compose.tls's lb health check: curl -fsk https://127.0.0.1:8889/ answers.
+        Assert.Equal(System.Net.HttpStatusCode.OK, (await https.GetAsync("/")).StatusCode);
     }
 
     [SkippableFact]

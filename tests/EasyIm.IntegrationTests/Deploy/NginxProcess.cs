@@ -56,16 +56,22 @@ public sealed partial class NginxProcess : IAsyncDisposable
     /// Fails, naming the part, when the file no longer has what is replaced, so that a change to it
     /// is noticed here rather than silently tested as something else.
     /// </summary>
+    /// <param name="tlsDirectory">For <c>deploy/nginx-tls.conf</c>: where the certificate and key are, instead of /etc/nginx/tls.</param>
     public static string AdaptConfiguration(string shipped, IReadOnlyList<int> connectionPorts, IReadOnlyList<int> apiPorts,
-        int listenConnections, int listenApi)
+        int listenConnections, int listenApi, string? tlsDirectory = null)
     {
         var text = shipped;
+        if (tlsDirectory is not null)
+        {
+            text = ReplaceOnce(text, new Regex(@"\bssl_certificate\s+/etc/nginx/tls/server\.crt\s*;"), $"ssl_certificate {tlsDirectory}/server.crt;");
+            text = ReplaceOnce(text, new Regex(@"\bssl_certificate_key\s+/etc/nginx/tls/server\.key\s*;"), $"ssl_certificate_key {tlsDirectory}/server.key;");
+        }
         text = ReplaceOnce(text, ResolverLine(), "");
         text = ReplaceOnce(text, NextUpstreamLine(), $"proxy_next_upstream on;\n    proxy_bind {ProxyAddress};");
         text = ReplaceOnce(text, UpstreamServer("8888"), Servers(connectionPorts));
         text = ReplaceOnce(text, UpstreamServer("8889"), Servers(apiPorts));
-        text = ReplaceOnce(text, Listen("8888"), $"listen 127.0.0.1:{listenConnections};");
-        text = ReplaceOnce(text, Listen("8889"), $"listen 127.0.0.1:{listenApi};");
+        text = ReplaceOnce(text, Listen("8888"), $"listen 127.0.0.1:{listenConnections}$1;");
+        text = ReplaceOnce(text, Listen("8889"), $"listen 127.0.0.1:{listenApi}$1;");
         return text;
 
         static string Servers(IEnumerable<int> ports) => string.Join(" ", ports.Select(p => $"server 127.0.0.1:{p};"));
@@ -88,7 +94,8 @@ public sealed partial class NginxProcess : IAsyncDisposable
 
     private static Regex UpstreamServer(string port) => new($@"\bserver\s+gateway:{port}\s+resolve\s*;");
 
-    private static Regex Listen(string port) => new($@"\blisten\s+{port}\s*;");
+    /// <summary>A listen line, its <c>ssl</c> parameter (if any) kept as group 1.</summary>
+    private static Regex Listen(string port) => new($@"\blisten\s+{port}(\s+ssl)?\s*;");
 
     /// <summary>Starts nginx in the foreground on <paramref name="configuration"/> and waits until it listens.</summary>
     public static async Task<NginxProcess> StartAsync(string nginx, string configuration, TimeSpan timeout)
