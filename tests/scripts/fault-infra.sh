@@ -7,12 +7,15 @@
 #   fault-infra.sh env               print those variables
 #   fault-infra.sh restart-rabbitmq  stop and start the node's RabbitMQ application (connections drop, ports close)
 #   fault-infra.sh restart-postgres  restart the cluster (fast shutdown: every connection is cut)
+#   fault-infra.sh rabbitmq-tls DIR  serve DIR's server.crt and server.key on the node's TLS listener from now on
+#                                    (a test's own certificate; new connections get it, running ones keep theirs)
 #   fault-infra.sh down              stop both
 set -euo pipefail
 
 RABBIT_NODE=faults@localhost
 RABBIT_PORT=5673
 RABBIT_MANAGEMENT_PORT=15673
+RABBIT_TLS_PORT=5674
 RABBIT_BASE=/var/lib/rabbitmq/faults
 PG_CLUSTER=faults
 PG_PORT=5433
@@ -31,10 +34,22 @@ ctl() { rabbitmqctl -n "$RABBIT_NODE" "$@"; }
 rabbit_up() {
   rabbit_env
   mkdir -p "$RABBIT_BASE/mnesia" "$RABBIT_BASE/log"
+  # A TLS listener too (amqps, for BusTlsTests), on a certificate made here until a test brings its own
+  # (rabbitmq-tls): the listener needs files that load when the node starts.
+  mkdir -p "$RABBIT_BASE/tls"
+  if [ ! -s "$RABBIT_BASE/tls/server.key" ]; then
+    openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=localhost" \
+      -keyout "$RABBIT_BASE/tls/server.key" -out "$RABBIT_BASE/tls/server.crt" >/dev/null 2>&1
+  fi
   # Management on a port of its own (the shared node has 15672), loopback only; statistics every
   # second so that the routing test sees a queue's counts soon after the messages went through.
   cat > "$RABBIT_BASE/rabbitmq.conf" <<CONF
 listeners.tcp.1 = 127.0.0.1:$RABBIT_PORT
+listeners.ssl.1 = 127.0.0.1:$RABBIT_TLS_PORT
+ssl_options.certfile = $RABBIT_BASE/tls/server.crt
+ssl_options.keyfile = $RABBIT_BASE/tls/server.key
+ssl_options.verify = verify_none
+ssl_options.fail_if_no_peer_cert = false
 management.tcp.ip = 127.0.0.1
 management.tcp.port = $RABBIT_MANAGEMENT_PORT
 collect_statistics_interval = 1000
@@ -71,6 +86,7 @@ print_env() {
   cat <<ENV
 export EASYIM_FAULT_RABBITMQ="amqp://guest:guest@127.0.0.1:$RABBIT_PORT/"
 export EASYIM_FAULT_RABBITMQ_MANAGEMENT="http://guest:guest@127.0.0.1:$RABBIT_MANAGEMENT_PORT/"
+export EASYIM_FAULT_RABBITMQ_TLS="amqps://guest:guest@127.0.0.1:$RABBIT_TLS_PORT/"
 export EASYIM_FAULT_POSTGRES="Host=127.0.0.1;Port=$PG_PORT;Username=easyim;Password=easyim;Database=postgres"
 export EASYIM_FAULT_CONTROL="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
 ENV
@@ -86,9 +102,15 @@ case "${1:-}" in
     ctl start_app >/dev/null
     ctl await_startup --timeout 120 >/dev/null ;;
   restart-postgres) pg_ctlcluster "$(pg_version)" "$PG_CLUSTER" restart -m fast ;;
+  rabbitmq-tls)
+    rabbit_env
+    install -o rabbitmq -g rabbitmq -m 0644 "$2/server.crt" "$RABBIT_BASE/tls/server.crt"
+    install -o rabbitmq -g rabbitmq -m 0600 "$2/server.key" "$RABBIT_BASE/tls/server.key"
+    # Erlang's ssl keeps PEM files in a cache: clear it, and the next handshake reads the new ones.
+    ctl eval 'ssl:clear_pem_cache().' >/dev/null ;;
   down)
     rabbit_env
     ctl stop >/dev/null 2>&1 || true
     pg_ctlcluster "$(pg_version)" "$PG_CLUSTER" stop 2>/dev/null || true ;;
-  *) echo "usage: $0 up|env|restart-rabbitmq|restart-postgres|down" >&2; exit 2 ;;
+  *) echo "usage: $0 up|env|restart-rabbitmq|restart-postgres|rabbitmq-tls DIR|down" >&2; exit 2 ;;
 esac

@@ -1,3 +1,8 @@
+using System.Net.Security;
+using System.Security.Authentication;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using System.Text.RegularExpressions;
 using MassTransit;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -25,6 +30,11 @@ public static class BusSetup
     public const string TransportKey = "Bus:Transport";
     public const string RabbitMqConnectionKey = "ConnectionStrings:rabbitmq";
     public const string WireFormatKey = "Bus:WireFormat";
+    /// <summary>
+    /// For <c>amqps://</c>: a PEM file of the CA that signed the broker's certificate, when it is not in the system's trust
+    /// store. The broker's certificate must name the host of the address either way.
+    /// </summary>
+    public const string RabbitMqCaKey = "Bus:RabbitMq:CaCertificatePath";
 
     /// <summary>How long a caller waits for a service's reply before giving up.</summary>
     public static readonly RequestTimeout RequestTimeout = RequestTimeout.After(s: 10);
@@ -59,6 +69,7 @@ public static class BusSetup
         var ownEndpoints = endpoints?.ToList() ?? [];
         var transport = builder.Configuration.GetBusTransport();
         var rabbit = transport == BusTransport.RabbitMq ? ParseRabbitMq(builder.Configuration[RabbitMqConnectionKey]) : null;
+        var brokerCa = rabbit is { Tls: true } ? LoadBrokerCa(builder.Configuration[RabbitMqCaKey]) : null;
         var format = builder.Configuration.GetBusWireFormat();
 
         builder.Services.AddMassTransit(bus =>
@@ -88,6 +99,16 @@ public static class BusSetup
                 {
                     h.Username(rabbit.Username);
                     h.Password(rabbit.Password);
+                    if (rabbit.Tls)
+                    {
+                        h.UseSsl(ssl =>
+                        {
+                            ssl.ServerName = rabbit.Host;
+                            ssl.Protocol = SslProtocols.Tls12 | SslProtocols.Tls13;
+                            if (brokerCa is not null)
+                                ssl.CertificateValidationCallback = (_, certificate, _, errors) => TrustedBy(brokerCa, certificate, errors);
+                        });
+                    }
                 });
                 // Bounded: a consumer that needs a database connection waits for one from a pool of
                 // Database:MaxPoolSize, so more concurrent messages than that per endpoint only queue up
@@ -125,7 +146,39 @@ public static class BusSetup
             rabbit.SingleActiveConsumer = true;
     }
 
-    internal sealed record RabbitMqEndpoint(string Host, ushort Port, string VirtualHost, string Username, string Password);
+    internal sealed record RabbitMqEndpoint(string Host, ushort Port, string VirtualHost, string Username, string Password, bool Tls = false);
+
+    private static X509Certificate2? LoadBrokerCa(string? path)
+    {
+        if (string.IsNullOrWhiteSpace(path))
+            return null;
+        try
+        {
+            return X509CertificateLoader.LoadCertificateFromFile(path);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or CryptographicException)
+        {
+            throw new StartupException($"{RabbitMqCaKey} '{path}' could not be loaded: {ex.Message}");
+        }
+    }
+
+    /// <summary>The broker's certificate chains to <paramref name="ca"/> and names the host (no other policy error).</summary>
+    private static bool TrustedBy(X509Certificate2 ca,
+        X509Certificate? certificate, SslPolicyErrors errors)
+    {
+        if (certificate is null || (errors & ~SslPolicyErrors.RemoteCertificateChainErrors) != 0)
+            return false;
+        using var chain = new X509Chain();
+        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+        chain.ChainPolicy.CustomTrustStore.Add(ca);
+        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        using var presented = X509CertificateLoader.LoadCertificate(certificate.GetRawCertData());
+        return chain.Build(presented);
+    }
+
+    /// <summary>An address as an error may show it: without its password.</summary>
+    private static string Redact(string address) =>
+        Regex.Replace(address, @"(?<=://[^:/@]*:)[^@/]*(?=@)", "***");
 
     internal static RabbitMqEndpoint ParseRabbitMq(string? connectionString)
     {
@@ -133,8 +186,9 @@ public static class BusSetup
             throw new StartupException(
                 $"{RabbitMqConnectionKey} is required when {TransportKey} is RabbitMq, e.g. amqp://guest:guest@127.0.0.1:5672/ " +
                 "(environment variable ConnectionStrings__rabbitmq).");
-        if (!Uri.TryCreate(connectionString, UriKind.Absolute, out var uri) || uri.Scheme is not ("amqp" or "rabbitmq"))
-            throw new StartupException($"{RabbitMqConnectionKey} must be an amqp:// address such as amqp://user:pass@host:5672/vhost, not '{connectionString}'.");
+        if (!Uri.TryCreate(connectionString, UriKind.Absolute, out var uri) || uri.Scheme is not ("amqp" or "rabbitmq" or "amqps" or "rabbitmqs"))
+            throw new StartupException($"{RabbitMqConnectionKey} must be an amqp:// (or amqps://, TLS) address such as amqp://user:pass@host:5672/vhost, not '{Redact(connectionString)}'.");
+        var tls = uri.Scheme is "amqps" or "rabbitmqs";
 
         var user = "guest";
         var pass = "guest";
@@ -145,7 +199,7 @@ public static class BusSetup
             pass = parts.Length > 1 ? Uri.UnescapeDataString(parts[1]) : "";
         }
         var vhost = Uri.UnescapeDataString(uri.AbsolutePath.TrimStart('/'));
-        return new RabbitMqEndpoint(uri.Host, uri.IsDefaultPort || uri.Port < 0 ? (ushort)5672 : (ushort)uri.Port,
-            vhost.Length == 0 ? "/" : vhost, user, pass);
+        return new RabbitMqEndpoint(uri.Host, uri.IsDefaultPort || uri.Port < 0 ? (ushort)(tls ? 5671 : 5672) : (ushort)uri.Port,
+            vhost.Length == 0 ? "/" : vhost, user, pass, tls);
     }
 }

@@ -19,6 +19,24 @@ public class ConfigurationTests
         Assert.Equal(new BusSetup.RabbitMqEndpoint("127.0.0.1", 5672, "/", "guest", "guest"), BusSetup.ParseRabbitMq("amqp://127.0.0.1/"));
     }
 
+    [Fact]
+    public void An_amqps_address_is_tls_on_port_5671_unless_it_names_one()
+    {
+        Assert.Equal(new BusSetup.RabbitMqEndpoint("broker.local", 5671, "prod", "easyim", "s3cret", Tls: true),
+            BusSetup.ParseRabbitMq("amqps://easyim:s3cret@broker.local/prod"));
+        Assert.Equal(5674, BusSetup.ParseRabbitMq("amqps://127.0.0.1:5674/").Port);
+        Assert.False(BusSetup.ParseRabbitMq("amqp://127.0.0.1/").Tls);
+    }
+
+    [Fact]
+    public void A_wrong_rabbitmq_address_is_named_without_its_password()
+    {
+        var ex = Assert.Throws<StartupException>(() => BusSetup.ParseRabbitMq("http://easyim:hunter2@broker.local:5672/"));
+
+        Assert.DoesNotContain("hunter2", ex.Message);
+        Assert.Contains("easyim:***@broker.local", ex.Message);
+    }
+
     [Theory]
     [InlineData(null)]
     [InlineData("")]
