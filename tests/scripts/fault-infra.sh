@@ -7,6 +7,7 @@
 #   fault-infra.sh env               print those variables
 #   fault-infra.sh restart-rabbitmq  stop and start the node's RabbitMQ application (connections drop, ports close)
 #   fault-infra.sh restart-postgres  restart the cluster (fast shutdown: every connection is cut)
+#   fault-infra.sh postgres-tls DIR  serve DIR's server.crt and server.key for the cluster's SSL from now on (reloaded)
 #   fault-infra.sh rabbitmq-tls DIR  serve DIR's server.crt and server.key on the node's TLS listener from now on
 #                                    (a test's own certificate; new connections get it, running ones keep theirs)
 #   fault-infra.sh down              stop both
@@ -102,6 +103,11 @@ case "${1:-}" in
     ctl start_app >/dev/null
     ctl await_startup --timeout 120 >/dev/null ;;
   restart-postgres) pg_ctlcluster "$(pg_version)" "$PG_CLUSTER" restart -m fast ;;
+  postgres-tls)
+    data=$(pg_lsclusters -h | awk -v v="$(pg_version)" -v c="$PG_CLUSTER" '$1==v && $2==c {print $6}')
+    install -o postgres -g postgres -m 0644 "$2/server.crt" "$data/easyim-test.crt"
+    install -o postgres -g postgres -m 0600 "$2/server.key" "$data/easyim-test.key"
+    su postgres -c "psql -p $PG_PORT -qc \"ALTER SYSTEM SET ssl = on\" -c \"ALTER SYSTEM SET ssl_cert_file = '$data/easyim-test.crt'\" -c \"ALTER SYSTEM SET ssl_key_file = '$data/easyim-test.key'\" -c \"SELECT pg_reload_conf()\"" >/dev/null ;;
   rabbitmq-tls)
     rabbit_env
     install -o rabbitmq -g rabbitmq -m 0644 "$2/server.crt" "$RABBIT_BASE/tls/server.crt"
@@ -112,5 +118,5 @@ case "${1:-}" in
     rabbit_env
     ctl stop >/dev/null 2>&1 || true
     pg_ctlcluster "$(pg_version)" "$PG_CLUSTER" stop 2>/dev/null || true ;;
-  *) echo "usage: $0 up|env|restart-rabbitmq|restart-postgres|rabbitmq-tls DIR|down" >&2; exit 2 ;;
+  *) echo "usage: $0 up|env|restart-rabbitmq|restart-postgres|postgres-tls DIR|rabbitmq-tls DIR|down" >&2; exit 2 ;;
 esac
