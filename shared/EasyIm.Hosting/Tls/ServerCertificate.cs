@@ -72,6 +72,11 @@ public sealed class ServerCertificate : IDisposable
 
     public X509Certificate2 Current => Volatile.Read(ref _current);
 
+    /// <summary>Changes of the files that did not load (the current certificate kept): for tests.</summary>
+    internal int FailedReloads => Volatile.Read(ref _failedReloads);
+
+    private int _failedReloads;
+
     /// <summary>Kestrel's TLS on a listener, with the current certificate for every handshake.</summary>
     public HttpsConnectionAdapterOptions HttpsOptions() => new()
     {
@@ -92,6 +97,7 @@ public sealed class ServerCertificate : IDisposable
         catch (Exception ex)
         {
             // A renewal written in two steps (certificate, then key) fails in between; the next change loads it.
+            Interlocked.Increment(ref _failedReloads);
             _logger.LogError("TLS certificate files changed but did not load ({Error}); still serving {Thumbprint}", ex.Message, Current.Thumbprint);
         }
     }
