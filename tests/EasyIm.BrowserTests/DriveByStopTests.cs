@@ -13,12 +13,15 @@ namespace EasyIm.BrowserTests;
 /// and the server goes on serving: the route is gone (<c>easyim --stop</c> uses a Unix socket).
 /// </summary>
 [Collection(ChromiumCollection.Name)]
-public sealed class DriveByStopTests(ChromiumFixture chromium) : IAsyncDisposable
+public sealed class DriveByStopTests(ChromiumFixture chromium) : IAsyncLifetime
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
     private ServerProcess? _server;
 
-    public async ValueTask DisposeAsync()
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    // IAsyncLifetime, not IAsyncDisposable: xunit 2 does not call the latter on a test class, and the server outlived the run.
+    public async Task DisposeAsync()
     {
         if (_server is not null)
             await _server.DisposeAsync();

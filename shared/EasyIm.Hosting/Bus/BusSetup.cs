@@ -3,6 +3,7 @@ using System.Security.Authentication;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.RegularExpressions;
+using EasyIm.Hosting.Tls;
 using MassTransit;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -106,7 +107,7 @@ public static class BusSetup
                             ssl.ServerName = rabbit.Host;
                             ssl.Protocol = SslProtocols.Tls12 | SslProtocols.Tls13;
                             if (brokerCa is not null)
-                                ssl.CertificateValidationCallback = (_, certificate, _, errors) => TrustedBy(brokerCa, certificate, errors);
+                                ssl.CertificateValidationCallback = (_, certificate, _, errors) => PrivateCa.Trusts(brokerCa, certificate, errors);
                         });
                     }
                 });
@@ -160,20 +161,6 @@ public static class BusSetup
         {
             throw new StartupException($"{RabbitMqCaKey} '{path}' could not be loaded: {ex.Message}");
         }
-    }
-
-    /// <summary>The broker's certificate chains to <paramref name="ca"/> and names the host (no other policy error).</summary>
-    private static bool TrustedBy(X509Certificate2 ca,
-        X509Certificate? certificate, SslPolicyErrors errors)
-    {
-        if (certificate is null || (errors & ~SslPolicyErrors.RemoteCertificateChainErrors) != 0)
-            return false;
-        using var chain = new X509Chain();
-        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-        chain.ChainPolicy.CustomTrustStore.Add(ca);
-        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-        using var presented = X509CertificateLoader.LoadCertificate(certificate.GetRawCertData());
-        return chain.Build(presented);
     }
 
     /// <summary>An address as an error may show it: without its password.</summary>

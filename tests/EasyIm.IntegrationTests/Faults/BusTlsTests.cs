@@ -1,8 +1,6 @@
 using System.Globalization;
 using System.Net.Http.Json;
 using System.Text.Json;
-using EasyIm.Client;
-using EasyIm.Contracts.Wire;
 using EasyIm.IntegrationTests.Server;
 using EasyIm.IntegrationTests.Shapes;
 
@@ -63,17 +61,7 @@ public sealed class BusTlsTests : IDisposable
         await using var server = StartServer(amqps, await TrustOnlyAsync(_ca), apiPort, socketPort);
         await server.WaitUntilReadyAsync(apiPort);
 
-        using var api = EasyImApi.Connect("127.0.0.1", apiPort);
-        using var other = EasyImApi.Connect("127.0.0.1", apiPort);
-        var a = await api.RegisterAsync("b" + Guid.NewGuid().ToString("N")[..12], "pass-word-1");
-        var b = await other.RegisterAsync("b" + Guid.NewGuid().ToString("N")[..12], "pass-word-1");
-        await other.AcceptFriendAsync(await api.AddFriendAsync(b.UserId));
-        await using var onA = await EasyImClient.ConnectAsync("127.0.0.1", socketPort, ClientTransport.TcpJson);
-        await using var onB = await EasyImClient.ConnectAsync("127.0.0.1", socketPort, ClientTransport.WebSocketJson);
-        await onA.HandshakeAsync(a.UserId, a.AccessToken);
-        await onB.HandshakeAsync(b.UserId, b.AccessToken);
-        await onA.SendAsync(Frames.Chat(b.UserId, "over amqps", "amqps-1"));
-        Assert.Equal("over amqps", (await onB.WaitForAsync(m => m.ClientMsgId == "amqps-1" && m.MsgType == Msg.Types.MsgType.Text, TimeSpan.FromSeconds(20))).Content);
+        await TwoPeople.ChatAsync(apiPort, socketPort, "over amqps");
 
         using var management = new HttpClient { BaseAddress = infrastructure.RabbitMqManagement, Timeout = TimeSpan.FromSeconds(30) };
         management.DefaultRequestHeaders.Authorization = new("Basic", Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(

@@ -1,6 +1,4 @@
 using System.Globalization;
-using EasyIm.Client;
-using EasyIm.Contracts.Wire;
 using EasyIm.IntegrationTests.Server;
 using EasyIm.IntegrationTests.Shapes;
 using Npgsql;
@@ -82,17 +80,7 @@ public sealed class PostgresTlsTests : IAsyncLifetime
         await using var server = StartServer(postgres, apiPort, socketPort);
         await server.WaitUntilReadyAsync(apiPort);
 
-        using var api = EasyImApi.Connect("127.0.0.1", apiPort);
-        using var other = EasyImApi.Connect("127.0.0.1", apiPort);
-        var a = await api.RegisterAsync("p" + Guid.NewGuid().ToString("N")[..12], "pass-word-1");
-        var b = await other.RegisterAsync("p" + Guid.NewGuid().ToString("N")[..12], "pass-word-1");
-        await other.AcceptFriendAsync(await api.AddFriendAsync(b.UserId));
-        await using var onA = await EasyImClient.ConnectAsync("127.0.0.1", socketPort, ClientTransport.TcpJson);
-        await using var onB = await EasyImClient.ConnectAsync("127.0.0.1", socketPort, ClientTransport.TcpJson);
-        await onA.HandshakeAsync(a.UserId, a.AccessToken);
-        await onB.HandshakeAsync(b.UserId, b.AccessToken);
-        await onA.SendAsync(Frames.Chat(b.UserId, "stored over tls", "pgtls-1"));
-        Assert.Equal("stored over tls", (await onB.WaitForAsync(m => m.ClientMsgId == "pgtls-1" && m.MsgType == Msg.Types.MsgType.Text, TimeSpan.FromSeconds(20))).Content);
+        await TwoPeople.ChatAsync(apiPort, socketPort, "stored over tls");
 
         await using var check = new NpgsqlConnection(postgres);
         await check.OpenAsync();

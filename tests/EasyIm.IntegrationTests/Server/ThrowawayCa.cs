@@ -54,17 +54,8 @@ public sealed class ThrowawayCa : IDisposable
     }
 
     /// <summary>A client's check of the server: signed by this CA, for the name asked.</summary>
-    public bool Validate(object sender, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors)
-    {
-        if (certificate is null || (errors & ~SslPolicyErrors.RemoteCertificateChainErrors) != 0)
-            return false;
-        using var ours = new X509Chain();
-        ours.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-        ours.ChainPolicy.CustomTrustStore.Add(Certificate);
-        ours.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-        using var presented = X509CertificateLoader.LoadCertificate(certificate.GetRawCertData());
-        return ours.Build(presented);
-    }
+    public bool Validate(object sender, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors) =>
+        EasyIm.Hosting.Tls.PrivateCa.Trusts(Certificate, certificate, errors);
 
     public void Dispose()
     {
