@@ -76,12 +76,18 @@ public static class DatabaseSetup
         builder.Services.AddSingleton<IServiceDatabase>(database);
         // Not AddHostedService: it adds by TryAddEnumerable, which keeps one MigrateOnStart per
         // process and would silently skip the migrations of every service database after the first.
-        builder.Services.AddSingleton<IHostedService>(sp => new MigrateOnStart(sp, database));
+        var migrateOnStart = builder.Configuration.GetValue(MigrateOnStartKey, true);
+        builder.Services.AddSingleton<IHostedService>(sp => new MigrateOnStart(sp, database, migrateOnStart));
         builder.Services.AddHealthChecks().AddCheck<DbContextHealthCheck<TContext>>($"database-{service}", tags: ["ready"]);
         return builder;
     }
 
     public const string HistoryTable = "__EFMigrationsHistory";
+    /// <summary>
+    /// True (the default): each service applies its migrations at start. False: it only checks that none is pending,
+    /// for run-time roles that may not change the schema (deploy/postgres-roles.sql); `easyim migrate` applies them.
+    /// </summary>
+    public const string MigrateOnStartKey = "Database:MigrateOnStart";
     public const string MaxPoolSizeKey = "Database:MaxPoolSize";
     public const string SqliteSynchronousKey = "Database:SqliteSynchronous";
     public const string SqliteWalLimitKey = "Database:SqliteWalLimitMB";

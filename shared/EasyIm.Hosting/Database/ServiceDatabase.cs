@@ -1,3 +1,4 @@
+using System.Data.Common;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Infrastructure;
 using Microsoft.EntityFrameworkCore.Migrations;
@@ -17,6 +18,9 @@ public interface IServiceDatabase
     /// <summary>The type the service resolves its context as (<c>easyim migrate --from</c> copies every entity type of its model).</summary>
     Type ContextType { get; }
     Task MigrateAsync(IServiceProvider services, CancellationToken cancellationToken);
+
+    /// <summary>The migrations not applied yet to this service's database (read only: the history table).</summary>
+    Task<IReadOnlyList<string>> PendingAsync(IServiceProvider services, CancellationToken cancellationToken);
 }
 
 internal sealed class ServiceDatabase<TContext>(string service, DatabaseProvider provider) : IServiceDatabase
@@ -42,6 +46,13 @@ internal sealed class ServiceDatabase<TContext>(string service, DatabaseProvider
             await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;", cancellationToken);
         }
         logger.LogInformation("Database of {Service} is up to date ({Provider})", service, provider);
+    }
+
+    public async Task<IReadOnlyList<string>> PendingAsync(IServiceProvider services, CancellationToken cancellationToken)
+    {
+        await using var scope = services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<TContext>();
+        return [.. await db.Database.GetPendingMigrationsAsync(cancellationToken)];
     }
 
     private static async Task MigrateCoreAsync(TContext db, CancellationToken cancellationToken)
@@ -110,10 +121,34 @@ internal sealed class ServiceDatabase<TContext>(string service, DatabaseProvider
     }
 }
 
-/// <summary>Applies a service's migrations when the process starts, before the bus consumes anything.</summary>
-internal sealed class MigrateOnStart(IServiceProvider services, IServiceDatabase database) : IHostedService
+/// <summary>
+/// Applies a service's migrations when the process starts, before the bus consumes anything; or, with
+/// <c>Database:MigrateOnStart</c> false (a run-time role that may not change the schema, migrations by
+/// <c>easyim migrate</c> with a role that may), only checks that none is pending, and refuses to start if one is.
+/// </summary>
+internal sealed class MigrateOnStart(IServiceProvider services, IServiceDatabase database, bool migrate) : IHostedService
 {
-    public Task StartAsync(CancellationToken cancellationToken) => database.MigrateAsync(services, cancellationToken);
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (migrate)
+        {
+            await database.MigrateAsync(services, cancellationToken);
+            return;
+        }
+        IReadOnlyList<string> pending;
+        try
+        {
+            pending = await database.PendingAsync(services, cancellationToken);
+        }
+        catch (DbException ex)
+        {
+            throw new StartupException($"The database of {database.Service} could not be checked for pending migrations ({ex.Message}); " +
+                $"with {DatabaseSetup.MigrateOnStartKey}=false, run `easyim migrate` first with a role that may change the schema.");
+        }
+        if (pending.Count > 0)
+            throw new StartupException($"The database of {database.Service} lacks {pending.Count} migrations ({string.Join(", ", pending)}) and " +
+                $"{DatabaseSetup.MigrateOnStartKey} is false: run `easyim migrate` with a role that may change the schema, then start again.");
+    }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }
