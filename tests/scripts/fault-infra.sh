@@ -8,8 +8,9 @@
 #   fault-infra.sh restart-rabbitmq  stop and start the node's RabbitMQ application (connections drop, ports close)
 #   fault-infra.sh restart-postgres  restart the cluster (fast shutdown: every connection is cut)
 #   fault-infra.sh postgres-tls DIR  serve DIR's server.crt and server.key for the cluster's SSL from now on (reloaded)
-#   fault-infra.sh postgres-script DB FILE [name=value ...]
-#                                    run FILE with psql as the cluster's superuser on database DB, with psql variables
+#   fault-infra.sh postgres-init DB INIT SQL [NAME=value ...]
+#                                    run INIT (deploy/postgres-init.sh) as the cluster's superuser for database DB, as the
+#                                    postgres image would, with SQL as its roles file and the NAMEs in its environment
 #   fault-infra.sh rabbitmq-tls DIR  serve DIR's server.crt and server.key on the node's TLS listener from now on
 #                                    (a test's own certificate; new connections get it, running ones keep theirs)
 #   fault-infra.sh down              stop both
@@ -110,12 +111,12 @@ case "${1:-}" in
     install -o postgres -g postgres -m 0644 "$2/server.crt" "$data/easyim-test.crt"
     install -o postgres -g postgres -m 0600 "$2/server.key" "$data/easyim-test.key"
     su postgres -c "psql -p $PG_PORT -qc \"ALTER SYSTEM SET ssl = on\" -c \"ALTER SYSTEM SET ssl_cert_file = '$data/easyim-test.crt'\" -c \"ALTER SYSTEM SET ssl_key_file = '$data/easyim-test.key'\" -c \"SELECT pg_reload_conf()\"" >/dev/null ;;
-  postgres-script)
-    db=$2; file=$3; shift 3
-    vars=()
-    for pair in "$@"; do vars+=(-v "$pair"); done
-    # The file may sit where the postgres user cannot read it: hand it over on stdin.
-    su postgres -c "psql -X -q -p $PG_PORT -d '$db' $(printf "%q " "${vars[@]}") -f -" < "$file" ;;
+  postgres-init)
+    db=$2; init=$3; sql=$4; shift 4
+    # Where the postgres user can read it (a test's files may sit in a directory only root may enter).
+    readable=$(mktemp /tmp/easyim-roles-XXXXXX.sql); cp "$sql" "$readable"; chmod 0644 "$readable"
+    su postgres -c "env PGPORT=$PG_PORT POSTGRES_USER=postgres POSTGRES_DB=$(printf %q "$db") EASYIM_ROLES_SQL=$readable $(printf "%q " "$@") bash -s" < "$init"
+    rm -f "$readable" ;;
   rabbitmq-tls)
     rabbit_env
     install -o rabbitmq -g rabbitmq -m 0644 "$2/server.crt" "$RABBIT_BASE/tls/server.crt"
@@ -126,5 +127,5 @@ case "${1:-}" in
     rabbit_env
     ctl stop >/dev/null 2>&1 || true
     pg_ctlcluster "$(pg_version)" "$PG_CLUSTER" stop 2>/dev/null || true ;;
-  *) echo "usage: $0 up|env|restart-rabbitmq|restart-postgres|postgres-tls DIR|postgres-script DB FILE [name=value ...]|rabbitmq-tls DIR|down" >&2; exit 2 ;;
+  *) echo "usage: $0 up|env|restart-rabbitmq|restart-postgres|postgres-tls DIR|postgres-init DB INIT SQL [NAME=value ...]|rabbitmq-tls DIR|down" >&2; exit 2 ;;
 esac

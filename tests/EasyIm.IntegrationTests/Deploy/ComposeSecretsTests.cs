@@ -50,14 +50,15 @@ public sealed class ComposeSecretsTests
         var (exitCode, output) = await ComposeConfigAsync(Path.Combine(Directory, ".env.example"));
 
         Assert.NotEqual(0, exitCode);
-        Assert.Matches("set EASYIM_(RABBITMQ|POSTGRES)_PASSWORD in .env", output);
+        Assert.Matches("set EASYIM_[A-Z]+_PASSWORD in .env", output);
     }
 
     [Fact]
     public async Task The_tls_override_puts_nginx_tls_conf_and_the_certificate_directory_on_the_balancer()
     {
         var env = Path.Combine(Path.GetTempPath(), "easyim-compose-" + Guid.NewGuid().ToString("N") + ".env");
-        await File.WriteAllTextAsync(env, "EASYIM_RABBITMQ_PASSWORD=r1\nEASYIM_POSTGRES_PASSWORD=p1\nEASYIM_TLS_DIR=/srv/easyim-tls\n");
+        await File.WriteAllTextAsync(env, string.Concat(new[] { "RABBITMQ", "POSTGRES", "MIGRATE", "AUTH", "FRIENDS", "MESSAGING" }
+            .Select(k => $"EASYIM_{k}_PASSWORD=x{k.ToLowerInvariant()}\n")) + "EASYIM_TLS_DIR=/srv/easyim-tls\n");
         try
         {
             var (exitCode, output) = await ComposeConfigAsync(env, "docker-compose.tls.yml");
@@ -75,22 +76,29 @@ public sealed class ComposeSecretsTests
     }
 
     [Fact]
-    public async Task With_generated_secrets_every_service_gets_them_and_no_default_password_is_left()
+    public async Task With_generated_secrets_every_service_gets_its_own_role_and_no_default_password_is_left()
     {
         var env = Path.Combine(Path.GetTempPath(), "easyim-compose-" + Guid.NewGuid().ToString("N") + ".env");
-        var (rabbit, postgres) = (Guid.NewGuid().ToString("N"), Guid.NewGuid().ToString("N"));
-        await File.WriteAllTextAsync(env, $"EASYIM_RABBITMQ_PASSWORD={rabbit}\nEASYIM_POSTGRES_PASSWORD={postgres}\n");
+        var secrets = new[] { "RABBITMQ", "POSTGRES", "MIGRATE", "AUTH", "FRIENDS", "MESSAGING" }.ToDictionary(k => k, _ => Guid.NewGuid().ToString("N"));
+        await File.WriteAllTextAsync(env, string.Concat(secrets.Select(s => $"EASYIM_{s.Key}_PASSWORD={s.Value}\n")));
         try
         {
             var (exitCode, output) = await ComposeConfigAsync(env);
 
             Assert.True(exitCode == 0, output);
             Assert.DoesNotMatch(new Regex("easyim:easyim@|Password=easyim;|_PASS(WORD)?: easyim"), output);
-            Assert.Contains($"RABBITMQ_DEFAULT_PASS: {rabbit}", output);
-            Assert.Contains($"POSTGRES_PASSWORD: {postgres}", output);
-            // auth, friends and messaging reach both; the gateways reach RabbitMQ only.
-            Assert.Equal(4, Regex.Matches(output, $"amqp://easyim:{rabbit}@rabbitmq:5672/").Count);
-            Assert.Equal(3, Regex.Matches(output, $"Password={postgres};").Count);
+            Assert.Contains($"RABBITMQ_DEFAULT_PASS: {secrets["RABBITMQ"]}", output);
+            // auth, friends, messaging, the migration step and the gateways reach RabbitMQ.
+            Assert.Equal(5, Regex.Matches(output, $"amqp://easyim:{secrets["RABBITMQ"]}@rabbitmq:5672/").Count);
+            // The database superuser's password is the postgres container's alone: no EasyIm process uses it.
+            Assert.Single(Regex.Matches(output, secrets["POSTGRES"]));
+            Assert.Contains($"ConnectionStrings__postgres: Host=postgres;Username=easyim_migrate;Password={secrets["MIGRATE"]};Database=easyim", output);
+            foreach (var service in new[] { "auth", "friends", "messaging" })
+                Assert.Contains($"ConnectionStrings__{service}: Host=postgres;Username=easyim_{service};Password={secrets[service.ToUpperInvariant()]};Database=easyim", output);
+            // The services only check the migrations, which the one-shot migrate service applies before they start.
+            Assert.Equal(4, Regex.Matches(output, "Database__MigrateOnStart: \"false\"").Count); // the three services and migrate (where it does nothing)
+            Assert.Equal(4, Regex.Matches(output, "condition: service_completed_successfully").Count);
+            Assert.Contains("/docker-entrypoint-initdb.d/10-easyim-roles.sh", output);
         }
         finally
         {

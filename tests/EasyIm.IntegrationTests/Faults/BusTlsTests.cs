@@ -66,8 +66,16 @@ public sealed class BusTlsTests : IDisposable
         using var management = new HttpClient { BaseAddress = infrastructure.RabbitMqManagement, Timeout = TimeSpan.FromSeconds(30) };
         management.DefaultRequestHeaders.Authorization = new("Basic", Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(
             Uri.UnescapeDataString(infrastructure.RabbitMqManagement.UserInfo))));
-        var connections = await management.GetFromJsonAsync<JsonElement>("api/connections");
-        var onTlsPort = connections.EnumerateArray().Where(c => c.GetProperty("port").GetInt32() == new Uri(amqps).Port).ToList();
+        // The management API lists connections from its statistics, a moment behind the broker: asked until it has them.
+        var onTlsPort = new List<JsonElement>();
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        while (onTlsPort.Count == 0 && DateTime.UtcNow < deadline)
+        {
+            var connections = await management.GetFromJsonAsync<JsonElement>("api/connections");
+            onTlsPort = connections.EnumerateArray().Where(c => c.GetProperty("port").GetInt32() == new Uri(amqps).Port).ToList();
+            if (onTlsPort.Count == 0)
+                await Task.Delay(250);
+        }
         Assert.NotEmpty(onTlsPort);
         Assert.All(onTlsPort, c => Assert.True(c.GetProperty("ssl").GetBoolean()));
     }

@@ -6,7 +6,8 @@ using Npgsql;
 namespace EasyIm.IntegrationTests.Faults;
 
 /// <summary>
-/// One PostgreSQL role per service (issue 16, <c>deploy/postgres-roles.sql</c> run as the fault cluster's superuser):
+/// One PostgreSQL role per service (issue 16: <c>deploy/postgres-init.sh</c> and <c>deploy/postgres-roles.sql</c>, run as the
+/// fault cluster's superuser the way compose's postgres container runs them):
 /// before <c>easyim migrate</c> the services refuse to start with only their run-time rights, naming the command; after
 /// it (with the migration role) they serve a chat; no service role is a superuser or may create databases or roles, and
 /// only auth's may read <c>auth.signing_keys</c>. In the fault collection: it uses that cluster's superuser.
@@ -28,9 +29,10 @@ public sealed class DatabaseRolesTests : IAsyncLifetime
         if (_infrastructure is null)
             return;
         await TestInfrastructure.CreateDatabaseAsync(_infrastructure.PostgresAdmin, _database);
-        var script = Path.Combine(AppContext.BaseDirectory, "deploy", "postgres-roles.sql");
-        await _infrastructure.RunControlAsync($"postgres-script {_database} {script} db={_database} " +
-            string.Join(" ", _passwords.Select(p => $"{p.Key}_password={p.Value}")));
+        // As compose's postgres container does on its first start: deploy/postgres-init.sh with deploy/postgres-roles.sql.
+        var deploy = Path.Combine(AppContext.BaseDirectory, "deploy");
+        await _infrastructure.RunControlAsync($"postgres-init {_database} {Path.Combine(deploy, "postgres-init.sh")} {Path.Combine(deploy, "postgres-roles.sql")} " +
+            string.Join(" ", _passwords.Select(p => $"EASYIM_{p.Key.ToUpperInvariant()}_PASSWORD={p.Value}")));
     }
 
     public async Task DisposeAsync()
