@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Threading.Channels;
 using EasyIm.Contracts.Gateway;
 using EasyIm.Hosting;
+using EasyIm.Hosting.Presence;
 using MassTransit;
 using Microsoft.Extensions.Logging;
 
@@ -22,7 +23,7 @@ public sealed class PushDispatcher(DeliveryRouter router, IBus bus, MessagingOpt
     : IAsyncDisposable, IDisposable
 {
     /// <summary>Bounds a bus message's size whatever the batch.</summary>
-    public const int MaxPushesPerMessage = 1000;
+    public const int MaxPushesPerMessage = GatewaySends.MaxPushesPerMessage;
 
     /// <summary>
     /// How a gateway's endpoint can be addressed. On RabbitMQ a send declares its destination, and a
@@ -304,20 +305,10 @@ public sealed class PushDispatcher(DeliveryRouter router, IBus bus, MessagingOpt
     private async Task<bool> TrySendAtAsync(string gateway, int form, IReadOnlyList<UserPush> pushes, CancellationToken cancellationToken)
     {
         var address = string.Format(_addressForms[form], gateway);
-        try
-        {
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeout.CancelAfter(SendTimeout);
-            var endpoint = await bus.GetSendEndpoint(new Uri(address));
-            foreach (var chunk in pushes.Chunk(MaxPushesPerMessage))
-                await endpoint.Send(new PushToUsers(chunk), timeout.Token);
+        if (await GatewaySends.TrySendAsync(bus, address, pushes, SendTimeout, cancellationToken) is not { } error)
             return true;
-        }
-        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
-        {
-            logger.LogDebug(ex, "Could not send to gateway {GatewayId} at {Address}", gateway, address);
-            return false;
-        }
+        logger.LogDebug(error, "Could not send to gateway {GatewayId} at {Address}", gateway, address);
+        return false;
     }
 
     /// <summary>Stops the lanes; what they still held is not sent (its senders resend, its recipients sync).</summary>

@@ -35,7 +35,7 @@ public sealed class GatewayPushes(PresenceTable presence, PresenceOptions option
     private static readonly TimeSpan SendTimeout = TimeSpan.FromSeconds(3);
 
     /// <summary>Bounds a bus message's size whatever the batch (as messaging's).</summary>
-    public const int MaxPushesPerMessage = 1000;
+    public const int MaxPushesPerMessage = GatewaySends.MaxPushesPerMessage;
 
     /// <summary>Routes <paramref name="message"/>; a send that fails is published instead. Throws only when publishing does.</summary>
     public async Task DeliverAsync(PushToUsers message, IPublishEndpoint publisher, CancellationToken cancellationToken)
@@ -145,19 +145,9 @@ public sealed class GatewayPushes(PresenceTable presence, PresenceOptions option
     private async Task<bool> TrySendAsync(string gateway, IReadOnlyList<UserPush> pushes, CancellationToken cancellationToken)
     {
         var address = string.Format(AddressForm, gateway);
-        try
-        {
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeout.CancelAfter(SendTimeout);
-            var endpoint = await bus.GetSendEndpoint(new Uri(address));
-            foreach (var chunk in pushes.Chunk(MaxPushesPerMessage))
-                await endpoint.Send(new PushToUsers(chunk), timeout.Token);
+        if (await GatewaySends.TrySendAsync(bus, address, pushes, SendTimeout, cancellationToken) is not { } error)
             return true;
-        }
-        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
-        {
-            logger.LogWarning(ex, "Could not send to gateway {GatewayId} at {Address}; publishing its pushes to every gateway", gateway, address);
-            return false;
-        }
+        logger.LogWarning(error, "Could not send to gateway {GatewayId} at {Address}; publishing its pushes to every gateway", gateway, address);
+        return false;
     }
 }
