@@ -52,9 +52,8 @@ public static class Listening
     public static IHostApplicationBuilder ListenOnApiPort(this IHostApplicationBuilder builder)
     {
         var port = builder.Configuration.GetPort(ApiPortKey, 8889);
-        if (TlsOptions.Read(builder.Configuration).Enabled)
+        if (TlsOptions.Read(builder.Configuration) is { Enabled: true } tls)
         {
-            var tls = TlsOptions.Read(builder.Configuration);
             builder.Services.AddSingleton(tls);
             builder.Services.AddSingleton<ServerCertificate>();
         }

@@ -123,20 +123,29 @@ public sealed class PushDispatcher(DeliveryRouter router, IBus bus, MessagingOpt
             await publisher.Publish(new PushToUsers(chunk), cancellationToken);
     }
 
-    /// <summary>Completes once everything queued on every lane before this call is sent (or published instead).</summary>
-    public Task SentSoFarAsync()
+    /// <summary>
+    /// Completes once everything queued on every lane before this call is sent (or published instead): a mark behind it on
+    /// each lane, waiting for room on a full one (a full lane is exactly one whose pushes are still owed).
+    /// </summary>
+    public Task SentSoFarAsync() => Task.WhenAll(_lanes.Values.Where(l => l.IsValueCreated).Select(l => MarkAsync(l.Value)));
+
+    private static async Task MarkAsync(Lane lane)
     {
-        var marks = new List<Task>();
-        foreach (var gateway in _lanes.Keys)
+        var mark = new Item([], new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+        try
         {
-            if (Enqueue(gateway, [], warnWhenFull: false) is { } done)
-                marks.Add(done);
+            await lane.Items.Writer.WriteAsync(mark);
         }
-        return Task.WhenAll(marks);
+        catch (ChannelClosedException)
+        {
+            // Retired (it sends what it holds, and had nothing left) or stopping: nothing to wait for here.
+            return;
+        }
+        await mark.Done.Task;
     }
 
     /// <summary>Queues pushes on their gateway's lane; null when they must be published instead (unreachable, or the lane is full).</summary>
-    private Task? Enqueue(string gateway, IReadOnlyList<UserPush> pushes, bool warnWhenFull = true)
+    private Task? Enqueue(string gateway, IReadOnlyList<UserPush> pushes)
     {
         if (_stopping.IsCancellationRequested)
             return null;
@@ -155,8 +164,7 @@ public sealed class PushDispatcher(DeliveryRouter router, IBus bus, MessagingOpt
                     return null;
                 continue;
             }
-            if (warnWhenFull)
-                WarnFull(gateway, pushes.Count);
+            WarnFull(gateway, pushes.Count);
             return null;
         }
     }

@@ -137,16 +137,6 @@ public sealed class SendPipeline : IHostedService, IAsyncDisposable
     private readonly Dictionary<string, ParkedConnection> _parked = new(StringComparer.Ordinal);
     private TaskCompletionSource? _parkedEmptied;
 
-    /// <summary>Messages set aside now, for tests and logs.</summary>
-    internal int ParkedMessages
-    {
-        get
-        {
-            lock (_parked)
-                return _parked.Values.Sum(p => p.Messages.Count);
-        }
-    }
-
     public Task StartAsync(CancellationToken cancellationToken)
     {
         _preparing = Task.Run(PrepareLoopAsync, CancellationToken.None);
@@ -302,11 +292,15 @@ public sealed class SendPipeline : IHostedService, IAsyncDisposable
         var asks = new Dictionary<string, List<RelationshipQuery>>(StringComparer.Ordinal);
         lock (_parked)
         {
+            var setAside = new List<ParkedConnection>();
             foreach (var item in deferred)
             {
                 var connection = item.Submission.ConnectionId;
                 if (!_parked.TryGetValue(connection, out var parked))
+                {
                     _parked[connection] = parked = new ParkedConnection(item.GatewayId);
+                    setAside.Add(parked);
+                }
                 parked.Messages.Add(item.Submission);
                 if (item.Ask is { } query)
                 {
@@ -315,12 +309,9 @@ public sealed class SendPipeline : IHostedService, IAsyncDisposable
                     queries.Add(query);
                 }
             }
-            // A connection set aside only behind messages whose answer is already had asks nothing more.
-            foreach (var (connection, parked) in _parked)
-            {
-                if (!asks.ContainsKey(connection) && parked.Answers is null && set.Count > 0 && parked.Messages.Any(set.Contains))
-                    parked.Answers = [];
-            }
+            // A connection set aside only behind a message of another of its user's (a resend) asks nothing: it comes back at once.
+            foreach (var parked in setAside.Where(p => !asks.ContainsKey(p.Messages[0].ConnectionId)))
+                parked.Answers = [];
         }
         foreach (var (connection, queries) in asks)
             _ = AskFriendsAsync(connection, queries);
@@ -506,6 +497,8 @@ public sealed class SendPipeline : IHostedService, IAsyncDisposable
             var awaited = group.OfType<AwaitedWork>().ToList();
             if (awaited.OfType<BarrierWork>().Any())
                 sent = Task.WhenAll(sent, _dispatcher.SentSoFarAsync());
+            if (awaited.Count == 0 && sent.IsCompletedSuccessfully)
+                continue;
             inFlight.RemoveAll(t => t.IsCompleted);
             inFlight.Add(FinishAsync(sent, group.Count, pushes.Count, awaited));
         }

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using EasyIm.Hosting;
 using EasyIm.Hosting.Tls;
+using EasyIm.UnitTests.Friends;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace EasyIm.UnitTests.Hosting;
@@ -81,18 +82,12 @@ public sealed class ServerCertificateTests : IDisposable
         // Broken: a certificate whose key is not the one beside it. The old one stays.
         using var second = SelfSigned("second");
         File.WriteAllText(crt, second.ExportCertificatePem());
-        var tried = DateTime.UtcNow + TimeSpan.FromSeconds(15);
-        while (served.FailedReloads == 0 && DateTime.UtcNow < tried)
-            await Task.Delay(100);
-        Assert.True(served.FailedReloads > 0, "the changed certificate file was never tried");
+        await FriendsHarness.EventuallyAsync(() => served.FailedReloads > 0, "the changed certificate file to be tried", seconds: 15);
         Assert.Equal(first.Thumbprint, served.Current.Thumbprint);
 
         // Then the matching key: the renewal is served.
         File.WriteAllText(key, KeyPem(second));
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
-        while (served.Current.Thumbprint != second.Thumbprint && DateTime.UtcNow < deadline)
-            await Task.Delay(100);
-        Assert.Equal(second.Thumbprint, served.Current.Thumbprint);
+        await FriendsHarness.EventuallyAsync(() => served.Current.Thumbprint == second.Thumbprint, "the renewed certificate to be served", seconds: 15);
     }
 
     public void Dispose() => _directory.Delete(recursive: true);

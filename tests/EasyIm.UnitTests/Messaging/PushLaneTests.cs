@@ -1,5 +1,7 @@
 using EasyIm.Contracts.Gateway;
+using EasyIm.Messaging.Sending;
 using MassTransit;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace EasyIm.UnitTests.Messaging;
 
@@ -98,6 +100,40 @@ public sealed class PushLaneTests
         }
         var answers = await host.AnswersAsync(a, ids);
         Assert.Equal(ids, answers.Select(m => m.Text()));
+        host.AssertNoFaults();
+    }
+    [Fact]
+    public async Task A_barrier_waits_for_the_pushes_of_a_full_lane()
+    {
+        await using var host = await MessagingHost.StartAsync(new Dictionary<string, string?> { ["Messaging:PushQueuePerGateway"] = "1" });
+        var (a, b, d) = (MessagingHost.NewUserId(), MessagingHost.NewUserId(), MessagingHost.NewUserId());
+        await host.BefriendAsync(a, b);
+        await host.BefriendAsync(d, b);
+        await host.WarmAsync(onG1: [a], onG2: [b, d]);
+        var hold = new HoldSends(MessagingHost.G1);
+        using var observer = host.Harness.Bus.ConnectSendObserver(hold);
+        Task barrier;
+        try
+        {
+            // g1's lane: one send held, one queued; it is full.
+            foreach (var id in new[] { "bar-1", "bar-2" })
+            {
+                await host.SubmitFromAsync(MessagingHost.G1, MessagingHost.Chat(a, b, id, id));
+                await host.Pushes.WaitForAsync(all => Got(all, b, MessagingHost.G2, id));
+            }
+            barrier = host.Services.GetRequiredService<SendPipeline>().BarrierAsync(CancellationToken.None);
+            // A group after the barrier's, to g2 only: once it is delivered, the barrier's group has been dispatched.
+            await host.SubmitFromAsync(MessagingHost.G2, MessagingHost.Chat(d, b, "bar-after", "after"));
+            await host.Pushes.WaitForAsync(all => Got(all, b, MessagingHost.G2, "after"));
+
+            Assert.False(barrier.IsCompleted, "the barrier completed while the pushes queued on a full lane before it were still held");
+        }
+        finally
+        {
+            hold.Release();
+        }
+        await barrier.WaitAsync(PushLog.DefaultTimeout);
+        await host.AnswersAsync(a, "bar-1", "bar-2");
         host.AssertNoFaults();
     }
 }
