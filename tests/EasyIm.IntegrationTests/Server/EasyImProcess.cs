@@ -78,7 +78,13 @@ public sealed class EasyImProcess : IAsyncDisposable
         while (true)
         {
             if (HasExited)
+            {
+                // Exited is not drained: the output it wrote last may still be in the pipes. Wait for their end, so the
+                // exception (and a caller reading Stdout afterwards) has all of it.
+                using var drained = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+                await _process.WaitForExitAsync(drained.Token);
                 throw new InvalidOperationException($"{name} exited before it was ready:\n{Stderr}\n{Stdout}");
+            }
             try
             {
                 // One slow answer on a busy machine is asked again, not waited for.
