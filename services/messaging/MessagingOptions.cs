@@ -121,12 +121,21 @@ public sealed class RetentionOptions
     /// <summary>How often a sweep looks for messages that have come of age, once the last one found none.</summary>
     public int IntervalSeconds { get; set; } = 300;
 
+    /// <summary>
+    /// Days the update stream's entries are kept (30; 0 forever): a device whose position is older syncs by the user's
+    /// ARRIVED cursors instead (its SYNC done says <c>position_expired</c>). Each stored message adds an entry per
+    /// user of its conversation, so unlike messages the stream is pruned by default.
+    /// </summary>
+    public int StreamDays { get; set; } = 30;
+
+    /// <summary>Whether messages are deleted at all (off by default).</summary>
     public bool Enabled => DirectDays > 0 || GroupDays > 0;
 
     internal void Validate(string section)
     {
         Days(DirectDays, $"{section}:{nameof(DirectDays)}");
         Days(GroupDays, $"{section}:{nameof(GroupDays)}");
+        Days(StreamDays, $"{section}:{nameof(StreamDays)}");
         if (BatchSize is < 1 or > 10_000)
             throw new StartupException($"{section}:{nameof(BatchSize)} must be 1-10000 messages a delete, not {BatchSize}.");
         if (PauseMs is < 0 or > 60_000)

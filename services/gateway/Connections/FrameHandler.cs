@@ -322,13 +322,10 @@ public sealed class FrameHandler(
             case EventKeys.Sync:
             {
                 var cursors = ReadCursors(content);
-                var updatesAfter = content.RootElement.TryGetProperty("updates_after", out var after) && after.ValueKind != JsonValueKind.Null
-                    ? EventContent.ReadUInt64(after, "updates_after") is var position and <= long.MaxValue
-                        ? (long)position
-                        : throw new FrameException("\"updates_after\" must be a position (a non-negative 64-bit integer)")
-                    : (long?)null;
+                var updatesAfter = OptionalPosition(content, "updates_after");
+                var afterPosition = OptionalPosition(content, "after");
                 if (Admit(connection, FrameKind.Sync))
-                    Syncs.Request(connection, cursors, updatesAfter);
+                    Syncs.Request(connection, cursors, updatesAfter, afterPosition);
                 return;
             }
             case EventKeys.Typing:
@@ -444,6 +441,14 @@ public sealed class FrameHandler(
         : content.Length > options.MaxContentLength ? $"content must be at most {options.MaxContentLength} characters"
         : TextRules.Problem(content) is { } problem ? "content " + problem
         : null;
+
+    /// <summary>A SYNC's stream position named <paramref name="name"/>, or null when absent; anything but a position is refused.</summary>
+    private static long? OptionalPosition(JsonDocument content, string name) =>
+        content.RootElement.TryGetProperty(name, out var value) && value.ValueKind != JsonValueKind.Null
+            ? EventContent.ReadUInt64(value, name) is var position and <= long.MaxValue
+                ? (long)position
+                : throw new FrameException($"\"{name}\" must be a position (a non-negative 64-bit integer)")
+            : null;
 
     private static IReadOnlyDictionary<string, ulong>? ReadCursors(JsonDocument content)
     {

@@ -37,6 +37,7 @@ public sealed class SyncRunner(IBus bus, GatewayOptions options, UserBudgets bud
         internal bool Waiting;
         internal IReadOnlyDictionary<string, ulong>? WaitingCursors;
         internal long? WaitingUpdatesAfter;
+        internal long? WaitingAfter;
     }
 
     /// <summary>Asks messaging again after a timeout or a failure, after these (the last repeats), while the connection lives.</summary>
@@ -61,7 +62,8 @@ public sealed class SyncRunner(IBus bus, GatewayOptions options, UserBudgets bud
     /// When given (a SYNC's <c>updates_after</c>), the user's update-stream events after that position are written first,
     /// before the messages.
     /// </param>
-    public bool Request(LongConnection connection, IReadOnlyDictionary<string, ulong>? cursors, long? updatesAfter = null)
+    /// <param name="after">When given (a SYNC's <c>after</c>), the messages after that position of the user's update stream, instead of <paramref name="cursors"/>.</param>
+    public bool Request(LongConnection connection, IReadOnlyDictionary<string, ulong>? cursors, long? updatesAfter = null, long? after = null)
     {
         var state = connection.Syncs;
         lock (state.Lock)
@@ -71,15 +73,16 @@ public sealed class SyncRunner(IBus bus, GatewayOptions options, UserBudgets bud
                 state.Waiting = true;
                 state.WaitingCursors = cursors;
                 state.WaitingUpdatesAfter = updatesAfter;
+                state.WaitingAfter = after;
                 return false;
             }
             state.Running = true;
         }
-        _ = RunAsync(connection, cursors, updatesAfter);
+        _ = RunAsync(connection, cursors, updatesAfter, after);
         return true;
     }
 
-    private async Task RunAsync(LongConnection connection, IReadOnlyDictionary<string, ulong>? cursors, long? updatesAfter)
+    private async Task RunAsync(LongConnection connection, IReadOnlyDictionary<string, ulong>? cursors, long? updatesAfter, long? afterPosition)
     {
         var state = connection.Syncs;
         while (true)
@@ -88,7 +91,7 @@ public sealed class SyncRunner(IBus bus, GatewayOptions options, UserBudgets bud
             {
                 if (updatesAfter is { } after)
                     await UpdatesAsync(connection, after).ConfigureAwait(false);
-                await SyncAsync(connection, cursors).ConfigureAwait(false);
+                await SyncAsync(connection, cursors, afterPosition).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (connection.IsClosing)
             {
@@ -105,13 +108,16 @@ public sealed class SyncRunner(IBus bus, GatewayOptions options, UserBudgets bud
                     state.Waiting = false;
                     state.WaitingCursors = null;
                     state.WaitingUpdatesAfter = null;
+                    state.WaitingAfter = null;
                     return;
                 }
                 cursors = state.WaitingCursors;
                 updatesAfter = state.WaitingUpdatesAfter;
+                afterPosition = state.WaitingAfter;
                 state.Waiting = false;
                 state.WaitingCursors = null;
                 state.WaitingUpdatesAfter = null;
+                state.WaitingAfter = null;
             }
         }
     }
@@ -143,7 +149,7 @@ public sealed class SyncRunner(IBus bus, GatewayOptions options, UserBudgets bud
         }
     }
 
-    private async Task SyncAsync(LongConnection connection, IReadOnlyDictionary<string, ulong>? cursors)
+    private async Task SyncAsync(LongConnection connection, IReadOnlyDictionary<string, ulong>? cursors, long? afterPosition)
     {
         var userId = connection.UserId;
         SyncResume? resume = null;
@@ -155,7 +161,7 @@ public sealed class SyncRunner(IBus bus, GatewayOptions options, UserBudgets bud
             SyncPage page;
             try
             {
-                var response = await _client.GetResponse<SyncPage>(new SyncConversations(userId, connection.Id, cursors, Resume: resume), connection.Closing).ConfigureAwait(false);
+                var response = await _client.GetResponse<SyncPage>(new SyncConversations(userId, connection.Id, cursors, Resume: resume, After: afterPosition), connection.Closing).ConfigureAwait(false);
                 page = response.Message;
                 failures = 0;
             }

@@ -33,10 +33,12 @@ public sealed class PushToUsersConsumer(ConnectionRegistry registry) : IConsumer
                     span.SetTag("easyim.user_ids", push.AlsoUserIds is null ? push.UserId.ToString(CultureInfo.InvariantCulture) : string.Join(',', [push.UserId, .. push.AlsoUserIds]));
                 // One frame serves every connection the push reaches: it is encoded at most once per
                 // wire format, however many connections (and users, AlsoUserIds) it goes to.
+                // With stream positions, each user's frame carries their own: one frame per user instead.
                 OutboundFrame? frame = null;
-                Deliver(push, push.UserId, ref frame);
+                Deliver(push, push.UserId, PositionAt(push, 0), ref frame);
+                var i = 0;
                 foreach (var userId in push.AlsoUserIds ?? [])
-                    Deliver(push, userId, ref frame);
+                    Deliver(push, userId, PositionAt(push, ++i), ref frame);
             }
             finally
             {
@@ -46,8 +48,20 @@ public sealed class PushToUsersConsumer(ConnectionRegistry registry) : IConsumer
         return Task.CompletedTask;
     }
 
-    private void Deliver(UserPush push, long userId, ref OutboundFrame? frame)
+    private static Contracts.Wire.Msg WithPosition(Contracts.Wire.Msg msg, ulong position)
     {
+        msg.Position = position;
+        return msg;
+    }
+
+    private static ulong PositionAt(UserPush push, int index) =>
+        push.Positions is { } positions && index < positions.Count && positions[index] > 0 ? (ulong)positions[index] : 0;
+
+    private void Deliver(UserPush push, long userId, ulong position, ref OutboundFrame? shared)
+    {
+        // A frame without a position serves every user of the push; one with a position serves only its user.
+        OutboundFrame? own = null;
+        ref var frame = ref position == 0 ? ref shared : ref own;
         foreach (var connection in registry.OfUser(userId))
         {
             if (push.OnlyConnectionId is { } only && connection.Id != only)
@@ -65,10 +79,11 @@ public sealed class PushToUsersConsumer(ConnectionRegistry registry) : IConsumer
                 // The sending connection's SENT ack: the stored message with the client's own seq.
                 var ack = MsgCodec.FromWire(push.Message);
                 ack.Seq = push.AckSeq;
+                ack.Position = position;
                 connection.SyncGate.Deliver(push, new OutboundFrame(ack));
                 continue;
             }
-            connection.SyncGate.Deliver(push, frame ??= new OutboundFrame(MsgCodec.FromWire(push.Message)));
+            connection.SyncGate.Deliver(push, frame ??= new OutboundFrame(WithPosition(MsgCodec.FromWire(push.Message), position)));
         }
     }
 }

@@ -81,6 +81,10 @@ public static class EventContent
         SyncDoneEvent done => Success(EventKeys.Sync, w =>
         {
             w.WriteBoolean("done", true);
+            if (done.Head > 0)
+                w.WriteNumber("head", done.Head);
+            if (done.PositionExpired)
+                w.WriteBoolean("position_expired", true);
             if (done.RetainedFromSeq is not { Count: > 0 } retained)
                 return;
             w.WriteStartObject("retained_from_seq");

@@ -58,6 +58,8 @@ public static class MsgJson
             if (msg.SentAt != 0)
                 Int64AsString(writer, "sent_at"u8, msg.SentAt);
             String(writer, "error"u8, msg.Error);
+            if (msg.Position != 0)
+                Int64AsString(writer, "position"u8, msg.Position);
             writer.WriteEndObject();
             writer.Flush();
         }
@@ -157,6 +159,7 @@ public static class MsgJson
         ConversationSeq,
         SentAt,
         Error,
+        Position,
     }
 
     /// <summary>A field by its proto name or its lowerCamelCase JSON name, as protobuf's parser takes both.</summary>
@@ -181,6 +184,7 @@ public static class MsgJson
             _ when name.SequenceEqual("conversation_seq"u8) || name.SequenceEqual("conversationSeq"u8) => Field.ConversationSeq,
             _ when name.SequenceEqual("sent_at"u8) || name.SequenceEqual("sentAt"u8) => Field.SentAt,
             _ when name.SequenceEqual("error"u8) => Field.Error,
+            _ when name.SequenceEqual("position"u8) => Field.Position,
             _ => Field.Unknown,
         };
     }
@@ -201,6 +205,7 @@ public static class MsgJson
         "conversation_seq" or "conversationSeq" => Field.ConversationSeq,
         "sent_at" or "sentAt" => Field.SentAt,
         "error" => Field.Error,
+        "position" => Field.Position,
         _ => Field.Unknown,
     };
 
@@ -222,6 +227,7 @@ public static class MsgJson
             case Field.ConversationSeq: msg.ConversationSeq = UInt64(ref reader, "conversation_seq"); break;
             case Field.SentAt: msg.SentAt = (long)Integer(ref reader, "sent_at", long.MinValue, long.MaxValue); break;
             case Field.Error: msg.Error = Text(ref reader, "error"); break;
+            case Field.Position: msg.Position = UInt64(ref reader, "position"); break;
         }
     }
 

@@ -18,12 +18,12 @@ public sealed class SyncConversationsConsumer(ConversationSync sync) : IConsumer
         if (context.RequestId.HasValue && context.ResponseAddress is not null)
         {
             var page = valid
-                ? await sync.ReadPageAsync(message.UserId, message.ConnectionId, message.Cursors, message.Resume, message.GapFill, context.CancellationToken)
+                ? await sync.ReadPageAsync(message.UserId, message.ConnectionId, message.Cursors, message.Resume, message.GapFill, context.CancellationToken, message.After)
                 : new SyncPage([], null);
             await context.RespondAsync(page);
             return;
         }
         if (valid)
-            await sync.SyncAsync(context, message.UserId, message.ConnectionId, null, message.Cursors, message.GapFill);
+            await sync.SyncAsync(context, message.UserId, message.ConnectionId, null, message.Cursors, message.GapFill, message.After);
     }
 }

@@ -60,6 +60,34 @@ public sealed class Conversation
     public long PrunedThroughSeq { get; set; }
 }
 
+/// <summary>
+/// The newest position of a user's update stream (issue 14). Every message in any of the user's conversations
+/// (their own included) takes the user's next position, 1, 2, 3, ... without gaps, in the transaction that stores
+/// it; the row is locked until that commits, so positions follow commit order.
+/// </summary>
+public sealed class StreamHead
+{
+    public long UserId { get; set; }
+    public long Position { get; set; }
+}
+
+/// <summary>
+/// A run of a user's update stream: positions <see cref="Position"/> .. Position + (SeqTo - SeqFrom) are the messages
+/// <see cref="SeqFrom"/> .. <see cref="SeqTo"/> of one conversation, stored in one transaction. One row per member
+/// and conversation per transaction, however many messages it holds; "everything after position P" is the rows
+/// past P. Rows older than <c>Messaging:StreamRetentionDays</c> are pruned: a client further behind syncs by its
+/// conversations' cursors instead.
+/// </summary>
+public sealed class StreamEntry
+{
+    public long UserId { get; set; }
+    public long Position { get; set; }
+    public required string ConversationId { get; set; }
+    public long SeqFrom { get; set; }
+    public long SeqTo { get; set; }
+    public long CreatedAtMs { get; set; }
+}
+
 /// <summary>How far a user has received (ARRIVED) and read (READ) a conversation. Neither ever moves backwards.</summary>
 public sealed class ConversationCursor
 {

@@ -14,6 +14,8 @@ public abstract class MessagingDbContext(DbContextOptions options) : DbContext(o
     public DbSet<Friendship> Friendships => Set<Friendship>();
     public DbSet<GroupMember> GroupMembers => Set<GroupMember>();
     public DbSet<GroupSettings> Groups => Set<GroupSettings>();
+    public DbSet<StreamHead> StreamHeads => Set<StreamHead>();
+    public DbSet<StreamEntry> StreamEntries => Set<StreamEntry>();
 
     /// <summary>Column names are spelled out because <see cref="MessagingSql"/> writes SQL against them.</summary>
     protected override void OnModelCreating(ModelBuilder model)
@@ -96,6 +98,27 @@ public abstract class MessagingDbContext(DbContextOptions options) : DbContext(o
             e.HasKey(x => x.GroupId);
             e.Property(x => x.GroupId).HasColumnName("group_id").ValueGeneratedNever();
             e.Property(x => x.Muted).HasColumnName("muted");
+        });
+        model.Entity<StreamHead>(e =>
+        {
+            e.ToTable("stream_heads");
+            e.HasKey(x => x.UserId);
+            e.Property(x => x.UserId).HasColumnName("user_id").ValueGeneratedNever();
+            e.Property(x => x.Position).HasColumnName("position");
+        });
+        model.Entity<StreamEntry>(e =>
+        {
+            e.ToTable("stream_entries");
+            // "After position P" is a range of this key.
+            e.HasKey(x => new { x.UserId, x.Position });
+            e.Property(x => x.UserId).HasColumnName("user_id");
+            e.Property(x => x.Position).HasColumnName("position");
+            e.Property(x => x.ConversationId).HasColumnName("conversation_id").HasMaxLength(48);
+            e.Property(x => x.SeqFrom).HasColumnName("seq_from");
+            e.Property(x => x.SeqTo).HasColumnName("seq_to");
+            e.Property(x => x.CreatedAtMs).HasColumnName("created_at");
+            // Pruning takes the oldest rows in batches.
+            e.HasIndex(x => x.CreatedAtMs);
         });
         model.AddNodeLeases();
     }

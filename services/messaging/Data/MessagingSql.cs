@@ -100,6 +100,50 @@ internal static class MessagingSql
             returned: null,
             cancellationToken);
 
+    /// <param name="Count">How many positions the transaction takes in the user's stream.</param>
+    public sealed record HeadAdvance(long UserId, long Count);
+
+    /// <summary>
+    /// Moves each user's stream head by Count (creating it when new) and returns the new head by user id: the
+    /// transaction owns positions head - Count + 1 .. head. Like the conversations' counters, each row stays
+    /// locked until commit on PostgreSQL (so positions follow commit order), and rows are taken in id order so
+    /// that two writers never wait for each other crosswise.
+    /// </summary>
+    public static async Task<Dictionary<long, long>> AdvanceHeadsAsync(MessagingDbContext db, IEnumerable<HeadAdvance> rows, CancellationToken cancellationToken)
+    {
+        var result = new Dictionary<long, long>();
+        await RunAsync(db, rows.OrderBy(r => r.UserId).ToList(),
+            $"INSERT INTO {Table<StreamHead>(db)} AS h (user_id, position) VALUES ",
+            static (r, b) =>
+            {
+                b.Int(r.UserId);
+                b.Int(r.Count);
+            },
+            columns: 2,
+            " ON CONFLICT (user_id) DO UPDATE SET position = h.position + excluded.position RETURNING CAST(user_id AS TEXT), position",
+            (userId, head) => result[long.Parse(userId, System.Globalization.CultureInfo.InvariantCulture)] = head,
+            cancellationToken);
+        return result;
+    }
+
+    /// <summary>Inserts stream entries (their positions were taken by <see cref="AdvanceHeadsAsync"/> in the same transaction).</summary>
+    public static Task InsertStreamEntriesAsync(MessagingDbContext db, IReadOnlyList<StreamEntry> rows, CancellationToken cancellationToken) =>
+        RunAsync(db, rows,
+            $"INSERT INTO {Table<StreamEntry>(db)} (user_id, position, conversation_id, seq_from, seq_to, created_at) VALUES ",
+            static (e, b) =>
+            {
+                b.Int(e.UserId);
+                b.Int(e.Position);
+                b.Text(e.ConversationId);
+                b.Int(e.SeqFrom);
+                b.Int(e.SeqTo);
+                b.Int(e.CreatedAtMs);
+            },
+            columns: 6,
+            tail: "",
+            returned: null,
+            cancellationToken);
+
     public sealed record Pruned(string ConversationId, long ThroughSeq);
 
     /// <summary>

@@ -33,7 +33,7 @@ public sealed class ConversationSync(MessagingDbContext db, PushDispatcher dispa
     /// <param name="gapFill">Only the conversations <paramref name="clientCursors"/> names, for a gap in a live
     /// connection: the closing push is marked for the gateway and the client sees no SYNC event.</param>
     public async Task SyncAsync(ConsumeContext context, long userId, string connectionId, string? gatewayId,
-        IReadOnlyDictionary<string, ulong>? clientCursors, bool gapFill = false)
+        IReadOnlyDictionary<string, ulong>? clientCursors, bool gapFill = false, long? afterPosition = null)
     {
         SyncResume? resume = null;
         do
@@ -41,7 +41,7 @@ public sealed class ConversationSync(MessagingDbContext db, PushDispatcher dispa
             // A connection that is gone gets nothing more: the rest would be read and pushed for no one.
             if (resume is not null && router.WasDisconnected(connectionId))
                 return;
-            var page = await ReadPageAsync(userId, connectionId, clientCursors, resume, gapFill, context.CancellationToken);
+            var page = await ReadPageAsync(userId, connectionId, clientCursors, resume, gapFill, context.CancellationToken, afterPosition);
             foreach (var pushes in page.Pushes.Chunk(options.SyncPageSize))
                 await dispatcher.DispatchAsync(context, [.. pushes.Select(p => new OutgoingPush(p, gatewayId))]);
             resume = page.Resume;
@@ -55,9 +55,25 @@ public sealed class ConversationSync(MessagingDbContext db, PushDispatcher dispa
     /// as of that page: a message stored after a conversation was read is routed live by whichever
     /// replica stores it (or replayed), so the sync need not chase it.
     /// </summary>
+    /// <param name="afterPosition">
+    /// A sync after a position of the user's update stream: <paramref name="clientCursors"/> is replaced by the cursors
+    /// that position stands for (<see cref="CursorsAfterAsync"/>).
+    /// </param>
     public async Task<SyncPage> ReadPageAsync(long userId, string connectionId, IReadOnlyDictionary<string, ulong>? clientCursors,
-        SyncResume? resume, bool gapFill, CancellationToken ct)
+        SyncResume? resume, bool gapFill, CancellationToken ct, long? afterPosition = null)
     {
+        long head = 0;
+        var positionExpired = false;
+        var complete = false;
+        if (afterPosition is { } position && !gapFill)
+        {
+            head = resume?.Head ?? await db.StreamHeads.AsNoTracking().Where(h => h.UserId == userId).Select(h => h.Position).FirstOrDefaultAsync(ct);
+            var after = await CursorsAfterAsync(userId, Math.Max(0, position), head, ct);
+            positionExpired = after is null;
+            clientCursors = after;
+            // Conversations the position does not name have nothing after it.
+            complete = after is not null;
+        }
         var query = UserConversations(userId);
         if (gapFill)
         {
@@ -70,7 +86,7 @@ public sealed class ConversationSync(MessagingDbContext db, PushDispatcher dispa
             .OrderBy(c => c.Id, StringComparer.Ordinal).ToList();
         var cursors = clientCursors?.Take(MaxClientCursors).ToDictionary(StringComparer.Ordinal);
         Dictionary<string, long>? arrived = null;
-        if (cursors is null || conversations.Any(c => !cursors.ContainsKey(c.Id)))
+        if (!complete && (cursors is null || conversations.Any(c => !cursors.ContainsKey(c.Id))))
         {
             arrived = await db.Cursors.AsNoTracking()
                 .Where(k => k.UserId == userId)
@@ -89,6 +105,7 @@ public sealed class ConversationSync(MessagingDbContext db, PushDispatcher dispa
                 continue;
             var after = order == 0 ? (long)Math.Min(resume!.AfterSeq, (ulong)long.MaxValue)
                 : cursors is not null && cursors.TryGetValue(conversation.Id, out var mine) ? (long)Math.Min(mine, (ulong)long.MaxValue)
+                : complete ? conversation.LastSeq
                 : arrived!.GetValueOrDefault(conversation.Id);
             if (after < conversation.PrunedThroughSeq)
             {
@@ -99,7 +116,7 @@ public sealed class ConversationSync(MessagingDbContext db, PushDispatcher dispa
             while (after < conversation.LastSeq)
             {
                 if (pushes.Count >= options.SyncPageSize || bytes >= options.SyncPageBytes)
-                    return new SyncPage(pushes, new SyncResume(conversation.Id, (ulong)after, retainedFrom));
+                    return new SyncPage(pushes, new SyncResume(conversation.Id, (ulong)after, retainedFrom, head));
                 var rows = await db.Messages.AsNoTracking()
                     .Where(m => m.ConversationId == conversation.Id && m.ConversationSeq > after && m.ConversationSeq <= conversation.LastSeq)
                     .OrderBy(m => m.ConversationSeq)
@@ -121,8 +138,38 @@ public sealed class ConversationSync(MessagingDbContext db, PushDispatcher dispa
             }
         }
         var through = conversations.ToDictionary(c => c.Id, c => (ulong)c.LastSeq, StringComparer.Ordinal);
-        pushes.Add(new UserPush(userId, ServerEvents.SyncDone(userId, retainedFrom), OnlyConnectionId: connectionId, Sync: true, SyncedThrough: through, GapFill: gapFill));
+        pushes.Add(new UserPush(userId, ServerEvents.SyncDone(userId, retainedFrom, head, positionExpired), OnlyConnectionId: connectionId, Sync: true,
+            SyncedThrough: through, GapFill: gapFill));
         return new SyncPage(pushes, null);
+    }
+
+    /// <summary>
+    /// What a device at stream position <paramref name="after"/> has, as per-conversation cursors: for each conversation
+    /// with messages at positions after it (up to <paramref name="head"/>), the seq just before the first of them. Null
+    /// when the stream no longer reaches back to <paramref name="after"/> (its oldest entries were pruned).
+    /// </summary>
+    private async Task<Dictionary<string, ulong>?> CursorsAfterAsync(long userId, long after, long head, CancellationToken ct)
+    {
+        var cursors = new Dictionary<string, ulong>(StringComparer.Ordinal);
+        if (after >= head)
+            return cursors;
+        var entries = db.StreamEntries.AsNoTracking().Where(e => e.UserId == userId);
+        // The entry holding position after + 1 starts at or before it: the latest entry that starts there or earlier.
+        var straddling = await entries.Where(e => e.Position <= after + 1).OrderByDescending(e => e.Position).FirstOrDefaultAsync(ct);
+        // No entry holds position after + 1: it was pruned (entries hold every position from 1 to the head).
+        if (straddling is null || straddling.Position + (straddling.SeqTo - straddling.SeqFrom) < after + 1)
+            return null;
+        cursors[straddling.ConversationId] = (ulong)(straddling.SeqFrom + (after - straddling.Position));
+        var firsts = await entries.Where(e => e.Position > after + 1 && e.Position <= head)
+            .GroupBy(e => e.ConversationId)
+            .Select(g => new { ConversationId = g.Key, SeqFrom = g.Min(e => e.SeqFrom) })
+            .ToListAsync(ct);
+        foreach (var first in firsts)
+        {
+            var before = (ulong)Math.Max(0, first.SeqFrom - 1);
+            cursors[first.ConversationId] = cursors.TryGetValue(first.ConversationId, out var known) ? Math.Min(known, before) : before;
+        }
+        return cursors;
     }
 
     /// <summary>Pushes the named stored messages again, straight to the gateway the user just appeared on.</summary>

@@ -161,10 +161,39 @@ public sealed class DeliveryRouter(MessagingOptions options, PresenceTable prese
             if (replayable)
                 Remember(userId, push.Message, Covered(targets, except), now);
         }
+        var positions = PositionsByUser(push);
         if (unknown is not null)
-            plan.Broadcast.Add(push with { UserId = unknown[0], AlsoUserIds = unknown.Count > 1 ? unknown[1..] : null });
+            plan.Broadcast.Add(For(push, unknown, positions));
         foreach (var (gateway, users) in byGateway)
-            Add(plan, gateway, push with { UserId = users[0], AlsoUserIds = users.Count > 1 ? users[1..] : null });
+            Add(plan, gateway, For(push, users, positions));
+    }
+
+    /// <summary>The push for <paramref name="users"/> only, each with their own stream position.</summary>
+    private static UserPush For(UserPush push, List<long> users, Dictionary<long, long>? positions) =>
+        push with
+        {
+            UserId = users[0],
+            AlsoUserIds = users.Count > 1 ? users[1..] : null,
+            Positions = positions is null ? null : users.Select(u => positions.GetValueOrDefault(u)).ToArray(),
+        };
+
+    /// <summary>Each user's position in a push's <see cref="UserPush.Positions"/> (given in the order UserId, then AlsoUserIds), or null.</summary>
+    private static Dictionary<long, long>? PositionsByUser(params UserPush[] pushes)
+    {
+        Dictionary<long, long>? byUser = null;
+        foreach (var push in pushes)
+        {
+            if (push.Positions is not { } positions)
+                continue;
+            byUser ??= [];
+            for (var i = 0; i < positions.Count; i++)
+            {
+                var user = i == 0 ? push.UserId : push.AlsoUserIds is { } also && i - 1 < also.Count ? also[i - 1] : 0;
+                if (user != 0 && positions[i] > 0)
+                    byUser[user] = positions[i];
+            }
+        }
+        return byUser;
     }
 
     /// <summary>
@@ -198,7 +227,13 @@ public sealed class DeliveryRouter(MessagingOptions options, PresenceTable prese
         users.Add(second.UserId);
         users.AddRange(second.AlsoUserIds ?? []);
         users.Remove(first.UserId);
-        folded = first with { AlsoUserIds = users.Distinct().ToList() };
+        var also = users.Distinct().ToList();
+        var positions = PositionsByUser(first, second);
+        folded = first with
+        {
+            AlsoUserIds = also,
+            Positions = positions is null ? null : [positions.GetValueOrDefault(first.UserId), .. also.Select(u => positions.GetValueOrDefault(u))],
+        };
         return true;
     }
 

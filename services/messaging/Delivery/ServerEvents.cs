@@ -65,10 +65,10 @@ public static class ServerEvents
     /// Closes a sync: everything the connection was missing has been pushed before it. <paramref name="retainedFrom"/>
     /// names the conversations whose cursor was older than their kept history, with the first seq kept.
     /// </summary>
-    public static WireMessage SyncDone(long userId, IReadOnlyDictionary<string, ulong>? retainedFrom = null) => new()
+    public static WireMessage SyncDone(long userId, IReadOnlyDictionary<string, ulong>? retainedFrom = null, long head = 0, bool positionExpired = false) => new()
     {
         ToUserId = userId,
         MsgType = EventKeys.EventMsgType,
-        Event = new SyncDoneEvent(retainedFrom is { Count: > 0 } ? retainedFrom : null),
+        Event = new SyncDoneEvent(retainedFrom is { Count: > 0 } ? retainedFrom : null, head, positionExpired),
     };
 }

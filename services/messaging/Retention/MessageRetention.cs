@@ -24,7 +24,7 @@ public sealed class MessageRetention(IServiceScopeFactory scopes, MessagingOptio
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        if (!Settings.Enabled)
+        if (!Settings.Enabled && Settings.StreamDays == 0)
             return;
         while (!stoppingToken.IsCancellationRequested)
         {
@@ -66,7 +66,46 @@ public sealed class MessageRetention(IServiceScopeFactory scopes, MessagingOptio
                     ofKind, kind == 0 ? "one-to-one" : "group", DateTimeOffset.FromUnixTimeMilliseconds(cutoffMs));
             deleted += ofKind;
         }
+        await PruneStreamAsync(ct);
         return deleted;
+    }
+
+    /// <summary>Deletes the update stream's entries older than <see cref="RetentionOptions.StreamDays"/>, oldest first, batch by batch; returns how many.</summary>
+    public async Task<long> PruneStreamAsync(CancellationToken ct)
+    {
+        if (Settings.StreamDays == 0)
+            return 0;
+        var cutoffMs = time.GetUtcNow().AddDays(-Settings.StreamDays).ToUnixTimeMilliseconds();
+        var pruned = 0L;
+        while (true)
+        {
+            await using var scope = scopes.CreateAsyncScope();
+            var db = scope.ServiceProvider.GetRequiredService<MessagingDbContext>();
+            var oldest = await db.StreamEntries.AsNoTracking()
+                .Where(e => e.CreatedAtMs < cutoffMs)
+                .OrderBy(e => e.CreatedAtMs)
+                .Take(Settings.BatchSize)
+                .Select(e => new { e.UserId, e.Position })
+                .ToListAsync(ct);
+            if (oldest.Count == 0)
+                break;
+            // One short statement per user (a key range), in one transaction: the writer is held for milliseconds.
+            await using (var transaction = await db.Database.BeginTransactionAsync(ct))
+            {
+                foreach (var user in oldest.GroupBy(e => e.UserId))
+                {
+                    var (userId, through) = (user.Key, user.Max(e => e.Position));
+                    pruned += await db.StreamEntries.Where(e => e.UserId == userId && e.Position <= through && e.CreatedAtMs < cutoffMs).ExecuteDeleteAsync(ct);
+                }
+                await transaction.CommitAsync(ct);
+            }
+            if (oldest.Count < Settings.BatchSize)
+                break;
+            await Task.Delay(TimeSpan.FromMilliseconds(Settings.PauseMs), time, ct);
+        }
+        if (pruned > 0)
+            logger.LogInformation("Retention pruned {Count} update-stream entries stored before {Cutoff:u}", pruned, DateTimeOffset.FromUnixTimeMilliseconds(cutoffMs));
+        return pruned;
     }
 
     /// <summary>

@@ -48,6 +48,8 @@ internal sealed class GroupWriter(
         public RelationshipQuery? Ask { get; set; }
         /// <summary>Set aside, not stored and not answered: it waits for friends' answer, or behind one of its connection's that does.</summary>
         public bool Deferred { get; set; }
+        /// <summary>Its position in each of its users' streams, once stored (null for a resend found stored earlier).</summary>
+        public Dictionary<long, long>? Positions { get; set; }
     }
 
     internal sealed record Move(long UserId, ConversationId Conversation, long OldArrived, long NewArrived, long OldRead, long NewRead)
@@ -136,7 +138,10 @@ internal sealed class GroupWriter(
         {
             await using var transaction = await db.Database.BeginTransactionAsync(ct);
             if (accepted.Count > 0)
+            {
                 await StoreAsync(accepted, ct);
+                await AppendToStreamsAsync(accepted, prepared.Members, ct);
+            }
             await MessagingSql.RaiseCursorsAsync(db, CursorRaises(accepted, moves), ct);
             if (beforeCommit is not null)
                 await beforeCommit(group);
@@ -341,6 +346,58 @@ internal sealed class GroupWriter(
     }
 
     /// <summary>
+    /// Every stored message takes the next position in the stream of each user of its conversation (both people of a
+    /// one-to-one, every member of a group, its sender included: their other devices see it too), in the order the
+    /// group's messages are pushed: one head upsert per user, and one entry per run of a user's consecutive positions
+    /// in one conversation (a 1,000-member group's messages in one transaction cost each member one entry, not one
+    /// per message).
+    /// </summary>
+    private async Task AppendToStreamsAsync(List<Item> accepted, ILookup<long, long>? members, CancellationToken ct)
+    {
+        var counts = new Dictionary<long, long>();
+        var usersOf = new Dictionary<string, long[]>(StringComparer.Ordinal);
+        foreach (var item in accepted)
+        {
+            var row = item.Row!;
+            if (!usersOf.TryGetValue(row.ConversationId, out var users))
+            {
+                var c = item.Conversation;
+                users = c.IsGroup
+                    ? (members?[c.GroupId] ?? []).Concat(accepted.Where(i => i.Row!.ConversationId == row.ConversationId).Select(i => i.Row!.SenderId)).Distinct().ToArray()
+                    : [c.First, c.Second];
+                usersOf[row.ConversationId] = users;
+            }
+            foreach (var user in users)
+                counts[user] = counts.GetValueOrDefault(user) + 1;
+        }
+        var heads = await MessagingSql.AdvanceHeadsAsync(db, counts.Select(c => new MessagingSql.HeadAdvance(c.Key, c.Value)), ct);
+        var next = counts.ToDictionary(c => c.Key, c => heads[c.Key] - c.Value + 1);
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        var entries = new List<StreamEntry>(counts.Count);
+        var open = new Dictionary<long, StreamEntry>(counts.Count);
+        foreach (var item in accepted)
+        {
+            var row = item.Row!;
+            var users = usersOf[row.ConversationId];
+            item.Positions = new Dictionary<long, long>(users.Length);
+            foreach (var user in users)
+            {
+                var position = next[user]++;
+                item.Positions[user] = position;
+                if (open.TryGetValue(user, out var run) && run.ConversationId == row.ConversationId && run.SeqTo == row.ConversationSeq - 1)
+                {
+                    run.SeqTo = row.ConversationSeq;
+                    continue;
+                }
+                run = new StreamEntry { UserId = user, Position = position, ConversationId = row.ConversationId, SeqFrom = row.ConversationSeq, SeqTo = row.ConversationSeq, CreatedAtMs = now };
+                open[user] = run;
+                entries.Add(run);
+            }
+        }
+        await MessagingSql.InsertStreamEntriesAsync(db, entries, ct);
+    }
+
+    /// <summary>
     /// One upsert for every cursor the group moves: senders past their own messages (what you sent, you
     /// have and have read) and the receipts. One statement, in key order, so that two writers never wait
     /// for each other crosswise.
@@ -419,18 +476,31 @@ internal sealed class GroupWriter(
             // A resend (a row found by the dedupe) is pushed like the original: the first pushes may have
             // been lost with a process that died between its commit and its pushes.
             var stored = ServerEvents.Stored(item.Row);
-            pushes.Add(new(new UserPush(s.SenderId, stored, AckConnectionId: s.ConnectionId, AckSeq: s.Message.Seq, TraceParent: trace), item.GatewayId));
-            pushes.Add(new(new UserPush(s.SenderId, stored, SkipConnectionId: s.ConnectionId, TraceParent: trace), Except: item.GatewayId));
+            var senderPosition = Positions(item, [s.SenderId]);
+            pushes.Add(new(new UserPush(s.SenderId, stored, AckConnectionId: s.ConnectionId, AckSeq: s.Message.Seq, TraceParent: trace, Positions: senderPosition), item.GatewayId));
+            pushes.Add(new(new UserPush(s.SenderId, stored, SkipConnectionId: s.ConnectionId, TraceParent: trace, Positions: senderPosition), Except: item.GatewayId));
             if (item.Row.ChatType != 1)
             {
-                pushes.Add(new(new UserPush(item.Row.ToId, stored, TraceParent: trace)));
+                pushes.Add(new(new UserPush(item.Row.ToId, stored, TraceParent: trace, Positions: Positions(item, [item.Row.ToId]))));
                 continue;
             }
             var recipients = members?[item.Row.ToId].Where(u => u != s.SenderId).ToList() ?? [];
             if (recipients.Count > 0)
-                pushes.Add(new(new UserPush(recipients[0], stored, AlsoUserIds: recipients.Count > 1 ? recipients[1..] : null, TraceParent: trace)));
+                pushes.Add(new(new UserPush(recipients[0], stored, AlsoUserIds: recipients.Count > 1 ? recipients[1..] : null, TraceParent: trace,
+                    Positions: Positions(item, recipients))));
         }
         return pushes;
+    }
+
+    /// <summary>The message's position in each user's stream, in the users' order; null when it has none (a resend stored earlier).</summary>
+    private static IReadOnlyList<long>? Positions(Item item, IReadOnlyList<long> users)
+    {
+        if (item.Positions is not { } known)
+            return null;
+        var positions = new long[users.Count];
+        for (var i = 0; i < users.Count; i++)
+            positions[i] = known.GetValueOrDefault(users[i]);
+        return positions;
     }
 
     /// <summary>

@@ -70,10 +70,14 @@ public sealed record TypingEvent(string ConversationId, long UserId) : ClientEve
 
 /// <summary>
 /// The end of a sync; <paramref name="RetainedFromSeq"/> names the conversations whose cursor was older than their
-/// kept history, with the first seq kept.
+/// kept history, with the first seq kept. A sync after a stream position also gives <paramref name="Head"/>, the
+/// user's position it brought the device to, and <paramref name="PositionExpired"/> when the device's position was
+/// older than the kept stream (that sync went from the user's ARRIVED cursors instead).
 /// </summary>
 public sealed record SyncDoneEvent(
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyDictionary<string, ulong>? RetainedFromSeq = null) : ClientEvent;
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyDictionary<string, ulong>? RetainedFromSeq = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] long Head = 0,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] bool PositionExpired = false) : ClientEvent;
 
 /// <summary>
 /// A <see cref="ClientEvent"/> as a service stores it (friends' update stream): JSON with snake_case names and the

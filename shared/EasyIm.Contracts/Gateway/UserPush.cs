@@ -21,6 +21,9 @@ namespace EasyIm.Contracts.Gateway;
 /// </summary>
 /// <paramref name="TraceParent"/> is the W3C trace context of the span that stored the message (only
 /// while tracing is on), so the gateway's push span joins the message's trace.
+/// <paramref name="Positions"/> are the message's positions in the users' update streams, one per user in the order
+/// <paramref name="UserId"/>, then <paramref name="AlsoUserIds"/> (0: none for that user); the gateway writes each
+/// user's to its frames as <c>position</c>.
 /// <remarks>Optional fields at their default are left out of the bus message, as in <see cref="WireMessage"/>.</remarks>
 public sealed record UserPush(
     long UserId,
@@ -34,4 +37,5 @@ public sealed record UserPush(
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] uint AckSeq = 0,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] bool Close = false,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] string? TraceParent = null,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] bool GapFill = false);
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] bool GapFill = false,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] IReadOnlyList<long>? Positions = null);

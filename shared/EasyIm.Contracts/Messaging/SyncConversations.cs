@@ -16,10 +16,13 @@ namespace EasyIm.Contracts.Messaging;
 /// <paramref name="GapFill"/>: the gateway's own ask for a gap in a live connection (a stored message
 /// whose push was lost): only the conversations <paramref name="Cursors"/> names, and the closing push,
 /// marked <see cref="Gateway.UserPush.GapFill"/>, is for the gateway, not the client.
+/// <paramref name="After"/>: the device's position in the user's update stream (a SYNC's <c>after</c>): the messages
+/// stored at later positions, whatever the conversation, and <paramref name="Cursors"/> is not used.
 /// </summary>
 public sealed record SyncConversations(
     long UserId,
     string ConnectionId,
     IReadOnlyDictionary<string, ulong>? Cursors,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] bool GapFill = false,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] SyncResume? Resume = null);
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] SyncResume? Resume = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] long? After = null);

@@ -70,6 +70,8 @@ internal static partial class HotQueryPlans
             .GetResponse<SyncPage>(new SyncConversations(b, "plan-sync", new Dictionary<string, ulong> { [direct] = 2, [groupConversation] = 0 })));
         await PathAsync("connect-time catch-up (after the ARRIVED cursors)", () => host.Harness.Bus.CreateRequestClient<SyncConversations>()
             .GetResponse<SyncPage>(new SyncConversations(b, "plan-connect", null)));
+        await PathAsync("sync after a stream position", () => host.Harness.Bus.CreateRequestClient<SyncConversations>()
+            .GetResponse<SyncPage>(new SyncConversations(b, "plan-after", null, After: 3)));
         await PathAsync("retention's batch", async () =>
         {
             await host.DbAsync(db => db.Messages.Where(m => m.ConversationId == direct && m.ConversationSeq <= 5)
@@ -80,10 +82,10 @@ internal static partial class HotQueryPlans
     }
 
     /// <summary>The table as either provider's SQL names it: <c>"messages"</c> (SQLite), <c>messaging.messages</c> (Npgsql quotes only when it must).</summary>
-    [GeneratedRegex("(^|[\\s.(])\"?messages\"?(\\s|$)", RegexOptions.IgnoreCase | RegexOptions.Multiline)]
+    [GeneratedRegex("(^|[\\s.(])\"?(messages|stream_entries)\"?(\\s|$)", RegexOptions.IgnoreCase | RegexOptions.Multiline)]
     private static partial Regex MessagesTable();
 
-    [GeneratedRegex("\"?messages\"? AS \"?(\\w+)\"?", RegexOptions.IgnoreCase)]
+    [GeneratedRegex("\"?(?:messages|stream_entries)\"? AS \"?(\\w+)\"?", RegexOptions.IgnoreCase)]
     private static partial Regex MessagesAlias();
 
     /// <summary>
@@ -92,11 +94,11 @@ internal static partial class HotQueryPlans
     /// </summary>
     public static bool ScansMessages(Plan plan)
     {
-        var names = MessagesAlias().Matches(plan.Sql).Select(m => m.Groups[1].Value).Append("messages").ToHashSet(StringComparer.OrdinalIgnoreCase);
+        var names = MessagesAlias().Matches(plan.Sql).Select(m => m.Groups[1].Value).Append("messages").Append("stream_entries").ToHashSet(StringComparer.OrdinalIgnoreCase);
         foreach (var line in plan.Text.Split('\n'))
         {
             var text = line.Trim();
-            if (text.Contains("Seq Scan on messages", StringComparison.OrdinalIgnoreCase))
+            if (text.Contains("Seq Scan on messages", StringComparison.OrdinalIgnoreCase) || text.Contains("Seq Scan on stream_entries", StringComparison.OrdinalIgnoreCase))
                 return true;
             if (text.StartsWith("SCAN ", StringComparison.Ordinal) && names.Contains(text[5..].Split(' ')[0]))
                 return true;

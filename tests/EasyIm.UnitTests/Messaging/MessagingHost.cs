@@ -255,12 +255,15 @@ internal sealed class PushLog
             _messages[gateway] = _messages.GetValueOrDefault(gateway) + 1;
             foreach (var push in message.Pushes)
             {
+                var index = 0;
                 foreach (var userId in (push.AlsoUserIds ?? []).Prepend(push.UserId))
                 {
-                    // Connection-specific fields name a connection of the push's own user.
+                    // Connection-specific fields name a connection of the push's own user; each user keeps their own stream position.
+                    IReadOnlyList<long>? position = push.Positions is { } positions ? [positions[index]] : null;
+                    index++;
                     var single = userId == push.UserId
-                        ? push with { AlsoUserIds = null }
-                        : push with { UserId = userId, AlsoUserIds = null, SkipConnectionId = null, AckConnectionId = null, AckSeq = 0 };
+                        ? push with { AlsoUserIds = null, Positions = position }
+                        : push with { UserId = userId, AlsoUserIds = null, SkipConnectionId = null, AckConnectionId = null, AckSeq = 0, Positions = position };
                     if (single.AckConnectionId is { } acked)
                     {
                         _received.Add(new ReceivedPush(++_order, gateway, single with

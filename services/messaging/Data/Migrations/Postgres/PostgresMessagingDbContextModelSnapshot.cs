@@ -258,6 +258,56 @@ namespace EasyIm.Messaging.Data.Migrations.Postgres
 
                     b.ToTable("messages", "messaging");
                 });
+
+            modelBuilder.Entity("EasyIm.Messaging.Data.StreamEntry", b =>
+                {
+                    b.Property<long>("UserId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("user_id");
+
+                    b.Property<long>("Position")
+                        .HasColumnType("bigint")
+                        .HasColumnName("position");
+
+                    b.Property<string>("ConversationId")
+                        .IsRequired()
+                        .HasMaxLength(48)
+                        .HasColumnType("character varying(48)")
+                        .HasColumnName("conversation_id");
+
+                    b.Property<long>("CreatedAtMs")
+                        .HasColumnType("bigint")
+                        .HasColumnName("created_at");
+
+                    b.Property<long>("SeqFrom")
+                        .HasColumnType("bigint")
+                        .HasColumnName("seq_from");
+
+                    b.Property<long>("SeqTo")
+                        .HasColumnType("bigint")
+                        .HasColumnName("seq_to");
+
+                    b.HasKey("UserId", "Position");
+
+                    b.HasIndex("CreatedAtMs");
+
+                    b.ToTable("stream_entries", "messaging");
+                });
+
+            modelBuilder.Entity("EasyIm.Messaging.Data.StreamHead", b =>
+                {
+                    b.Property<long>("UserId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("user_id");
+
+                    b.Property<long>("Position")
+                        .HasColumnType("bigint")
+                        .HasColumnName("position");
+
+                    b.HasKey("UserId");
+
+                    b.ToTable("stream_heads", "messaging");
+                });
 #pragma warning restore 612, 618
         }
     }

@@ -252,6 +252,56 @@ namespace EasyIm.Messaging.Data.Migrations.Sqlite
 
                     b.ToTable("messages", (string)null);
                 });
+
+            modelBuilder.Entity("EasyIm.Messaging.Data.StreamEntry", b =>
+                {
+                    b.Property<long>("UserId")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("user_id");
+
+                    b.Property<long>("Position")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("position");
+
+                    b.Property<string>("ConversationId")
+                        .IsRequired()
+                        .HasMaxLength(48)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("conversation_id");
+
+                    b.Property<long>("CreatedAtMs")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("created_at");
+
+                    b.Property<long>("SeqFrom")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("seq_from");
+
+                    b.Property<long>("SeqTo")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("seq_to");
+
+                    b.HasKey("UserId", "Position");
+
+                    b.HasIndex("CreatedAtMs");
+
+                    b.ToTable("stream_entries", (string)null);
+                });
+
+            modelBuilder.Entity("EasyIm.Messaging.Data.StreamHead", b =>
+                {
+                    b.Property<long>("UserId")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("user_id");
+
+                    b.Property<long>("Position")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("position");
+
+                    b.HasKey("UserId");
+
+                    b.ToTable("stream_heads", (string)null);
+                });
 #pragma warning restore 612, 618
         }
     }

@@ -1,0 +1,148 @@
+using EasyIm.Client;
+using EasyIm.Contracts.Wire;
+using EasyIm.IntegrationTests.Shapes;
+using static EasyIm.IntegrationTests.Shapes.ShapeClients;
+
+namespace EasyIm.IntegrationTests.Scenarios;
+
+/// <summary>
+/// Chat messages in the user's update stream (issue 14), over real sockets: every message frame carries the recipient's
+/// next position (JSON and protobuf), and a SYNC with <c>after</c> brings exactly what a device missed since its
+/// position, whichever conversation it is in and whatever another device of the user already received.
+/// </summary>
+public abstract class MessageStreamScenarios(EasyImShape shape)
+{
+    private async Task<(TestUser A, TestUser B, long Group)> FriendsInAGroupAsync()
+    {
+        var a = await shape.NewUserAsync();
+        var b = await shape.NewUserAsync();
+        await shape.MakeFriendsAsync(a, b);
+        var group = await shape.CreateGroupAsync(a, b);
+        return (a, b, group);
+    }
+
+    /// <summary>
+    /// Until messaging's projection has b in the group, a group message is not in b's stream: a sends one until b gets
+    /// one (bounded), and returns a's ack and b's copy of it.
+    /// </summary>
+    private static async Task<(Msg Ack, Msg Got)> GroupReadyAsync(EasyImClient from, EasyImClient to, long group)
+    {
+        for (var attempt = 0; attempt < 10; attempt++)
+        {
+            var id = $"warm-{attempt}";
+            await from.SendAsync(Frames.Chat(group, "warm", id, chatType: Msg.Types.ChatType.Group));
+            var ack = await from.AckAsync(id);
+            if (await to.TryWaitForAsync(m => IsChat(m, id), TimeSpan.FromSeconds(3)) is { } got)
+                return (ack, got);
+        }
+        throw new TimeoutException("the group's messages never reached its member");
+    }
+
+    private static bool IsSyncDone(Msg m) => Frames.IsEvent(m, "SYNC") && Data(m).TryGetProperty("done", out _);
+
+    [SkippableFact]
+    public async Task Every_message_frame_carries_the_recipients_next_position_across_conversations()
+    {
+        shape.RequireAvailable();
+        var (a, b, group) = await FriendsInAGroupAsync();
+        await using var ca = await shape.ConnectAsync(a, ClientTransport.TcpProtobuf);
+        await using var cb = await shape.ConnectAsync(b, ClientTransport.WebSocketJson);
+        await cb.WaitForAsync(IsSyncDone, Wait);
+        var (warmAck, warm) = await GroupReadyAsync(ca, cb, group);
+        var (ownStart, start) = (warmAck.Position, warm.Position);
+
+        string[] ids = ["p-1", "p-2", "p-3", "p-4"];
+        await ca.SendAsync(Frames.Chat(b.Id, "one", ids[0], 1));
+        await ca.SendAsync(Frames.Chat(group, "two", ids[1], 2, Msg.Types.ChatType.Group));
+        await ca.SendAsync(Frames.Chat(b.Id, "three", ids[2], 3));
+        await ca.SendAsync(Frames.Chat(group, "four", ids[3], 4, Msg.Types.ChatType.Group));
+        var acks = new List<Msg>();
+        foreach (var id in ids)
+            acks.Add(await ca.AckAsync(id));
+        var atB = await cb.ReceiveDistinctAsync(m => IsChat(m) && m.FromUserId == Id(a.Id), 4);
+
+        // b's stream: its next four positions, one per message, in the order each conversation's seqs go.
+        Assert.True(start > 0);
+        Assert.Equal([start + 1, start + 2, start + 3, start + 4], atB.Select(m => m.Position).Order());
+        Assert.Equal(atB.OrderBy(m => m.Position).Select(m => m.ClientMsgId), ids);
+        // a's acks carry a's own positions: the same messages are a's updates too.
+        Assert.Equal([ownStart + 1, ownStart + 2, ownStart + 3, ownStart + 4], acks.Select(m => m.Position));
+    }
+
+    [SkippableFact]
+    public async Task A_SYNC_after_a_position_brings_exactly_what_the_device_missed_though_another_device_received_it()
+    {
+        shape.RequireAvailable();
+        var (a, b, group) = await FriendsInAGroupAsync();
+        await using var ca = await shape.ConnectAsync(a, ClientTransport.WebSocketJson);
+        await using var phone = await shape.ConnectAsync(b, ClientTransport.TcpJson);
+        await phone.WaitForAsync(IsSyncDone, Wait);
+        await GroupReadyAsync(ca, phone, group);
+        ulong tabletPosition;
+        await using (var tablet = await shape.ConnectAsync(b, ClientTransport.WebSocketProtobuf))
+        {
+            await tablet.WaitForAsync(IsSyncDone, Wait);
+            await ca.SendAsync(Frames.Chat(b.Id, "seen by both", "q-1"));
+            tabletPosition = (await tablet.WaitForAsync(m => IsChat(m, "q-1"), Wait)).Position;
+        }
+        // The tablet is away; the phone receives three more and says so (ARRIVED moves b's cursors past them).
+        await ca.SendAsync(Frames.Chat(group, "in the group", "q-2", chatType: Msg.Types.ChatType.Group));
+        await ca.SendAsync(Frames.Chat(b.Id, "direct again", "q-3"));
+        await ca.SendAsync(Frames.Chat(group, "group again", "q-4", chatType: Msg.Types.ChatType.Group));
+        var atPhone = await phone.ReceiveDistinctAsync(m => IsChat(m) && m.FromUserId == Id(a.Id), 4);
+        foreach (var m in atPhone)
+            await phone.SendAsync(Frames.Event("ARRIVED", new Dictionary<string, object?> { ["conversation_id"] = m.ConversationId, ["seq"] = m.ConversationSeq }));
+
+        await using var back = await shape.ConnectAsync(b, ClientTransport.WebSocketProtobuf);
+        await back.WaitForAsync(IsSyncDone, Wait);
+        // What the connect-time sync wrote (before its done) is not the answer to the SYNC below.
+        foreach (var _ in back.Pending.Where(m => IsChat(m)).ToList())
+            await back.WaitForAsync(m => IsChat(m), Wait);
+        await back.SendAsync(Frames.Event("SYNC", new Dictionary<string, object?> { ["after"] = tabletPosition }));
+        var synced = new List<Msg>();
+        Msg done;
+        while (true)
+        {
+            var frame = await back.WaitForAsync(m => IsChat(m) || IsSyncDone(m), Wait);
+            if (IsSyncDone(frame))
+            {
+                done = frame;
+                break;
+            }
+            synced.Add(frame);
+        }
+
+        Assert.True(tabletPosition > 1);
+        Assert.Equal(["q-2", "q-3", "q-4"], synced.Select(m => m.ClientMsgId).Distinct().Order());
+        Assert.Equal((long)tabletPosition + 3, Data(done).GetProperty("head").GetInt64());
+        Assert.False(Data(done).TryGetProperty("position_expired", out _));
+    }
+
+    [SkippableTheory]
+    [InlineData(-1)]
+    [InlineData("x")]
+    public async Task A_SYNC_with_a_bad_after_is_refused_400_naming_it_and_others_are_served(object after)
+    {
+        shape.RequireAvailable();
+        var (a, b, _) = await FriendsInAGroupAsync();
+        await using var ca = await shape.ConnectAsync(a, ClientTransport.TcpJson);
+        await using var cb = await shape.ConnectAsync(b, ClientTransport.TcpJson);
+
+        await ca.SendAsync(Frames.Event("SYNC", new Dictionary<string, object?> { ["after"] = after }));
+        var notify = await ca.WaitForAsync(m => Frames.IsNotify(m), Wait);
+        await cb.SendAsync(Frames.Chat(a.Id, "still here", "r-1"));
+        var ack = await cb.AckAsync("r-1");
+        await using var again = await shape.ConnectAsync(a, ClientTransport.TcpJson);
+
+        Assert.Equal(400, Frames.NotifyCode(notify));
+        Assert.Contains("after", notify.Content);
+        Assert.Equal(Msg.Types.MsgStatus.Sent, ack.Status);
+        Assert.Equal("still here", (await again.WaitForAsync(m => IsChat(m, "r-1"), Wait)).Content);
+    }
+}
+
+[Collection(StandaloneCollection.Name)]
+public sealed class StandaloneMessageStreamScenarios(StandaloneShape shape) : MessageStreamScenarios(shape);
+
+[Collection(DistributedCollection.Name)]
+public sealed class DistributedMessageStreamScenarios(DistributedShape shape) : MessageStreamScenarios(shape);

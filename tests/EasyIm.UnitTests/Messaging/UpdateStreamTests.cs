@@ -1,0 +1,184 @@
+using EasyIm.Contracts.Gateway;
+using EasyIm.Contracts.Messaging;
+using EasyIm.Messaging.Data;
+using EasyIm.Messaging.Retention;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace EasyIm.UnitTests.Messaging;
+
+/// <summary>
+/// The update stream's message positions (issue 14), on the real pipeline and a real SQLite file: every stored message
+/// takes the next position of each of its users' streams, pushes carry them, and a sync after a position brings
+/// exactly the messages at later positions, whatever the user's cursors say.
+/// </summary>
+public sealed class UpdateStreamTests
+{
+    private static bool IsDone(UserPush push) => push.Message.MsgType == 4 && push.Message.Text().Contains("\"SYNC\"", StringComparison.Ordinal);
+
+    private sealed record Positioned(long UserId, long Position, string ConversationId, ulong Seq, string Content);
+
+    /// <summary>Every (user, position) the pushes so far carried, once each (a sender's copy goes to two gateways).</summary>
+    private static List<Positioned> PositionsPushed(MessagingHost host)
+    {
+        var seen = new Dictionary<(long, long), Positioned>();
+        foreach (var (_, _, push) in host.Pushes.Snapshot())
+        {
+            if (push.Positions is not { } positions)
+                continue;
+            long[] users = [push.UserId, .. push.AlsoUserIds ?? []];
+            Assert.True(users.Length == positions.Count, $"{System.Text.Json.JsonSerializer.Serialize(push)}");
+            for (var i = 0; i < users.Length; i++)
+            {
+                var at = new Positioned(users[i], positions[i], push.Message.ConversationId!, push.Message.ConversationSeq, push.Message.Content);
+                if (seen.TryGetValue((at.UserId, at.Position), out var earlier))
+                    Assert.True(earlier == at, $"position {at.Position} of {at.UserId}: {earlier} and {at}"); // one position, one message
+                seen[(at.UserId, at.Position)] = at;
+            }
+        }
+        return [.. seen.Values];
+    }
+
+    private static async Task<(long A, long B, long C, long Group)> PeopleAsync(MessagingHost host)
+    {
+        var (a, b, c, group) = (MessagingHost.NewUserId(), MessagingHost.NewUserId(), MessagingHost.NewUserId(), MessagingHost.NewUserId());
+        await host.BefriendAsync(a, b);
+        await host.JoinGroupAsync(group, a, "owner");
+        await host.JoinGroupAsync(group, b);
+        await host.JoinGroupAsync(group, c);
+        return (a, b, c, group);
+    }
+
+    /// <summary>Three to b in a row (one run of b's stream), one to the group, then b answers and c writes to the group.</summary>
+    private static async Task ChatAsync(MessagingHost host, long a, long b, long c, long group)
+    {
+        await host.SubmitAsync(
+            MessagingHost.Chat(a, b, "ab-1", "ab-1"), MessagingHost.Chat(a, b, "ab-2", "ab-2"), MessagingHost.Chat(a, b, "ab-3", "ab-3"),
+            MessagingHost.Chat(a, group, "ag-1", "ag-1", chatType: 1));
+        await host.AnswersAsync(a, "ab-1", "ab-2", "ab-3", "ag-1");
+        await host.SubmitAsync(MessagingHost.Chat(b, a, "ba-1", "ba-1"));
+        await host.AnswersAsync(b, "ba-1");
+        await host.SubmitAsync(MessagingHost.Chat(c, group, "cg-1", "cg-1", chatType: 1));
+        await host.AnswersAsync(c, "cg-1");
+        // Every recipient's copy is pushed by now too: pushes leave in the order of their commits.
+        await host.Pushes.WaitForAsync(all => PositionsPushed(host).Count(p => p.UserId == b) == 6);
+    }
+
+    [Fact]
+    public async Task Every_stored_message_takes_the_next_position_of_each_of_its_users_streams_without_gaps()
+    {
+        await using var host = await MessagingHost.StartAsync();
+        var (a, b, c, group) = await PeopleAsync(host);
+
+        await ChatAsync(host, a, b, c, group);
+        var pushed = PositionsPushed(host);
+
+        // a and b are in all six conversations' messages, c in the group's two; a sender's own copy has a position too.
+        Assert.Equal([1L, 2, 3, 4, 5, 6], pushed.Where(p => p.UserId == a).Select(p => p.Position).Order());
+        Assert.Equal([1L, 2, 3, 4, 5, 6], pushed.Where(p => p.UserId == b).Select(p => p.Position).Order());
+        Assert.Equal([1L, 2], pushed.Where(p => p.UserId == c).Select(p => p.Position).Order());
+        // Positions follow the order the messages were sent in, in every conversation.
+        Assert.Equal(["ab-1", "ab-2", "ab-3", "ag-1", "ba-1", "cg-1"], pushed.Where(p => p.UserId == b).OrderBy(p => p.Position).Select(p => p.Content));
+        Assert.Equal(["ag-1", "cg-1"], pushed.Where(p => p.UserId == c).OrderBy(p => p.Position).Select(p => p.Content));
+
+        // Stored: each head, and entries that hold every position from 1 to it, once.
+        var heads = await host.DbAsync(db => db.StreamHeads.AsNoTracking().Where(h => h.UserId == a || h.UserId == b || h.UserId == c)
+            .ToDictionaryAsync(h => h.UserId, h => h.Position));
+        Assert.Equal((6L, 6L, 2L), (heads[a], heads[b], heads[c]));
+        foreach (var user in new[] { a, b, c })
+        {
+            var entries = await host.DbAsync(db => db.StreamEntries.AsNoTracking().Where(e => e.UserId == user).OrderBy(e => e.Position).ToListAsync());
+            var covered = entries.SelectMany(e => Enumerable.Range(0, (int)(e.SeqTo - e.SeqFrom + 1)).Select(i => e.Position + i)).ToList();
+            Assert.Equal(Enumerable.Range(1, (int)heads[user]).Select(i => (long)i), covered);
+        }
+        // b's three in a row are one entry, not three.
+        var bEntries = await host.DbAsync(db => db.StreamEntries.AsNoTracking().Where(e => e.UserId == b).OrderBy(e => e.Position).ToListAsync());
+        Assert.Equal((1L, 1L, 3L), (bEntries[0].Position, bEntries[0].SeqFrom, bEntries[0].SeqTo));
+        host.AssertNoFaults();
+    }
+
+    [Fact]
+    public async Task Routed_by_gateway_a_group_push_split_and_folded_still_gives_each_user_their_own_position()
+    {
+        await using var host = await MessagingHost.StartAsync();
+        var (a, b, c, group) = await PeopleAsync(host);
+        var d = MessagingHost.NewUserId();
+        await host.JoinGroupAsync(group, d);
+        // a and c on g1, b and d on g2: the group's pushes are split by gateway, a's ack folded with c's copy.
+        await host.WarmAsync(onG1: [a, c], onG2: [b, d]);
+
+        await ChatAsync(host, a, b, c, group);
+        await host.Pushes.WaitForAsync(all => PositionsPushed(host).Count(p => p.UserId == d) == 2);
+        var pushed = PositionsPushed(host);
+
+        Assert.Equal(["ab-1", "ab-2", "ab-3", "ag-1", "ba-1", "cg-1"], pushed.Where(p => p.UserId == b).OrderBy(p => p.Position).Select(p => p.Content));
+        Assert.Equal(["ag-1", "cg-1"], pushed.Where(p => p.UserId == c).OrderBy(p => p.Position).Select(p => p.Content));
+        Assert.Equal([(1L, "ag-1"), (2L, "cg-1")], pushed.Where(p => p.UserId == d).OrderBy(p => p.Position).Select(p => (p.Position, p.Content)));
+        Assert.Equal([1L, 2, 3, 4, 5, 6], pushed.Where(p => p.UserId == a).Select(p => p.Position).Order());
+        // Each gateway got only its own users' pushes.
+        Assert.DoesNotContain(host.Pushes.Snapshot(), p => p.Gateway == MessagingHost.G1 && p.Push.UserId == d);
+        Assert.DoesNotContain(host.Pushes.Snapshot(), p => p.Gateway == MessagingHost.G2 && p.Push.UserId == c);
+        host.AssertNoFaults();
+    }
+
+    /// <summary>What a sync after <paramref name="after"/> wrote to the connection, and its SYNC done.</summary>
+    private static async Task<(List<WireMessage> Messages, string Done)> SyncAfterAsync(MessagingHost host, long user, string connection, long after)
+    {
+        await host.Harness.Bus.Publish(new SyncConversations(user, connection, null, After: after));
+        // Presence knows no gateway here: every push goes to both; g1's copy is the connection's.
+        var seen = await host.Pushes.WaitForAsync(all => all.Any(p => p.Gateway == MessagingHost.G1 && p.Push.OnlyConnectionId == connection && IsDone(p.Push)));
+        var mine = seen.Where(p => p.Gateway == MessagingHost.G1 && p.Push.OnlyConnectionId == connection).Select(p => p.Push).ToList();
+        return (mine.Where(p => !IsDone(p)).Select(p => p.Message).ToList(), mine.Single(IsDone).Message.Text());
+    }
+
+    [Fact]
+    public async Task A_sync_after_a_position_brings_exactly_the_messages_at_later_positions_whatever_the_cursors_say()
+    {
+        await using var host = await MessagingHost.StartAsync();
+        var (a, b, c, group) = await PeopleAsync(host);
+        await ChatAsync(host, a, b, c, group);
+        var streamOfB = PositionsPushed(host).Where(p => p.UserId == b).OrderBy(p => p.Position).ToList();
+        // Another device of b's has received everything: the ARRIVED cursors are at the end, and do not matter here.
+        foreach (var conversation in streamOfB.GroupBy(p => p.ConversationId))
+            await host.Harness.Bus.Publish(new RecordReceipts([new Receipt(b, conversation.Key, conversation.Max(p => p.Seq), MessageStatus.Arrived)]));
+        await host.WaitConsumedAsync<RecordReceipts>();
+
+        foreach (var after in new[] { 0L, 1, 2, 3, 5 })
+        {
+            var (messages, done) = await SyncAfterAsync(host, b, $"b-tablet-{after}", after);
+
+            var expected = streamOfB.Where(p => p.Position > after).Select(p => (p.ConversationId, p.Seq)).Order().ToList();
+            Assert.Equal(expected, messages.Select(m => (m.ConversationId!, m.ConversationSeq)).Order().ToList());
+            Assert.Contains("\"head\":6", done, StringComparison.Ordinal);
+            Assert.DoesNotContain("position_expired", done, StringComparison.Ordinal);
+        }
+        var (none, atHead) = await SyncAfterAsync(host, b, "b-tablet-6", 6);
+        Assert.Empty(none);
+        Assert.Contains("\"head\":6", atHead, StringComparison.Ordinal);
+        host.AssertNoFaults();
+    }
+
+    [Fact]
+    public async Task A_position_older_than_the_kept_stream_syncs_by_the_cursors_and_says_so()
+    {
+        await using var host = await MessagingHost.StartAsync(new Dictionary<string, string?> { ["Messaging:Retention:StreamDays"] = "30" });
+        var (a, b, c, group) = await PeopleAsync(host);
+        await ChatAsync(host, a, b, c, group);
+        // b's first three positions (the run ab-1..ab-3) were stored 40 days ago.
+        await host.DbAsync(db => db.StreamEntries.Where(e => e.UserId == b && e.Position <= 3)
+            .ExecuteUpdateAsync(s => s.SetProperty(e => e.CreatedAtMs, e => e.CreatedAtMs - 40 * 86_400_000L)));
+
+        var pruned = await host.Services.GetRequiredService<MessageRetention>().PruneStreamAsync(CancellationToken.None);
+        var (fromCursors, expired) = await SyncAfterAsync(host, b, "b-old", 1);
+        var (kept, fine) = await SyncAfterAsync(host, b, "b-recent", 3);
+
+        Assert.InRange(pruned, 0, 1); // the background sweep may have taken it first
+        Assert.Equal(0, await host.DbAsync(db => db.StreamEntries.CountAsync(e => e.UserId == b && e.Position <= 3)));
+        Assert.Contains("\"position_expired\":true", expired, StringComparison.Ordinal);
+        // The fallback goes from b's ARRIVED cursors: b's own ba-1 (seq 4) moved the one-to-one's; the group's has none.
+        Assert.Equal(["ag-1", "cg-1"], fromCursors.Select(m => m.Text()).Order());
+        Assert.DoesNotContain("position_expired", fine, StringComparison.Ordinal);
+        Assert.Equal(["ag-1", "ba-1", "cg-1"], kept.Select(m => m.Text()).Order());
+        host.AssertNoFaults();
+    }
+}
