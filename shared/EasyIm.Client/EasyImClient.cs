@@ -124,9 +124,11 @@ public sealed class EasyImClient : IAsyncDisposable
     /// Sends the heartbeat with the token and waits for the server's answer: the KEEP_ALIVE reply
     /// (returned), or a NOTIFY (thrown as <see cref="EasyImServerException"/>).
     /// </summary>
-    public async Task<Msg> HandshakeAsync(long userId, string accessToken, string? deviceId = null, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
+    /// <param name="after">The device's position in the user's update stream, when it has one: the connect-time sync brings the messages after it.</param>
+    public async Task<Msg> HandshakeAsync(long userId, string accessToken, string? deviceId = null, TimeSpan? timeout = null, CancellationToken cancellationToken = default,
+        ulong? after = null)
     {
-        await SendAsync(Frames.Heartbeat(userId, accessToken, deviceId), cancellationToken).ConfigureAwait(false);
+        await SendAsync(Frames.Heartbeat(userId, accessToken, deviceId, after), cancellationToken).ConfigureAwait(false);
         var reply = await WaitForAsync(m => Frames.IsEvent(m, Frames.KeepAlive) || Frames.IsNotify(m),
             timeout ?? TimeSpan.FromSeconds(15), cancellationToken).ConfigureAwait(false);
         if (Frames.IsNotify(reply))

@@ -9,12 +9,17 @@ public static class Frames
 {
     public const string KeepAlive = "KEEP_ALIVE";
 
-    /// <summary>The heartbeat: the first frame of a connection (with the token), and every later keep-alive.</summary>
-    public static Msg Heartbeat(long userId, string? accessToken = null, string? deviceId = null)
+    /// <summary>
+    /// The heartbeat: the first frame of a connection (with the token), and every later keep-alive. In the first,
+    /// <paramref name="after"/> is the device's position in the update stream: the connect-time sync brings what follows it.
+    /// </summary>
+    public static Msg Heartbeat(long userId, string? accessToken = null, string? deviceId = null, ulong? after = null)
     {
-        var content = deviceId is null
-            ? new Dictionary<string, object?> { ["key"] = KeepAlive }
-            : new Dictionary<string, object?> { ["key"] = KeepAlive, ["device_id"] = deviceId };
+        var content = new Dictionary<string, object?> { ["key"] = KeepAlive };
+        if (deviceId is not null)
+            content["device_id"] = deviceId;
+        if (after is not null)
+            content["after"] = after;
         return new Msg
         {
             MsgType = Msg.Types.MsgType.Event,

@@ -72,6 +72,7 @@ public sealed class FrameHandler(
             return;
         }
         string? deviceId;
+        long? after;
         using (var content = EventContent.Parse(msg.Content))
         {
             if (content.Key() != EventKeys.KeepAlive)
@@ -80,6 +81,8 @@ public sealed class FrameHandler(
                 return;
             }
             deviceId = content.OptionalString("device_id", MaxDeviceIdLength);
+            // The device's position in the update stream: its connect-time sync brings what follows it.
+            after = OptionalPosition(content, "after");
         }
         if (!TryParseId(msg.FromUserId, out var userId) || msg.AccessToken.Length == 0)
         {
@@ -164,7 +167,7 @@ public sealed class FrameHandler(
         logger.LogInformation("Connection {ConnectionId} authenticated as user {UserId} ({Transport}, {Format}, device {DeviceId})",
             connection.Id, userId, connection.Transport, connection.Format, deviceId);
         await PublishAsync(new UserConnected(userId, gateway.Id, connection.Id, deviceId, time.GetUtcNow(), SyncedByGateway: true));
-        Syncs.Request(connection, null);
+        Syncs.Request(connection, null, after: after);
     }
 
     /// <summary>After the connection closed: forget it and, if it was someone's, say so.</summary>

@@ -118,6 +118,50 @@ public abstract class MessageStreamScenarios(EasyImShape shape)
         Assert.False(Data(done).TryGetProperty("position_expired", out _));
     }
 
+    [SkippableFact]
+    public async Task A_device_that_gives_its_position_in_the_handshake_is_caught_up_exactly_from_it()
+    {
+        shape.RequireAvailable();
+        var (a, b, group) = await FriendsInAGroupAsync();
+        await using var ca = await shape.ConnectAsync(a, ClientTransport.TcpProtobuf);
+        var phone = await shape.ConnectAsync(b, ClientTransport.WebSocketJson);
+        await phone.WaitForAsync(IsSyncDone, Wait);
+        var (_, warm) = await GroupReadyAsync(ca, phone, group);
+        // The phone read up to warm's position and went away; the user's ARRIVED cursors stay where they were (the
+        // default connect-time sync would bring everything again).
+        await phone.DisposeAsync();
+        await ca.SendAsync(Frames.Chat(b.Id, "while away", "h-1"));
+        await ca.SendAsync(Frames.Chat(group, "group while away", "h-2", chatType: Msg.Types.ChatType.Group));
+        await ca.AckAsync("h-1");
+        await ca.AckAsync("h-2");
+
+        await using var back = await shape.ConnectAsync(b, ClientTransport.TcpJson, after: warm.Position);
+        var caughtUp = new List<Msg>();
+        Msg done;
+        while (!IsSyncDone(done = await back.WaitForAsync(m => IsChat(m) || IsSyncDone(m), Wait)))
+            caughtUp.Add(done);
+
+        Assert.Equal(["h-1", "h-2"], caughtUp.Select(m => m.ClientMsgId).Distinct().Order());
+        Assert.Equal((long)warm.Position + 2, Data(done).GetProperty("head").GetInt64());
+    }
+
+    [SkippableFact]
+    public async Task A_handshake_with_a_bad_after_is_refused_400_naming_it()
+    {
+        shape.RequireAvailable();
+        var a = await shape.NewUserAsync();
+        await using var client = await EasyImClient.ConnectAsync("127.0.0.1", shape.SocketPort, ClientTransport.TcpJson);
+        var heartbeat = Frames.Heartbeat(a.Id, a.AccessToken);
+        heartbeat.Content = """{"key":"KEEP_ALIVE","after":"not a position"}""";
+
+        await client.SendAsync(heartbeat);
+        var notify = await client.WaitForAsync(m => Frames.IsNotify(m), Wait);
+
+        Assert.Equal(400, Frames.NotifyCode(notify));
+        Assert.Contains("after", notify.Content);
+        await client.Closed.WaitAsync(Wait);
+    }
+
     [SkippableTheory]
     [InlineData(-1)]
     [InlineData("x")]

@@ -12,14 +12,14 @@ public static class ShapeClients
 
     /// <summary>Connects over <paramref name="transport"/> and completes the handshake.</summary>
     public static async Task<EasyImClient> ConnectAsync(this EasyImShape shape, TestUser user,
-        ClientTransport transport = ClientTransport.TcpJson, string? deviceId = null)
+        ClientTransport transport = ClientTransport.TcpJson, string? deviceId = null, ulong? after = null)
     {
         // The shapes drop a connection silent for 6 s; a scenario may take longer between frames.
         var client = await EasyImClient.ConnectAsync("127.0.0.1", shape.SocketPort, transport,
             new EasyImClientOptions { KeepAliveEvery = TimeSpan.FromSeconds(2) });
         try
         {
-            await client.HandshakeAsync(user.Id, user.AccessToken, deviceId);
+            await client.HandshakeAsync(user.Id, user.AccessToken, deviceId, after: after);
             return client;
         }
         catch
