@@ -26,7 +26,6 @@ public static class FriendsModule
         builder.AddOutbox<FriendsDbContext>();
         // Pushes go to the gateways holding their users (the outbox's PushToUsers included).
         builder.Services.AddGatewayPresence(builder.Configuration);
-        builder.Services.AddHostedService<PruneUserUpdates>();
         builder.Services.AddFriendsServices();
         return builder;
     }
@@ -66,7 +65,6 @@ public static class FriendsModule
         Add<ProjectRegisteredUserConsumer>(bus);
         Add<PushPendingInvitationsConsumer>(bus);
         Add<CheckRelationshipsConsumer>(bus);
-        Add<GetUserUpdatesConsumer>(bus);
         PresenceSetup.AddTrackGatewayPresence(bus);
     }
 

@@ -28,12 +28,6 @@ public sealed class FriendsOptions
     /// </summary>
     public int MaxPendingFriendRequests { get; set; } = 100;
 
-    /// <summary>
-    /// Days a user's update stream keeps an event (FRIEND_INVITE ... GROUP_LEAVE); older ones are pruned hourly. A client
-    /// away for longer finds its position older than the stream's <c>oldest</c> and reloads its friends and groups.
-    /// </summary>
-    public int UpdateRetentionDays { get; set; } = 30;
-
     /// <summary>Who may invite to a new group until its owner changes it: <c>Members</c> (easyim's rule) or <c>Admins</c>.</summary>
     public GroupInvitePolicy DefaultInvitePolicy { get; set; } = GroupInvitePolicy.Members;
 
@@ -45,7 +39,6 @@ public sealed class FriendsOptions
         options.MaxGroupMembers = Whole(section, nameof(MaxGroupMembers), options.MaxGroupMembers, 2, 1_000_000);
         options.MaxGroupsPerUser = Whole(section, nameof(MaxGroupsPerUser), options.MaxGroupsPerUser, 1, 1_000_000);
         options.MaxPendingFriendRequests = Whole(section, nameof(MaxPendingFriendRequests), options.MaxPendingFriendRequests, 1, 1_000_000);
-        options.UpdateRetentionDays = Whole(section, nameof(UpdateRetentionDays), options.UpdateRetentionDays, 1, 36_500);
         var policy = section[nameof(DefaultInvitePolicy)];
         if (!string.IsNullOrWhiteSpace(policy))
         {

@@ -66,6 +66,8 @@ public static class MessagingModule
         bus.AddConsumer<RelayTypingConsumer>();
         bus.AddConsumer<GetHistoryConsumer>();
         bus.AddConsumer<ListConversationsConsumer>();
+        bus.AddConsumer<AppendStreamUpdatesConsumer, AppendStreamUpdatesConsumerDefinition>();
+        bus.AddConsumer<GetUserUpdatesConsumer>();
         bus.AddConsumer<ProjectFriendshipsConsumer, ProjectFriendshipsConsumerDefinition>();
         bus.AddConsumer<ProjectGroupMembersConsumer, ProjectGroupMembersConsumerDefinition>();
 

@@ -14,8 +14,6 @@ public abstract class FriendsDbContext(DbContextOptions options) : DbContext(opt
     public DbSet<Friendship> Friendships => Set<Friendship>();
     public DbSet<Group> Groups => Set<Group>();
     public DbSet<GroupMember> GroupMembers => Set<GroupMember>();
-    public DbSet<UserUpdate> UserUpdates => Set<UserUpdate>();
-    public DbSet<UserUpdateHead> UserUpdateHeads => Set<UserUpdateHead>();
 
     protected override void OnModelCreating(ModelBuilder model)
     {
@@ -71,20 +69,6 @@ public abstract class FriendsDbContext(DbContextOptions options) : DbContext(opt
             e.Property(x => x.Role).HasMaxLength(16);
             // A user's groups.
             e.HasIndex(x => x.UserId);
-        });
-        model.Entity<UserUpdate>(e =>
-        {
-            e.ToTable("user_updates");
-            e.HasKey(x => new { x.UserId, x.Position });
-            // Pruning by age.
-            e.HasIndex(x => x.CreatedAtMs);
-        });
-        model.Entity<UserUpdateHead>(e =>
-        {
-            e.ToTable("user_update_heads");
-            e.HasKey(x => x.UserId);
-            e.Property(x => x.UserId).ValueGeneratedNever();
-            e.Property(x => x.Last).IsConcurrencyToken();
         });
         model.AddNodeLeases();
         model.AddOutbox();

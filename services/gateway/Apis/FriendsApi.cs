@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using EasyIm.Contracts.Auth;
 using EasyIm.Contracts.Friends;
+using EasyIm.Contracts.Messaging;
 using EasyIm.Gateway.Connections;
 using EasyIm.Gateway.Http;
 using EasyIm.Gateway.Wire;
@@ -43,9 +44,10 @@ public static class FriendsApi
         api.MapGet("/updates", Updates)
             .WithSummary("My update stream after a position: {updates:[event content...], last, oldest, more}")
             .WithDescription("Query: after (a position, default 0), limit (1-500, default 100). The events (FRIEND_INVITE, FRIEND_AGREE, " +
-                "FRIEND_REMOVE, GROUP_JOIN, GROUP_LEAVE) each carry data.position, 1, 2, 3, ... per user without gaps, as their live pushes do: " +
-                "a client that missed a push (it was offline, or sees a position skipped) fetches from its last position. " +
-                "last: my newest position; oldest: the oldest still kept (older ones are pruned after Friends:UpdateRetentionDays).");
+                "FRIEND_REMOVE, GROUP_JOIN, GROUP_LEAVE) each carry data.position, as their live pushes do: one sequence per user with the " +
+                "chat messages' positions (the messages at the positions between are fetched by SYNC with after). " +
+                "last: my newest position, messages included; more: whether more events follow this page; " +
+                "oldest: the oldest position still kept (older ones are pruned after Messaging:Retention:StreamDays).");
         api.MapGet("/search", Search)
             .WithSummary("Users whose account or nickname contains the keyword: {total, items:[{id, account, nickname, avatar}]}")
             .WithDescription("Query: keyword (1-64 characters). At most 20 users, exact account matches first; never the caller.");
@@ -57,17 +59,16 @@ public static class FriendsApi
     public const int DefaultUpdatesLimit = 100;
 
     public static async Task<IResult> Updates(HttpRequest request,
-        [FromServices] IRequestClient<ValidateAccessToken> auth, [FromServices] IRequestClient<GetUserUpdates> friends, CancellationToken ct)
+        [FromServices] IRequestClient<ValidateAccessToken> auth, [FromServices] IRequestClient<GetUserUpdates> messaging, CancellationToken ct)
     {
         var input = await ApiInput.ReadAsync(request);
         var me = await ApiCaller.ResolveAsync(request, input, auth, ct);
         var after = Whole(input, "after", 0, long.MaxValue, 0);
         var limit = (int)Whole(input, "limit", 1, GetUserUpdates.MaxLimit, DefaultUpdatesLimit);
-        return await ServiceCalls.AskAsync(friends, new GetUserUpdates(me, after, limit), (UserUpdatesPage page) =>
+        return await ServiceCalls.AskAsync(messaging, new GetUserUpdates(me, after, limit), (UserUpdatesPage page) =>
         {
             var updates = page.Updates.Select(u => JsonDocument.Parse(u.Event is { } e ? EventContent.Render(e) : u.Content).RootElement.Clone()).ToList();
-            var through = updates.Count > 0 ? updates[^1].GetProperty("data").GetProperty("position").GetInt64() : after;
-            return new UpdatesData(updates, page.Last, page.Oldest, page.Last > through);
+            return new UpdatesData(updates, page.Last, page.Oldest, page.More);
         }, ct);
     }
 

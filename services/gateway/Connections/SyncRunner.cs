@@ -89,7 +89,8 @@ public sealed class SyncRunner(IBus bus, GatewayOptions options, UserBudgets bud
         {
             try
             {
-                if (updatesAfter is { } after)
+                // A position (after) covers the events too: they come first, then the messages after the same position.
+                if ((updatesAfter ?? afterPosition) is { } after)
                     await UpdatesAsync(connection, after).ConfigureAwait(false);
                 await SyncAsync(connection, cursors, afterPosition).ConfigureAwait(false);
             }
@@ -143,9 +144,9 @@ public sealed class SyncRunner(IBus bus, GatewayOptions options, UserBudgets bud
                 connection.Send(MsgCodec.FromWire(update));
             }
             if (!await budgets.WaitForReplayAsync(connection.UserId, page.Updates.Count - 1, CancellationToken.None).ConfigureAwait(false)
-                || page.Updates.Count < UpdatesPage)
+                || !page.More || page.Updates.Count == 0 || page.Updates[^1].Event is not { Position: > 0 } lastEvent)
                 return;
-            after += page.Updates.Count;
+            after = lastEvent.Position;
         }
     }
 

@@ -88,6 +88,23 @@ public sealed class StreamEntry
     public long CreatedAtMs { get; set; }
 }
 
+/// <summary>
+/// An event of a user's update stream that is not a chat message (friend and group events, appended by
+/// <see cref="Consumers.AppendStreamUpdatesConsumer"/> from the friends service's outbox), at its position: the
+/// positions chat messages take (<see cref="StreamEntry"/>) and these are one sequence per user, without gaps.
+/// </summary>
+public sealed class StreamEvent
+{
+    public long UserId { get; set; }
+    public long Position { get; set; }
+    /// <summary>The update's id from its sender: a repeat publish finds it and appends nothing.</summary>
+    public Guid EventId { get; set; }
+    public long FromUserId { get; set; }
+    /// <summary>The event, typed (<see cref="EasyIm.Contracts.Gateway.ClientEventJson"/>), its position included.</summary>
+    public required string Content { get; set; }
+    public long CreatedAtMs { get; set; }
+}
+
 /// <summary>How far a user has received (ARRIVED) and read (READ) a conversation. Neither ever moves backwards.</summary>
 public sealed class ConversationCursor
 {

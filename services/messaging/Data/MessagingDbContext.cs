@@ -16,6 +16,7 @@ public abstract class MessagingDbContext(DbContextOptions options) : DbContext(o
     public DbSet<GroupSettings> Groups => Set<GroupSettings>();
     public DbSet<StreamHead> StreamHeads => Set<StreamHead>();
     public DbSet<StreamEntry> StreamEntries => Set<StreamEntry>();
+    public DbSet<StreamEvent> StreamEvents => Set<StreamEvent>();
 
     /// <summary>Column names are spelled out because <see cref="MessagingSql"/> writes SQL against them.</summary>
     protected override void OnModelCreating(ModelBuilder model)
@@ -118,6 +119,20 @@ public abstract class MessagingDbContext(DbContextOptions options) : DbContext(o
             e.Property(x => x.SeqTo).HasColumnName("seq_to");
             e.Property(x => x.CreatedAtMs).HasColumnName("created_at");
             // Pruning takes the oldest rows in batches.
+            e.HasIndex(x => x.CreatedAtMs);
+        });
+        model.Entity<StreamEvent>(e =>
+        {
+            e.ToTable("stream_events");
+            e.HasKey(x => new { x.UserId, x.Position });
+            e.Property(x => x.UserId).HasColumnName("user_id");
+            e.Property(x => x.Position).HasColumnName("position");
+            e.Property(x => x.EventId).HasColumnName("event_id");
+            e.Property(x => x.FromUserId).HasColumnName("from_user_id");
+            e.Property(x => x.Content).HasColumnName("content");
+            e.Property(x => x.CreatedAtMs).HasColumnName("created_at");
+            // A repeat publish of an update appends nothing.
+            e.HasIndex(x => x.EventId).IsUnique();
             e.HasIndex(x => x.CreatedAtMs);
         });
         model.AddNodeLeases();

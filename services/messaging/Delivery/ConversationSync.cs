@@ -153,14 +153,16 @@ public sealed class ConversationSync(MessagingDbContext db, PushDispatcher dispa
         var cursors = new Dictionary<string, ulong>(StringComparer.Ordinal);
         if (after >= head)
             return cursors;
-        var entries = db.StreamEntries.AsNoTracking().Where(e => e.UserId == userId);
-        // The entry holding position after + 1 starts at or before it: the latest entry that starts there or earlier.
-        var straddling = await entries.Where(e => e.Position <= after + 1).OrderByDescending(e => e.Position).FirstOrDefaultAsync(ct);
-        // No entry holds position after + 1: it was pruned (entries hold every position from 1 to the head).
-        if (straddling is null || straddling.Position + (straddling.SeqTo - straddling.SeqFrom) < after + 1)
+        // Positions run from 1 to the head without gaps (messages' entries and events alike) until pruning takes the oldest.
+        var oldest = await Consumers.StreamEvents.OldestAsync(db, userId, ct);
+        if (oldest == 0 || oldest > after + 1)
             return null;
-        cursors[straddling.ConversationId] = (ulong)(straddling.SeqFrom + (after - straddling.Position));
-        var firsts = await entries.Where(e => e.Position > after + 1 && e.Position <= head)
+        var entries = db.StreamEntries.AsNoTracking().Where(e => e.UserId == userId);
+        // A run that starts at or before the position and goes on past it: the device has its messages up to there.
+        var straddling = await entries.Where(e => e.Position <= after).OrderByDescending(e => e.Position).FirstOrDefaultAsync(ct);
+        if (straddling is not null && straddling.Position + (straddling.SeqTo - straddling.SeqFrom) > after)
+            cursors[straddling.ConversationId] = (ulong)(straddling.SeqFrom + (after - straddling.Position));
+        var firsts = await entries.Where(e => e.Position > after && e.Position <= head)
             .GroupBy(e => e.ConversationId)
             .Select(g => new { ConversationId = g.Key, SeqFrom = g.Min(e => e.SeqFrom) })
             .ToListAsync(ct);

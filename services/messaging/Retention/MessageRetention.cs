@@ -70,7 +70,7 @@ public sealed class MessageRetention(IServiceScopeFactory scopes, MessagingOptio
         return deleted;
     }
 
-    /// <summary>Deletes the update stream's entries older than <see cref="RetentionOptions.StreamDays"/>, oldest first, batch by batch; returns how many.</summary>
+    /// <summary>Deletes the update stream's entries and events older than <see cref="RetentionOptions.StreamDays"/>, oldest first, batch by batch; returns how many.</summary>
     public async Task<long> PruneStreamAsync(CancellationToken ct)
     {
         if (Settings.StreamDays == 0)
@@ -81,12 +81,20 @@ public sealed class MessageRetention(IServiceScopeFactory scopes, MessagingOptio
         {
             await using var scope = scopes.CreateAsyncScope();
             var db = scope.ServiceProvider.GetRequiredService<MessagingDbContext>();
-            var oldest = await db.StreamEntries.AsNoTracking()
+            // The oldest of both kinds (message runs and events), each read by its created_at index.
+            var entries = await db.StreamEntries.AsNoTracking()
                 .Where(e => e.CreatedAtMs < cutoffMs)
                 .OrderBy(e => e.CreatedAtMs)
                 .Take(Settings.BatchSize)
-                .Select(e => new { e.UserId, e.Position })
+                .Select(e => new { e.UserId, e.Position, e.CreatedAtMs })
                 .ToListAsync(ct);
+            var events = await db.StreamEvents.AsNoTracking()
+                .Where(e => e.CreatedAtMs < cutoffMs)
+                .OrderBy(e => e.CreatedAtMs)
+                .Take(Settings.BatchSize)
+                .Select(e => new { e.UserId, e.Position, e.CreatedAtMs })
+                .ToListAsync(ct);
+            var oldest = entries.Concat(events).OrderBy(e => e.CreatedAtMs).Take(Settings.BatchSize).ToList();
             if (oldest.Count == 0)
                 break;
             // One short statement per user (a key range), in one transaction: the writer is held for milliseconds.
@@ -96,6 +104,8 @@ public sealed class MessageRetention(IServiceScopeFactory scopes, MessagingOptio
                 {
                     var (userId, through) = (user.Key, user.Max(e => e.Position));
                     pruned += await db.StreamEntries.Where(e => e.UserId == userId && e.Position <= through && e.CreatedAtMs < cutoffMs).ExecuteDeleteAsync(ct);
+                    // The user's events below the same position go with them: what is kept stays a suffix of the stream.
+                    pruned += await db.StreamEvents.Where(e => e.UserId == userId && e.Position <= through && e.CreatedAtMs < cutoffMs).ExecuteDeleteAsync(ct);
                 }
                 await transaction.CommitAsync(ct);
             }

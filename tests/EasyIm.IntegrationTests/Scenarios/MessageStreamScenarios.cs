@@ -146,6 +146,51 @@ public abstract class MessageStreamScenarios(EasyImShape shape)
     }
 
     [SkippableFact]
+    public async Task Friend_events_and_messages_are_one_stream_and_a_reconnect_after_a_position_brings_both()
+    {
+        shape.RequireAvailable();
+        var (a, b, group) = await FriendsInAGroupAsync();
+        await using var ca = await shape.ConnectAsync(a, ClientTransport.WebSocketJson);
+        var phone = await shape.ConnectAsync(b, ClientTransport.TcpProtobuf);
+        await phone.WaitForAsync(IsSyncDone, Wait);
+        var (_, warm) = await GroupReadyAsync(ca, phone, group);
+        await phone.DisposeAsync();
+
+        // While b is away: a message, a new group with b (GROUP_JOIN, an event of friends), another message.
+        await ca.SendAsync(Frames.Chat(b.Id, "first", "o-1"));
+        await ca.AckAsync("o-1");
+        var second = await shape.CreateGroupAsync(a, b);
+        await ca.SendAsync(Frames.Chat(b.Id, "second", "o-2"));
+        await ca.AckAsync("o-2");
+        // The event reaches the stream through friends' outbox: wait until the stream has it.
+        var deadline = DateTime.UtcNow + Wait;
+        while (true)
+        {
+            var page = await shape.GetAsync($"/api/user/updates?after={warm.Position}", b.AccessToken);
+            if (page.Data.GetProperty("updates").GetArrayLength() > 0)
+                break;
+            Assert.True(DateTime.UtcNow < deadline, "GROUP_JOIN never reached b's stream");
+            await Task.Delay(100);
+        }
+
+        await using var back = await shape.ConnectAsync(b, ClientTransport.WebSocketJson, after: warm.Position);
+        var frames = new List<Msg>();
+        Msg done;
+        while (!IsSyncDone(done = await back.WaitForAsync(m => IsChat(m) || Frames.IsEvent(m, "GROUP_JOIN") || IsSyncDone(m), Wait)))
+            frames.Add(done);
+
+        var join = Assert.Single(frames, m => Frames.IsEvent(m, "GROUP_JOIN"));
+        Assert.Equal(Id(second), Data(join).GetProperty("group_id").GetString());
+        var joinPosition = Data(join).GetProperty("position").GetInt64();
+        Assert.InRange(joinPosition, (long)warm.Position + 1, (long)warm.Position + 3);
+        Assert.Equal(["o-1", "o-2"], frames.Where(m => IsChat(m)).Select(m => m.ClientMsgId).Distinct().Order());
+        // Three updates after warm's position, messages and the event alike, and nothing else.
+        Assert.Equal((long)warm.Position + 3, Data(done).GetProperty("head").GetInt64());
+        // The events come first, then the messages.
+        Assert.True(frames.FindIndex(m => Frames.IsEvent(m, "GROUP_JOIN")) < frames.FindIndex(m => IsChat(m)));
+    }
+
+    [SkippableFact]
     public async Task A_handshake_with_a_bad_after_is_refused_400_naming_it()
     {
         shape.RequireAvailable();

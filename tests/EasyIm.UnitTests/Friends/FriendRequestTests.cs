@@ -32,13 +32,13 @@ public sealed class FriendRequestTests : IAsyncLifetime
 
         Assert.NotNull(sent.Ok);
         Assert.Equal((alice, bob), (sent.Ok.FromUserId, sent.Ok.ToUserId));
-        var push = Assert.Single(Assert.Single(_h.Published<PushToUsers>()).Pushes);
+        var push = Assert.Single(Assert.Single(_h.Announced()).Pushes);
         Assert.Equal(bob, push.UserId);
         Assert.Null(push.OnlyConnectionId);
         Assert.Equal(4, push.Message.MsgType);
         Assert.Equal((alice, bob), (push.Message.FromUserId, push.Message.ToUserId));
         Assert.Equal(
-            $$$"""{"code":200,"msg":"SUCCESS","data":{"key":"FRIEND_INVITE","id":"{{{sent.Ok.RequestId}}}","msg":"hi \"bob\", it's me, 小红 <3","position":1}}""",
+            $$$"""{"code":200,"msg":"SUCCESS","data":{"key":"FRIEND_INVITE","id":"{{{sent.Ok.RequestId}}}","msg":"hi \"bob\", it's me, 小红 <3"}}""",
             push.Message.Text());
         var pending = await _h.OkAsync<ListFriendRequests, FriendRequestList>(new ListFriendRequests(bob));
         var item = Assert.Single(pending.Items);
@@ -63,7 +63,7 @@ public sealed class FriendRequestTests : IAsyncLifetime
         Assert.Equal(409, reverse.Rejected?.Code);
         Assert.Contains(first.Ok.RequestId.ToString(), reverse.Rejected!.Message);
         Assert.Equal(1, await CountAsync(db => db.FriendRequests));
-        Assert.Single(_h.Published<PushToUsers>());
+        Assert.Single(_h.Announced());
         await _h.AssertNoFaultsAsync();
     }
 
@@ -81,7 +81,7 @@ public sealed class FriendRequestTests : IAsyncLifetime
         Assert.Equal((404, "to_user_id"), (unknown.Rejected?.Code, unknown.Rejected?.Field));
         Assert.Equal((400, "msg"), (longMessage.Rejected?.Code, longMessage.Rejected?.Field));
         Assert.Equal(0, await CountAsync(db => db.FriendRequests));
-        Assert.Empty(_h.Published<PushToUsers>());
+        Assert.Empty(_h.Announced());
         await _h.AssertNoFaultsAsync();
     }
 
@@ -119,10 +119,10 @@ public sealed class FriendRequestTests : IAsyncLifetime
         Assert.Equal((alice, bob), (created.UserId, created.FriendId));
         // Messaging had it before the answer: either may send at once.
         Assert.Equal([created], _h.Messaging.Applied.OfType<FriendshipCreated>());
-        var agree = _h.Published<PushToUsers>().SelectMany(p => p.Pushes).Single(p => p.Message.Text().Contains("FRIEND_AGREE"));
+        var agree = _h.Announced().SelectMany(p => p.Pushes).Single(p => p.Message.Text().Contains("FRIEND_AGREE"));
         Assert.Equal(alice, agree.UserId);
         Assert.Equal((4, bob, alice), (agree.Message.MsgType, agree.Message.FromUserId, agree.Message.ToUserId));
-        Assert.Equal($$$"""{"code":200,"msg":"SUCCESS","data":{"key":"FRIEND_AGREE","id":"{{{request}}}","position":1}}""", agree.Message.Text());
+        Assert.Equal($$$"""{"code":200,"msg":"SUCCESS","data":{"key":"FRIEND_AGREE","id":"{{{request}}}"}}""", agree.Message.Text());
         Assert.Empty((await _h.OkAsync<ListFriendRequests, FriendRequestList>(new ListFriendRequests(bob))).Items);
         // Friends now: another invitation is a conflict.
         Assert.Equal(409, (await InviteAsync(bob, alice)).Rejected?.Code);
@@ -302,12 +302,12 @@ public sealed class FriendRequestTests : IAsyncLifetime
         Assert.Equal([announced], _h.Messaging.Applied.OfType<FriendshipRemoved>());
         Assert.Empty((await _h.OkAsync<ListFriends, UserList>(new ListFriends(alice))).Items);
         // Both sides' live connections hear of it once (the remover's other devices too); the refusals push nothing.
-        var pushes = _h.Published<PushToUsers>().SelectMany(p => p.Pushes).Where(p => p.Message.Text().Contains("FRIEND_REMOVE")).ToList();
+        var pushes = _h.Announced().SelectMany(p => p.Pushes).Where(p => p.Message.Text().Contains("FRIEND_REMOVE")).ToList();
         Assert.Equal([alice, bob], pushes.Select(p => p.UserId).Order());
         Assert.All(pushes, p => Assert.Equal((4, bob), (p.Message.MsgType, p.Message.FromUserId)));
         // Each is the second event of its user's update stream (after the invitation or the agreement).
-        Assert.Equal($$$"""{"code":200,"msg":"SUCCESS","data":{"key":"FRIEND_REMOVE","user_id":"{{{bob}}}","position":2}}""", pushes.Single(p => p.UserId == alice).Message.Text());
-        Assert.Equal($$$"""{"code":200,"msg":"SUCCESS","data":{"key":"FRIEND_REMOVE","user_id":"{{{alice}}}","position":2}}""", pushes.Single(p => p.UserId == bob).Message.Text());
+        Assert.Equal($$$"""{"code":200,"msg":"SUCCESS","data":{"key":"FRIEND_REMOVE","user_id":"{{{bob}}}"}}""", pushes.Single(p => p.UserId == alice).Message.Text());
+        Assert.Equal($$$"""{"code":200,"msg":"SUCCESS","data":{"key":"FRIEND_REMOVE","user_id":"{{{alice}}}"}}""", pushes.Single(p => p.UserId == bob).Message.Text());
         await _h.AssertNoFaultsAsync();
     }
 
@@ -341,7 +341,7 @@ public sealed class FriendRequestTests : IAsyncLifetime
         await _h.Bus.Bus.Publish(new UserConnected(bob, "gw-1", "conn-1", null, DateTimeOffset.UtcNow));
 
         await _h.ConsumedAsync<UserConnected>(m => m.ConnectionId == "conn-1");
-        Assert.Empty(_h.Published<PushToUsers>());
+        Assert.Empty(_h.Announced());
         Assert.Empty(_h.Sent<PushToUsers>());
         await _h.AssertNoFaultsAsync();
     }

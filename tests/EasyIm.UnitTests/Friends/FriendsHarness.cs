@@ -190,6 +190,17 @@ public sealed class FriendsHarness : IAsyncDisposable
     public List<T> Published<T>() where T : class =>
         Bus.Published.Select<T>().Select(m => m.Context.Message).ToList();
 
+    /// <summary>
+    /// What friends announced to users, in the form the gateways get it: its own pushes (PushToUsers), then the events it
+    /// staged for the users' streams (<see cref="EasyIm.Contracts.Messaging.AppendStreamUpdates"/>, which messaging pushes), one PushToUsers each.
+    /// </summary>
+    public List<EasyIm.Contracts.Gateway.PushToUsers> Announced() =>
+    [
+        .. Published<EasyIm.Contracts.Gateway.PushToUsers>(),
+        .. Published<EasyIm.Contracts.Messaging.AppendStreamUpdates>().Select(a =>
+            new EasyIm.Contracts.Gateway.PushToUsers([.. a.Updates.Select(u => new EasyIm.Contracts.Gateway.UserPush(u.UserId, u.Event))])),
+    ];
+
     /// <summary>The messages of type <typeparamref name="T"/> sent to one endpoint so far (a gateway's, say), in order, with where they went.</summary>
     public List<(Uri? To, T Message)> Sent<T>() where T : class =>
         Bus.Sent.Select<T>().Select(m => (m.Context.DestinationAddress, m.Context.Message)).ToList();

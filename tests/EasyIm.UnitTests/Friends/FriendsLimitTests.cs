@@ -57,7 +57,7 @@ public sealed class FriendsLimitTests : IAsyncLifetime
         _h.WithDbAsync(db => db.GroupMembers.Where(m => m.GroupId == group).Select(m => m.UserId).OrderBy(id => id).ToListAsync());
 
     private int JoinPushes(long group) =>
-        _h.Published<PushToUsers>().Count(p => p.Pushes.Any(u => u.Message.Text().Contains("GROUP_JOIN") && u.Message.Text().Contains(group.ToString())));
+        _h.Announced().Count(p => p.Pushes.Any(u => u.Message.Text().Contains("GROUP_JOIN") && u.Message.Text().Contains(group.ToString())));
 
     [Fact]
     public async Task An_invite_past_the_group_size_cap_is_refused_with_409_and_changes_nothing()
@@ -233,14 +233,14 @@ public sealed class FriendsLimitTests : IAsyncLifetime
         var sent = new List<FriendRequestSent>();
         for (var i = 0; i < MaxPending; i++)
             sent.Add(await _h.OkAsync<SendFriendRequest, FriendRequestSent>(new SendFriendRequest(me, invitees[i], null)));
-        var pushes = _h.Published<PushToUsers>().Count;
+        var pushes = _h.Announced().Count;
 
         var over = await _h.AskAsync<SendFriendRequest, FriendRequestSent>(new SendFriendRequest(me, invitees[^1], "one more"));
 
         Assert.Equal(429, over.Rejected?.Code);
         Assert.Contains($"{MaxPending} friend requests waiting", over.Rejected!.Message);
         Assert.Equal(MaxPending, await _h.WithDbAsync(db => db.FriendRequests.CountAsync(r => r.FromUserId == me)));
-        Assert.Equal(pushes, _h.Published<PushToUsers>().Count);
+        Assert.Equal(pushes, _h.Announced().Count);
         // Requests to the inviter are not theirs to answer for: others may still invite them.
         Assert.NotNull((await _h.AskAsync<SendFriendRequest, FriendRequestSent>(new SendFriendRequest(invitees[^1], me, null))).Ok);
 
@@ -264,7 +264,7 @@ public sealed class FriendsLimitTests : IAsyncLifetime
 
         Assert.Equal((400, "msg"), (sent.Rejected?.Code, sent.Rejected?.Field));
         Assert.Equal(0, await _h.WithDbAsync(db => db.FriendRequests.CountAsync()));
-        Assert.Empty(_h.Published<PushToUsers>());
+        Assert.Empty(_h.Announced());
         await _h.AssertNoFaultsAsync();
     }
 

@@ -55,11 +55,11 @@ public sealed class GroupTests : IAsyncLifetime
         // Messaging had them before the answer: a message sent at once reaches every member.
         Assert.Equal(added, _h.Messaging.Applied.OfType<GroupMemberAdded>());
         // Every member's live connections hear GROUP_JOIN, so the group shows before its first message.
-        var join = Assert.Single(_h.Published<PushToUsers>(), p => p.Pushes.Any(u => u.Message.Text().Contains("GROUP_JOIN"))).Pushes;
+        var join = Assert.Single(_h.Announced(), p => p.Pushes.Any(u => u.Message.Text().Contains("GROUP_JOIN"))).Pushes;
         Assert.Equal([owner, friends[0], friends[1]], join.Select(p => p.UserId).Order());
         Assert.All(join, p => Assert.Equal((4, owner, p.UserId), (p.Message.MsgType, p.Message.FromUserId, p.Message.ToUserId)));
         // The owner's third event (after its two friends' agreements).
-        Assert.Equal($$$"""{"code":200,"msg":"SUCCESS","data":{"key":"GROUP_JOIN","group_id":"{{{id}}}","user_ids":["{{{owner}}}","{{{friends[0]}}}","{{{friends[1]}}}"],"member_count":3,"position":3}}""",
+        Assert.Equal($$$"""{"code":200,"msg":"SUCCESS","data":{"key":"GROUP_JOIN","group_id":"{{{id}}}","user_ids":["{{{owner}}}","{{{friends[0]}}}","{{{friends[1]}}}"],"member_count":3}}""",
             join.Single(p => p.UserId == owner).Message.Text());
         await _h.AssertNoFaultsAsync();
     }
@@ -129,7 +129,7 @@ public sealed class GroupTests : IAsyncLifetime
     {
         var (owner, friends) = await OwnerWithFriendsAsync(2);
         var group = (await CreateAsync(owner, "g", [friends[0]])).Ok!.GroupId;
-        PushToUsers[] Pushes(string key) => [.. _h.Published<PushToUsers>().Where(p => p.Pushes.Any(u => u.Message.Text().Contains(key)))];
+        PushToUsers[] Pushes(string key) => [.. _h.Announced().Where(p => p.Pushes.Any(u => u.Message.Text().Contains(key)))];
 
         await _h.OkAsync<InviteToGroup, GroupMembersChanged>(new InviteToGroup(owner, group, [friends[1]]));
         // Asking again adds nobody: nothing to announce.
@@ -140,7 +140,7 @@ public sealed class GroupTests : IAsyncLifetime
         var join = Pushes("GROUP_JOIN")[^1].Pushes;
         Assert.Equal([owner, friends[0], friends[1]], join.Select(p => p.UserId).Order());
         Assert.All(join, p => Assert.Equal((4, owner, p.UserId), (p.Message.MsgType, p.Message.FromUserId, p.Message.ToUserId)));
-        Assert.Equal($$$"""{"code":200,"msg":"SUCCESS","data":{"key":"GROUP_JOIN","group_id":"{{{group}}}","user_ids":["{{{friends[1]}}}"],"member_count":3,"position":4}}""",
+        Assert.Equal($$$"""{"code":200,"msg":"SUCCESS","data":{"key":"GROUP_JOIN","group_id":"{{{group}}}","user_ids":["{{{friends[1]}}}"],"member_count":3}}""",
             join.Single(p => p.UserId == owner).Message.Text());
 
         await LeaveAsync(friends[0], group);
@@ -152,7 +152,7 @@ public sealed class GroupTests : IAsyncLifetime
         var leave = Assert.Single(Pushes("GROUP_LEAVE")).Pushes;
         Assert.Equal([owner, friends[0], friends[1]], leave.Select(p => p.UserId).Order());
         Assert.All(leave, p => Assert.Equal((4, friends[0], p.UserId), (p.Message.MsgType, p.Message.FromUserId, p.Message.ToUserId)));
-        Assert.Equal($$$"""{"code":200,"msg":"SUCCESS","data":{"key":"GROUP_LEAVE","group_id":"{{{group}}}","user_id":"{{{friends[0]}}}","member_count":2,"position":5}}""",
+        Assert.Equal($$$"""{"code":200,"msg":"SUCCESS","data":{"key":"GROUP_LEAVE","group_id":"{{{group}}}","user_id":"{{{friends[0]}}}","member_count":2}}""",
             leave.Single(p => p.UserId == owner).Message.Text());
         await _h.AssertNoFaultsAsync();
     }

@@ -1,3 +1,4 @@
+using EasyIm.Contracts.Messaging;
 using EasyIm.Contracts.Friends;
 using EasyIm.Contracts.Gateway;
 using EasyIm.Friends.Data;
@@ -36,7 +37,7 @@ public sealed class OutboxTests
     public async Task A_removal_whose_events_fail_to_publish_is_answered_done_and_the_relay_publishes_them_once_their_claim_runs_out()
     {
         var failing = false;
-        await using var friends = await FriendsHarness.StartAsync(failPublish: m => failing && m is FriendshipRemoved or PushToUsers);
+        await using var friends = await FriendsHarness.StartAsync(failPublish: m => failing && m is FriendshipRemoved or PushToUsers or AppendStreamUpdates);
         var (a, b) = (await friends.NewUserAsync(), await friends.NewUserAsync());
         await BefriendAsync(friends, a, b);
         failing = true;
@@ -60,7 +61,7 @@ public sealed class OutboxTests
 
         Assert.Equal(0, await StoredAsync(friends));
         Assert.True(await friends.Bus.Published.Any<FriendshipRemoved>(p => p.Context.Message.UserId == a && p.Context.Message.FriendId == b));
-        var pushes = friends.Bus.Published.Select<PushToUsers>().SelectMany(p => p.Context.Message.Pushes).ToList();
+        var pushes = friends.Announced().SelectMany(p => p.Pushes).ToList();
         Assert.Contains(pushes, p => p.UserId == a && p.Message.Text().Contains("FRIEND_REMOVE"));
         Assert.Contains(pushes, p => p.UserId == b && p.Message.Text().Contains("FRIEND_REMOVE"));
     }

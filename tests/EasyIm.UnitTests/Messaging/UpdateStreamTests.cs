@@ -1,3 +1,4 @@
+using EasyIm.Contracts;
 using EasyIm.Contracts.Gateway;
 using EasyIm.Contracts.Messaging;
 using EasyIm.Messaging.Data;
@@ -179,6 +180,108 @@ public sealed class UpdateStreamTests
         Assert.Equal(["ag-1", "cg-1"], fromCursors.Select(m => m.Text()).Order());
         Assert.DoesNotContain("position_expired", fine, StringComparison.Ordinal);
         Assert.Equal(["ag-1", "ba-1", "cg-1"], kept.Select(m => m.Text()).Order());
+        host.AssertNoFaults();
+    }
+
+    private static AppendStreamUpdates Invitations(long to, params (Guid Id, long From)[] invites) =>
+        new([.. invites.Select(i => new StreamUpdate(i.Id, to, new WireMessage
+        {
+            MsgType = EventKeys.EventMsgType, FromUserId = i.From, ToUserId = to, Event = new FriendInviteEvent(i.From, "hi"),
+        }))]);
+
+    /// <summary>Publishes the append and waits until it has been consumed (a record holding a list is not equal to its copy: matched by its first id).</summary>
+    private static async Task AppendAsync(MessagingHost host, AppendStreamUpdates append)
+    {
+        await host.Harness.Bus.Publish(append);
+        await host.WaitConsumedAsync<AppendStreamUpdates>(m => m.Updates.Count > 0 && m.Updates[0].Id == append.Updates[0].Id);
+    }
+
+    private static async Task<UserUpdatesPage> UpdatesAsync(MessagingHost host, long user, long after, int limit = 100) =>
+        (await host.Harness.GetRequestClient<GetUserUpdates>().GetResponse<UserUpdatesPage>(new GetUserUpdates(user, after, limit))).Message;
+
+    private static long PositionOf(WireMessage m) => m.Event?.Position ?? 0;
+
+    [Fact]
+    public async Task Friend_events_take_positions_of_the_same_stream_as_messages_and_a_repeat_appends_nothing()
+    {
+        await using var host = await MessagingHost.StartAsync();
+        var (a, b) = (MessagingHost.NewUserId(), MessagingHost.NewUserId());
+        await host.BefriendAsync(a, b);
+        await host.SubmitAsync(MessagingHost.Chat(a, b, "before", "before"));
+        await host.AnswersAsync(a, "before");
+        var (x, y) = (Guid.NewGuid(), Guid.NewGuid());
+
+        await AppendAsync(host, Invitations(b, (x, a), (y, MessagingHost.NewUserId())));
+        await AppendAsync(host, Invitations(b, (x, a))); // the outbox published it again
+        await host.SubmitAsync(MessagingHost.Chat(a, b, "after", "after"));
+        await host.AnswersAsync(a, "after");
+        var all = await UpdatesAsync(host, b, 0);
+        var first = await UpdatesAsync(host, b, 0, limit: 1);
+        var rest = await UpdatesAsync(host, b, 2);
+
+        // b: the message at 1, the two events at 2 and 3 (the repeat took none), the next message at 4.
+        Assert.Equal([2L, 3L], all.Updates.Select(PositionOf));
+        Assert.Equal((4L, 1L, false), (all.Last, all.Oldest, all.More));
+        Assert.Equal([2L], first.Updates.Select(PositionOf));
+        Assert.True(first.More);
+        Assert.Equal([3L], rest.Updates.Select(PositionOf));
+        Assert.Equal(4L, PositionsPushed(host).Single(p => p.UserId == b && p.Content == "after").Position);
+        // The repeat was pushed again, at the position it already had.
+        var pushedX = host.Pushes.Snapshot().Where(p => p.Push.UserId == b && p.Push.Message.Event is FriendInviteEvent { RequestId: var from } && from == a)
+            .Select(p => PositionOf(p.Push.Message)).Distinct().ToList();
+        Assert.Equal([2L], pushedX);
+        // A sync after 1 brings the message at 4 (the events at 2 and 3 are read by GetUserUpdates).
+        var (messages, done) = await SyncAfterAsync(host, b, "b-after-1", 1);
+        Assert.Equal(["after"], messages.Select(m => m.Text()));
+        Assert.Contains("\"head\":4", done, StringComparison.Ordinal);
+        host.AssertNoFaults();
+    }
+
+    [Fact]
+    public async Task Appends_racing_for_one_user_get_every_position_once()
+    {
+        await using var host = await MessagingHost.StartAsync();
+        var target = MessagingHost.NewUserId();
+
+        await Task.WhenAll(Enumerable.Range(0, 12).Select(_ => host.Harness.Bus.Publish(Invitations(target, (Guid.NewGuid(), MessagingHost.NewUserId())))));
+        await host.Pushes.WaitForAsync(all => all.Count(p => p.Push.UserId == target) >= 12 * 2); // broadcast: both gateways
+        var page = await UpdatesAsync(host, target, 0);
+
+        Assert.Equal(Enumerable.Range(1, 12).Select(i => (long)i), page.Updates.Select(PositionOf));
+        Assert.Equal(12L, page.Last);
+        host.AssertNoFaults();
+    }
+
+    [Fact]
+    public async Task Bad_bounds_for_a_page_of_events_are_refused_naming_them()
+    {
+        await using var host = await MessagingHost.StartAsync();
+        var client = host.Harness.GetRequestClient<GetUserUpdates>();
+
+        var negative = await client.GetResponse<UserUpdatesPage, EasyIm.Contracts.RequestRejected>(new GetUserUpdates(1, -1, 10));
+        var tooMany = await client.GetResponse<UserUpdatesPage, EasyIm.Contracts.RequestRejected>(new GetUserUpdates(1, 0, GetUserUpdates.MaxLimit + 1));
+
+        Assert.True(negative.Is(out MassTransit.Response<EasyIm.Contracts.RequestRejected>? n) && n.Message is { Code: 400, Field: "after" });
+        Assert.True(tooMany.Is(out MassTransit.Response<EasyIm.Contracts.RequestRejected>? t) && t.Message is { Code: 400, Field: "limit" });
+    }
+
+    [Fact]
+    public async Task Pruning_takes_old_events_with_old_messages_and_never_gives_a_position_twice()
+    {
+        await using var host = await MessagingHost.StartAsync(new Dictionary<string, string?> { ["Messaging:Retention:StreamDays"] = "30" });
+        var target = MessagingHost.NewUserId();
+        await AppendAsync(host, Invitations(target, (Guid.NewGuid(), 1), (Guid.NewGuid(), 2), (Guid.NewGuid(), 3)));
+        await host.DbAsync(db => db.StreamEvents.Where(e => e.UserId == target && e.Position <= 2)
+            .ExecuteUpdateAsync(s => s.SetProperty(e => e.CreatedAtMs, e => e.CreatedAtMs - 40 * 86_400_000L)));
+
+        await host.Services.GetRequiredService<MessageRetention>().PruneStreamAsync(CancellationToken.None);
+        await AppendAsync(host, Invitations(target, (Guid.NewGuid(), 4)));
+        var page = await UpdatesAsync(host, target, 0);
+        var (_, expired) = await SyncAfterAsync(host, target, "t-old", 1);
+
+        Assert.Equal([3L, 4L], page.Updates.Select(PositionOf));
+        Assert.Equal((4L, 3L), (page.Last, page.Oldest));
+        Assert.Contains("\"position_expired\":true", expired, StringComparison.Ordinal);
         host.AssertNoFaults();
     }
 }

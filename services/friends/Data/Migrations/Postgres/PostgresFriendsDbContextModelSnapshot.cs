@@ -194,45 +194,6 @@ namespace EasyIm.Friends.Data.Migrations.Postgres
                     b.ToTable("users", "friends");
                 });
 
-            modelBuilder.Entity("EasyIm.Friends.Data.UserUpdate", b =>
-                {
-                    b.Property<long>("UserId")
-                        .HasColumnType("bigint");
-
-                    b.Property<long>("Position")
-                        .HasColumnType("bigint");
-
-                    b.Property<string>("Content")
-                        .IsRequired()
-                        .HasColumnType("text");
-
-                    b.Property<long>("CreatedAtMs")
-                        .HasColumnType("bigint");
-
-                    b.Property<long>("FromUserId")
-                        .HasColumnType("bigint");
-
-                    b.HasKey("UserId", "Position");
-
-                    b.HasIndex("CreatedAtMs");
-
-                    b.ToTable("user_updates", "friends");
-                });
-
-            modelBuilder.Entity("EasyIm.Friends.Data.UserUpdateHead", b =>
-                {
-                    b.Property<long>("UserId")
-                        .HasColumnType("bigint");
-
-                    b.Property<long>("Last")
-                        .IsConcurrencyToken()
-                        .HasColumnType("bigint");
-
-                    b.HasKey("UserId");
-
-                    b.ToTable("user_update_heads", "friends");
-                });
-
             modelBuilder.Entity("EasyIm.Hosting.Ids.NodeLease", b =>
                 {
                     b.Property<int>("NodeId")

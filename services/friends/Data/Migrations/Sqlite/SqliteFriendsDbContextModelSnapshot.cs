@@ -188,45 +188,6 @@ namespace EasyIm.Friends.Data.Migrations.Sqlite
                     b.ToTable("users", (string)null);
                 });
 
-            modelBuilder.Entity("EasyIm.Friends.Data.UserUpdate", b =>
-                {
-                    b.Property<long>("UserId")
-                        .HasColumnType("INTEGER");
-
-                    b.Property<long>("Position")
-                        .HasColumnType("INTEGER");
-
-                    b.Property<string>("Content")
-                        .IsRequired()
-                        .HasColumnType("TEXT");
-
-                    b.Property<long>("CreatedAtMs")
-                        .HasColumnType("INTEGER");
-
-                    b.Property<long>("FromUserId")
-                        .HasColumnType("INTEGER");
-
-                    b.HasKey("UserId", "Position");
-
-                    b.HasIndex("CreatedAtMs");
-
-                    b.ToTable("user_updates", (string)null);
-                });
-
-            modelBuilder.Entity("EasyIm.Friends.Data.UserUpdateHead", b =>
-                {
-                    b.Property<long>("UserId")
-                        .HasColumnType("INTEGER");
-
-                    b.Property<long>("Last")
-                        .IsConcurrencyToken()
-                        .HasColumnType("INTEGER");
-
-                    b.HasKey("UserId");
-
-                    b.ToTable("user_update_heads", (string)null);
-                });
-
             modelBuilder.Entity("EasyIm.Hosting.Ids.NodeLease", b =>
                 {
                     b.Property<int>("NodeId")
