@@ -65,6 +65,12 @@ public sealed class MessagingOptions
     public int StoreRetrySeconds { get; set; } = 30;
     /// <summary>How long messages are kept (<c>Messaging:Retention</c>); off by default.</summary>
     public RetentionOptions Retention { get; set; } = new();
+    /// <summary>
+    /// Groups with more members than this do not give their messages positions in the members' update streams (each
+    /// would cost a stored row per member per message): like a Telegram channel, such a group is its own stream, its
+    /// seqs, which a device tracks per conversation (docs/architecture.md, "Large groups").
+    /// </summary>
+    public int StreamMaxGroupMembers { get; set; } = 100;
 
     public static MessagingOptions Read(IConfiguration configuration)
     {
@@ -83,6 +89,7 @@ public sealed class MessagingOptions
         Positive(options.MaxMessagesPerTransaction, nameof(MaxMessagesPerTransaction));
         Positive(options.PushQueuePerGateway, nameof(PushQueuePerGateway));
         Positive(options.StoreRetrySeconds, nameof(StoreRetrySeconds));
+        Positive(options.StreamMaxGroupMembers, nameof(StreamMaxGroupMembers));
         options.Retention.Validate($"{Section}:{nameof(Retention)}");
         if (!options.GatewayAddress.Contains("{0}", StringComparison.Ordinal)
             || !Uri.TryCreate(string.Format(options.GatewayAddress, "x"), UriKind.Absolute, out _))

@@ -56,8 +56,10 @@ public sealed class ConversationSync(MessagingDbContext db, PushDispatcher dispa
     /// replica stores it (or replayed), so the sync need not chase it.
     /// </summary>
     /// <param name="afterPosition">
-    /// A sync after a position of the user's update stream: <paramref name="clientCursors"/> is replaced by the cursors
-    /// that position stands for (<see cref="CursorsAfterAsync"/>).
+    /// A sync after a position of the user's update stream: the cursors that position stands for
+    /// (<see cref="CursorsAfterAsync"/>); conversations it does not name have nothing after it, except large groups
+    /// (<see cref="MessagingOptions.StreamMaxGroupMembers"/>), which are their own streams: those go on from
+    /// <paramref name="clientCursors"/> (the device's seqs) when it names them, else from the user's ARRIVED cursors.
     /// </param>
     public async Task<SyncPage> ReadPageAsync(long userId, string connectionId, IReadOnlyDictionary<string, ulong>? clientCursors,
         SyncResume? resume, bool gapFill, CancellationToken ct, long? afterPosition = null)
@@ -70,8 +72,14 @@ public sealed class ConversationSync(MessagingDbContext db, PushDispatcher dispa
             head = resume?.Head ?? await db.StreamHeads.AsNoTracking().Where(h => h.UserId == userId).Select(h => h.Position).FirstOrDefaultAsync(ct);
             var after = await CursorsAfterAsync(userId, Math.Max(0, position), head, ct);
             positionExpired = after is null;
+            if (after is not null)
+            {
+                // The device's own seqs for what the position does not cover (large groups), the position's where both say.
+                foreach (var (id, seq) in clientCursors?.Take(MaxClientCursors) ?? [])
+                    after[id] = after.TryGetValue(id, out var derived) ? Math.Min(derived, seq) : seq;
+            }
             clientCursors = after;
-            // Conversations the position does not name have nothing after it.
+            // Conversations the position does not name have nothing after it (large groups aside).
             complete = after is not null;
         }
         var query = UserConversations(userId);
@@ -84,9 +92,11 @@ public sealed class ConversationSync(MessagingDbContext db, PushDispatcher dispa
         // point must mean the same thing on every page.
         var conversations = (await query.Select(c => new { c.Id, c.LastSeq, c.PrunedThroughSeq }).ToListAsync(ct))
             .OrderBy(c => c.Id, StringComparer.Ordinal).ToList();
-        var cursors = clientCursors?.Take(MaxClientCursors).ToDictionary(StringComparer.Ordinal);
+        // A position's cursors are the server's own (one per conversation of the user); a device's are bounded.
+        var cursors = (complete ? clientCursors : clientCursors?.Take(MaxClientCursors))?.ToDictionary(StringComparer.Ordinal);
+        var ownStreams = complete ? await LargeGroupsAsync(conversations.Select(c => c.Id), ct) : [];
         Dictionary<string, long>? arrived = null;
-        if (!complete && (cursors is null || conversations.Any(c => !cursors.ContainsKey(c.Id))))
+        if ((!complete || ownStreams.Count > 0) && (cursors is null || conversations.Any(c => !cursors.ContainsKey(c.Id))))
         {
             arrived = await db.Cursors.AsNoTracking()
                 .Where(k => k.UserId == userId)
@@ -105,7 +115,7 @@ public sealed class ConversationSync(MessagingDbContext db, PushDispatcher dispa
                 continue;
             var after = order == 0 ? (long)Math.Min(resume!.AfterSeq, (ulong)long.MaxValue)
                 : cursors is not null && cursors.TryGetValue(conversation.Id, out var mine) ? (long)Math.Min(mine, (ulong)long.MaxValue)
-                : complete ? conversation.LastSeq
+                : complete && !ownStreams.Contains(conversation.Id) ? conversation.LastSeq
                 : arrived!.GetValueOrDefault(conversation.Id);
             if (after < conversation.PrunedThroughSeq)
             {
@@ -141,6 +151,22 @@ public sealed class ConversationSync(MessagingDbContext db, PushDispatcher dispa
         pushes.Add(new UserPush(userId, ServerEvents.SyncDone(userId, retainedFrom, head, positionExpired), OnlyConnectionId: connectionId, Sync: true,
             SyncedThrough: through, GapFill: gapFill));
         return new SyncPage(pushes, null);
+    }
+
+    /// <summary>The group conversations among <paramref name="conversationIds"/> that are their own streams (more members than <see cref="MessagingOptions.StreamMaxGroupMembers"/>).</summary>
+    private async Task<HashSet<string>> LargeGroupsAsync(IEnumerable<string> conversationIds, CancellationToken ct)
+    {
+        var groups = conversationIds.Select(id => ConversationId.TryParse(id, out var c) && c.IsGroup ? c.GroupId : 0).Where(g => g > 0).ToList();
+        if (groups.Count == 0)
+            return [];
+        var limit = options.StreamMaxGroupMembers;
+        var large = await db.GroupMembers.AsNoTracking()
+            .Where(m => m.Active && groups.Contains(m.GroupId))
+            .GroupBy(m => m.GroupId)
+            .Where(g => g.Count() > limit)
+            .Select(g => g.Key)
+            .ToListAsync(ct);
+        return large.Select(g => ConversationId.ForGroup(g).ToString()).ToHashSet(StringComparer.Ordinal);
     }
 
     /// <summary>

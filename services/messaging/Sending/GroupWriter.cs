@@ -349,8 +349,8 @@ internal sealed class GroupWriter(
     /// Every stored message takes the next position in the stream of each user of its conversation (both people of a
     /// one-to-one, every member of a group, its sender included: their other devices see it too), in the order the
     /// group's messages are pushed: one head upsert per user, and one entry per run of a user's consecutive positions
-    /// in one conversation (a 1,000-member group's messages in one transaction cost each member one entry, not one
-    /// per message).
+    /// in one conversation. A group with more than <see cref="MessagingOptions.StreamMaxGroupMembers"/> members is left
+    /// out: its seqs are its own stream (a row per member per message would be most of a large group's cost).
     /// </summary>
     private async Task AppendToStreamsAsync(List<Item> accepted, ILookup<long, long>? members, CancellationToken ct)
     {
@@ -365,11 +365,18 @@ internal sealed class GroupWriter(
                 users = c.IsGroup
                     ? (members?[c.GroupId] ?? []).Concat(accepted.Where(i => i.Row!.ConversationId == row.ConversationId).Select(i => i.Row!.SenderId)).Distinct().ToArray()
                     : [c.First, c.Second];
+                // A large group is its own stream (its seqs): its messages take no position in the members' streams.
+                if (users.Length > options.StreamMaxGroupMembers)
+                    users = [];
                 usersOf[row.ConversationId] = users;
             }
+            if (users.Length == 0)
+                continue;
             foreach (var user in users)
                 counts[user] = counts.GetValueOrDefault(user) + 1;
         }
+        if (counts.Count == 0)
+            return;
         var heads = await MessagingSql.AdvanceHeadsAsync(db, counts.Select(c => new MessagingSql.HeadAdvance(c.Key, c.Value)), ct);
         var next = counts.ToDictionary(c => c.Key, c => heads[c.Key] - c.Value + 1);
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
@@ -379,6 +386,8 @@ internal sealed class GroupWriter(
         {
             var row = item.Row!;
             var users = usersOf[row.ConversationId];
+            if (users.Length == 0)
+                continue;
             item.Positions = new Dictionary<long, long>(users.Length);
             foreach (var user in users)
             {

@@ -52,6 +52,13 @@ public sealed class EasyImTarget : ILoadTarget
         // idle --devices holds up to 100 connections per user, each with its handshake.
         ["Gateway__MaxConnectionsPerUser"] = "100000",
         ["Gateway__Budgets__HandshakesPerUser__Burst"] = "1000000",
+        // fanout's owner befriends every member of its group (999 invitations and a group of 1,000 by default, 15,000 at most).
+        ["Gateway__Budgets__FriendEventsPerUser__PerSecond"] = "10000000",
+        ["Gateway__Budgets__FriendEventsPerUser__Burst"] = "10000000",
+        ["Gateway__Budgets__ApiPerUser__PerSecond"] = "10000000",
+        ["Gateway__Budgets__ApiPerUser__Burst"] = "10000000",
+        ["Friends__MaxPendingFriendRequests"] = "1000000",
+        ["Friends__MaxGroupMembers"] = "1000000",
     };
 
     private readonly List<ChildProcess> _processes;

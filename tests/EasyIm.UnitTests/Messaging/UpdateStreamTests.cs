@@ -284,4 +284,33 @@ public sealed class UpdateStreamTests
         Assert.Contains("\"position_expired\":true", expired, StringComparison.Ordinal);
         host.AssertNoFaults();
     }
+
+    [Fact]
+    public async Task A_large_group_is_its_own_stream_and_a_sync_after_a_position_goes_on_from_the_devices_seqs_or_the_cursors()
+    {
+        await using var host = await MessagingHost.StartAsync(new Dictionary<string, string?> { ["Messaging:StreamMaxGroupMembers"] = "2" });
+        var (a, b, c, group) = await PeopleAsync(host);
+        await host.SubmitAsync(MessagingHost.Chat(a, b, "d-1", "d-1"), MessagingHost.Chat(a, group, "g-1", "g-1", chatType: 1),
+            MessagingHost.Chat(a, group, "g-2", "g-2", chatType: 1), MessagingHost.Chat(a, b, "d-2", "d-2"));
+        var acks = await host.AnswersAsync(a, "d-1", "g-1", "g-2", "d-2");
+        await host.Pushes.WaitForAsync(all => PositionsPushed(host).Count(p => p.UserId == b) == 2);
+        var groupConversation = acks[1].ConversationId!;
+        await host.Harness.Bus.Publish(new RecordReceipts([new Receipt(b, groupConversation, 1, MessageStatus.Arrived)]));
+        await host.WaitConsumedAsync<RecordReceipts>();
+
+        // Three members, more than 2: the group's messages take no positions; the one-to-one's do, 1 and 2, for b.
+        Assert.Equal([("d-1", 1L), ("d-2", 2L)], PositionsPushed(host).Where(p => p.UserId == b).OrderBy(p => p.Position).Select(p => (p.Content, p.Position)));
+        Assert.DoesNotContain(PositionsPushed(host), p => p.ConversationId == groupConversation);
+        Assert.Equal(0, await host.DbAsync(db => db.StreamEntries.CountAsync(e => e.ConversationId == groupConversation)));
+
+        // After position 1: d-2 by the position; the group from b's ARRIVED cursor (1), or from the seq the device names.
+        var (byCursor, _) = await SyncAfterAsync(host, b, "b-cursor", 1);
+        await host.Harness.Bus.Publish(new SyncConversations(b, "b-seqs", new Dictionary<string, ulong> { [groupConversation] = 0 }, After: 1));
+        var seen = await host.Pushes.WaitForAsync(all => all.Any(p => p.Gateway == MessagingHost.G1 && p.Push.OnlyConnectionId == "b-seqs" && IsDone(p.Push)));
+        var bySeqs = seen.Where(p => p.Gateway == MessagingHost.G1 && p.Push.OnlyConnectionId == "b-seqs" && !IsDone(p.Push)).Select(p => p.Push.Message.Text()).ToList();
+
+        Assert.Equal(["d-2", "g-2"], byCursor.Select(m => m.Text()).Order());
+        Assert.Equal(["d-2", "g-1", "g-2"], bySeqs.Order());
+        host.AssertNoFaults();
+    }
 }
