@@ -47,7 +47,7 @@ public sealed class BalancedGateways : IAsyncDisposable
                 var environment = new Dictionary<string, string>
                 {
                     ["Bus__Transport"] = "RabbitMq",
-                    ["ConnectionStrings__rabbitmq"] = shape.RabbitMq,
+                    ["ConnectionStrings__rabbitmq"] = shape.RabbitMqFor("gateway"),
                     ["EasyIm__ListenAddress"] = "127.0.0.1",
                     ["Gateway__Port"] = socket.ToString(),
                     ["Gateway__ApiPort"] = api.ToString(),

@@ -366,7 +366,7 @@ public abstract class ConnectionScenarios(EasyImShape shape)
                 SentAt = 1795741643000 + n,
             };
 
-            await shape.GatewayServices.GetRequiredService<IBus>().Publish(new PushToUsers(
+            await shape.MessagingBus.Publish(new PushToUsers(
             [
                 new UserPush(user.Id, Message(1)),
                 new UserPush(user.Id, Message(2), SkipConnectionId: skipped),

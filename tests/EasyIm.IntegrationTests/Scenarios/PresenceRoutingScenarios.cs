@@ -30,7 +30,7 @@ public abstract class PresenceRoutingScenarios(EasyImShape shape)
         await shape.MakeFriendsAsync(owner, here);
         await shape.MakeFriendsAsync(owner, there);
         await using var fake = await FakeGateway.StartAsync(Bus, "it-" + Guid.NewGuid().ToString("N")[..8]);
-        await using var published = await BroadcastSpy.StartAsync(Bus);
+        await using var published = await BroadcastSpy.StartAsync(Bus, shape.MessagingBus);
         await using var onRealGateway = await shape.ConnectAsync(here);
 
         // The fake gateway holds "there"; "here" is on the shape's gateway.
@@ -135,15 +135,19 @@ public abstract class PresenceRoutingScenarios(EasyImShape shape)
         public async ValueTask DisposeAsync() => await handle.StopAsync();
     }
 
-    /// <summary>An endpoint bound as every gateway's is: what is published to all gateways.</summary>
-    private sealed class BroadcastSpy(IBus bus, HostReceiveEndpointHandle handle, Channel<PushToUsers> received) : IAsyncDisposable
+    /// <summary>
+    /// An endpoint bound as every gateway's is: what is published to all gateways. It is a gateway's (on the gateway's
+    /// <paramref name="bus"/>, named as a gateway's endpoint); its marker is published by a service that may push
+    /// (<paramref name="pusher"/>).
+    /// </summary>
+    private sealed class BroadcastSpy(IBus pusher, HostReceiveEndpointHandle handle, Channel<PushToUsers> received) : IAsyncDisposable
     {
         private static readonly WireMessage Marker = new() { Content = "presence-scenario-marker" };
 
-        public static async Task<BroadcastSpy> StartAsync(IBus bus)
+        public static async Task<BroadcastSpy> StartAsync(IBus bus, IBus pusher)
         {
             var received = Channel.CreateUnbounded<PushToUsers>();
-            var handle = bus.ConnectReceiveEndpoint($"it-broadcast-spy-{Guid.NewGuid():N}", e =>
+            var handle = bus.ConnectReceiveEndpoint($"gateway-it-broadcast-spy-{Guid.NewGuid():N}", e =>
             {
                 e.ConcurrentMessageLimit = 1;
                 if (e is IRabbitMqReceiveEndpointConfigurator rabbit)
@@ -154,7 +158,7 @@ public abstract class PresenceRoutingScenarios(EasyImShape shape)
                 e.Handler<PushToUsers>(c => received.Writer.WriteAsync(c.Message).AsTask());
             });
             await handle.Ready;
-            return new BroadcastSpy(bus, handle, received);
+            return new BroadcastSpy(pusher, handle, received);
         }
 
         /// <summary>
@@ -164,7 +168,7 @@ public abstract class PresenceRoutingScenarios(EasyImShape shape)
         public async Task<List<PushToUsers>> UntilQuietAsync()
         {
             var markerUser = Random.Shared.NextInt64(1L << 60, long.MaxValue);
-            await bus.Publish(new PushToUsers([new UserPush(markerUser, Marker)]));
+            await pusher.Publish(new PushToUsers([new UserPush(markerUser, Marker)]));
             using var timeout = new CancellationTokenSource(Wait);
             var seen = new List<PushToUsers>();
             while (true)

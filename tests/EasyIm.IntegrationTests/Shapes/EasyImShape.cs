@@ -2,6 +2,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using EasyIm.Messaging.Data;
 using EasyIm.Server;
+using MassTransit;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.AspNetCore.Builder;
@@ -139,6 +140,12 @@ public abstract class EasyImShape : IAsyncLifetime
     }
 
     private IServiceProvider MessagingServices => ServicesWith<MessagingDbContext>();
+
+    /// <summary>
+    /// The bus of the process that runs messaging: for tests that push to users as messaging does (in the distributed
+    /// shape a gateway's broker account may not publish <c>PushToUsers</c>).
+    /// </summary>
+    public IBus MessagingBus => MessagingServices.GetRequiredService<IBus>();
 
     /// <summary>The services of the shape's first process that has a <typeparamref name="T"/> (friends' presence table, say).</summary>
     public IServiceProvider ServicesWith<T>() => _hosts.Select(h => h.Services)

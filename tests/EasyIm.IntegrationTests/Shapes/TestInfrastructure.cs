@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
@@ -102,6 +103,59 @@ public static class TestInfrastructure
         });
     }
 
+    /// <summary>The services that have a broker account of their own (deploy/rabbitmq-accounts.sh).</summary>
+    public static readonly IReadOnlyList<string> BrokerServices = ["auth", "friends", "messaging", "gateway"];
+
+    /// <summary>
+    /// A RabbitMQ vhost of its own on <paramref name="rabbitMq"/>'s broker with one account per service, made by
+    /// <c>deploy/rabbitmq-accounts.sh</c> as compose makes them (through the management API, as in
+    /// <see cref="ManagementApi"/>). Users are broker-wide: theirs are named <c>{name}_auth</c> and so on, so that test runs
+    /// sharing a broker never meet. Returns each service's amqp:// address and a way to delete the vhost and the users.
+    /// </summary>
+    public static async Task<BrokerAccounts> CreateBrokerAccountsAsync(string rabbitMq, string name)
+    {
+        var amqp = new Uri(rabbitMq);
+        var credentials = Uri.UnescapeDataString(amqp.UserInfo.Length > 0 ? amqp.UserInfo : "guest:guest").Split(':', 2);
+        using var api = ManagementApi(rabbitMq);
+        var passwords = BrokerServices.ToDictionary(s => s, _ => Guid.NewGuid().ToString("N"));
+        var script = Path.Combine(AppContext.BaseDirectory, "deploy", "rabbitmq-accounts.sh");
+        var info = new ProcessStartInfo("bash", [script]) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        info.Environment["EASYIM_RABBITMQ_API"] = api.BaseAddress!.ToString();
+        info.Environment["EASYIM_RABBITMQ_ADMIN_USER"] = credentials[0];
+        info.Environment["EASYIM_RABBITMQ_ADMIN_PASSWORD"] = credentials.Length > 1 ? credentials[1] : "";
+        info.Environment["EASYIM_RABBITMQ_VHOST"] = name;
+        info.Environment["EASYIM_RABBITMQ_USER_PREFIX"] = name + "_";
+        info.Environment["EASYIM_RABBITMQ_WAIT"] = "30";
+        foreach (var (service, password) in passwords)
+            info.Environment[$"EASYIM_RABBITMQ_{service.ToUpperInvariant()}_PASSWORD"] = password;
+        var accounts = new BrokerAccounts(name, BrokerServices.ToDictionary(s => s, s => new UriBuilder(amqp)
+        {
+            UserName = Uri.EscapeDataString(name + "_" + s),
+            Password = passwords[s],
+            Path = "/" + name,
+        }.Uri.ToString()), rabbitMq);
+        using var process = Process.Start(info)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            await accounts.DeleteAsync();
+            throw new TimeoutException($"{script} did not finish within 60 s: {await stdout}{await stderr}");
+        }
+        if (process.ExitCode != 0)
+        {
+            await accounts.DeleteAsync();
+            throw new InvalidOperationException($"{script} exited with {process.ExitCode}: {await stdout}{await stderr}");
+        }
+        return accounts;
+    }
+
     /// <summary>
     /// RabbitMQ's management API for <paramref name="rabbitMq"/>'s broker (<c>EASYIM_TEST_RABBITMQ_API</c>, else port
     /// 15672 of the broker's host), with the broker address's credentials.
@@ -119,4 +173,25 @@ public static class TestInfrastructure
     }
 
     public static int FreePort() => TestPorts.Free();
+}
+
+/// <summary>
+/// A vhost with one broker account per service (<see cref="TestInfrastructure.CreateBrokerAccountsAsync"/>): each
+/// service's amqp:// address, as its <c>ConnectionStrings:rabbitmq</c>.
+/// </summary>
+public sealed record BrokerAccounts(string VirtualHost, IReadOnlyDictionary<string, string> Addresses, string Admin)
+{
+    /// <summary>The address of <paramref name="service"/>'s own account.</summary>
+    public string For(string service) => Addresses.TryGetValue(service, out var address)
+        ? address
+        : throw new ArgumentException($"no broker account for '{service}' (there are {string.Join(", ", Addresses.Keys)})", nameof(service));
+
+    /// <summary>Deletes the vhost (and all in it) and the accounts; what is already gone is no error.</summary>
+    public async Task DeleteAsync()
+    {
+        using var api = TestInfrastructure.ManagementApi(Admin);
+        await api.DeleteAsync($"api/vhosts/{Uri.EscapeDataString(VirtualHost)}");
+        foreach (var service in Addresses.Keys)
+            await api.DeleteAsync($"api/users/{Uri.EscapeDataString(VirtualHost + "_" + service)}");
+    }
 }
