@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
-using System.Net.Http.Json;
 using System.Net.Sockets;
 using System.Text;
 using EasyIm.IntegrationTests.Server;
@@ -73,34 +72,6 @@ public static class TestInfrastructure
         await admin.OpenAsync();
         await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)", admin);
         await drop.ExecuteNonQueryAsync();
-    }
-
-    /// <summary>
-    /// A RabbitMQ vhost of its own on <paramref name="rabbitMq"/>'s broker, made through the management API
-    /// (<c>EASYIM_TEST_RABBITMQ_API</c>, else port 15672 of the broker's host), so that test runs sharing one
-    /// broker never consume each other's queues. Returns its amqp:// address and a way to delete it.
-    /// </summary>
-    public static async Task<(string RabbitMq, Func<Task> Delete)> CreateVhostAsync(string rabbitMq, string name)
-    {
-        var amqp = new Uri(rabbitMq);
-        var credentials = Uri.UnescapeDataString(amqp.UserInfo.Length > 0 ? amqp.UserInfo : "guest:guest");
-        var api = ManagementApi(rabbitMq);
-        try
-        {
-            (await api.PutAsync($"api/vhosts/{name}", JsonContent.Create(new { }))).EnsureSuccessStatusCode();
-            (await api.PutAsJsonAsync($"api/permissions/{name}/{Uri.EscapeDataString(credentials.Split(':')[0])}",
-                new { configure = ".*", write = ".*", read = ".*" })).EnsureSuccessStatusCode();
-        }
-        catch
-        {
-            api.Dispose();
-            throw;
-        }
-        return (new UriBuilder(amqp) { Path = "/" + name }.Uri.ToString(), async () =>
-        {
-            using (api)
-                await api.DeleteAsync($"api/vhosts/{name}");
-        });
     }
 
     /// <summary>The services that have a broker account of their own (deploy/rabbitmq-accounts.sh).</summary>

@@ -11,7 +11,8 @@ namespace EasyIm.IntegrationTests.Telemetry;
 /// <summary>
 /// EasyIm as real <c>easyim</c> processes: one (<c>--target all</c>, in-memory bus, SQLite) or one per
 /// service on RabbitMQ and PostgreSQL, in a vhost and a database of their own (deleted at the end),
-/// so that no other test's consumers meet theirs.
+/// so that no other test's consumers meet theirs; each service with its own broker account there
+/// (<c>deploy/rabbitmq-accounts.sh</c>).
 /// </summary>
 public sealed class ServerProcesses : IAsyncDisposable
 {
@@ -19,7 +20,7 @@ public sealed class ServerProcesses : IAsyncDisposable
     private readonly DirectoryInfo _workDir = Directory.CreateTempSubdirectory("easyim-proc-");
     private readonly string _name = "easyim_proc_" + Guid.NewGuid().ToString("N")[..12];
     private Infrastructure? _infrastructure;
-    private Func<Task>? _deleteVhost;
+    private BrokerAccounts? _accounts;
     private bool _database;
 
     public int ApiPort { get; } = TestInfrastructure.FreePort();
@@ -60,7 +61,7 @@ public sealed class ServerProcesses : IAsyncDisposable
         var processes = new ServerProcesses { _infrastructure = infrastructure };
         try
         {
-            var amqp = await processes.CreateVhostAsync(infrastructure.RabbitMq);
+            var accounts = processes._accounts = await TestInfrastructure.CreateBrokerAccountsAsync(infrastructure.RabbitMq, processes._name);
             var postgres = await TestInfrastructure.CreateDatabaseAsync(infrastructure.PostgresAdmin, processes._name);
             processes._database = true;
             processes.Postgres = postgres;
@@ -68,18 +69,21 @@ public sealed class ServerProcesses : IAsyncDisposable
             {
                 ["EasyIm__ListenAddress"] = "127.0.0.1",
                 ["Bus__Transport"] = "RabbitMq",
-                ["ConnectionStrings__rabbitmq"] = amqp,
                 ["Database__Provider"] = "Postgres",
                 ["ConnectionStrings__postgres"] = postgres,
             };
             foreach (var target in new[] { "auth", "friends", "messaging" })
             {
                 var port = TestInfrastructure.FreePort();
-                processes.Start(target, port, environment, shared);
+                processes.Start(target, port, environment, new Dictionary<string, string>(shared) { ["ConnectionStrings__rabbitmq"] = accounts.For(target) });
                 await processes.WaitUntilReadyAsync(port);
             }
             processes.Start("gateway", processes.ApiPort, environment,
-                new Dictionary<string, string>(shared) { ["Gateway__Port"] = processes.SocketPort.ToString(CultureInfo.InvariantCulture) });
+                new Dictionary<string, string>(shared)
+                {
+                    ["ConnectionStrings__rabbitmq"] = accounts.For("gateway"),
+                    ["Gateway__Port"] = processes.SocketPort.ToString(CultureInfo.InvariantCulture),
+                });
             await processes.WaitUntilReadyAsync(processes.ApiPort);
             return processes;
         }
@@ -106,13 +110,6 @@ public sealed class ServerProcesses : IAsyncDisposable
     private Task WaitUntilReadyAsync(int apiPort) => _processes[^1].WaitUntilReadyAsync(_managementPort ?? apiPort);
 
     private int? _managementPort;
-
-    private async Task<string> CreateVhostAsync(string rabbitMq)
-    {
-        var (address, delete) = await TestInfrastructure.CreateVhostAsync(rabbitMq, _name);
-        _deleteVhost = delete;
-        return address;
-    }
 
     /// <summary>Registers a user with a fresh account.</summary>
     public async Task<TestUser> NewUserAsync()
@@ -153,8 +150,8 @@ public sealed class ServerProcesses : IAsyncDisposable
         Http.Dispose();
         if (_database && _infrastructure is not null)
             await TestInfrastructure.DropDatabaseAsync(_infrastructure.PostgresAdmin, _name);
-        if (_deleteVhost is not null)
-            await _deleteVhost();
+        if (_accounts is not null)
+            await _accounts.DeleteAsync();
         try
         {
             _workDir.Delete(recursive: true);
