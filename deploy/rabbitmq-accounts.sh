@@ -22,8 +22,10 @@
 #     types; a failed message goes to `x_error`, one nobody consumes to `x_skipped` (declared then and there);
 #   - publishing a type declares its exchange first and publishes there: configure and write on the type;
 #   - sending to an endpoint (`exchange:x`) declares exchange `x` and publishes there: configure and write on `x`;
-#   - a request's reply is sent to the asker's bus endpoint, a temporary `<host>_<process>_bus_<id>` of each process;
-#   - a fault is published as `MassTransit:Fault--<type>--`, bound to `MassTransit:Fault`. No service consumes faults.
+#   - a request's reply is sent to the asker's bus endpoint, a temporary queue of each process: `<service>_bus_<id>` for a
+#     process that runs one service (EasyIm's BusSetup names it so; MassTransit's own name has the host instead);
+#   - a consumer that throws publishes a fault, `MassTransit:Fault--<type>--` bound to `MassTransit:Fault`.
+# Temporary queues (bus endpoints, gateway-<id>, presence) are exclusive: no other connection may consume or delete them.
 # So a service may publish only the types listed as its own below: a gateway cannot publish PushToUsers,
 # UserTokensRevoked or messaging's heartbeats, messaging cannot publish auth's events; and it may consume only from
 # its own queues. docs/architecture.md ("Security model") lists what the names still allow.
@@ -44,28 +46,27 @@ done
 
 # --- What each service may name --------------------------------------------------------------------------------
 c='EasyIm\.Contracts'
-# A process's own bus endpoint (MassTransit's temporary `<host>_<process>_bus_<id>`): every service asks or answers
-# requests, and replies are sent there. No message type's exchange has `_bus_` and no colon may appear in it.
-bus='[^:]*_bus_[^:]*'
-# Faults MassTransit publishes when a consumer throws (none of EasyIm's consumes them; those of requests that carry a
-# secret are never published, BusSecrets).
-fault='MassTransit:Fault(?:--[^:]+:[^:]+--)?'
+# The bus endpoint (reply queue) of a process of one service.
+bus() { printf '%s_bus_[0-9a-f]+' "$1"; }
 
-# Per service: `own` its receive endpoints (each with its _error and _skipped), `consumes` the message types bound to
-# them, `publishes` the types it publishes (events, and requests: a request client publishes its request), `sends`
-# the endpoints of others it sends to directly.
+# Per service: `own` its receive endpoints (each with its _error and _skipped) and its bus endpoint, `consumes` the
+# message types bound to them, `publishes` the types it publishes (events, and requests: a request client publishes
+# its request), `sends` the endpoints of others it sends to directly (replies included). A consumer's faults are
+# published under the type it consumes (`faults`, what it consumes unless said); nobody consumes faults, and faults of
+# requests go back to the asker instead (those that carry a secret not even that: BusSecrets).
 
 # auth: answers the gateway's account requests and friends' profile lookups; announces registrations and revocations.
-auth_own=(register-user login-user logout-user check-token refresh-token validate-access-token get-user-profiles check-sessions)
+auth_own=(register-user login-user logout-user check-token refresh-token validate-access-token get-user-profiles check-sessions "$(bus auth)")
 auth_consumes=("$c\.Auth:(?:RegisterUser|LoginUser|LogoutUser|CheckToken|RefreshToken|ValidateAccessToken|GetUserProfiles|CheckSessions)")
 auth_publishes=("$c\.Auth:(?:UserRegistered|UserTokensRevoked|UserSessionRevoked)")
-auth_sends=()
+# Replies to the gateway's requests and to friends' profile lookups.
+auth_sends=("$(bus gateway)" "$(bus friends)")
 
 # friends: answers the gateway's friend and group requests and messaging's relationship checks; keeps presence (a
 # temporary queue per process); projects its changes into messaging (requests) and pushes friend events to users.
 friends_own=(send-friend-request accept-friend-request reject-friend-request remove-friend list-friends list-friend-requests
   search-users create-group invite-to-group leave-group list-groups list-group-members update-group-settings
-  project-registered-user push-pending-invitations check-relationships get-user-updates 'track-gateway-presence-[0-9a-f]+')
+  project-registered-user push-pending-invitations check-relationships get-user-updates 'track-gateway-presence-[0-9a-f]+' "$(bus friends)")
 friends_consumes=("$c\.Friends:(?:SendFriendRequest|AcceptFriendRequest|RejectFriendRequest|RemoveFriend|ListFriends|ListFriendRequests|SearchUsers|CreateGroup|InviteToGroup|LeaveGroup|ListGroups|ListGroupMembers|UpdateGroupSettings|CheckRelationships|GetUserUpdates)"
   "$c\.Auth:UserRegistered"
   "$c\.Gateway:(?:UserConnected|UserDisconnected|GatewayPresenceReported|GatewayHeartbeat)")
@@ -73,30 +74,36 @@ friends_publishes=("$c\.Friends:(?:FriendshipCreated|FriendshipRemoved|GroupMemb
   "$c\.Messaging:(?:ApplyFriendship|ApplyGroupMembers)"
   "$c\.Auth:GetUserProfiles"
   "$c\.Gateway:(?:PushToUsers|ReportGatewayPresence)")
-# Pushes for users whose gateway presence knows go to that gateway's own endpoint.
-friends_sends=('gateway-[A-Za-z0-9_.-]+')
+# Pushes for users whose gateway presence knows go to that gateway's own endpoint; replies to the gateway and to
+# messaging's relationship checks.
+friends_sends=('gateway-[A-Za-z0-9_.-]+' "$(bus gateway)" "$(bus messaging)")
 
 # messaging: the chat partitions (gateways send batches there) and the gateway's chat requests; projections of
 # friendships and groups; presence and its replicas' membership (temporary queues per process); pushes to users.
 messaging_own=('messaging-chat-[0-9]+' record-receipts sync-connected-user sync-conversations relay-typing get-history
-  list-conversations project-friendships project-group-members 'track-presence-[0-9a-f]+' 'track-messaging-instances-[0-9a-f]+')
+  list-conversations project-friendships project-group-members 'track-presence-[0-9a-f]+' 'track-messaging-instances-[0-9a-f]+'
+  "$(bus messaging)")
 messaging_consumes=("$c\.Messaging:(?:RecordReceipts|SyncConversations|RelayTyping|GetHistory|ListConversations|ApplyFriendship|ApplyGroupMembers|MessagingInstanceHeartbeat)"
   "$c\.Friends:(?:FriendshipCreated|FriendshipRemoved|GroupMemberAdded|GroupMemberRemoved)"
   "$c\.Gateway:(?:UserConnected|UserDisconnected|GatewayPresenceReported|GatewayHeartbeat)")
 messaging_publishes=("$c\.Messaging:MessagingInstanceHeartbeat"
   "$c\.Friends:CheckRelationships"
   "$c\.Gateway:(?:PushToUsers|ReportGatewayPresence)")
-messaging_sends=('gateway-[A-Za-z0-9_.-]+')
+# The chat partitions take no message type's exchange (gateways send to them), but their faults are SubmitChatMessages'.
+messaging_faults=("${messaging_consumes[@]}" "$c\.Messaging:SubmitChatMessages")
+# Pushes to the gateways' own endpoints; replies to the gateway and to friends' projections.
+messaging_sends=('gateway-[A-Za-z0-9_.-]+' "$(bus gateway)" "$(bus friends)")
 
 # gateway: its own temporary endpoint gateway-<id> (pushes, revocations, presence reports); asks auth, friends and
 # messaging on its clients' behalf; reports its connections; sends chat batches to messaging's partitions.
-gateway_own=('gateway-[A-Za-z0-9_.-]+')
+gateway_own=('gateway-[A-Za-z0-9_.-]+' "$(bus gateway)")
 gateway_consumes=("$c\.Gateway:(?:PushToUsers|ReportGatewayPresence)"
   "$c\.Auth:(?:UserTokensRevoked|UserSessionRevoked)")
 gateway_publishes=("$c\.Auth:(?:RegisterUser|LoginUser|LogoutUser|CheckToken|RefreshToken|ValidateAccessToken|CheckSessions)"
   "$c\.Friends:(?:SendFriendRequest|AcceptFriendRequest|RejectFriendRequest|RemoveFriend|ListFriends|ListFriendRequests|SearchUsers|CreateGroup|InviteToGroup|LeaveGroup|ListGroups|ListGroupMembers|UpdateGroupSettings|GetUserUpdates)"
   "$c\.Messaging:(?:RecordReceipts|SyncConversations|RelayTyping|GetHistory|ListConversations)"
   "$c\.Gateway:(?:UserConnected|UserDisconnected|GatewayPresenceReported|GatewayHeartbeat)")
+# Chat batches to messaging's partitions. It answers no requests.
 gateway_sends=('messaging-chat-[0-9]+')
 
 # ^(?:a|b|...)$: exactly one of the names.
@@ -104,14 +111,18 @@ one_of() { local IFS='|'; printf '^(?:%s)$' "$*"; }
 
 permissions() {
   local -n own=$1_own consumes=$1_consumes publishes=$1_publishes sends=$1_sends
-  local endpoints
+  local endpoints faults
   endpoints="(?:$(IFS='|'; printf '%s' "${own[*]}"))(?:_error|_skipped)?"
-  # configure: declare (and delete) its endpoints, the types it consumes or publishes, the endpoints it sends to.
-  configure=$(one_of "$endpoints" "${consumes[@]}" "${publishes[@]}" "${sends[@]}" "$bus" "$fault")
-  # write: publish its types and to the endpoints it sends to; bind into its endpoints.
-  write=$(one_of "$endpoints" "${publishes[@]}" "${sends[@]}" "$bus" "$fault")
-  # read: consume its queues; bind from the types it consumes.
-  read=$(one_of "$endpoints" "${consumes[@]}" "$bus" "$fault")
+  if declare -p "$1_faults" >/dev/null 2>&1; then local -n faulted=$1_faults; else local -n faulted=$1_consumes; fi
+  faults="MassTransit:Fault--(?:$(IFS='|'; printf '%s' "${faulted[*]}"))--"
+  # configure: declare (and delete) its endpoints, the types it consumes or publishes, the endpoints it sends to, its faults.
+  configure=$(one_of "$endpoints" "${consumes[@]}" "${publishes[@]}" "${sends[@]}" "$faults" 'MassTransit:Fault')
+  # write: publish its types, its faults and to the endpoints it sends to; bind into its endpoints (and its faults'
+  # exchanges into MassTransit:Fault).
+  write=$(one_of "$endpoints" "${publishes[@]}" "${sends[@]}" "$faults" 'MassTransit:Fault')
+  # read: consume its queues; bind from the types it consumes (and from its faults' exchanges). Not MassTransit:Fault,
+  # where every service's faults meet, nor anyone else's faults.
+  read=$(one_of "$endpoints" "${consumes[@]}" "$faults")
 }
 
 # --- The management API ----------------------------------------------------------------------------------------

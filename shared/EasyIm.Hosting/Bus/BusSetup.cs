@@ -26,7 +26,7 @@ public enum BusWireFormat
     Envelope,
 }
 
-public static class BusSetup
+public static partial class BusSetup
 {
     public const string TransportKey = "Bus:Transport";
     public const string RabbitMqConnectionKey = "ConnectionStrings:rabbitmq";
@@ -36,6 +36,9 @@ public static class BusSetup
     /// store. The broker's certificate must name the host of the address either way.
     /// </summary>
     public const string RabbitMqCaKey = "Bus:RabbitMq:CaCertificatePath";
+
+    /// <summary>The services a process runs (easyim's <c>--target</c>): one of them names its bus endpoint (<see cref="BusEndpointName"/>).</summary>
+    public const string TargetKey = "EasyIm:Target";
 
     /// <summary>How long a caller waits for a service's reply before giving up.</summary>
     public static readonly RequestTimeout RequestTimeout = RequestTimeout.After(s: 10);
@@ -72,6 +75,7 @@ public static class BusSetup
         var rabbit = transport == BusTransport.RabbitMq ? ParseRabbitMq(builder.Configuration[RabbitMqConnectionKey]) : null;
         var brokerCa = rabbit is { Tls: true } ? LoadBrokerCa(builder.Configuration[RabbitMqCaKey]) : null;
         var format = builder.Configuration.GetBusWireFormat();
+        var busEndpoint = BusEndpointName(builder.Configuration[TargetKey]);
 
         builder.Services.AddMassTransit(bus =>
         {
@@ -114,6 +118,8 @@ public static class BusSetup
                 // Bounded: a consumer that needs a database connection waits for one from a pool of
                 // Database:MaxPoolSize, so more concurrent messages than that per endpoint only queue up
                 // inside the process. Endpoints that must keep order set their own limit of 1.
+                if (busEndpoint is not null)
+                    cfg.OverrideDefaultBusEndpointQueueName(busEndpoint);
                 UseWireFormat(cfg, format);
                 BusSecrets.Configure(cfg);
                 cfg.PrefetchCount = 64;
@@ -146,6 +152,21 @@ public static class BusSetup
         if (endpoint is IRabbitMqReceiveEndpointConfigurator rabbit)
             rabbit.SingleActiveConsumer = true;
     }
+
+    /// <summary>
+    /// The bus endpoint (the temporary queue a process's requests are answered on) of a process that runs one service:
+    /// <c>{service}_bus_{id}</c> rather than MassTransit's <c>{host}_{process}_bus_{id}</c>, so that the broker's
+    /// permissions can tell whose replies a queue holds (deploy/rabbitmq-accounts.sh: only auth, friends and messaging
+    /// may answer into a gateway's, and only the gateway's own account may read it). Null, MassTransit's name, for
+    /// several services in one process.
+    /// </summary>
+    internal static string? BusEndpointName(string? target) =>
+        target?.Trim().ToLowerInvariant() is { } one && ServiceName().IsMatch(one) && one != "all"
+            ? $"{one}_bus_{Guid.NewGuid():N}"
+            : null;
+
+    [GeneratedRegex("^[a-z]+$")]
+    private static partial Regex ServiceName();
 
     internal sealed record RabbitMqEndpoint(string Host, ushort Port, string VirtualHost, string Username, string Password, bool Tls = false);
 

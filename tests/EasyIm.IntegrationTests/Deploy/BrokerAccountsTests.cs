@@ -27,9 +27,21 @@ public sealed class BrokerAccountsTests : IAsyncLifetime
         "EasyIm.Contracts.Auth:UserTokensRevoked", "EasyIm.Contracts.Auth:UserSessionRevoked", "EasyIm.Contracts.Auth:UserRegistered",
         "EasyIm.Contracts.Auth:LoginUser", "EasyIm.Contracts.Messaging:MessagingInstanceHeartbeat", "EasyIm.Contracts.Messaging:ApplyFriendship",
         "EasyIm.Contracts.Friends:FriendshipCreated", "EasyIm.Contracts.Friends:CheckRelationships", "messaging-chat-0", "login-user",
+        ChatFaults,
     ];
 
     private const string GatewayEndpoint = "gateway-it-acl";
+
+    /// <summary>A gateway process's bus endpoint, where the replies to its requests (logins' tokens among them) arrive.</summary>
+    private const string GatewayBus = "gateway_bus_0123456789abcdef0123456789abcdef";
+
+    /// <summary>A messaging process's bus endpoint: friends' answers to its relationship checks arrive there.</summary>
+    private const string MessagingBus = "messaging_bus_0123456789abcdef0123456789abcdef";
+
+    /// <summary>Where a chat partition's faults (the batch, chats and all) would be published.</summary>
+    private const string ChatFaults = "MassTransit:Fault--EasyIm.Contracts.Messaging:SubmitChatMessages--";
+
+    private static bool IsTemporary(string exchange) => exchange is GatewayEndpoint or GatewayBus or MessagingBus;
 
     public async Task InitializeAsync()
     {
@@ -46,7 +58,8 @@ public sealed class BrokerAccountsTests : IAsyncLifetime
         await using var channel = await connection.CreateChannelAsync(cancellationToken: timeout.Token);
         foreach (var exchange in Exchanges)
             await channel.ExchangeDeclareAsync(exchange, ExchangeType.Fanout, durable: true, autoDelete: false, cancellationToken: timeout.Token);
-        await channel.ExchangeDeclareAsync(GatewayEndpoint, ExchangeType.Fanout, durable: false, autoDelete: true, cancellationToken: timeout.Token);
+        foreach (var temporary in new[] { GatewayEndpoint, GatewayBus, MessagingBus })
+            await channel.ExchangeDeclareAsync(temporary, ExchangeType.Fanout, durable: false, autoDelete: true, cancellationToken: timeout.Token);
         // Queues of services, as their endpoints declare them, for the consume refusals.
         foreach (var queue in new[] { "login-user", "messaging-chat-0" })
         {
@@ -103,6 +116,8 @@ public sealed class BrokerAccountsTests : IAsyncLifetime
     [InlineData("auth", "EasyIm.Contracts.Friends:FriendshipCreated")]
     [InlineData("auth", "EasyIm.Contracts.Messaging:ApplyFriendship")]
     [InlineData("auth", "messaging-chat-0")]
+    [InlineData("gateway", MessagingBus)]
+    [InlineData("auth", MessagingBus)]
     public async Task A_service_account_is_refused_by_the_broker_when_it_publishes_what_is_not_its_own(string service, string exchange)
     {
         RequireBroker();
@@ -131,11 +146,14 @@ public sealed class BrokerAccountsTests : IAsyncLifetime
     [InlineData("gateway", "messaging-chat-0")]
     [InlineData("messaging", "EasyIm.Contracts.Gateway:PushToUsers")]
     [InlineData("messaging", GatewayEndpoint)]
+    [InlineData("messaging", GatewayBus)]
     [InlineData("friends", "EasyIm.Contracts.Gateway:PushToUsers")]
     [InlineData("friends", "EasyIm.Contracts.Friends:FriendshipCreated")]
     [InlineData("friends", "EasyIm.Contracts.Messaging:ApplyFriendship")]
     [InlineData("auth", "EasyIm.Contracts.Auth:UserTokensRevoked")]
     [InlineData("auth", "EasyIm.Contracts.Auth:UserRegistered")]
+    [InlineData("auth", GatewayBus)]
+    [InlineData("friends", MessagingBus)]
     public async Task A_service_account_may_declare_and_publish_what_it_must(string service, string exchange)
     {
         RequireBroker();
@@ -145,7 +163,7 @@ public sealed class BrokerAccountsTests : IAsyncLifetime
             new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true), timeout.Token);
 
         // As MassTransit does before its first publish or send: declare the exchange (the same way it exists), then publish.
-        var temporary = exchange == GatewayEndpoint;
+        var temporary = IsTemporary(exchange);
         await channel.ExchangeDeclareAsync(exchange, ExchangeType.Fanout, durable: !temporary, autoDelete: temporary, cancellationToken: timeout.Token);
         await channel.BasicPublishAsync(exchange, "", mandatory: false, new BasicProperties(), Encoding.UTF8.GetBytes("{}"), timeout.Token);
 
@@ -174,6 +192,26 @@ public sealed class BrokerAccountsTests : IAsyncLifetime
             var consume = await Assert.ThrowsAsync<OperationInterruptedException>(() => channel.BasicGetAsync(queue, autoAck: false, timeout.Token));
             AssertRefused(consume.ShutdownReason!, queue, User("gateway"));
         }
+    }
+
+    [SkippableTheory]
+    [InlineData("messaging", GatewayBus)]
+    [InlineData("friends", GatewayBus)]
+    [InlineData("gateway", ChatFaults)]
+    [InlineData("friends", ChatFaults)]
+    public async Task A_service_account_may_not_bind_a_queue_of_its_own_to_another_s_replies_or_faults(string service, string exchange)
+    {
+        RequireBroker();
+        using var timeout = new CancellationTokenSource(Wait);
+        await using var connection = await ConnectAsAsync(service, timeout.Token);
+        await using var channel = await connection.CreateChannelAsync(cancellationToken: timeout.Token);
+        // A queue the account may make: its own bus endpoint's name.
+        var tap = $"{service}_bus_{Guid.NewGuid():N}";
+        await channel.QueueDeclareAsync(tap, durable: false, exclusive: true, autoDelete: true, cancellationToken: timeout.Token);
+
+        var bind = await Assert.ThrowsAsync<OperationInterruptedException>(() => channel.QueueBindAsync(tap, exchange, "", cancellationToken: timeout.Token));
+
+        AssertRefused(bind.ShutdownReason!, exchange, User(service));
     }
 
     [SkippableFact]
