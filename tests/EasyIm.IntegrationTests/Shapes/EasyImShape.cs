@@ -156,7 +156,7 @@ public abstract class EasyImShape : IAsyncLifetime
     /// Runs SQL on messaging's store, <paramref name="sqlite"/> or <paramref name="postgres"/> by the shape's
     /// provider: a test's way to make the database itself refuse rows, as a check or a trigger would.
     /// </summary>
-    public async Task ExecuteOnMessagingStoreAsync(string sqlite, string postgres)
+    public virtual async Task ExecuteOnMessagingStoreAsync(string sqlite, string postgres)
     {
         await using var scope = MessagingServices.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<MessagingDbContext>();

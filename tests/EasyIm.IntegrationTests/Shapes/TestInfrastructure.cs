@@ -25,6 +25,22 @@ public static class TestInfrastructure
     public const string RabbitMqVariable = "EASYIM_TEST_RABBITMQ";
     public const string PostgresVariable = "EASYIM_TEST_POSTGRES";
     public const string RequireVariable = "EASYIM_REQUIRE_INFRA";
+    /// <summary>
+    /// A connection string of a superuser on <c>EASYIM_TEST_POSTGRES</c>'s server: with it the distributed shape runs every
+    /// service as its own role (<c>deploy/postgres-roles.sql</c>), without it as the one role of <c>EASYIM_TEST_POSTGRES</c>.
+    /// </summary>
+    public const string PostgresSuperuserVariable = "EASYIM_TEST_POSTGRES_SUPERUSER";
+
+    /// <summary>The roles of <c>deploy/postgres-roles.sql</c> (<c>easyim_{name}</c>).</summary>
+    public static readonly IReadOnlyList<string> DatabaseRoles = ["migrate", "auth", "friends", "messaging"];
+
+    /// <summary>
+    /// The test roles' passwords. Roles are server-wide and the roles file sets their passwords each time it runs, so
+    /// every shape, and every test run on the server, gives the same ones: none changes another's under it.
+    /// </summary>
+    public static string DatabaseRolePassword(string role) => "easyim-test-" + role;
+
+    private static readonly SemaphoreSlim RolesGate = new(1, 1);
 
     private static readonly Lazy<Task<(Infrastructure? Found, string? Missing)>> Shared = new(FindAsync);
 
@@ -72,6 +88,61 @@ public static class TestInfrastructure
         await admin.OpenAsync();
         await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)", admin);
         await drop.ExecuteNonQueryAsync();
+    }
+
+    /// <summary>
+    /// Runs <c>deploy/postgres-init.sh</c> with <c>deploy/postgres-roles.sql</c> for <paramref name="database"/> as
+    /// <paramref name="superuser"/> (psql must be installed), as compose's postgres container does: the roles
+    /// <c>easyim_migrate</c>, <c>easyim_auth</c>, ... with <see cref="DatabaseRolePassword"/>, and the schemas owned by
+    /// the migration role. One at a time in this process; a role another test run made at the same moment is retried.
+    /// </summary>
+    public static async Task CreateDatabaseRolesAsync(string superuser, string database)
+    {
+        var server = new NpgsqlConnectionStringBuilder(superuser);
+        var deploy = Path.Combine(AppContext.BaseDirectory, "deploy");
+        await RolesGate.WaitAsync();
+        try
+        {
+            for (var attempt = 1; ; attempt++)
+            {
+                var info = new ProcessStartInfo("bash", [Path.Combine(deploy, "postgres-init.sh")])
+                {
+                    RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+                };
+                info.Environment["PGHOST"] = server.Host;
+                info.Environment["PGPORT"] = server.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                info.Environment["PGUSER"] = server.Username;
+                info.Environment["PGPASSWORD"] = server.Password;
+                info.Environment["POSTGRES_USER"] = server.Username;
+                info.Environment["POSTGRES_DB"] = database;
+                info.Environment["EASYIM_ROLES_SQL"] = Path.Combine(deploy, "postgres-roles.sql");
+                foreach (var role in DatabaseRoles)
+                    info.Environment[$"EASYIM_{role.ToUpperInvariant()}_PASSWORD"] = DatabaseRolePassword(role);
+                using var process = Process.Start(info)!;
+                var stdout = process.StandardOutput.ReadToEndAsync();
+                var stderr = process.StandardError.ReadToEndAsync();
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+                try
+                {
+                    await process.WaitForExitAsync(timeout.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    process.Kill(entireProcessTree: true);
+                    throw new TimeoutException($"deploy/postgres-init.sh did not finish within 60 s: {await stdout}{await stderr}");
+                }
+                var output = await stdout + await stderr;
+                if (process.ExitCode == 0)
+                    return;
+                if (attempt == 1 && output.Contains("already exists", StringComparison.Ordinal))
+                    continue;
+                throw new InvalidOperationException($"deploy/postgres-init.sh exited with {process.ExitCode}: {output}");
+            }
+        }
+        finally
+        {
+            RolesGate.Release();
+        }
     }
 
     /// <summary>The services that have a broker account of their own (deploy/rabbitmq-accounts.sh).</summary>
