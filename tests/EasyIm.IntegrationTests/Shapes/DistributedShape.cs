@@ -132,11 +132,18 @@ public class DistributedShape : EasyImShape
 
     protected override async Task CleanUpAsync()
     {
-        // The database's owner may not end the service roles' connections that are still closing; a superuser may.
-        if (_infrastructure is not null)
-            await TestInfrastructure.DropDatabaseAsync(_superuser ?? _infrastructure.PostgresAdmin, _database);
-        if (_accounts is not null)
-            await _accounts.DeleteAsync();
+        try
+        {
+            // The database's owner may not end the service roles' connections that are still closing; a superuser may.
+            if (_infrastructure is not null)
+                await TestInfrastructure.DropDatabaseAsync(_superuser ?? _infrastructure.PostgresAdmin, _database);
+        }
+        finally
+        {
+            // Broker users are server-wide: never left behind, whatever happened to the database.
+            if (_accounts is not null)
+                await _accounts.DeleteAsync();
+        }
     }
 }
 

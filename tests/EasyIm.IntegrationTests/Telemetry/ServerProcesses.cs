@@ -148,10 +148,17 @@ public sealed class ServerProcesses : IAsyncDisposable
         foreach (var process in Enumerable.Reverse(_processes))
             await process.DisposeAsync();
         Http.Dispose();
-        if (_database && _infrastructure is not null)
-            await TestInfrastructure.DropDatabaseAsync(_infrastructure.PostgresAdmin, _name);
-        if (_accounts is not null)
-            await _accounts.DeleteAsync();
+        try
+        {
+            if (_database && _infrastructure is not null)
+                await TestInfrastructure.DropDatabaseAsync(_infrastructure.PostgresAdmin, _name);
+        }
+        finally
+        {
+            // Broker users are server-wide: never left behind, whatever happened to the database.
+            if (_accounts is not null)
+                await _accounts.DeleteAsync();
+        }
         try
         {
             _workDir.Delete(recursive: true);
