@@ -63,15 +63,16 @@ auth_publishes=("$c\.Auth:(?:UserRegistered|UserTokensRevoked|UserSessionRevoked
 auth_sends=("$(bus gateway)" "$(bus friends)")
 
 # friends: answers the gateway's friend and group requests and messaging's relationship checks; keeps presence (a
-# temporary queue per process); projects its changes into messaging (requests) and pushes friend events to users.
+# temporary queue per process); projects its changes into messaging (requests), hands its events to messaging's update
+# streams (AppendStreamUpdates) and pushes its answers (pending invitations) to users.
 friends_own=(send-friend-request accept-friend-request reject-friend-request remove-friend list-friends list-friend-requests
   search-users create-group invite-to-group leave-group list-groups list-group-members update-group-settings
-  project-registered-user push-pending-invitations check-relationships get-user-updates 'track-gateway-presence-[0-9a-f]+' "$(bus friends)")
-friends_consumes=("$c\.Friends:(?:SendFriendRequest|AcceptFriendRequest|RejectFriendRequest|RemoveFriend|ListFriends|ListFriendRequests|SearchUsers|CreateGroup|InviteToGroup|LeaveGroup|ListGroups|ListGroupMembers|UpdateGroupSettings|CheckRelationships|GetUserUpdates)"
+  project-registered-user push-pending-invitations check-relationships 'track-gateway-presence-[0-9a-f]+' "$(bus friends)")
+friends_consumes=("$c\.Friends:(?:SendFriendRequest|AcceptFriendRequest|RejectFriendRequest|RemoveFriend|ListFriends|ListFriendRequests|SearchUsers|CreateGroup|InviteToGroup|LeaveGroup|ListGroups|ListGroupMembers|UpdateGroupSettings|CheckRelationships)"
   "$c\.Auth:UserRegistered"
   "$c\.Gateway:(?:UserConnected|UserDisconnected|GatewayPresenceReported|GatewayHeartbeat)")
 friends_publishes=("$c\.Friends:(?:FriendshipCreated|FriendshipRemoved|GroupMemberAdded|GroupMemberRemoved)"
-  "$c\.Messaging:(?:ApplyFriendship|ApplyGroupMembers)"
+  "$c\.Messaging:(?:ApplyFriendship|ApplyGroupMembers|AppendStreamUpdates)"
   "$c\.Auth:GetUserProfiles"
   "$c\.Gateway:(?:PushToUsers|ReportGatewayPresence)")
 # Pushes for users whose gateway presence knows go to that gateway's own endpoint; replies to the gateway and to
@@ -81,9 +82,9 @@ friends_sends=('gateway-[A-Za-z0-9_.-]+' "$(bus gateway)" "$(bus messaging)")
 # messaging: the chat partitions (gateways send batches there) and the gateway's chat requests; projections of
 # friendships and groups; presence and its replicas' membership (temporary queues per process); pushes to users.
 messaging_own=('messaging-chat-[0-9]+' record-receipts sync-connected-user sync-conversations relay-typing get-history
-  list-conversations project-friendships project-group-members 'track-presence-[0-9a-f]+' 'track-messaging-instances-[0-9a-f]+'
+  list-conversations project-friendships project-group-members append-stream-updates get-user-updates 'track-presence-[0-9a-f]+' 'track-messaging-instances-[0-9a-f]+'
   "$(bus messaging)")
-messaging_consumes=("$c\.Messaging:(?:RecordReceipts|SyncConversations|RelayTyping|GetHistory|ListConversations|ApplyFriendship|ApplyGroupMembers|MessagingInstanceHeartbeat)"
+messaging_consumes=("$c\.Messaging:(?:RecordReceipts|SyncConversations|RelayTyping|GetHistory|ListConversations|ApplyFriendship|ApplyGroupMembers|MessagingInstanceHeartbeat|AppendStreamUpdates|GetUserUpdates)"
   "$c\.Friends:(?:FriendshipCreated|FriendshipRemoved|GroupMemberAdded|GroupMemberRemoved)"
   "$c\.Gateway:(?:UserConnected|UserDisconnected|GatewayPresenceReported|GatewayHeartbeat)")
 messaging_publishes=("$c\.Messaging:MessagingInstanceHeartbeat"
@@ -100,8 +101,8 @@ gateway_own=('gateway-[A-Za-z0-9_.-]+' "$(bus gateway)")
 gateway_consumes=("$c\.Gateway:(?:PushToUsers|ReportGatewayPresence)"
   "$c\.Auth:(?:UserTokensRevoked|UserSessionRevoked)")
 gateway_publishes=("$c\.Auth:(?:RegisterUser|LoginUser|LogoutUser|CheckToken|RefreshToken|ValidateAccessToken|CheckSessions)"
-  "$c\.Friends:(?:SendFriendRequest|AcceptFriendRequest|RejectFriendRequest|RemoveFriend|ListFriends|ListFriendRequests|SearchUsers|CreateGroup|InviteToGroup|LeaveGroup|ListGroups|ListGroupMembers|UpdateGroupSettings|GetUserUpdates)"
-  "$c\.Messaging:(?:RecordReceipts|SyncConversations|RelayTyping|GetHistory|ListConversations)"
+  "$c\.Friends:(?:SendFriendRequest|AcceptFriendRequest|RejectFriendRequest|RemoveFriend|ListFriends|ListFriendRequests|SearchUsers|CreateGroup|InviteToGroup|LeaveGroup|ListGroups|ListGroupMembers|UpdateGroupSettings)"
+  "$c\.Messaging:(?:RecordReceipts|SyncConversations|RelayTyping|GetHistory|ListConversations|GetUserUpdates)"
   "$c\.Gateway:(?:UserConnected|UserDisconnected|GatewayPresenceReported|GatewayHeartbeat)")
 # Chat batches to messaging's partitions. It answers no requests.
 gateway_sends=('messaging-chat-[0-9]+')
