@@ -18,7 +18,7 @@ namespace EasyIm.UnitTests.Messaging;
 /// transactions that fail and are retried; connections that drop and resend what got no ack, as clients do. Then,
 /// per user and conversation: seqs gap-free from 1, each message stored once and acked with that row, every
 /// message to a friend or the group stored and every one to a stranger refused, the sender's order kept, and
-/// every stored message pushed to each of its recipients.
+/// every stored message pushed to each of its recipients; and each user's update stream (<see cref="AssertStreamsAsync"/>).
 /// A failing seed is reproduced with <c>EASYIM_PROPERTY_SEED=n dotnet test --filter SendPathPropertyTests</c>.
 /// </summary>
 public sealed class SendPathPropertyTests
@@ -266,7 +266,54 @@ public sealed class SendPathPropertyTests
             foreach (var recipient in recipients)
                 Assert.True(pushed.Contains((recipient, row.Id)), $"seed {seed}: message {row.ClientMsgId} never pushed to {recipient}");
         }
+        await AssertStreamsAsync(host, seed, users, stored, random);
         Assert.True(all.Count > 150, $"seed {seed}: only {all.Count} messages sent");
         host.AssertNoFaults();
+    }
+
+    /// <summary>
+    /// The update streams after the run, per user: positions 1..head each hold exactly one stored message of the user's
+    /// conversations and every such message has exactly one position; in each conversation positions follow seqs; every
+    /// position a push carried names the message the stream holds there; and a sync after a random position brings
+    /// exactly the messages at later positions (a client's view after fetching equals the stored stream).
+    /// </summary>
+    private static async Task AssertStreamsAsync(MessagingHost host, int seed, long[] users, List<Message> stored, Random random)
+    {
+        var byId = stored.ToDictionary(m => m.Id);
+        var pushedPositions = host.Pushes.Snapshot()
+            .Where(p => p.Push.Positions is [> 0] && p.Push.Message.Id != 0)
+            .Select(p => (p.Push.UserId, Position: p.Push.Positions![0], p.Push.Message.Id))
+            .Distinct()
+            .ToList();
+        foreach (var user in users)
+        {
+            var head = await host.DbAsync(db => db.StreamHeads.AsNoTracking().Where(h => h.UserId == user).Select(h => h.Position).FirstOrDefaultAsync());
+            var entries = await host.DbAsync(db => db.StreamEntries.AsNoTracking().Where(e => e.UserId == user).OrderBy(e => e.Position).ToListAsync());
+            var stream = new Dictionary<long, (string Conversation, long Seq)>();
+            foreach (var e in entries)
+                for (var seq = e.SeqFrom; seq <= e.SeqTo; seq++)
+                    Assert.True(stream.TryAdd(e.Position + (seq - e.SeqFrom), (e.ConversationId, seq)), $"seed {seed}: user {user} has position {e.Position + (seq - e.SeqFrom)} twice");
+            Assert.True(stream.Keys.Order().SequenceEqual(Enumerable.Range(1, (int)head).Select(i => (long)i)), $"seed {seed}: user {user}'s positions are not 1..{head}");
+            var mine = stored.Where(m => m.ChatType == 1 || m.SenderId == user || m.ToId == user).Select(m => (m.ConversationId, m.ConversationSeq)).Order().ToList();
+            Assert.True(mine.SequenceEqual(stream.Values.Order()), $"seed {seed}: user {user}'s stream does not hold each of its messages once");
+            foreach (var conversation in stream.GroupBy(p => p.Value.Conversation))
+            {
+                var seqs = conversation.OrderBy(p => p.Key).Select(p => p.Value.Seq).ToList();
+                Assert.True(seqs.SequenceEqual(seqs.Order()), $"seed {seed}: user {user}'s positions in {conversation.Key} do not follow its seqs");
+            }
+            foreach (var (_, position, id) in pushedPositions.Where(p => p.UserId == user))
+            {
+                var m = byId[id];
+                Assert.True(stream.GetValueOrDefault(position) == (m.ConversationId, m.ConversationSeq),
+                    $"seed {seed}: a push gave user {user} position {position} for {m.ClientMsgId}, the stream holds {stream.GetValueOrDefault(position)} there");
+            }
+            var after = random.Next(0, (int)head + 1);
+            var page = (await host.Harness.Bus.CreateRequestClient<SyncConversations>()
+                .GetResponse<SyncPage>(new SyncConversations(user, $"prop-{user}", null, After: after))).Message;
+            var synced = page.Pushes.Where(p => p.Message.Id != 0).Select(p => (p.Message.ConversationId!, (long)p.Message.ConversationSeq)).Order().ToList();
+            var expected = stream.Where(p => p.Key > after).Select(p => p.Value).Order().ToList();
+            Assert.True(page.Resume is null, $"seed {seed}: the sync took more than a page");
+            Assert.True(expected.SequenceEqual(synced), $"seed {seed}: a sync of user {user} after {after} brought {synced.Count} messages, the stream holds {expected.Count} after it");
+        }
     }
 }
