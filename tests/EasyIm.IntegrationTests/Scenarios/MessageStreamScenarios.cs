@@ -38,6 +38,16 @@ public abstract class MessageStreamScenarios(EasyImShape shape)
         throw new TimeoutException("the group's messages never reached its member");
     }
 
+    /// <summary>The frames matching <paramref name="match"/> a sync writes, until its SYNC done (returned apart).</summary>
+    private static async Task<(List<Msg> Frames, Msg Done)> UntilSyncDoneAsync(EasyImClient client, Func<Msg, bool> match)
+    {
+        var frames = new List<Msg>();
+        Msg frame;
+        while (!IsSyncDone(frame = await client.WaitForAsync(m => match(m) || IsSyncDone(m), Wait)))
+            frames.Add(frame);
+        return (frames, frame);
+    }
+
     private static bool IsSyncDone(Msg m) => Frames.IsEvent(m, "SYNC") && Data(m).TryGetProperty("done", out _);
 
     [SkippableFact]
@@ -99,18 +109,7 @@ public abstract class MessageStreamScenarios(EasyImShape shape)
         foreach (var _ in back.Pending.Where(m => IsChat(m)).ToList())
             await back.WaitForAsync(m => IsChat(m), Wait);
         await back.SendAsync(Frames.Event("SYNC", new Dictionary<string, object?> { ["after"] = tabletPosition }));
-        var synced = new List<Msg>();
-        Msg done;
-        while (true)
-        {
-            var frame = await back.WaitForAsync(m => IsChat(m) || IsSyncDone(m), Wait);
-            if (IsSyncDone(frame))
-            {
-                done = frame;
-                break;
-            }
-            synced.Add(frame);
-        }
+        var (synced, done) = await UntilSyncDoneAsync(back, m => IsChat(m));
 
         Assert.True(tabletPosition > 1);
         Assert.Equal(["q-2", "q-3", "q-4"], synced.Select(m => m.ClientMsgId).Distinct().Order());
@@ -136,10 +135,7 @@ public abstract class MessageStreamScenarios(EasyImShape shape)
         await ca.AckAsync("h-2");
 
         await using var back = await shape.ConnectAsync(b, ClientTransport.TcpJson, after: warm.Position);
-        var caughtUp = new List<Msg>();
-        Msg done;
-        while (!IsSyncDone(done = await back.WaitForAsync(m => IsChat(m) || IsSyncDone(m), Wait)))
-            caughtUp.Add(done);
+        var (caughtUp, done) = await UntilSyncDoneAsync(back, m => IsChat(m));
 
         Assert.Equal(["h-1", "h-2"], caughtUp.Select(m => m.ClientMsgId).Distinct().Order());
         Assert.Equal((long)warm.Position + 2, Data(done).GetProperty("head").GetInt64());
@@ -174,10 +170,7 @@ public abstract class MessageStreamScenarios(EasyImShape shape)
         }
 
         await using var back = await shape.ConnectAsync(b, ClientTransport.WebSocketJson, after: warm.Position);
-        var frames = new List<Msg>();
-        Msg done;
-        while (!IsSyncDone(done = await back.WaitForAsync(m => IsChat(m) || Frames.IsEvent(m, "GROUP_JOIN") || IsSyncDone(m), Wait)))
-            frames.Add(done);
+        var (frames, done) = await UntilSyncDoneAsync(back, m => IsChat(m) || Frames.IsEvent(m, "GROUP_JOIN"));
 
         var join = Assert.Single(frames, m => Frames.IsEvent(m, "GROUP_JOIN"));
         Assert.Equal(Id(second), Data(join).GetProperty("group_id").GetString());

@@ -118,25 +118,12 @@ public static class TestInfrastructure
                 info.Environment["EASYIM_ROLES_SQL"] = Path.Combine(deploy, "postgres-roles.sql");
                 foreach (var role in DatabaseRoles)
                     info.Environment[$"EASYIM_{role.ToUpperInvariant()}_PASSWORD"] = DatabaseRolePassword(role);
-                using var process = Process.Start(info)!;
-                var stdout = process.StandardOutput.ReadToEndAsync();
-                var stderr = process.StandardError.ReadToEndAsync();
-                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-                try
-                {
-                    await process.WaitForExitAsync(timeout.Token);
-                }
-                catch (OperationCanceledException)
-                {
-                    process.Kill(entireProcessTree: true);
-                    throw new TimeoutException($"deploy/postgres-init.sh did not finish within 60 s: {await stdout}{await stderr}");
-                }
-                var output = await stdout + await stderr;
-                if (process.ExitCode == 0)
+                var (exitCode, output) = await RunScriptAsync(info, "deploy/postgres-init.sh");
+                if (exitCode == 0)
                     return;
                 if (attempt == 1 && output.Contains("already exists", StringComparison.Ordinal))
                     continue;
-                throw new InvalidOperationException($"deploy/postgres-init.sh exited with {process.ExitCode}: {output}");
+                throw new InvalidOperationException($"deploy/postgres-init.sh exited with {exitCode}: {output}");
             }
         }
         finally
@@ -176,6 +163,23 @@ public static class TestInfrastructure
             Password = passwords[s],
             Path = "/" + name,
         }.Uri.ToString()), rabbitMq);
+        try
+        {
+            var (exitCode, output) = await RunScriptAsync(info, script);
+            if (exitCode != 0)
+                throw new InvalidOperationException($"{script} exited with {exitCode}: {output}");
+        }
+        catch
+        {
+            await accounts.DeleteAsync();
+            throw;
+        }
+        return accounts;
+    }
+
+    /// <summary>Runs a deploy script to its end, for at most a minute (killed and a <see cref="TimeoutException"/> past it); returns its exit code and output.</summary>
+    private static async Task<(int ExitCode, string Output)> RunScriptAsync(ProcessStartInfo info, string name)
+    {
         using var process = Process.Start(info)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
@@ -187,15 +191,9 @@ public static class TestInfrastructure
         catch (OperationCanceledException)
         {
             process.Kill(entireProcessTree: true);
-            await accounts.DeleteAsync();
-            throw new TimeoutException($"{script} did not finish within 60 s: {await stdout}{await stderr}");
+            throw new TimeoutException($"{name} did not finish within 60 s: {await stdout}{await stderr}");
         }
-        if (process.ExitCode != 0)
-        {
-            await accounts.DeleteAsync();
-            throw new InvalidOperationException($"{script} exited with {process.ExitCode}: {await stdout}{await stderr}");
-        }
-        return accounts;
+        return (process.ExitCode, await stdout + await stderr);
     }
 
     /// <summary>
