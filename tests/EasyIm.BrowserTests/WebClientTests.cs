@@ -174,6 +174,34 @@ public sealed class WebClientTests(ChromiumFixture chromium) : IAsyncLifetime
     }
 
     [SkippableFact]
+    public async Task A_tab_that_was_offline_learns_on_reconnect_of_the_group_it_was_added_to_meanwhile()
+    {
+        var (_, alice) = await StartAsync();
+        var bob = await NewPageAsync(chromium.RequireBrowser());
+        await alice.RegisterAsync("alice3", Password, "Alice");
+        await bob.RegisterAsync("bob3", Password, "Bob");
+        await alice.SearchAsync("bob3");
+        await alice.Button("Invite Bob").ClickAsync();
+        await bob.Button("Accept Alice").ClickAsync();
+        await Expect(alice.Chat("Bob")).ToBeVisibleAsync();
+
+        // Alice's socket is down while Bob makes a group with her: its GROUP_JOIN push finds no connection. Her reconnect's
+        // SYNC after her stream position brings it, and the group shows before anyone writes in it.
+        await alice.PauseConnectionAsync();
+        await Expect(alice.Status).ToHaveTextAsync("Offline");
+        await bob.Button("New group").ClickAsync();
+        await bob.Page.GetByLabel("Group name").FillAsync("Late");
+        await bob.Page.GetByRole(AriaRole.Checkbox, new() { Name = "Alice" }).CheckAsync();
+        await bob.Button("Create group").ClickAsync();
+        await Expect(bob.ConversationTitle).ToHaveTextAsync("Late");
+        await Expect(alice.Chat("Late")).ToHaveCountAsync(0);
+        await alice.ResumeConnectionAsync();
+
+        await Expect(alice.Status).ToHaveTextAsync("Online");
+        await Expect(alice.Chat("Late")).ToBeVisibleAsync();
+    }
+
+    [SkippableFact]
     public async Task A_tab_that_was_offline_catches_up_from_its_own_cursors_while_another_tab_of_the_same_user_read_on()
     {
         var (_, aliceHere) = await StartAsync();

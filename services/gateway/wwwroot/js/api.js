@@ -66,6 +66,8 @@ export class Api {
   reject(requestId) { return this.post('/api/user/friend/reject', { id: requestId }); }
   removeFriend(friendId) { return this.post('/api/user/friend/remove', { friend_id: friendId }); }
   groups() { return this.get('/api/group/list'); }
+  // The newest position of my update stream (last), and no events: a page after the largest position there is.
+  streamHead() { return this.get('/api/user/updates', { after: '9223372036854775807', limit: 1 }); }
   createGroup(name, memberIds) { return this.post('/api/group/create', { name, member_ids: memberIds }); }
   groupMembers(groupId) { return this.get('/api/group/members', { group_id: groupId }); }
   inviteToGroup(groupId, userIds) { return this.post('/api/group/invite', { group_id: groupId, user_ids: userIds }); }

@@ -42,6 +42,13 @@ const conversations = new Map();
 const pendingSends = new Map(); // client_msg_id -> conversation, until answered
 let openId = null;
 let connectedBefore = false;  // this tab has been online since sign-in: a reconnect syncs from its cursors
+// The update stream: every message and friend or group event takes the user's next position. This tab applied
+// every one up to streamPosition; later ones that came early wait in streamAhead until the gap closes, or a
+// short wait asks the server for what follows streamPosition.
+let streamPosition = 0;
+const streamAhead = new Set();
+let streamGapTimer = null;
+const STREAM_GAP_MS = 1000;
 let typingTimer = null;
 let lastTypingSent = 0;
 
@@ -116,6 +123,9 @@ function endSession(message) {
   for (const map of [friends, people, groups, groupMembers, conversations, pendingSends]) map.clear();
   openId = null;
   connectedBefore = false;
+  streamPosition = 0;
+  streamAhead.clear();
+  clearTimeout(streamGapTimer);
   $('chat').hidden = true;
   $('sign-in').hidden = false;
   $('sign-in-error').textContent = message;
@@ -181,6 +191,12 @@ async function call(fn, errorTarget = $('side-error')) {
 // ---- loading ---------------------------------------------------------------------------------
 
 async function loadAll() {
+  // The position first: whatever comes after it reaches this tab live, or by the reconnect's SYNC.
+  try {
+    streamPosition = Number((await api.streamHead()).last ?? 0);
+  } catch {
+    streamPosition = 0; // a reconnect then syncs by cursors alone, as before
+  }
   const [friendsLoaded, groupsLoaded] = (await Promise.allSettled([loadFriends(), loadGroups(), loadRequests()]))
     .map((r) => r.status === 'fulfilled');
   try {
@@ -342,7 +358,7 @@ function onConnected() {
   if (connectedBefore) {
     // The most recently active ones: a frame stays well under the server's 64 KiB (about 50 bytes each).
     const recent = [...conversations.values()].sort((a, b) => b.lastActivity - a.lastActivity).slice(0, SYNC_MAX_CONVERSATIONS);
-    connection.sync(Object.fromEntries(recent.map((conv) => [conv.id, conv.lastSeq])));
+    syncAfter(recent);
   }
   connectedBefore = true;
   // A READ written just before the connection died may never have reached the server: say it again
@@ -354,8 +370,43 @@ function onConnected() {
   }
 }
 
+/** SYNC after this tab's position (friend and group events, every message), with the cursors of its chats (large groups have no positions). */
+function syncAfter(recent) {
+  const chats = recent ?? [...conversations.values()].sort((a, b) => b.lastActivity - a.lastActivity).slice(0, SYNC_MAX_CONVERSATIONS);
+  connection.sync(Object.fromEntries(chats.map((conv) => [conv.id, conv.lastSeq])), streamPosition);
+}
+
+/** A frame's stream position: the next one moves streamPosition on; a later one waits, and a gap left open asks the server. */
+function onPosition(position) {
+  if (!(position > streamPosition)) return;
+  if (position > streamPosition + 1) {
+    streamAhead.add(position);
+    if (!streamGapTimer) streamGapTimer = setTimeout(() => {
+      streamGapTimer = null;
+      if (streamAhead.size > 0 && connection?.online) syncAfter(); // its SYNC done's head closes the gap
+    }, STREAM_GAP_MS);
+    return;
+  }
+  advanceTo(position);
+}
+
+/** Everything up to position is applied: so is what waited just past it. */
+function advanceTo(position) {
+  streamPosition = Math.max(streamPosition, position);
+  for (const p of [...streamAhead]) if (p <= streamPosition) streamAhead.delete(p);
+  while (streamAhead.delete(streamPosition + 1)) streamPosition++;
+  if (streamAhead.size === 0) {
+    clearTimeout(streamGapTimer);
+    streamGapTimer = null;
+  }
+}
+
 function onFrame(msg, content) {
   const type = Number(msg.msg_type ?? 0);
+  if (type === MsgType.EVENT && content?.data?.key === 'SYNC' && Number(content.data.head) > 0) {
+    advanceTo(Number(content.data.head)); // a sync after a position brought everything up to head
+  } else if (type === MsgType.EVENT) onPosition(Number(content?.data?.position ?? 0));
+  else if (type !== MsgType.NOTIFY && !msg.error) onPosition(Number(msg.position ?? 0));
   if (type === MsgType.EVENT) onEvent(msg, content?.data ?? {});
   else if (type === MsgType.NOTIFY) $('side-error').textContent = content?.msg ?? 'The server refused a frame.';
   else onChat(msg);

@@ -214,10 +214,13 @@ export class Connection {
   /**
    * SYNC from this tab's own cursors (conversation id -> last seq it has): the server pushes what came
    * after each, then the SYNC event. The connect-time sync starts from the user's ARRIVED cursor,
-   * which another device of the same user may have moved past messages this tab never got.
+   * which another device of the same user may have moved past messages this tab never got. With `after`
+   * (this tab's position in the user's update stream), the server also writes the friend and group events
+   * after it, and the messages after it in every conversation the cursors do not name.
    */
-  sync(cursors) {
-    if (this.online) this.write({ msg_type: MsgType.EVENT, content: JSON.stringify({ key: 'SYNC', conversations: cursors }) });
+  sync(cursors, after) {
+    const content = after > 0 ? { key: 'SYNC', after, conversations: cursors } : { key: 'SYNC', conversations: cursors };
+    if (this.online) this.write({ msg_type: MsgType.EVENT, content: JSON.stringify(content) });
   }
 
   /** TYPING to a user (chat_type 0) or a group (1). */
