@@ -202,7 +202,8 @@ public sealed class FriendsGroupsHistoryTests(ChromiumFixture chromium) : IAsync
         await Expect(alice.MemberCount).ToHaveTextAsync("2 members");
         await alice.ResumeConnectionAsync();
         await Expect(alice.Status).ToHaveTextAsync("Online");
-        await choices.GetByRole(AriaRole.Checkbox, new() { Name = "Dave" }).UncheckAsync();
+        // Back online, the tab asks for what followed its stream position: the removal it missed takes Dave off.
+        await Expect(choices.GetByRole(AriaRole.Checkbox, new() { Name = "Dave" })).ToHaveCountAsync(0);
         await choices.GetByRole(AriaRole.Checkbox, new() { Name = "Bob" }).CheckAsync();
         await alice.Button("Add to group").ClickAsync();
         await Expect(alice.MemberCount).ToHaveTextAsync("3 members");
