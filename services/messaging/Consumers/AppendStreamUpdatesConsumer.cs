@@ -1,6 +1,5 @@
 using EasyIm.Contracts.Gateway;
 using EasyIm.Contracts.Messaging;
-using EasyIm.Hosting.Database;
 using EasyIm.Messaging.Data;
 using EasyIm.Messaging.Delivery;
 using MassTransit;
@@ -62,49 +61,4 @@ public sealed class AppendStreamUpdatesConsumerDefinition : ConsumerDefinition<A
     protected override void ConfigureConsumer(IReceiveEndpointConfigurator endpointConfigurator,
         IConsumerConfigurator<AppendStreamUpdatesConsumer> consumerConfigurator, IRegistrationContext context) =>
         endpointConfigurator.UseMessageRetry(DatabaseRetry.Configure);
-}
-
-/// <summary>A user's stream events after a position, a page at a time (<see cref="GetUserUpdates"/>).</summary>
-public sealed class GetUserUpdatesConsumer(MessagingDbContext db) : IConsumer<GetUserUpdates>
-{
-    public async Task Consume(ConsumeContext<GetUserUpdates> context)
-    {
-        var (userId, after, limit) = context.Message;
-        var ct = context.CancellationToken;
-        if (after < 0 || limit is < 1 or > GetUserUpdates.MaxLimit)
-        {
-            await context.RespondAsync(new Contracts.RequestRejected(400, $"after must be 0 or more and limit from 1 to {GetUserUpdates.MaxLimit}", after < 0 ? "after" : "limit"));
-            return;
-        }
-        var rows = await db.StreamEvents.AsNoTracking()
-            .Where(e => e.UserId == userId && e.Position > after)
-            .OrderBy(e => e.Position)
-            .Take(limit + 1)
-            .ToListAsync(ct);
-        var more = rows.Count > limit;
-        var last = await db.StreamHeads.AsNoTracking().Where(h => h.UserId == userId).Select(h => h.Position).FirstOrDefaultAsync(ct);
-        var oldest = await StreamEvents.OldestAsync(db, userId, ct);
-        await context.RespondAsync(new UserUpdatesPage(rows.Take(limit).Select(StreamEvents.Wire).ToList(), last, oldest, more));
-    }
-}
-
-/// <summary>Reading the stream's events back.</summary>
-internal static class StreamEvents
-{
-    /// <summary>A stored event as its push is.</summary>
-    public static WireMessage Wire(StreamEvent e) => new()
-    {
-        MsgType = EventKeys.EventMsgType,
-        FromUserId = e.FromUserId,
-        ToUserId = e.UserId,
-        Event = ClientEventJson.TryDeserialize(e.Content),
-    };
-
-    /// <summary>The user's oldest position still kept, messages and events alike (0: none).</summary>
-    public static async Task<long> OldestAsync(MessagingDbContext db, long userId, CancellationToken ct)
-    {
-        var entry = await db.StreamEntries.AsNoTracking().Where(e => e.UserId == userId).MinAsync(e => (long?)e.Position, ct);
-        var stored = await db.StreamEvents.AsNoTracking().Where(e => e.UserId == userId).MinAsync(e => (long?)e.Position, ct);
-        return entry is null ? stored ?? 0 : stored is null ? entry.Value : Math.Min(entry.Value, stored.Value);
-    }
 }

@@ -180,7 +180,7 @@ public sealed class ConversationSync(MessagingDbContext db, PushDispatcher dispa
         if (after >= head)
             return cursors;
         // Positions run from 1 to the head without gaps (messages' entries and events alike) until pruning takes the oldest.
-        var oldest = await Consumers.StreamEvents.OldestAsync(db, userId, ct);
+        var oldest = await StreamEvents.OldestAsync(db, userId, ct);
         if (oldest == 0 || oldest > after + 1)
             return null;
         var entries = db.StreamEntries.AsNoTracking().Where(e => e.UserId == userId);

@@ -356,16 +356,18 @@ internal sealed class GroupWriter(
     {
         var counts = new Dictionary<long, long>();
         var usersOf = new Dictionary<string, long[]>(StringComparer.Ordinal);
+        // A group's users are its members and whoever sent to it here (the projection may not have heard of a sender yet).
+        var groupSenders = accepted.Where(i => i.Conversation.IsGroup).ToLookup(i => i.Row!.ConversationId, i => i.Row!.SenderId, StringComparer.Ordinal);
         foreach (var item in accepted)
         {
             var row = item.Row!;
             if (!usersOf.TryGetValue(row.ConversationId, out var users))
             {
                 var c = item.Conversation;
-                users = c.IsGroup
-                    ? (members?[c.GroupId] ?? []).Concat(accepted.Where(i => i.Row!.ConversationId == row.ConversationId).Select(i => i.Row!.SenderId)).Distinct().ToArray()
-                    : [c.First, c.Second];
-                // A large group is its own stream (its seqs): its messages take no position in the members' streams.
+                users = !c.IsGroup ? [c.First, c.Second]
+                    // A large group is its own stream (its seqs): its messages take no position in the members' streams.
+                    : members is not null && members[c.GroupId].Count() > options.StreamMaxGroupMembers ? []
+                    : (members?[c.GroupId] ?? []).Concat(groupSenders[row.ConversationId]).Distinct().ToArray();
                 if (users.Length > options.StreamMaxGroupMembers)
                     users = [];
                 usersOf[row.ConversationId] = users;

@@ -138,20 +138,6 @@ public abstract class FriendEventScenarios(EasyImShape shape)
         page.Data.GetProperty("updates").EnumerateArray()
             .Select(u => (u.GetProperty("data").GetProperty("key").GetString()!, u.GetProperty("data").GetProperty("position").GetInt64()));
 
-    /// <summary>
-    /// Waits until the user's update stream holds <paramref name="count"/> events: a change's events are committed with
-    /// it (friends' outbox) and appended to the stream by messaging right after, not in the request's answer.
-    /// </summary>
-    private async Task StreamHoldsAsync(TestUser user, int count)
-    {
-        var deadline = DateTime.UtcNow + Wait;
-        while ((await shape.GetAsync("/api/user/updates?after=0", user.AccessToken)).Data.GetProperty("updates").GetArrayLength() < count)
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"the update stream of {user.Id} never held {count} events");
-            await Task.Delay(50);
-        }
-    }
-
     [SkippableFact]
     public async Task What_a_user_missed_while_offline_is_in_their_update_stream_in_order_with_positions_without_gaps()
     {
@@ -165,8 +151,8 @@ public abstract class FriendEventScenarios(EasyImShape shape)
         Assert.Equal(200, group.Status);
         Assert.Equal(200, (await shape.PostAsync("/api/user/friend/remove", new { friend_id = Id(a.Id) }, b.AccessToken)).Status);
         Assert.Equal(200, (await shape.PostAsync("/api/group/leave", new { group_id = group.Data.GetProperty("id").GetString() }, a.AccessToken)).Status);
-        await StreamHoldsAsync(b, 4);
-        await StreamHoldsAsync(a, 4);
+        await shape.StreamHoldsAsync(b, 4);
+        await shape.StreamHoldsAsync(a, 4);
 
         var all = await shape.GetAsync("/api/user/updates?after=0", b.AccessToken);
         var rest = await shape.GetAsync("/api/user/updates?after=2", b.AccessToken);
@@ -206,7 +192,7 @@ public abstract class FriendEventScenarios(EasyImShape shape)
         var group = await shape.PostAsync("/api/group/create", new { name = "g", member_ids = new[] { Id(b.Id) } }, a.AccessToken);
         await shape.PostAsync("/api/user/friend/remove", new { friend_id = Id(b.Id) }, a.AccessToken);
         Assert.Equal(200, group.Status);
-        await StreamHoldsAsync(b, 3);
+        await shape.StreamHoldsAsync(b, 3);
 
         await using var cb = await shape.ConnectAsync(b, ClientTransport.WebSocketProtobuf);
         await cb.SendAsync(Frames.Event("SYNC", new Dictionary<string, object?> { ["updates_after"] = 1 }));

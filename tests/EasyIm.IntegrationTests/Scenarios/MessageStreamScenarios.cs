@@ -159,15 +159,7 @@ public abstract class MessageStreamScenarios(EasyImShape shape)
         await ca.SendAsync(Frames.Chat(b.Id, "second", "o-2"));
         await ca.AckAsync("o-2");
         // The event reaches the stream through friends' outbox: wait until the stream has it.
-        var deadline = DateTime.UtcNow + Wait;
-        while (true)
-        {
-            var page = await shape.GetAsync($"/api/user/updates?after={warm.Position}", b.AccessToken);
-            if (page.Data.GetProperty("updates").GetArrayLength() > 0)
-                break;
-            Assert.True(DateTime.UtcNow < deadline, "GROUP_JOIN never reached b's stream");
-            await Task.Delay(100);
-        }
+        await shape.StreamHoldsAsync(b, 1, after: warm.Position);
 
         await using var back = await shape.ConnectAsync(b, ClientTransport.WebSocketJson, after: warm.Position);
         var (frames, done) = await UntilSyncDoneAsync(back, m => IsChat(m) || Frames.IsEvent(m, "GROUP_JOIN"));

@@ -91,6 +91,21 @@ public static class ShapeClients
         }
     }
 
+    /// <summary>
+    /// Waits (up to <see cref="Wait"/>) until the user's update stream holds <paramref name="count"/> events after
+    /// <paramref name="after"/>: a change's friend and group events are committed with it (friends' outbox) and appended
+    /// to the stream by messaging right after, not in the request's answer.
+    /// </summary>
+    public static async Task StreamHoldsAsync(this EasyImShape shape, TestUser user, int count, ulong after = 0)
+    {
+        var deadline = DateTime.UtcNow + Wait;
+        while ((await shape.GetAsync($"/api/user/updates?after={after}", user.AccessToken)).Data.GetProperty("updates").GetArrayLength() < count)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"the update stream of {user.Id} never held {count} events after {after}");
+            await Task.Delay(50);
+        }
+    }
+
     /// <summary>The SENT ack (or FAIL) of one client message.</summary>
     public static Task<Msg> AckAsync(this EasyImClient client, string clientMsgId) =>
         client.WaitForAsync(m => IsChat(m, clientMsgId) && m.Status is Msg.Types.MsgStatus.Sent or Msg.Types.MsgStatus.Fail, Wait);

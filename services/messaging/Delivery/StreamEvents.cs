@@ -1,0 +1,26 @@
+using EasyIm.Contracts.Gateway;
+using EasyIm.Messaging.Data;
+using Microsoft.EntityFrameworkCore;
+
+namespace EasyIm.Messaging.Delivery;
+
+/// <summary>Reading the stream's events back.</summary>
+internal static class StreamEvents
+{
+    /// <summary>A stored event as its push is.</summary>
+    public static WireMessage Wire(StreamEvent e) => new()
+    {
+        MsgType = EventKeys.EventMsgType,
+        FromUserId = e.FromUserId,
+        ToUserId = e.UserId,
+        Event = ClientEventJson.TryDeserialize(e.Content),
+    };
+
+    /// <summary>The user's oldest position still kept, messages and events alike (0: none).</summary>
+    public static async Task<long> OldestAsync(MessagingDbContext db, long userId, CancellationToken ct)
+    {
+        var entry = await db.StreamEntries.AsNoTracking().Where(e => e.UserId == userId).MinAsync(e => (long?)e.Position, ct);
+        var stored = await db.StreamEvents.AsNoTracking().Where(e => e.UserId == userId).MinAsync(e => (long?)e.Position, ct);
+        return entry is null ? stored ?? 0 : stored is null ? entry.Value : Math.Min(entry.Value, stored.Value);
+    }
+}
