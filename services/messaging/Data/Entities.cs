@@ -58,6 +58,13 @@ public sealed class Conversation
     /// <see cref="LastSeq"/> keeps counting.
     /// </summary>
     public long PrunedThroughSeq { get; set; }
+    /// <summary>
+    /// A group whose messages take no positions in its members' streams: set, in the storing transaction, by the first
+    /// message stored while the group had more members than <c>Messaging:StreamMaxGroupMembers</c>, and never cleared.
+    /// A sync after a position goes on in such a group from the device's seqs or the ARRIVED cursors, since its
+    /// messages are not all in the stream, even after the group shrank (docs/architecture.md, "Large groups").
+    /// </summary>
+    public bool OwnStream { get; set; }
 }
 
 /// <summary>

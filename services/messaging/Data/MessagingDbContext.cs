@@ -58,6 +58,7 @@ public abstract class MessagingDbContext(DbContextOptions options) : DbContext(o
             e.Property(x => x.LastMessageId).HasColumnName("last_message_id");
             e.Property(x => x.LastSentAtMs).HasColumnName("last_sent_at");
             e.Property(x => x.PrunedThroughSeq).HasColumnName("pruned_through_seq");
+            e.Property(x => x.OwnStream).HasColumnName("own_stream");
             e.HasIndex(x => x.UserA);
             e.HasIndex(x => x.UserB);
             e.HasIndex(x => x.GroupId);

@@ -27,8 +27,9 @@ internal static class MessagingSql
     /// that two writers never wait for each other crosswise. On SQLite the transaction already holds the
     /// database's write lock.
     /// </summary>
+    /// <param name="ownStreams">Gets the ids of the returned conversations that are their own streams (<see cref="Conversation.OwnStream"/>).</param>
     public static async Task<Dictionary<string, long>> AdvanceConversationsAsync(
-        MessagingDbContext db, IEnumerable<ConversationAdvance> rows, CancellationToken cancellationToken)
+        MessagingDbContext db, IEnumerable<ConversationAdvance> rows, HashSet<string> ownStreams, CancellationToken cancellationToken)
     {
         var result = new Dictionary<string, long>(StringComparer.Ordinal);
         await RunAsync(db, rows.OrderBy(r => r.Id, StringComparer.Ordinal).ToList(),
@@ -46,8 +47,13 @@ internal static class MessagingSql
             },
             columns: 8,
             " ON CONFLICT (id) DO UPDATE SET last_seq = c.last_seq + excluded.last_seq, " +
-            "last_message_id = excluded.last_message_id, last_sent_at = excluded.last_sent_at RETURNING id, last_seq",
-            (id, lastSeq) => result[id] = lastSeq,
+            "last_message_id = excluded.last_message_id, last_sent_at = excluded.last_sent_at RETURNING id, last_seq, CAST(own_stream AS INTEGER)",
+            (id, lastSeq, ownStream) =>
+            {
+                result[id] = lastSeq;
+                if (ownStream != 0)
+                    ownStreams.Add(id);
+            },
             cancellationToken);
         return result;
     }
@@ -121,7 +127,7 @@ internal static class MessagingSql
             },
             columns: 2,
             " ON CONFLICT (user_id) DO UPDATE SET position = h.position + excluded.position RETURNING CAST(user_id AS TEXT), position",
-            (userId, head) => result[long.Parse(userId, System.Globalization.CultureInfo.InvariantCulture)] = head,
+            (userId, head, _) => result[long.Parse(userId, System.Globalization.CultureInfo.InvariantCulture)] = head,
             cancellationToken);
         return result;
     }
@@ -178,10 +184,10 @@ internal static class MessagingSql
     /// hundreds), through ADO.NET. SQLite: one row per run of a statement prepared once, bound and stepped
     /// through SQLitePCL directly: in process a run takes microseconds, and Microsoft.Data.Sqlite's binding
     /// (a boxed value and a binder object per parameter per run) was a fifth of the server's garbage at
-    /// 10,000 msg/s. <paramref name="returned"/> gets each returned (text, integer) row.
+    /// 10,000 msg/s. <paramref name="returned"/> gets each returned (text, integer[, integer]) row (0 for a third column the statement does not return).
     /// </summary>
     private static Task RunAsync<T>(MessagingDbContext db, IReadOnlyList<T> rows, string head, Action<T, IRowBinder> bind, int columns,
-        string tail, Action<string, long>? returned, CancellationToken cancellationToken)
+        string tail, Action<string, long, long>? returned, CancellationToken cancellationToken)
     {
         if (rows.Count == 0)
             return Task.CompletedTask;
@@ -195,7 +201,7 @@ internal static class MessagingSql
     }
 
     private static void RunSqlite<T>(SqliteConnection connection, IReadOnlyList<T> rows, string head, Action<T, IRowBinder> bind, int columns,
-        string tail, Action<string, long>? returned)
+        string tail, Action<string, long, long>? returned)
     {
         var handle = connection.Handle ?? throw new InvalidOperationException("the SQLite connection is not open");
         var sql = new StringBuilder(head).Append('(');
@@ -213,7 +219,8 @@ internal static class MessagingSql
                 BoundAll(binder.Bound, columns);
                 int rc;
                 while ((rc = raw.sqlite3_step(statement)) == raw.SQLITE_ROW)
-                    returned?.Invoke(raw.sqlite3_column_text(statement, 0).utf8_to_string(), raw.sqlite3_column_int64(statement, 1));
+                    returned?.Invoke(raw.sqlite3_column_text(statement, 0).utf8_to_string(), raw.sqlite3_column_int64(statement, 1),
+                        raw.sqlite3_column_count(statement) > 2 ? raw.sqlite3_column_int64(statement, 2) : 0);
                 if (rc != raw.SQLITE_DONE)
                     SqliteException.ThrowExceptionForRC(rc, handle); // the statement is finalized on the way out
                 Check(raw.sqlite3_reset(statement), handle);
@@ -267,7 +274,7 @@ internal static class MessagingSql
 
     /// <summary>Runs <c>head (row), (row), ... tail</c> over the rows, reusing one command while the row count stays the same.</summary>
     private static async Task RunCommandsAsync<T>(MessagingDbContext db, IReadOnlyList<T> rows, string head, Action<T, IRowBinder> bind, int columns,
-        string tail, Action<string, long>? returned, CancellationToken cancellationToken)
+        string tail, Action<string, long, long>? returned, CancellationToken cancellationToken)
     {
         var perStatement = Math.Max(1, 4000 / columns);
         DbCommand? command = null;
@@ -296,7 +303,7 @@ internal static class MessagingSql
                 }
                 await using var reader = await command.ExecuteReaderAsync(cancellationToken);
                 while (await reader.ReadAsync(cancellationToken))
-                    returned(reader.GetString(0), reader.GetInt64(1));
+                    returned(reader.GetString(0), reader.GetInt64(1), reader.FieldCount > 2 ? Convert.ToInt64(reader.GetValue(2), System.Globalization.CultureInfo.InvariantCulture) : 0);
             }
         }
         finally

@@ -57,8 +57,8 @@ public sealed class ConversationSync(MessagingDbContext db, PushDispatcher dispa
     /// </summary>
     /// <param name="afterPosition">
     /// A sync after a position of the user's update stream: the cursors that position stands for
-    /// (<see cref="CursorsAfterAsync"/>); conversations it does not name have nothing after it, except large groups
-    /// (<see cref="MessagingOptions.StreamMaxGroupMembers"/>), which are their own streams: those go on from
+    /// (<see cref="CursorsAfterAsync"/>); conversations it does not name have nothing after it, except groups that are
+    /// their own streams (<see cref="Conversation.OwnStream"/>: large groups, <see cref="MessagingOptions.StreamMaxGroupMembers"/>): those go on from
     /// <paramref name="clientCursors"/> (the device's seqs) when it names them, else from the user's ARRIVED cursors.
     /// </param>
     public async Task<SyncPage> ReadPageAsync(long userId, string connectionId, IReadOnlyDictionary<string, ulong>? clientCursors,
@@ -90,11 +90,11 @@ public sealed class ConversationSync(MessagingDbContext db, PushDispatcher dispa
         }
         // Ordered here, not by the database: a PostgreSQL collation need not be ordinal, and a resume
         // point must mean the same thing on every page.
-        var conversations = (await query.Select(c => new { c.Id, c.LastSeq, c.PrunedThroughSeq }).ToListAsync(ct))
+        var conversations = (await query.Select(c => new { c.Id, c.LastSeq, c.PrunedThroughSeq, c.OwnStream }).ToListAsync(ct))
             .OrderBy(c => c.Id, StringComparer.Ordinal).ToList();
         // A position's cursors are the server's own (one per conversation of the user); a device's are bounded.
         var cursors = (complete ? clientCursors : clientCursors?.Take(MaxClientCursors))?.ToDictionary(StringComparer.Ordinal);
-        var ownStreams = complete ? await LargeGroupsAsync(conversations.Select(c => c.Id), ct) : [];
+        var ownStreams = complete ? conversations.Where(c => c.OwnStream).Select(c => c.Id).ToHashSet(StringComparer.Ordinal) : [];
         Dictionary<string, long>? arrived = null;
         if ((!complete || ownStreams.Count > 0) && (cursors is null || conversations.Any(c => !cursors.ContainsKey(c.Id))))
         {
@@ -151,22 +151,6 @@ public sealed class ConversationSync(MessagingDbContext db, PushDispatcher dispa
         pushes.Add(new UserPush(userId, ServerEvents.SyncDone(userId, retainedFrom, head, positionExpired), OnlyConnectionId: connectionId, Sync: true,
             SyncedThrough: through, GapFill: gapFill));
         return new SyncPage(pushes, null);
-    }
-
-    /// <summary>The group conversations among <paramref name="conversationIds"/> that are their own streams (more members than <see cref="MessagingOptions.StreamMaxGroupMembers"/>).</summary>
-    private async Task<HashSet<string>> LargeGroupsAsync(IEnumerable<string> conversationIds, CancellationToken ct)
-    {
-        var groups = conversationIds.Select(id => ConversationId.TryParse(id, out var c) && c.IsGroup ? c.GroupId : 0).Where(g => g > 0).ToList();
-        if (groups.Count == 0)
-            return [];
-        var limit = options.StreamMaxGroupMembers;
-        var large = await db.GroupMembers.AsNoTracking()
-            .Where(m => m.Active && groups.Contains(m.GroupId))
-            .GroupBy(m => m.GroupId)
-            .Where(g => g.Count() > limit)
-            .Select(g => g.Key)
-            .ToListAsync(ct);
-        return large.Select(g => ConversationId.ForGroup(g).ToString()).ToHashSet(StringComparer.Ordinal);
     }
 
     /// <summary>

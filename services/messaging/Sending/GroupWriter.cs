@@ -139,8 +139,8 @@ internal sealed class GroupWriter(
             await using var transaction = await db.Database.BeginTransactionAsync(ct);
             if (accepted.Count > 0)
             {
-                await StoreAsync(accepted, ct);
-                await AppendToStreamsAsync(accepted, prepared.Members, ct);
+                var ownStreams = await StoreAsync(accepted, ct);
+                await AppendToStreamsAsync(accepted, prepared.Members, ownStreams, ct);
             }
             await MessagingSql.RaiseCursorsAsync(db, CursorRaises(accepted, moves), ct);
             if (beforeCommit is not null)
@@ -326,16 +326,18 @@ internal sealed class GroupWriter(
     /// Each conversation's counter moves by its number of new messages (which locks it until commit on
     /// PostgreSQL), the messages take the seqs in the order they were taken, and they are inserted.
     /// </summary>
-    private async Task StoreAsync(List<Item> accepted, CancellationToken ct)
+    /// <returns>The group conversations among them that are their own streams (<see cref="Conversation.OwnStream"/>).</returns>
+    private async Task<HashSet<string>> StoreAsync(List<Item> accepted, CancellationToken ct)
     {
         var byConversation = accepted.GroupBy(i => i.Row!.ConversationId, StringComparer.Ordinal).ToList();
+        var ownStreams = new HashSet<string>(StringComparer.Ordinal);
         var lastSeqs = await MessagingSql.AdvanceConversationsAsync(db, byConversation.Select(g =>
         {
             var c = g.First().Conversation;
             var last = g.Last().Row!;
             return new MessagingSql.ConversationAdvance(g.Key, c.ChatType, c.IsGroup ? 0 : c.First, c.IsGroup ? 0 : c.Second,
                 c.IsGroup ? c.GroupId : 0, g.Count(), last.Id, last.SentAtMs);
-        }), ct);
+        }), ownStreams, ct);
         foreach (var conversation in byConversation)
         {
             var seq = lastSeqs[conversation.Key] - conversation.Count();
@@ -343,6 +345,7 @@ internal sealed class GroupWriter(
                 item.Row!.ConversationSeq = ++seq;
         }
         await MessagingSql.InsertMessagesAsync(db, accepted.Select(i => i.Row!).ToList(), ct);
+        return ownStreams;
     }
 
     /// <summary>
@@ -350,10 +353,13 @@ internal sealed class GroupWriter(
     /// one-to-one, every member of a group, its sender included: their other devices see it too), in the order the
     /// group's messages are pushed: one head upsert per user, and one entry per run of a user's consecutive positions
     /// in one conversation. A group with more than <see cref="MessagingOptions.StreamMaxGroupMembers"/> members is left
-    /// out: its seqs are its own stream (a row per member per message would be most of a large group's cost).
+    /// out: its seqs are its own stream (a row per member per message would be most of a large group's cost). That is
+    /// for good: the first such message marks the conversation (<see cref="Conversation.OwnStream"/>), so that a sync
+    /// after a position never takes the group for one whose messages are all in the stream, even once it has shrunk.
     /// </summary>
-    private async Task AppendToStreamsAsync(List<Item> accepted, ILookup<long, long>? members, CancellationToken ct)
+    private async Task AppendToStreamsAsync(List<Item> accepted, ILookup<long, long>? members, HashSet<string> ownStreams, CancellationToken ct)
     {
+        List<string>? becameOwn = null;
         var counts = new Dictionary<long, long>();
         var usersOf = new Dictionary<string, long[]>(StringComparer.Ordinal);
         // A group's users are its members and whoever sent to it here (the projection may not have heard of a sender yet).
@@ -366,10 +372,12 @@ internal sealed class GroupWriter(
                 var c = item.Conversation;
                 users = !c.IsGroup ? [c.First, c.Second]
                     // A large group is its own stream (its seqs): its messages take no position in the members' streams.
-                    : members is not null && members[c.GroupId].Count() > options.StreamMaxGroupMembers ? []
+                    : ownStreams.Contains(row.ConversationId) || (members is not null && members[c.GroupId].Count() > options.StreamMaxGroupMembers) ? []
                     : (members?[c.GroupId] ?? []).Concat(groupSenders[row.ConversationId]).Distinct().ToArray();
                 if (users.Length > options.StreamMaxGroupMembers)
                     users = [];
+                if (c.IsGroup && users.Length == 0 && !ownStreams.Contains(row.ConversationId))
+                    (becameOwn ??= []).Add(row.ConversationId);
                 usersOf[row.ConversationId] = users;
             }
             if (users.Length == 0)
@@ -377,6 +385,8 @@ internal sealed class GroupWriter(
             foreach (var user in users)
                 counts[user] = counts.GetValueOrDefault(user) + 1;
         }
+        if (becameOwn is not null)
+            await db.Conversations.Where(c => becameOwn.Contains(c.Id)).ExecuteUpdateAsync(u => u.SetProperty(c => c.OwnStream, true), ct);
         if (counts.Count == 0)
             return;
         var heads = await MessagingSql.AdvanceHeadsAsync(db, counts.Select(c => new MessagingSql.HeadAdvance(c.Key, c.Value)), ct);

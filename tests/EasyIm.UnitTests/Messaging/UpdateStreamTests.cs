@@ -1,4 +1,5 @@
 using EasyIm.Contracts;
+using EasyIm.Contracts.Friends;
 using EasyIm.Contracts.Gateway;
 using EasyIm.Contracts.Messaging;
 using EasyIm.Messaging.Data;
@@ -311,6 +312,29 @@ public sealed class UpdateStreamTests
 
         Assert.Equal(["d-2", "g-2"], byCursor.Select(m => m.Text()).Order());
         Assert.Equal(["d-2", "g-1", "g-2"], bySeqs.Order());
+        host.AssertNoFaults();
+    }
+    [Fact]
+    public async Task A_group_that_was_large_stays_its_own_stream_after_it_shrinks_so_a_sync_after_a_position_misses_none_of_its_messages()
+    {
+        await using var host = await MessagingHost.StartAsync(new Dictionary<string, string?> { ["Messaging:StreamMaxGroupMembers"] = "2" });
+        var (a, b, c, group) = await PeopleAsync(host);
+        // Three members, more than 2: g-1 takes no positions.
+        await host.SubmitAsync(MessagingHost.Chat(a, group, "g-1", "g-1", chatType: 1));
+        var groupConversation = (await host.AnswersAsync(a, "g-1"))[0].ConversationId!;
+        Assert.True(await host.DbAsync(db => db.Conversations.Where(x => x.Id == groupConversation).Select(x => x.OwnStream).SingleAsync()));
+
+        // c leaves: two members, within the limit. The group stays its own stream: g-2 takes no positions either.
+        await host.Harness.Bus.Publish(new GroupMemberRemoved(group, c, DateTimeOffset.UtcNow));
+        await host.WaitConsumedAsync<GroupMemberRemoved>();
+        await host.SubmitAsync(MessagingHost.Chat(a, group, "g-2", "g-2", chatType: 1), MessagingHost.Chat(a, b, "d-1", "d-1"));
+        await host.AnswersAsync(a, "g-2", "d-1");
+        await host.Pushes.WaitForAsync(all => PositionsPushed(host).Count(p => p.UserId == b) == 1);
+        Assert.DoesNotContain(PositionsPushed(host), p => p.ConversationId == groupConversation);
+
+        // b's device has nothing (position 0), and b's ARRIVED cursor is 0: both group messages come, with d-1, once each.
+        var (synced, _) = await SyncAfterAsync(host, b, "b-after-0", 0);
+        Assert.Equal(["d-1", "g-1", "g-2"], synced.Select(m => m.Text()).Order());
         host.AssertNoFaults();
     }
 }

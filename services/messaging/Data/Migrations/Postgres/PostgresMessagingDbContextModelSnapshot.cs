@@ -68,6 +68,10 @@ namespace EasyIm.Messaging.Data.Migrations.Postgres
                         .HasColumnType("bigint")
                         .HasColumnName("last_seq");
 
+                    b.Property<bool>("OwnStream")
+                        .HasColumnType("boolean")
+                        .HasColumnName("own_stream");
+
                     b.Property<long>("PrunedThroughSeq")
                         .HasColumnType("bigint")
                         .HasColumnName("pruned_through_seq");

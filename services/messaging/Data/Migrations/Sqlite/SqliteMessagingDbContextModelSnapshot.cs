@@ -62,6 +62,10 @@ namespace EasyIm.Messaging.Data.Migrations.Sqlite
                         .HasColumnType("INTEGER")
                         .HasColumnName("last_seq");
 
+                    b.Property<bool>("OwnStream")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("own_stream");
+
                     b.Property<long>("PrunedThroughSeq")
                         .HasColumnType("INTEGER")
                         .HasColumnName("pruned_through_seq");
