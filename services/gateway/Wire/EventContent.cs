@@ -72,6 +72,7 @@ public static class EventContent
             w.WriteString("conversation_id", receipt.ConversationId);
             w.WriteNumber("seq", receipt.Seq);
             w.WriteString("user_id", Id(receipt.UserId));
+            Position(w, e);
         }),
         TypingEvent typing => Success(EventKeys.Typing, w =>
         {

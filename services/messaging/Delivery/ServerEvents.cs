@@ -38,8 +38,8 @@ public static class ServerEvents
         Error = error,
     };
 
-    /// <summary>An ARRIVED or READ receipt for the senders of the messages up to <paramref name="seq"/>.</summary>
-    public static WireMessage Receipt(int status, long readerId, long toUserId, int chatType, string conversationId, long seq) => new()
+    /// <summary>An ARRIVED or READ receipt for the senders of the messages up to <paramref name="seq"/>, at <paramref name="position"/> of the sender's stream (0: none).</summary>
+    public static WireMessage Receipt(int status, long readerId, long toUserId, int chatType, string conversationId, long seq, long position = 0) => new()
     {
         FromUserId = readerId,
         ToUserId = toUserId,
@@ -47,7 +47,7 @@ public static class ServerEvents
         MsgType = EventKeys.EventMsgType,
         Status = status,
         ConversationId = conversationId,
-        Event = new ReceiptEvent(conversationId, seq, readerId, status == MessageStatus.Read),
+        Event = new ReceiptEvent(conversationId, seq, readerId, status == MessageStatus.Read) { Position = position },
     };
 
     /// <summary>A TYPING event relayed to a peer or a group member.</summary>

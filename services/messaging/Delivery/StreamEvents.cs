@@ -1,4 +1,6 @@
+using EasyIm.Contracts;
 using EasyIm.Contracts.Gateway;
+using EasyIm.Contracts.Messaging;
 using EasyIm.Messaging.Data;
 using Microsoft.EntityFrameworkCore;
 
@@ -8,7 +10,10 @@ namespace EasyIm.Messaging.Delivery;
 internal static class StreamEvents
 {
     /// <summary>A stored event as its push is.</summary>
-    public static WireMessage Wire(StreamEvent e) => new()
+    public static WireMessage Wire(StreamEvent e) => ClientEventJson.TryDeserialize(e.Content) is ReceiptEvent receipt
+        ? ServerEvents.Receipt(receipt.Read ? MessageStatus.Read : MessageStatus.Arrived, receipt.UserId, e.UserId,
+            ConversationId.TryParse(receipt.ConversationId, out var conversation) ? conversation.ChatType : 0, receipt.ConversationId, receipt.Seq, receipt.Position)
+        : new()
     {
         MsgType = EventKeys.EventMsgType,
         FromUserId = e.FromUserId,

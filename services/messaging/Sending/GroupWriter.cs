@@ -74,6 +74,8 @@ internal sealed class GroupWriter(
         /// <summary>When its preparing began: the start of its messages' store spans.</summary>
         internal DateTimeOffset Started { get; init; }
         internal Dictionary<(Move Move, int Status), IReadOnlyList<long>> ReceiptSenders { get; init; } = [];
+        /// <summary>The group conversations among the receipts' that are their own streams: their receipts take no positions.</summary>
+        internal HashSet<string> ReceiptOwnStreams { get; init; } = [];
         /// <summary>The chat messages set aside (in their order), each with what friends must be asked, if anything.</summary>
         internal List<Item> Deferred { get; init; } = [];
     }
@@ -126,6 +128,7 @@ internal sealed class GroupWriter(
             Moves = moves,
             Members = await MembersAsync(items, ct),
             ReceiptSenders = await ReceiptSendersAsync(moves, ct),
+            ReceiptOwnStreams = await OwnStreamsAsync(moves, ct),
             Deferred = items.Where(i => i.Deferred).ToList(),
         };
     }
@@ -134,6 +137,7 @@ internal sealed class GroupWriter(
     public async Task<Result> CommitAsync(IReadOnlyList<WriteWork> group, Prepared prepared, Func<IReadOnlyList<WriteWork>, Task>? beforeCommit, CancellationToken ct)
     {
         var (items, accepted, moves) = (prepared.Items, prepared.Accepted, prepared.Moves);
+        Dictionary<(Move, int, long), long>? receiptPositions = null;
         if (accepted.Count > 0 || moves.Count > 0)
         {
             await using var transaction = await db.Database.BeginTransactionAsync(ct);
@@ -143,6 +147,7 @@ internal sealed class GroupWriter(
                 await AppendToStreamsAsync(accepted, prepared.Members, ownStreams, ct);
             }
             await MessagingSql.RaiseCursorsAsync(db, CursorRaises(accepted, moves), ct);
+            receiptPositions = await AppendReceiptsAsync(prepared, ct);
             if (beforeCommit is not null)
                 await beforeCommit(group);
             await transaction.CommitAsync(ct);
@@ -150,7 +155,7 @@ internal sealed class GroupWriter(
         }
 
         var pushes = ChatPushes(items, prepared.Members, prepared.Started);
-        ReceiptPushes(prepared, pushes);
+        ReceiptPushes(prepared, receiptPositions, pushes);
         return new Result(pushes, accepted.Count, items.Count(i => i.Error is not null), moves.Count);
     }
 
@@ -644,15 +649,78 @@ internal sealed class GroupWriter(
     }
 
     /// <summary>The senders of the messages a receipt covers are told.</summary>
-    private static void ReceiptPushes(Prepared prepared, List<OutgoingPush> pushes)
+    private static void ReceiptPushes(Prepared prepared, Dictionary<(Move, int, long), long>? positions, List<OutgoingPush> pushes)
     {
         foreach (var ((move, status), senders) in prepared.ReceiptSenders)
         {
             var conversationId = move.Conversation.ToString();
             var seq = status == MessageStatus.Read ? move.NewRead : move.NewArrived;
             foreach (var sender in senders)
-                pushes.Add(new(new UserPush(sender, ServerEvents.Receipt(status, move.UserId, sender, move.Conversation.ChatType, conversationId, seq))));
+            {
+                var position = positions?.GetValueOrDefault((move, status, sender)) ?? 0;
+                pushes.Add(new(new UserPush(sender, ServerEvents.Receipt(status, move.UserId, sender, move.Conversation.ChatType, conversationId, seq, position))));
+            }
         }
+    }
+
+    /// <summary>
+    /// Each receipt is an update of the stream of each sender it tells (issue 14): the sender's next position, after the
+    /// group's messages, and a stream event holding it, so a device that missed its push gets it by a sync after its
+    /// position. A group that is its own stream (<see cref="Conversation.OwnStream"/>) is left out, as its messages are:
+    /// a 1,000-member group acknowledges each message a thousand times.
+    /// </summary>
+    /// <returns>The position of each (receipt, status, sender) told, or null when none takes one.</returns>
+    private async Task<Dictionary<(Move, int, long), long>?> AppendReceiptsAsync(Prepared prepared, CancellationToken ct)
+    {
+        var told = prepared.ReceiptSenders
+            .Where(r => !prepared.ReceiptOwnStreams.Contains(r.Key.Move.Conversation.ToString()))
+            .SelectMany(r => r.Value.Select(sender => (r.Key.Move, r.Key.Status, Sender: sender)))
+            .ToList();
+        if (told.Count == 0)
+            return null;
+        var counts = told.GroupBy(t => t.Sender).Select(g => new MessagingSql.HeadAdvance(g.Key, g.Count())).ToList();
+        var heads = await MessagingSql.AdvanceHeadsAsync(db, counts, ct);
+        var next = counts.ToDictionary(c => c.UserId, c => heads[c.UserId] - c.Count + 1);
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        var positions = new Dictionary<(Move, int, long), long>(told.Count);
+        var rows = new List<StreamEvent>(told.Count);
+        foreach (var (move, status, sender) in told)
+        {
+            var position = next[sender]++;
+            positions[(move, status, sender)] = position;
+            var seq = status == MessageStatus.Read ? move.NewRead : move.NewArrived;
+            rows.Add(new StreamEvent
+            {
+                UserId = sender,
+                Position = position,
+                EventId = Guid.CreateVersion7(),
+                FromUserId = move.UserId,
+                Content = ClientEventJson.Serialize(new ReceiptEvent(move.Conversation.ToString(), seq, move.UserId, status == MessageStatus.Read) { Position = position }),
+                CreatedAtMs = now,
+            });
+        }
+        db.StreamEvents.AddRange(rows);
+        try
+        {
+            await db.SaveChangesAsync(ct);
+        }
+        finally
+        {
+            // The writer's context tracks nothing between transactions: a failed one is retried with fresh rows.
+            foreach (var row in rows)
+                db.Entry(row).State = EntityState.Detached;
+        }
+        return positions;
+    }
+
+    /// <summary>The group conversations among the receipts' that are their own streams (<see cref="Conversation.OwnStream"/>).</summary>
+    private async Task<HashSet<string>> OwnStreamsAsync(List<Move> moves, CancellationToken ct)
+    {
+        var groups = moves.Where(m => m.Conversation.IsGroup).Select(m => m.Conversation.ToString()).Distinct().ToList();
+        if (groups.Count == 0)
+            return [];
+        var own = await db.Conversations.AsNoTracking().Where(c => groups.Contains(c.Id) && c.OwnStream).Select(c => c.Id).ToListAsync(ct);
+        return own.ToHashSet(StringComparer.Ordinal);
     }
 
     private async Task<IReadOnlyList<long>> SendersAsync(Move move, string conversationId, long after, long upTo, CancellationToken ct) =>

@@ -176,6 +176,33 @@ public abstract class MessageStreamScenarios(EasyImShape shape)
     }
 
     [SkippableFact]
+    public async Task A_sender_away_while_its_message_is_read_gets_the_receipts_on_reconnect_after_its_position()
+    {
+        shape.RequireAvailable();
+        var (a, b, _) = await FriendsInAGroupAsync();
+        var ca = await shape.ConnectAsync(a, ClientTransport.TcpJson);
+        await using var cb = await shape.ConnectAsync(b, ClientTransport.WebSocketProtobuf);
+        await cb.WaitForAsync(IsSyncDone, Wait);
+        await ca.SendAsync(Frames.Chat(b.Id, "read me", "r-1"));
+        var ack = await ca.AckAsync("r-1");
+        var got = await cb.WaitForAsync(m => IsChat(m, "r-1"), Wait);
+        await ca.DisposeAsync();
+
+        // a is away when b reads it: READ (and the ARRIVED it implies) are updates of a's stream.
+        await cb.SendAsync(Frames.Event("READ", new Dictionary<string, object?> { ["conversation_id"] = got.ConversationId, ["seq"] = got.ConversationSeq }));
+        await shape.StreamHoldsAsync(a, 2, after: ack.Position);
+
+        await using var back = await shape.ConnectAsync(a, ClientTransport.WebSocketJson, after: ack.Position);
+        var (receipts, done) = await UntilSyncDoneAsync(back, m => Frames.IsEvent(m, "ARRIVED") || Frames.IsEvent(m, "READ"));
+
+        Assert.Equal([("ARRIVED", (long)ack.Position + 1), ("READ", (long)ack.Position + 2)],
+            receipts.Select(m => (Frames.IsEvent(m, "READ") ? "READ" : "ARRIVED", Data(m).GetProperty("position").GetInt64())));
+        Assert.All(receipts, m => Assert.Equal((got.ConversationId, (long)got.ConversationSeq, Id(b.Id)),
+            (Data(m).GetProperty("conversation_id").GetString(), Data(m).GetProperty("seq").GetInt64(), Data(m).GetProperty("user_id").GetString())));
+        Assert.Equal((long)ack.Position + 2, Data(done).GetProperty("head").GetInt64());
+    }
+
+    [SkippableFact]
     public async Task A_handshake_with_a_bad_after_is_refused_400_naming_it()
     {
         shape.RequireAvailable();

@@ -58,13 +58,15 @@ public sealed class ReceiptTests
         Assert.Equal([3, 3, 3, 1, 1], await StatusesAsync(host, b, conversation));
         await host.Pushes.WaitForAsync(_ => ReceiptEvents(host, a, "READ").Any());
         var read = ReceiptEvents(host, a, "READ").Single();
+        // Receipts are updates of the sender's stream: a's five messages took positions 1-5, ARRIVED 6, READ 7.
         Assert.Equal(
-            $$$"""{"code":200,"msg":"SUCCESS","data":{"key":"READ","conversation_id":"{{{conversation}}}","seq":3,"user_id":"{{{b}}}"}}""",
+            $$$"""{"code":200,"msg":"SUCCESS","data":{"key":"READ","conversation_id":"{{{conversation}}}","seq":3,"user_id":"{{{b}}}","position":7}}""",
             JsonSerializer.Serialize(read));
         var envelope = host.Pushes.Snapshot().First(p => p.Push.UserId == a && p.Push.Message.MsgType == 4 && p.Push.Message.Text().Contains("READ")).Push.Message;
         Assert.Equal((b, a, MessageStatus.Read), (envelope.FromUserId, envelope.ToUserId, envelope.Status));
         // READ implies ARRIVED: the sender hears both.
         Assert.Equal(3, ReceiptEvents(host, a, "ARRIVED").Single().GetProperty("data").GetProperty("seq").GetInt64());
+        Assert.Equal(6, ReceiptEvents(host, a, "ARRIVED").Single().GetProperty("data").GetProperty("position").GetInt64());
         host.AssertNoFaults();
     }
 

@@ -337,4 +337,31 @@ public sealed class UpdateStreamTests
         Assert.Equal(["d-1", "g-1", "g-2"], synced.Select(m => m.Text()).Order());
         host.AssertNoFaults();
     }
+    [Fact]
+    public async Task A_receipt_takes_the_next_position_of_its_senders_stream_and_is_fetched_after_a_position_but_not_in_a_large_group()
+    {
+        await using var host = await MessagingHost.StartAsync(new Dictionary<string, string?> { ["Messaging:StreamMaxGroupMembers"] = "2" });
+        var (a, b, c, group) = await PeopleAsync(host);
+        await host.SubmitAsync(MessagingHost.Chat(a, b, "d-1", "d-1"), MessagingHost.Chat(a, b, "d-2", "d-2"), MessagingHost.Chat(a, group, "g-1", "g-1", chatType: 1));
+        var acks = await host.AnswersAsync(a, "d-1", "d-2", "g-1");
+        var (direct, groupConversation) = (acks[0].ConversationId!, acks[2].ConversationId!);
+
+        // b reads the one-to-one through 2 (ARRIVED with it) and receives the group's message, which is its own stream.
+        await host.Harness.Bus.Publish(new RecordReceipts([new Receipt(b, direct, 2, MessageStatus.Read), new Receipt(b, groupConversation, 1, MessageStatus.Arrived)]));
+        await host.WaitConsumedAsync<RecordReceipts>();
+        await host.Pushes.WaitForAsync(all => all.Count(p => p.Push.UserId == a && p.Push.Message.Event is ReceiptEvent) >= 3);
+        var receipts = host.Pushes.Snapshot().Where(p => p.Push.UserId == a).Select(p => p.Push.Message.Event).OfType<ReceiptEvent>().Distinct().ToList();
+
+        // a's stream: d-1 and d-2 at 1 and 2, then ARRIVED and READ of the one-to-one at 3 and 4; the group's receipt has none.
+        Assert.Equal([(direct, false, 3L), (direct, true, 4L)], receipts.Where(r => r.ConversationId == direct).Select(r => (r.ConversationId, r.Read, r.Position)).Order());
+        Assert.Equal(0L, receipts.Single(r => r.ConversationId == groupConversation).Position);
+        var page = await UpdatesAsync(host, a, 2);
+        Assert.Equal([(3L, false), (4L, true)], page.Updates.Select(u => (PositionOf(u), ((ReceiptEvent)u.Event!).Read)));
+        Assert.All(page.Updates, u => Assert.Equal((b, a, direct), (u.FromUserId, u.ToUserId, u.ConversationId)));
+        Assert.Equal(4L, page.Last);
+        // A device of a's after position 3 gets the READ alone, as it was pushed.
+        var after3 = await UpdatesAsync(host, a, 3);
+        Assert.Equal([MessageStatus.Read], after3.Updates.Select(u => u.Status));
+        host.AssertNoFaults();
+    }
 }
