@@ -132,6 +132,24 @@ internal static class MessagingSql
         return result;
     }
 
+    /// <summary>Inserts stream events (their positions were taken by <see cref="AdvanceHeadsAsync"/> in the same transaction).</summary>
+    public static Task InsertStreamEventsAsync(MessagingDbContext db, IReadOnlyList<StreamEvent> rows, CancellationToken cancellationToken) =>
+        RunAsync(db, rows,
+            $"INSERT INTO {Table<StreamEvent>(db)} (user_id, position, event_id, from_user_id, content, created_at) VALUES ",
+            static (e, b) =>
+            {
+                b.Int(e.UserId);
+                b.Int(e.Position);
+                b.Uuid(e.EventId);
+                b.Int(e.FromUserId);
+                b.Text(e.Content);
+                b.Int(e.CreatedAtMs);
+            },
+            columns: 6,
+            tail: "",
+            returned: null,
+            cancellationToken);
+
     /// <summary>Inserts stream entries (their positions were taken by <see cref="AdvanceHeadsAsync"/> in the same transaction).</summary>
     public static Task InsertStreamEntriesAsync(MessagingDbContext db, IReadOnlyList<StreamEntry> rows, CancellationToken cancellationToken) =>
         RunAsync(db, rows,
@@ -177,6 +195,9 @@ internal static class MessagingSql
         void Int(int value);
 
         void Text(string? value);
+
+        /// <summary>A uuid on PostgreSQL; on SQLite the upper-case text EF Core stores a Guid as.</summary>
+        void Uuid(Guid value);
     }
 
     /// <summary>
@@ -254,6 +275,8 @@ internal static class MessagingSql
 
         public void Text(string? value) =>
             Check(value is null ? raw.sqlite3_bind_null(statement, ++_index) : raw.sqlite3_bind_text(statement, ++_index, value), handle);
+
+        public void Uuid(Guid value) => Text(value.ToString().ToUpperInvariant());
     }
 
     private sealed class CommandRowBinder(DbCommand command) : IRowBinder
@@ -270,6 +293,8 @@ internal static class MessagingSql
         public void Int(int value) => command.Parameters[_index++].Value = value;
 
         public void Text(string? value) => command.Parameters[_index++].Value = (object?)value ?? DBNull.Value;
+
+        public void Uuid(Guid value) => command.Parameters[_index++].Value = value;
     }
 
     /// <summary>Runs <c>head (row), (row), ... tail</c> over the rows, reusing one command while the row count stays the same.</summary>

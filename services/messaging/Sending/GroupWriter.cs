@@ -699,17 +699,7 @@ internal sealed class GroupWriter(
                 CreatedAtMs = now,
             });
         }
-        db.StreamEvents.AddRange(rows);
-        try
-        {
-            await db.SaveChangesAsync(ct);
-        }
-        finally
-        {
-            // The writer's context tracks nothing between transactions: a failed one is retried with fresh rows.
-            foreach (var row in rows)
-                db.Entry(row).State = EntityState.Detached;
-        }
+        await MessagingSql.InsertStreamEventsAsync(db, rows, ct);
         return positions;
     }
 
