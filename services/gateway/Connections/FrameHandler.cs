@@ -134,6 +134,12 @@ public sealed class FrameHandler(
                 connection.Id, string.Join(", ", after.Select(a => $"{a.Key} after {a.Value}")));
             _ = PublishAsync(new SyncConversations(userId, connection.Id, after, GapFill: true));
         };
+        connection.SyncGate.FillPositions = (after, upTo) =>
+        {
+            logger.LogInformation("Connection {ConnectionId} misses positions {From}..{UpTo} of user {UserId}'s stream: asking for them",
+                connection.Id, after + 1, upTo, userId);
+            _ = PublishAsync(new SyncConversations(userId, connection.Id, null, GapFill: true, After: after, UpTo: upTo));
+        };
         connection.SyncGate.Begin();
         // The reply is queued as the registry admits the connection, before any push can find it.
         switch (registry.Admit(connection, () => connection.Send(ServerFrames.HeartbeatReply(userId)), out var replaced))

@@ -22,6 +22,11 @@ namespace EasyIm.Gateway.Connections;
 /// in seq order; a conversation the answer leaves out (not the user's, nothing stored) has nothing to
 /// wait for, and what waits there is written at once. While messaging is away the gate asks again after 1×, 2× and 4× <c>gapTimeout</c> more
 /// (the asks wait in messaging's queue).</item>
+/// <item>Positions (issue 14): every update of the user's stream a push carries (a message's, an event's, a receipt's)
+/// is noted. A position that comes while an earlier one has not is a gap in the user's stream, whatever the
+/// conversation: one left open for <c>gapTimeout</c> is asked for (<see cref="FillPositions"/>, the missing range only),
+/// so a message whose push was lost reaches the connection as soon as any later update does, even in a conversation
+/// nothing else is written to. The per-conversation order above still decides when a chat message is written.</item>
 /// <item>Bounded: a gap still open after <see cref="FillAttempts"/> fills (about 30 s), more than
 /// <c>maxHeld</c> frames (or <c>maxHeldBytes</c>) waiting, or no SYNC event within <c>syncTimeout</c> (of the handshake or of the
 /// sync's last page, <see cref="SyncProgressed"/>) writes what waits, in order
@@ -54,6 +59,14 @@ public sealed class SyncGate : IDisposable
     private int _fills;
     // The conversations the last gap fill asked for, until its answer comes.
     private HashSet<string>? _asked;
+    // The user's stream as written here: the next position expected (0: not known yet) and those seen past it.
+    private long _nextPosition;
+    private SortedSet<long>? _aheadPositions;
+    private Timer? _positionTimer;
+    private int _positionFills;
+
+    /// <summary>Positions seen past a gap, at most: more and the gate gives up on the gap (the client can still ask).</summary>
+    public const int MaxAheadPositions = 4096;
 
     /// <summary>Gap fills asked for one open gap before the gate gives up and writes what waits.</summary>
     public const int FillAttempts = 4;
@@ -75,6 +88,32 @@ public sealed class SyncGate : IDisposable
     /// Called outside the gate's lock, from a timer thread.
     /// </summary>
     public Action<IReadOnlyDictionary<string, ulong>>? FillGaps { get; set; }
+
+    /// <summary>
+    /// Asks messaging for the updates of the user's stream after the first position (the last written in order) up to
+    /// the second (the one before the first seen past the gap), for this connection only. Called outside the lock.
+    /// </summary>
+    public Action<long, long>? FillPositions { get; set; }
+
+    /// <summary>Positions were seen past one that has not come yet.</summary>
+    public bool PositionGapOpen
+    {
+        get
+        {
+            lock (_lock)
+                return _aheadPositions is { Count: > 0 };
+        }
+    }
+
+    /// <summary>The next position of the user's stream this connection expects (0: none known yet).</summary>
+    public long NextPosition
+    {
+        get
+        {
+            lock (_lock)
+                return _nextPosition;
+        }
+    }
 
     /// <summary>Holding back for the connect-time sync.</summary>
     public bool Holding
@@ -112,7 +151,8 @@ public sealed class SyncGate : IDisposable
     /// Writes a push to the connection now, or holds it until it can be written in order. The frame
     /// may go to other connections too: it is only read here, never changed.
     /// </summary>
-    public void Deliver(UserPush push, OutboundFrame frame)
+    /// <param name="position">The update's position in the user's stream (0: none, e.g. a large group's message).</param>
+    public void Deliver(UserPush push, OutboundFrame frame, long position = 0)
     {
         lock (_lock)
         {
@@ -124,13 +164,23 @@ public sealed class SyncGate : IDisposable
                     _send(frame);
                 if (!IsChat(frame))
                 {
-                    if (push.GapFill)
-                        FillAnsweredLocked(push.SyncedThrough);
+                    // A sync after a position (or a position fill) brought every update up to its head.
+                    var head = push.Message.Event is SyncDoneEvent { Head: > 0 } done ? done.Head : 0;
+                    if (!push.GapFill)
+                        EndHoldingLocked(push.SyncedThrough, head);
                     else
-                        EndHoldingLocked(push.SyncedThrough);
+                    {
+                        if (head > 0)
+                            CoveredLocked(push.SyncedThrough); // a position fill: only the conversations it wrote
+                        else
+                            FillAnsweredLocked(push.SyncedThrough);
+                        PositionsCoveredLocked(head);
+                    }
                 }
                 return;
             }
+            if (position > 0)
+                PositionSeenLocked(position);
             if (!IsChat(frame))
             {
                 _send(frame);
@@ -162,15 +212,107 @@ public sealed class SyncGate : IDisposable
             _syncTimer?.Change(_syncTimeout, Timeout.InfiniteTimeSpan);
     }
 
+    /// <summary>Notes a position written (or about to be): the next one moves on, a later one leaves a gap behind it.</summary>
+    private void PositionSeenLocked(long position)
+    {
+        if (_nextPosition == 0)
+        {
+            // Not known yet: the connect-time sync's head will say where the stream starts for this connection, if it
+            // had a position; else the first live update does.
+            if (_held is not null)
+                (_aheadPositions ??= []).Add(position);
+            else
+                _nextPosition = position + 1;
+            return;
+        }
+        if (position < _nextPosition)
+            return;
+        if (position == _nextPosition)
+        {
+            _nextPosition++;
+            AbsorbPositionsLocked();
+            return;
+        }
+        (_aheadPositions ??= []).Add(position);
+        if (_aheadPositions.Count > MaxAheadPositions)
+        {
+            _nextPosition = _aheadPositions.Max + 1;
+            _aheadPositions.Clear();
+        }
+        AbsorbPositionsLocked();
+    }
+
+    /// <summary>Every position up to <paramref name="head"/> reached the connection (a sync's or a fill's head; 0: nothing known).</summary>
+    private void PositionsCoveredLocked(long head)
+    {
+        if (head > 0)
+            _nextPosition = Math.Max(_nextPosition, head + 1);
+        else if (_nextPosition == 0 && _held is null && _aheadPositions is { Count: > 0 } seen)
+            _nextPosition = seen.Min; // a sync without a position: the stream starts at the first live update
+        if (_nextPosition == 0)
+            return;
+        _aheadPositions?.RemoveWhere(p => p < _nextPosition);
+        AbsorbPositionsLocked();
+    }
+
+    /// <summary>Moves past the positions seen in order; a gap still open waits for its timer (started here if need be).</summary>
+    private void AbsorbPositionsLocked()
+    {
+        while (_aheadPositions is { Count: > 0 } ahead && ahead.Remove(_nextPosition))
+            _nextPosition++;
+        if (_aheadPositions is { Count: > 0 })
+        {
+            _positionTimer ??= new Timer(_ => PositionGapTimedOut(), null, _gapTimeout, Timeout.InfiniteTimeSpan);
+            return;
+        }
+        _positionTimer?.Dispose();
+        _positionTimer = null;
+        _positionFills = 0;
+    }
+
+    /// <summary>A gap in the positions stayed open: ask for exactly what is missing, or past the attempts give up on it.</summary>
+    private void PositionGapTimedOut()
+    {
+        Action<long, long>? fill;
+        long after, upTo;
+        lock (_lock)
+        {
+            _positionTimer?.Dispose();
+            _positionTimer = null;
+            if (_aheadPositions is not { Count: > 0 } ahead || _nextPosition == 0)
+                return;
+            fill = FillPositions;
+            if (fill is null || _positionFills >= FillAttempts)
+            {
+                // Given up: the next gap (if any) starts afresh.
+                _nextPosition = ahead.Min;
+                _positionFills = 0;
+                AbsorbPositionsLocked();
+                return;
+            }
+            _positionFills++;
+            (after, upTo) = (_nextPosition - 1, ahead.Min - 1);
+            _positionTimer = new Timer(_ => PositionGapTimedOut(), null, _gapTimeout * (1 << (_positionFills - 1)), Timeout.InfiniteTimeSpan);
+        }
+        fill(after, upTo);
+    }
+
     private void EndHolding(IReadOnlyDictionary<string, ulong>? through)
     {
         lock (_lock)
             EndHoldingLocked(through);
     }
 
-    private void EndHoldingLocked(IReadOnlyDictionary<string, ulong>? through)
+    /// <param name="head">The sync's head, when it was after a position: every update up to it reached the connection.</param>
+    private void EndHoldingLocked(IReadOnlyDictionary<string, ulong>? through, long head = 0)
     {
         CoveredLocked(through);
+        ReleaseHeldLocked();
+        PositionsCoveredLocked(head);
+    }
+
+    private void ReleaseHeldLocked()
+    {
         if (_held is null)
             return;
         var held = _held;
@@ -347,6 +489,8 @@ public sealed class SyncGate : IDisposable
             _syncTimer = null;
             _gapTimer?.Dispose();
             _gapTimer = null;
+            _positionTimer?.Dispose();
+            _positionTimer = null;
         }
     }
 }

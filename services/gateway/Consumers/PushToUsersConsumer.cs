@@ -59,6 +59,8 @@ public sealed class PushToUsersConsumer(ConnectionRegistry registry) : IConsumer
 
     private void Deliver(UserPush push, long userId, ulong position, ref OutboundFrame? shared)
     {
+        // The update's place in the user's stream, for the gate's gap finding: a message's (or receipt's, event's) own.
+        var streamPosition = position > 0 ? (long)position : push.Message.Event?.Position ?? 0;
         // A frame without a position serves every user of the push; one with a position serves only its user.
         OutboundFrame? own = null;
         ref var frame = ref position == 0 ? ref shared : ref own;
@@ -80,10 +82,10 @@ public sealed class PushToUsersConsumer(ConnectionRegistry registry) : IConsumer
                 var ack = MsgCodec.FromWire(push.Message);
                 ack.Seq = push.AckSeq;
                 ack.Position = position;
-                connection.SyncGate.Deliver(push, new OutboundFrame(ack));
+                connection.SyncGate.Deliver(push, new OutboundFrame(ack), streamPosition);
                 continue;
             }
-            connection.SyncGate.Deliver(push, frame ??= new OutboundFrame(WithPosition(MsgCodec.FromWire(push.Message), position)));
+            connection.SyncGate.Deliver(push, frame ??= new OutboundFrame(WithPosition(MsgCodec.FromWire(push.Message), position)), streamPosition);
         }
     }
 }

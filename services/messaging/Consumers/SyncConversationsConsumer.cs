@@ -24,6 +24,7 @@ public sealed class SyncConversationsConsumer(ConversationSync sync) : IConsumer
             return;
         }
         if (valid)
-            await sync.SyncAsync(context, message.UserId, message.ConnectionId, null, message.Cursors, message.GapFill, message.After);
+            await sync.SyncAsync(context, message.UserId, message.ConnectionId, null, message.Cursors, message.GapFill, message.After,
+                message.GapFill ? message.UpTo : null);
     }
 }

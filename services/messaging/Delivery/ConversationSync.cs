@@ -32,8 +32,10 @@ public sealed class ConversationSync(MessagingDbContext db, PushDispatcher dispa
     /// start after the user's ARRIVED cursor. Conversations the user is not in are ignored.</param>
     /// <param name="gapFill">Only the conversations <paramref name="clientCursors"/> names, for a gap in a live
     /// connection: the closing push is marked for the gateway and the client sees no SYNC event.</param>
+    /// <param name="upTo">With <paramref name="gapFill"/> and <paramref name="afterPosition"/>: a gap among the positions
+    /// a live connection was written, after <paramref name="afterPosition"/> up to this one (see <see cref="ReadPageAsync"/>).</param>
     public async Task SyncAsync(ConsumeContext context, long userId, string connectionId, string? gatewayId,
-        IReadOnlyDictionary<string, ulong>? clientCursors, bool gapFill = false, long? afterPosition = null)
+        IReadOnlyDictionary<string, ulong>? clientCursors, bool gapFill = false, long? afterPosition = null, long? upTo = null)
     {
         SyncResume? resume = null;
         do
@@ -41,7 +43,7 @@ public sealed class ConversationSync(MessagingDbContext db, PushDispatcher dispa
             // A connection that is gone gets nothing more: the rest would be read and pushed for no one.
             if (resume is not null && router.WasDisconnected(connectionId))
                 return;
-            var page = await ReadPageAsync(userId, connectionId, clientCursors, resume, gapFill, context.CancellationToken, afterPosition);
+            var page = await ReadPageAsync(userId, connectionId, clientCursors, resume, gapFill, context.CancellationToken, afterPosition, upTo);
             foreach (var pushes in page.Pushes.Chunk(options.SyncPageSize))
                 await dispatcher.DispatchAsync(context, [.. pushes.Select(p => new OutgoingPush(p, gatewayId))]);
             resume = page.Resume;
@@ -61,18 +63,42 @@ public sealed class ConversationSync(MessagingDbContext db, PushDispatcher dispa
     /// their own streams (<see cref="Conversation.OwnStream"/>: large groups, <see cref="MessagingOptions.StreamMaxGroupMembers"/>): those go on from
     /// <paramref name="clientCursors"/> (the device's seqs) when it names them, else from the user's ARRIVED cursors.
     /// </param>
+    /// <param name="upTo">
+    /// A position gap fill (with <paramref name="gapFill"/> and <paramref name="afterPosition"/>): the gateway wrote the
+    /// connection positions on both sides of <paramref name="afterPosition"/>+1..<paramref name="upTo"/> but not those.
+    /// The first page pushes the events at those positions (as live pushes, with their positions), then the conversations
+    /// of the messages there, each from the first of them to its end (what the connection already has again is dropped
+    /// by id); the closing push is marked for the gateway, with <paramref name="upTo"/> as its head.
+    /// </param>
     public async Task<SyncPage> ReadPageAsync(long userId, string connectionId, IReadOnlyDictionary<string, ulong>? clientCursors,
-        SyncResume? resume, bool gapFill, CancellationToken ct, long? afterPosition = null)
+        SyncResume? resume, bool gapFill, CancellationToken ct, long? afterPosition = null, long? upTo = null)
     {
         long head = 0;
         var positionExpired = false;
         var complete = false;
-        if (afterPosition is { } position && !gapFill)
+        var positionFill = gapFill && afterPosition is not null && upTo is not null;
+        List<UserPush>? events = null;
+        if (afterPosition is { } position && (!gapFill || positionFill))
         {
-            head = resume?.Head ?? await db.StreamHeads.AsNoTracking().Where(h => h.UserId == userId).Select(h => h.Position).FirstOrDefaultAsync(ct);
+            head = resume?.Head ?? (positionFill ? upTo!.Value
+                : await db.StreamHeads.AsNoTracking().Where(h => h.UserId == userId).Select(h => h.Position).FirstOrDefaultAsync(ct));
             var after = await CursorsAfterAsync(userId, Math.Max(0, position), head, ct);
             positionExpired = after is null;
-            if (after is not null)
+            if (positionFill)
+            {
+                // Only what the gap holds: its events now, its messages' conversations below; nothing else is named.
+                after ??= [];
+                if (resume is null)
+                {
+                    var stored = await db.StreamEvents.AsNoTracking()
+                        .Where(e => e.UserId == userId && e.Position > position && e.Position <= head)
+                        .OrderBy(e => e.Position)
+                        .Take(options.SyncPageSize)
+                        .ToListAsync(ct);
+                    events = stored.Select(e => new UserPush(userId, StreamEvents.Wire(e), OnlyConnectionId: connectionId)).ToList();
+                }
+            }
+            else if (after is not null)
             {
                 // The device's own seqs for what the position does not cover (large groups), the position's where both say.
                 foreach (var (id, seq) in clientCursors?.Take(MaxClientCursors) ?? [])
@@ -103,7 +129,7 @@ public sealed class ConversationSync(MessagingDbContext db, PushDispatcher dispa
                 .ToDictionaryAsync(k => k.ConversationId, k => k.ArrivedSeq, StringComparer.Ordinal, ct);
         }
 
-        var pushes = new List<UserPush>();
+        var pushes = events ?? new List<UserPush>();
         var bytes = 0L;
         // Conversations whose cursor was older than their kept history, and where it starts: for the SYNC event.
         var retainedFrom = resume?.RetainedFrom is { } carried ? new Dictionary<string, ulong>(carried, StringComparer.Ordinal) : null;

@@ -18,6 +18,9 @@ namespace EasyIm.Contracts.Messaging;
 /// marked <see cref="Gateway.UserPush.GapFill"/>, is for the gateway, not the client.
 /// <paramref name="After"/>: the device's position in the user's update stream (a SYNC's <c>after</c>): the messages
 /// stored at later positions, whatever the conversation, and <paramref name="Cursors"/> is not used.
+/// With <paramref name="GapFill"/> and <paramref name="UpTo"/>: the gateway found positions After+1..UpTo missing
+/// among those it wrote to a live connection; messaging pushes the events at those positions and the conversations of
+/// the messages there (from the first one on), and closes with a push marked GapFill whose SYNC event's head is UpTo.
 /// </summary>
 public sealed record SyncConversations(
     long UserId,
@@ -25,4 +28,5 @@ public sealed record SyncConversations(
     IReadOnlyDictionary<string, ulong>? Cursors,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] bool GapFill = false,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] SyncResume? Resume = null,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] long? After = null);
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] long? After = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] long? UpTo = null);

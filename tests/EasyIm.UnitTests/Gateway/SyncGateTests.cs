@@ -273,5 +273,95 @@ public class SyncGateTests
         Assert.Equal(1, gate.Waiting);
         Assert.Equal(0, asks);
     }
-}
+    // Positions of the user's update stream (issue 14): a gap among them is found whatever the conversation.
 
+    private static (UserPush, Msg) SyncDoneAt(long head, bool gapFill = false, params (string Conversation, ulong Last)[] through) =>
+        (new UserPush(1, new WireMessage { Event = new SyncDoneEvent(Head: head) }, OnlyConnectionId: "c", Sync: true,
+            SyncedThrough: through.ToDictionary(t => t.Conversation, t => t.Last), GapFill: gapFill),
+         new Msg { MsgType = Msg.Types.MsgType.Event, Content = """{"code":200,"msg":"SUCCESS","data":{"key":"SYNC","done":true}}""" });
+
+    private static void DeliverAt(SyncGate gate, (UserPush Push, Msg Frame) item, long position) =>
+        gate.Deliver(item.Push, new OutboundFrame(item.Frame), position);
+
+    private static (UserPush, Msg) Invite(long position) =>
+        (new UserPush(1, new WireMessage { Event = new FriendInviteEvent(7, "hi") { Position = position } }),
+         new Msg { MsgType = Msg.Types.MsgType.Event, Content = """{"code":200,"msg":"SUCCESS","data":{"key":"FRIEND_INVITE"}}""" });
+
+    [Fact]
+    public async Task A_lost_message_in_a_conversation_nothing_else_follows_is_found_by_any_later_position_and_asked_for_exactly()
+    {
+        using var gate = Gate(gapTimeout: TimeSpan.FromMilliseconds(50));
+        var asked = new TaskCompletionSource<(long, long)>(TaskCreationOptions.RunContinuationsAsynchronously);
+        gate.FillPositions = (after, upTo) => asked.TrySetResult((after, upTo));
+        gate.FillGaps = _ => throw new InvalidOperationException("no conversation has a gap of its own");
+        gate.Begin();
+        Deliver(gate, SyncDoneAt(10, false, ("s_1_2", 3), ("s_1_3", 0)));
+
+        DeliverAt(gate, Chat("s_1_2", 4), 11);
+        // Position 12, the first message of s_1_3, was stored but its push was lost: nothing else comes in s_1_3.
+        DeliverAt(gate, Invite(13), 13);
+        var (after, upTo) = await asked.Task.WaitAsync(Wait);
+
+        Assert.Equal((11L, 12L), (after, upTo));
+        // The fill: the conversation of the message at 12, then its closing push with the range's end as its head.
+        Deliver(gate, Chat("s_1_3", 1, sync: true));
+        Deliver(gate, SyncDoneAt(12, gapFill: true, ("s_1_3", 1)));
+        DeliverAt(gate, Chat("s_1_3", 2), 14);
+
+        Assert.Equal(["SYNC", "m4", "FRIEND_INVITE", "m1", "m2"], Written());
+        Assert.Equal(15, gate.NextPosition);
+        Assert.False(gate.PositionGapOpen);
+    }
+
+    [Fact]
+    public void Positions_that_come_out_of_order_close_their_own_gap_and_ask_for_nothing()
+    {
+        using var gate = Gate(gapTimeout: TimeSpan.FromMinutes(1));
+        gate.FillPositions = (_, _) => throw new InvalidOperationException("nothing is missing");
+        gate.Begin();
+        Deliver(gate, SyncDoneAt(10, false, ("s_1_2", 0)));
+
+        DeliverAt(gate, Invite(11), 11);
+        DeliverAt(gate, Invite(13), 13); // two messaging replicas, or an event racing a message
+        Assert.True(gate.PositionGapOpen);
+        DeliverAt(gate, Chat("s_1_2", 1), 12);
+        DeliverAt(gate, Invite(9), 9);   // below where the sync left the connection: already covered
+
+        Assert.Equal(14, gate.NextPosition);
+        Assert.False(gate.PositionGapOpen);
+    }
+
+    [Fact]
+    public async Task A_connection_whose_sync_had_no_position_starts_at_its_first_update_and_still_finds_a_later_gap()
+    {
+        using var gate = Gate(gapTimeout: TimeSpan.FromMilliseconds(20));
+        var asked = new TaskCompletionSource<(long, long)>(TaskCreationOptions.RunContinuationsAsynchronously);
+        gate.FillPositions = (after, upTo) => asked.TrySetResult((after, upTo));
+        gate.Begin();
+        DeliverAt(gate, Invite(5), 5);   // live during the sync (an old client's: no position, so no head)
+        DeliverAt(gate, Invite(7), 7);
+        Deliver(gate, SyncDone(("s_1_2", 0)));
+
+        Assert.Equal((5L, 6L), await asked.Task.WaitAsync(Wait));
+        Assert.Equal(6, gate.NextPosition);
+    }
+
+    [Fact]
+    public async Task A_position_gap_no_fill_closes_is_asked_for_a_bounded_number_of_times_then_given_up_on()
+    {
+        using var gate = Gate(gapTimeout: TimeSpan.FromMilliseconds(10));
+        var asks = 0;
+        gate.FillPositions = (_, _) => Interlocked.Increment(ref asks);
+        gate.Begin();
+        Deliver(gate, SyncDoneAt(10, false, ("s_1_2", 0)));
+        DeliverAt(gate, Invite(12), 12); // 11 never comes: messaging is away
+
+        var deadline = DateTime.UtcNow + Wait;
+        while (gate.PositionGapOpen && DateTime.UtcNow < deadline)
+            await Task.Delay(10);
+
+        Assert.False(gate.PositionGapOpen);
+        Assert.Equal(SyncGate.FillAttempts, Volatile.Read(ref asks));
+        Assert.Equal(13, gate.NextPosition);
+    }
+}

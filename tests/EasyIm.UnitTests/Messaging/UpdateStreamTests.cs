@@ -364,4 +364,36 @@ public sealed class UpdateStreamTests
         Assert.Equal([MessageStatus.Read], after3.Updates.Select(u => u.Status));
         host.AssertNoFaults();
     }
+    [Fact]
+    public async Task A_position_gap_fill_brings_the_events_and_the_conversations_of_the_missing_positions_only()
+    {
+        await using var host = await MessagingHost.StartAsync();
+        var (a, b, c, group) = await PeopleAsync(host);
+        await host.BefriendAsync(c, b);
+        // b's stream: d-1 (1), the group's g-1 (2), an invitation (3), c's e-1 (4), d-2 (5).
+        await host.SubmitAsync(MessagingHost.Chat(a, b, "d-1", "d-1"), MessagingHost.Chat(a, group, "g-1", "g-1", chatType: 1));
+        await host.AnswersAsync(a, "d-1", "g-1");
+        await AppendAsync(host, Invitations(b, (Guid.NewGuid(), a)));
+        await host.SubmitAsync(MessagingHost.Chat(c, b, "e-1", "e-1"));
+        await host.AnswersAsync(c, "e-1");
+        await host.SubmitAsync(MessagingHost.Chat(a, b, "d-2", "d-2"));
+        await host.AnswersAsync(a, "d-2");
+        await host.Pushes.WaitForAsync(all => PositionsPushed(host).Count(p => p.UserId == b) == 4);
+
+        // The gateway wrote 1 and 4 onwards to b's connection, and asks for 2..3.
+        await host.Harness.Bus.Publish(new SyncConversations(b, "b-live", null, GapFill: true, After: 1, UpTo: 3));
+        var seen = await host.Pushes.WaitForAsync(all => all.Any(p => p.Gateway == MessagingHost.G1 && p.Push.OnlyConnectionId == "b-live" && IsDone(p.Push)));
+        var fill = seen.Where(p => p.Gateway == MessagingHost.G1 && p.Push.OnlyConnectionId == "b-live").Select(p => p.Push).ToList();
+
+        // The invitation at 3 (with its position), the group from g-1 on; not the one-to-ones, nothing past 3.
+        Assert.Equal([3L], fill.Where(p => p.Message.Event is FriendInviteEvent).Select(p => PositionOf(p.Message)));
+        Assert.Equal(["g-1"], fill.Where(p => p.Message.MsgType == 0).Select(p => p.Message.Text()));
+        var done = fill.Single(IsDone);
+        Assert.True(done.GapFill);
+        Assert.Equal(3L, ((SyncDoneEvent)done.Message.Event!).Head);
+        Assert.Equal([GroupConversationOf(fill)], done.SyncedThrough!.Keys);
+        host.AssertNoFaults();
+
+        static string GroupConversationOf(List<UserPush> pushes) => pushes.Single(p => p.Message.MsgType == 0).Message.ConversationId!;
+    }
 }
