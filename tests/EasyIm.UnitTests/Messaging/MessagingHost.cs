@@ -333,6 +333,12 @@ internal sealed class ConsumedLog : IConsumeObserver
 
     public Task ConsumeFault<T>(ConsumeContext<T> context, Exception exception) where T : class => Task.CompletedTask;
 
+    public int Count<T>() where T : class
+    {
+        lock (_consumed)
+            return _consumed.OfType<T>().Count();
+    }
+
     public async Task WaitAsync<T>(Func<T, bool>? filter) where T : class
     {
         using var cancel = new CancellationTokenSource(PushLog.DefaultTimeout);

@@ -71,11 +71,11 @@ public sealed class SendPathPropertyTests
         var lateFriends = users.ToDictionary(u => u, _ => MessagingHost.NewUserId());
         var friendsDelay = new Random(seed + 1);
         await using var host = await MessagingHost.StartAsync(new Dictionary<string, string?>
-            {
-                ["Messaging:MaxMessagesPerTransaction"] = "8",
-                ["Messaging:RelationshipCheckTimeoutMs"] = "20000",
-                ["Messaging:RelationshipAskBurst"] = "1000",
-            },
+        {
+            ["Messaging:MaxMessagesPerTransaction"] = "8",
+            ["Messaging:RelationshipCheckTimeoutMs"] = "20000",
+            ["Messaging:RelationshipAskBurst"] = "1000",
+        },
             configureBus: bus => bus.AddHandler<CheckRelationships>(async context =>
             {
                 int delay;
@@ -95,6 +95,7 @@ public sealed class SendPathPropertyTests
 
         var failNext = 0;
         var injected = 0;
+        var receipts = 0;
         host.Services.GetRequiredService<SendPipeline>().BeforeCommit = _ =>
         {
             if (Interlocked.Exchange(ref failNext, 0) == 0)
@@ -164,66 +165,110 @@ public sealed class SendPathPropertyTests
             }
         }
 
-        for (var op = 0; op < Operations; op++)
+        // receiptShare: the percentage of operations that are a receipt.
+        async Task RunAsync(int operations, int receiptShare)
         {
-            var client = clients[random.Next(clients.Count)];
-            var roll = random.Next(100);
-            if (roll < 78)
+            for (var op = 0; op < operations; op++)
             {
-                var kindRoll = random.Next(100);
-                var kind = kindRoll < 50 ? Kind.Friend : kindRoll < 75 ? Kind.Group : kindRoll < 90 ? Kind.LateFriend : Kind.Stranger;
-                var to = kind switch
+                var client = clients[random.Next(clients.Count)];
+                var roll = random.Next(100);
+                if (random.Next(100) < receiptShare)
                 {
-                    Kind.Friend => users.Where(u => u != client.User).ElementAt(random.Next(Users - 1)),
-                    Kind.LateFriend => lateFriends[client.User],
-                    Kind.Stranger => strangers[random.Next(strangers.Length)],
-                    _ => groupId,
-                };
-                var sent = new Sent($"s{seed}-{client.User}-{client.Sent.Count}", client.User, to, kind, order++);
-                client.Sent.Add(sent);
-                Submit(client, sent);
-            }
-            else if (roll < 88)
-            {
-                await FlushAsync(random.Next(2) == 0 ? MessagingHost.G1 : MessagingHost.G2);
-            }
-            else if (roll < 94)
-            {
-                Interlocked.Exchange(ref failNext, 1);
-            }
-            else
-            {
-                ReadAnswers();
-                await ReconnectAsync(client);
-            }
-            if (random.Next(4) == 0)
-                await FlushAsync(client.Gateway);
-        }
-        await FlushAsync(MessagingHost.G1);
-        await FlushAsync(MessagingHost.G2);
-
-        // Until every message is answered: a client whose connection was closed, or whose answers do not come, reconnects and resends.
-        for (var round = 0; round < 8; round++)
-        {
-            try
-            {
-                await host.Pushes.WaitForAsync(_ =>
+                    // Through the newest message of a conversation acked so far (so stored), or a little past it (messaging
+                    // clamps a receipt to what is stored). It moves cursors in the writer's queue, between the chat, and tells
+                    // the messages' senders (updates of their streams).
+                    ReadAnswers();
+                    var user = client.User;
+                    var toMe = clients.Where(c => c.User != user).SelectMany(c => c.Acks.Values)
+                        .Where(a => a.ChatType == 1 || a.ToUserId == user)
+                        .GroupBy(a => a.ConversationId!)
+                        .OrderBy(g => g.Key, StringComparer.Ordinal)
+                        .ToList();
+                    if (toMe.Count > 0)
+                    {
+                        var conversation = toMe[random.Next(toMe.Count)];
+                        await host.Harness.Bus.Publish(new RecordReceipts([new Receipt(user, conversation.Key,
+                            conversation.Max(a => a.ConversationSeq) + (ulong)random.Next(3), random.Next(2) == 0 ? MessageStatus.Arrived : MessageStatus.Read)]));
+                        receipts++;
+                    }
+                }
+                else if (roll < 78)
+                {
+                    var kindRoll = random.Next(100);
+                    var kind = kindRoll < 50 ? Kind.Friend : kindRoll < 75 ? Kind.Group : kindRoll < 90 ? Kind.LateFriend : Kind.Stranger;
+                    var to = kind switch
+                    {
+                        Kind.Friend => users.Where(u => u != client.User).ElementAt(random.Next(Users - 1)),
+                        Kind.LateFriend => lateFriends[client.User],
+                        Kind.Stranger => strangers[random.Next(strangers.Length)],
+                        _ => groupId,
+                    };
+                    var sent = new Sent($"s{seed}-{client.User}-{client.Sent.Count}", client.User, to, kind, order++);
+                    client.Sent.Add(sent);
+                    Submit(client, sent);
+                }
+                else if (roll < 88)
+                {
+                    await FlushAsync(random.Next(2) == 0 ? MessagingHost.G1 : MessagingHost.G2);
+                }
+                else if (roll < 94)
+                {
+                    Interlocked.Exchange(ref failNext, 1);
+                }
+                else
                 {
                     ReadAnswers();
-                    return clients.All(c => c.Closed || !c.Unanswered.Any());
-                }, TimeSpan.FromSeconds(10));
+                    await ReconnectAsync(client);
+                }
+                if (random.Next(4) == 0)
+                    await FlushAsync(client.Gateway);
             }
-            catch (Xunit.Sdk.FailException)
-            {
-                // Some answers did not come: those clients resend on a new connection.
-            }
-            ReadAnswers();
-            var waiting = clients.Where(c => c.Unanswered.Any()).ToList();
-            if (waiting.Count == 0)
-                break;
-            foreach (var client in waiting)
-                await ReconnectAsync(client);
+            await FlushAsync(MessagingHost.G1);
+            await FlushAsync(MessagingHost.G2);
         }
+
+        // Until every message is answered: a client whose connection was closed, or whose answers do not come, reconnects and resends.
+        async Task AnswerAllAsync()
+        {
+            for (var round = 0; round < 8; round++)
+            {
+                try
+                {
+                    await host.Pushes.WaitForAsync(_ =>
+                    {
+                        ReadAnswers();
+                        return clients.All(c => c.Closed || !c.Unanswered.Any());
+                    }, TimeSpan.FromSeconds(10));
+                }
+                catch (Xunit.Sdk.FailException)
+                {
+                    // Some answers did not come: those clients resend on a new connection.
+                }
+                ReadAnswers();
+                var waiting = clients.Where(c => c.Unanswered.Any()).ToList();
+                if (waiting.Count == 0)
+                    break;
+                foreach (var client in waiting)
+                    await ReconnectAsync(client);
+            }
+        }
+
+        // Two rounds: the first sends into empty conversations (nothing is acked yet, so its receipts are rare); once its
+        // messages are answered, the second sends receipts for them between more chat.
+        await RunAsync(Operations, receiptShare: 0);
+        await AnswerAllAsync();
+        await RunAsync(Operations / 2, receiptShare: 35);
+        // Every receipt is queued for the writer (consumed), then one more message goes behind them: once it is answered,
+        // the receipts are committed too, and the streams checked below stand still.
+        if (receipts > 0)
+            await host.Consumed.WaitAsync<RecordReceipts>(_ => host.Consumed.Count<RecordReceipts>() >= receipts);
+        var last = clients[0];
+        var barrier = new Sent($"s{seed}-{last.User}-{last.Sent.Count}", last.User, users[1], Kind.Friend, order++);
+        last.Sent.Add(barrier);
+        Submit(last, barrier);
+        await FlushAsync(last.Gateway);
+
+        await AnswerAllAsync();
 
         ReadAnswers();
         var all = clients.SelectMany(c => c.Sent).ToList();
@@ -268,14 +313,17 @@ public sealed class SendPathPropertyTests
         }
         await AssertStreamsAsync(host, seed, users, stored, random);
         Assert.True(all.Count > 150, $"seed {seed}: only {all.Count} messages sent");
+        Assert.True(receipts > 0, $"seed {seed}: no receipt sent");
+        Assert.True(await host.DbAsync(db => db.StreamEvents.CountAsync()) > 0, $"seed {seed}: no receipt moved a cursor");
         host.AssertNoFaults();
     }
 
     /// <summary>
-    /// The update streams after the run, per user: positions 1..head each hold exactly one stored message of the user's
-    /// conversations and every such message has exactly one position; in each conversation positions follow seqs; every
-    /// position a push carried names the message the stream holds there; and a sync after a random position brings
-    /// exactly the messages at later positions (a client's view after fetching equals the stored stream).
+    /// The update streams after the run, per user: positions 1..head each hold exactly one update, a stored message of
+    /// the user's conversations or a receipt on the user's messages, and every such message has exactly one position;
+    /// in each conversation positions follow seqs; every position a push carried names the update the stream holds
+    /// there; and a sync after a random position brings exactly the messages at later positions (a client's view after
+    /// fetching equals the stored stream).
     /// </summary>
     private static async Task AssertStreamsAsync(MessagingHost host, int seed, long[] users, List<Message> stored, Random random)
     {
@@ -283,6 +331,11 @@ public sealed class SendPathPropertyTests
         var pushedPositions = host.Pushes.Snapshot()
             .Where(p => p.Push.Positions is [> 0] && p.Push.Message.Id != 0)
             .Select(p => (p.Push.UserId, Position: p.Push.Positions![0], p.Push.Message.Id))
+            .Distinct()
+            .ToList();
+        var receiptPushes = host.Pushes.Snapshot()
+            .Where(p => p.Push.Message.Event is ReceiptEvent { Position: > 0 })
+            .Select(p => (p.Push.UserId, Receipt: (ReceiptEvent)p.Push.Message.Event!))
             .Distinct()
             .ToList();
         foreach (var user in users)
@@ -293,7 +346,21 @@ public sealed class SendPathPropertyTests
             foreach (var e in entries)
                 for (var seq = e.SeqFrom; seq <= e.SeqTo; seq++)
                     Assert.True(stream.TryAdd(e.Position + (seq - e.SeqFrom), (e.ConversationId, seq)), $"seed {seed}: user {user} has position {e.Position + (seq - e.SeqFrom)} twice");
-            Assert.True(stream.Keys.Order().SequenceEqual(Enumerable.Range(1, (int)head).Select(i => (long)i)), $"seed {seed}: user {user}'s positions are not 1..{head}");
+            var events = await host.DbAsync(db => db.StreamEvents.AsNoTracking().Where(e => e.UserId == user).ToListAsync());
+            foreach (var e in events)
+            {
+                var receipt = Assert.IsType<ReceiptEvent>(ClientEventJson.TryDeserialize(e.Content));
+                Assert.True(receipt.Position == e.Position && receipt.UserId != user && e.FromUserId == receipt.UserId,
+                    $"seed {seed}: user {user}'s event at {e.Position} is {e.Content}");
+                Assert.False(stream.ContainsKey(e.Position), $"seed {seed}: user {user}'s position {e.Position} holds a message and a receipt");
+            }
+            var positions = stream.Keys.Concat(events.Select(e => e.Position)).Order();
+            Assert.True(positions.SequenceEqual(Enumerable.Range(1, (int)head).Select(i => (long)i)), $"seed {seed}: user {user}'s positions are not 1..{head}");
+            // Every receipt pushed with a position names the one the stream holds there.
+            var eventAt = events.ToDictionary(e => e.Position);
+            foreach (var pushed in receiptPushes.Where(r => r.UserId == user))
+                Assert.True(eventAt.TryGetValue(pushed.Receipt.Position, out var held) && ClientEventJson.TryDeserialize(held.Content) == pushed.Receipt,
+                    $"seed {seed}: a push gave user {user} position {pushed.Receipt.Position} for {pushed.Receipt}");
             var mine = stored.Where(m => m.ChatType == 1 || m.SenderId == user || m.ToId == user).Select(m => (m.ConversationId, m.ConversationSeq)).Order().ToList();
             Assert.True(mine.SequenceEqual(stream.Values.Order()), $"seed {seed}: user {user}'s stream does not hold each of its messages once");
             foreach (var conversation in stream.GroupBy(p => p.Value.Conversation))
