@@ -48,6 +48,12 @@ public sealed class EasyImClient : IAsyncDisposable
 
     public bool IsJson => _transport is ClientTransport.TcpJson or ClientTransport.WebSocketJson;
 
+    /// <summary>
+    /// This connection's place in the user's update stream: <see cref="StreamPosition.Value"/> is the <c>after</c> to
+    /// connect (or SYNC) with next time. It starts at the handshake's <c>after</c>, or else at the first update received.
+    /// </summary>
+    public StreamPosition Position { get; private set; } = new();
+
     /// <summary>The user the handshake authenticated, 0 before.</summary>
     public long UserId { get; private set; }
 
@@ -128,6 +134,8 @@ public sealed class EasyImClient : IAsyncDisposable
     public async Task<Msg> HandshakeAsync(long userId, string accessToken, string? deviceId = null, TimeSpan? timeout = null, CancellationToken cancellationToken = default,
         ulong? after = null)
     {
+        if (after is not null)
+            Position = new StreamPosition(after);
         await SendAsync(Frames.Heartbeat(userId, accessToken, deviceId, after), cancellationToken).ConfigureAwait(false);
         var reply = await WaitForAsync(m => Frames.IsEvent(m, Frames.KeepAlive) || Frames.IsNotify(m),
             timeout ?? TimeSpan.FromSeconds(15), cancellationToken).ConfigureAwait(false);
@@ -290,7 +298,10 @@ public sealed class EasyImClient : IAsyncDisposable
                 var result = await reader.ReadAsync(_disposed.Token).ConfigureAwait(false);
                 var buffer = result.Buffer;
                 while (TryReadFrame(ref buffer, out var msg))
+                {
+                    Position.Note(msg);
                     await _inbox.PutAsync(msg, _disposed.Token).ConfigureAwait(false);
+                }
                 reader.AdvanceTo(buffer.Start, buffer.End);
                 if (result.IsCompleted)
                     return;
@@ -373,6 +384,7 @@ public sealed class EasyImClient : IAsyncDisposable
             var msg = received.MessageType == WebSocketMessageType.Text
                 ? Parser.Parse<Msg>(Encoding.UTF8.GetString(buffer, 0, count))
                 : Msg.Parser.ParseFrom(buffer, 0, count);
+            Position.Note(msg);
             await _inbox.PutAsync(msg, _disposed.Token).ConfigureAwait(false);
         }
     }

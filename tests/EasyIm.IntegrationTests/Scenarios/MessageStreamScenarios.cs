@@ -203,6 +203,36 @@ public abstract class MessageStreamScenarios(EasyImShape shape)
     }
 
     [SkippableFact]
+    public async Task The_client_librarys_position_is_the_after_that_catches_its_next_connection_up_exactly()
+    {
+        shape.RequireAvailable();
+        var (a, b, _) = await FriendsInAGroupAsync();
+        await using var ca = await shape.ConnectAsync(a, ClientTransport.WebSocketJson);
+        var phone = await shape.ConnectAsync(b, ClientTransport.TcpProtobuf, after: 0);
+        await phone.WaitForAsync(IsSyncDone, Wait);
+        await ca.SendAsync(Frames.Chat(b.Id, "one", "l-1"));
+        var one = await phone.WaitForAsync(m => IsChat(m, "l-1"), Wait);
+        await phone.SendAsync(Frames.Event("READ", new Dictionary<string, object?> { ["conversation_id"] = one.ConversationId, ["seq"] = one.ConversationSeq }));
+        await ca.WaitForAsync(m => Frames.IsEvent(m, "READ"), Wait);
+        // The phone has everything up to l-1 (its stream holds no receipt: it read, a was told).
+        Assert.Equal(one.Position, phone.Position.Value);
+        Assert.False(phone.Position.GapOpen);
+        await phone.DisposeAsync();
+
+        await ca.SendAsync(Frames.Chat(b.Id, "two", "l-2"));
+        await ca.SendAsync(Frames.Chat(b.Id, "three", "l-3"));
+        await ca.AckAsync("l-3");
+        await using var back = await shape.ConnectAsync(b, ClientTransport.WebSocketJson, after: phone.Position.Value);
+        var (caughtUp, done) = await UntilSyncDoneAsync(back, m => IsChat(m));
+
+        Assert.Equal(["l-2", "l-3"], caughtUp.Select(m => m.ClientMsgId).Distinct().Order());
+        Assert.Equal(one.Position + 2, back.Position.Value);
+        Assert.Equal((long)back.Position.Value, Data(done).GetProperty("head").GetInt64());
+        // a's client followed its own stream too: its acks and the READ on l-1.
+        Assert.False(ca.Position.GapOpen);
+    }
+
+    [SkippableFact]
     public async Task A_handshake_with_a_bad_after_is_refused_400_naming_it()
     {
         shape.RequireAvailable();
