@@ -67,11 +67,11 @@ auth_sends=("$(bus gateway)" "$(bus friends)")
 # streams (AppendStreamUpdates) and pushes its answers (pending invitations) to users.
 friends_own=(send-friend-request accept-friend-request reject-friend-request remove-friend list-friends list-friend-requests
   search-users create-group invite-to-group leave-group list-groups list-group-members update-group-settings
-  project-registered-user push-pending-invitations check-relationships 'track-gateway-presence-[0-9a-f]+' "$(bus friends)")
-friends_consumes=("$c\.Friends:(?:SendFriendRequest|AcceptFriendRequest|RejectFriendRequest|RemoveFriend|ListFriends|ListFriendRequests|SearchUsers|CreateGroup|InviteToGroup|LeaveGroup|ListGroups|ListGroupMembers|UpdateGroupSettings|CheckRelationships)"
+  project-registered-user push-pending-invitations check-relationships block-list 'track-gateway-presence-[0-9a-f]+' "$(bus friends)")
+friends_consumes=("$c\.Friends:(?:SendFriendRequest|AcceptFriendRequest|RejectFriendRequest|RemoveFriend|ListFriends|ListFriendRequests|SearchUsers|CreateGroup|InviteToGroup|LeaveGroup|ListGroups|ListGroupMembers|UpdateGroupSettings|CheckRelationships|BlockUser|UnblockUser|ListBlockedUsers)"
   "$c\.Auth:UserRegistered"
   "$c\.Gateway:(?:UserConnected|UserDisconnected|GatewayPresenceReported|GatewayHeartbeat)")
-friends_publishes=("$c\.Friends:(?:FriendshipCreated|FriendshipRemoved|GroupMemberAdded|GroupMemberRemoved)"
+friends_publishes=("$c\.Friends:(?:FriendshipCreated|FriendshipRemoved|GroupMemberAdded|GroupMemberRemoved|UserBlockChanged)"
   "$c\.Messaging:(?:ApplyFriendship|ApplyGroupMembers|AppendStreamUpdates)"
   "$c\.Auth:GetUserProfiles"
   "$c\.Gateway:(?:PushToUsers|ReportGatewayPresence)")
@@ -85,7 +85,7 @@ messaging_own=('messaging-chat-[0-9]+' record-receipts sync-connected-user sync-
   list-conversations project-friendships project-group-members append-stream-updates get-user-updates 'track-presence-[0-9a-f]+' 'track-messaging-instances-[0-9a-f]+'
   "$(bus messaging)")
 messaging_consumes=("$c\.Messaging:(?:RecordReceipts|SyncConversations|RelayTyping|GetHistory|ListConversations|ApplyFriendship|ApplyGroupMembers|MessagingInstanceHeartbeat|AppendStreamUpdates|GetUserUpdates)"
-  "$c\.Friends:(?:FriendshipCreated|FriendshipRemoved|GroupMemberAdded|GroupMemberRemoved)"
+  "$c\.Friends:(?:FriendshipCreated|FriendshipRemoved|GroupMemberAdded|GroupMemberRemoved|UserBlockChanged)"
   "$c\.Gateway:(?:UserConnected|UserDisconnected|GatewayPresenceReported|GatewayHeartbeat)")
 messaging_publishes=("$c\.Messaging:MessagingInstanceHeartbeat"
   "$c\.Friends:CheckRelationships"
@@ -101,7 +101,7 @@ gateway_own=('gateway-[A-Za-z0-9_.-]+' "$(bus gateway)")
 gateway_consumes=("$c\.Gateway:(?:PushToUsers|ReportGatewayPresence)"
   "$c\.Auth:(?:UserTokensRevoked|UserSessionRevoked)")
 gateway_publishes=("$c\.Auth:(?:RegisterUser|LoginUser|LogoutUser|CheckToken|RefreshToken|ValidateAccessToken|CheckSessions)"
-  "$c\.Friends:(?:SendFriendRequest|AcceptFriendRequest|RejectFriendRequest|RemoveFriend|ListFriends|ListFriendRequests|SearchUsers|CreateGroup|InviteToGroup|LeaveGroup|ListGroups|ListGroupMembers|UpdateGroupSettings)"
+  "$c\.Friends:(?:SendFriendRequest|AcceptFriendRequest|RejectFriendRequest|RemoveFriend|ListFriends|ListFriendRequests|SearchUsers|CreateGroup|InviteToGroup|LeaveGroup|ListGroups|ListGroupMembers|UpdateGroupSettings|BlockUser|UnblockUser|ListBlockedUsers)"
   "$c\.Messaging:(?:RecordReceipts|SyncConversations|RelayTyping|GetHistory|ListConversations|GetUserUpdates)"
   "$c\.Gateway:(?:UserConnected|UserDisconnected|GatewayPresenceReported|GatewayHeartbeat)")
 # Chat batches to messaging's partitions. It answers no requests.

@@ -65,6 +65,7 @@ public static class FriendsModule
         Add<ProjectRegisteredUserConsumer>(bus);
         Add<PushPendingInvitationsConsumer>(bus);
         Add<CheckRelationshipsConsumer>(bus);
+        Add<BlockListConsumer>(bus);
         PresenceSetup.AddTrackGatewayPresence(bus);
     }
 

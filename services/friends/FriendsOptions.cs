@@ -28,6 +28,9 @@ public sealed class FriendsOptions
     /// </summary>
     public int MaxPendingFriendRequests { get; set; } = 100;
 
+    /// <summary>Most users one user may block; blocking more is refused (429) until some are unblocked.</summary>
+    public int MaxBlockedUsers { get; set; } = 1000;
+
     /// <summary>Who may invite to a new group until its owner changes it: <c>Members</c> (easyim's rule) or <c>Admins</c>.</summary>
     public GroupInvitePolicy DefaultInvitePolicy { get; set; } = GroupInvitePolicy.Members;
 
@@ -39,6 +42,7 @@ public sealed class FriendsOptions
         options.MaxGroupMembers = Whole(section, nameof(MaxGroupMembers), options.MaxGroupMembers, 2, 1_000_000);
         options.MaxGroupsPerUser = Whole(section, nameof(MaxGroupsPerUser), options.MaxGroupsPerUser, 1, 1_000_000);
         options.MaxPendingFriendRequests = Whole(section, nameof(MaxPendingFriendRequests), options.MaxPendingFriendRequests, 1, 1_000_000);
+        options.MaxBlockedUsers = Whole(section, nameof(MaxBlockedUsers), options.MaxBlockedUsers, 1, 1_000_000);
         var policy = section[nameof(DefaultInvitePolicy)];
         if (!string.IsNullOrWhiteSpace(policy))
         {

@@ -13,7 +13,7 @@ namespace EasyIm.Friends.Consumers;
 /// <summary>
 /// A member adds some of their friends to a group: any member, or only its admins (the owner) when the
 /// group's invite policy says so (403 naming <c>group_id</c>). Users already in it are skipped; anyone
-/// else who is not the inviter's friend refuses the whole call (403 naming <c>user_ids</c>), and so does
+/// else who is not the inviter's friend, or who blocks the inviter, refuses the whole call (403 naming <c>user_ids</c>), and so does
 /// passing the group size or groups-per-user cap (409, <see cref="GroupLimits"/>): the group is then
 /// unchanged. Every member, newcomers included, gets GROUP_JOIN on their live connections when someone was added.
 /// </summary>
@@ -62,6 +62,15 @@ public sealed class InviteToGroupConsumer(FriendsDbContext db, TimeProvider time
         if (newcomers.Except(friends).FirstOrDefault() is var stranger and not 0)
         {
             await context.RespondAsync(new RequestRejected(403, $"user {stranger} is not your friend; you may invite only your friends", "user_ids"));
+            return;
+        }
+        // A friend who blocks the inviter is not theirs to add (told only that it is not allowed).
+        var blockers = await db.Blocks.AsNoTracking()
+            .Where(b => newcomers.Contains(b.UserId) && b.BlockedId == me)
+            .Select(b => b.UserId).ToListAsync(ct);
+        if (blockers.Count > 0)
+        {
+            await context.RespondAsync(new RequestRejected(403, $"you are not allowed to invite user {blockers.Min()}", "user_ids"));
             return;
         }
         if (newcomers.Count > 0)

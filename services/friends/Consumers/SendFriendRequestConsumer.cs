@@ -16,7 +16,8 @@ namespace EasyIm.Friends.Consumers;
 /// A friend invitation. Refused: to oneself (400), to an unknown user (404), to a friend (409),
 /// while one from the same inviter is pending (409), and while the invitee has invited the
 /// inviter (409: accepting that request is the way, and it says which), and while the inviter has
-/// <see cref="FriendsOptions.MaxPendingFriendRequests"/> requests waiting for an answer (429). The
+/// <see cref="FriendsOptions.MaxPendingFriendRequests"/> requests waiting for an answer (429), and between a user and
+/// one who blocks them or whom they block (403; the blocked is told only that it is not allowed). The
 /// invitee's live connections get FRIEND_INVITE.
 /// </summary>
 public sealed class SendFriendRequestConsumer(
@@ -59,6 +60,20 @@ public sealed class SendFriendRequestConsumer(
         if (!known.ContainsKey(from))
         {
             await context.RespondAsync(new RequestRejected(404, $"user {from} does not exist", "from_user_id"));
+            return;
+        }
+        // A block either way: the invitee's is not named as one (the inviter is only not allowed); the inviter's own is.
+        var blocks = await db.Blocks.AsNoTracking()
+            .Where(b => (b.UserId == to && b.BlockedId == from) || (b.UserId == from && b.BlockedId == to))
+            .Select(b => b.UserId).ToListAsync(ct);
+        if (blocks.Contains(to))
+        {
+            await context.RespondAsync(new RequestRejected(403, "you are not allowed to invite this user", "to_user_id"));
+            return;
+        }
+        if (blocks.Contains(from))
+        {
+            await context.RespondAsync(new RequestRejected(403, "you have blocked this user: unblock them first", "to_user_id"));
             return;
         }
         if (await ConflictAsync(from, to, ct) is { } refused)

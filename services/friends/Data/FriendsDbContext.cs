@@ -12,6 +12,7 @@ public abstract class FriendsDbContext(DbContextOptions options) : DbContext(opt
     public DbSet<User> Users => Set<User>();
     public DbSet<FriendRequest> FriendRequests => Set<FriendRequest>();
     public DbSet<Friendship> Friendships => Set<Friendship>();
+    public DbSet<Block> Blocks => Set<Block>();
     public DbSet<Group> Groups => Set<Group>();
     public DbSet<GroupMember> GroupMembers => Set<GroupMember>();
 
@@ -50,6 +51,12 @@ public abstract class FriendsDbContext(DbContextOptions options) : DbContext(opt
             e.ToTable("friendships");
             e.HasKey(x => new { x.UserId, x.FriendId });
             e.Property(x => x.Remark).HasMaxLength(32);
+        });
+        model.Entity<Block>(e =>
+        {
+            e.ToTable("blocks");
+            // A user's block list is one key range; "does B block A" one lookup.
+            e.HasKey(x => new { x.UserId, x.BlockedId });
         });
         model.Entity<Group>(e =>
         {

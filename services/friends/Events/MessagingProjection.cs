@@ -35,6 +35,11 @@ public sealed class MessagingProjection(
     public Task ApplyAsync(FriendshipRemoved removed, CancellationToken ct) =>
         RequestAsync<ApplyFriendship, FriendshipApplied>(friendships, new ApplyFriendship(null, removed), $"the end of the friendship of {removed.UserId} and {removed.FriendId}", ct);
 
+    /// <summary>A block that started or ended: applied before the blocker is answered, so the next message of the blocked is refused.</summary>
+    public Task ApplyAsync(UserBlockChanged changed, CancellationToken ct) =>
+        RequestAsync<ApplyFriendship, FriendshipApplied>(friendships, new ApplyFriendship(null, null, changed),
+            $"that user {changed.UserId} {(changed.Blocked ? "blocks" : "no longer blocks")} user {changed.BlockedId}", ct);
+
     /// <summary>Asks messaging to apply a change, at most <see cref="Wait"/>; unanswered, its published event applies it later.</summary>
     private async Task RequestAsync<TChange, TApplied>(IRequestClient<TChange> client, TChange change, string what, CancellationToken ct)
         where TChange : class

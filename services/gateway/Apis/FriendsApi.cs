@@ -39,6 +39,15 @@ public static class FriendsApi
             .WithSummary("Reject a friend request made to me").WithDescription("JSON body: {id}");
         api.MapPost("/friend/remove", Remove)
             .WithSummary("End a friendship, for both sides").WithDescription("JSON body: {friend_id}");
+        api.MapPost("/friend/block", Block)
+            .WithSummary("Block a user: their messages, friend and group invitations and typing to me are refused")
+            .WithDescription("JSON body: {user_id}. They are told only that it is not allowed (chat FAIL \"you are not allowed to send messages " +
+                "to this user\", HTTP 403), never that they are blocked; a friendship stays, and a pending invitation of theirs to me is declined. " +
+                "Blocking again changes nothing. 429 past Friends:MaxBlockedUsers (1,000).");
+        api.MapPost("/friend/unblock", Unblock)
+            .WithSummary("Lift a block").WithDescription("JSON body: {user_id}. 404 when that user is not blocked.");
+        api.MapGet("/friend/blocks", Blocks)
+            .WithSummary("The users I block, newest first: {total, items:[{id, account, nickname, avatar}]}");
         api.MapGet("/friend/requests", Requests)
             .WithSummary("Pending friend requests to me, newest first: {total, items:[{id, from_user_id, account, nickname, msg, created_at}]}");
         api.MapGet("/updates", Updates)
@@ -136,6 +145,36 @@ public static class FriendsApi
         var me = await ApiCaller.ResolveAsync(request, input, auth, ct);
         var friend = input.RequiredId("friend_id");
         return await ServiceCalls.AskAsync(friends, new RemoveFriend(me, friend), (FriendRemoved _) => Empty.Instance, ct, "removed");
+    }
+
+    public sealed record BlockData(string UserId, bool Blocked);
+
+    public static async Task<IResult> Block(HttpRequest request,
+        [FromServices] IRequestClient<ValidateAccessToken> auth, [FromServices] IRequestClient<BlockUser> friends, CancellationToken ct)
+    {
+        var input = await ApiInput.ReadAsync(request);
+        var me = await ApiCaller.ResolveAsync(request, input, auth, ct);
+        var other = input.RequiredId("user_id");
+        ApiCaller.Spend(request, me, FrameKind.FriendEvent);
+        return await ServiceCalls.AskAsync(friends, new BlockUser(me, other), (BlockChanged b) => new BlockData(b.BlockedId.ToString(), b.Blocked), ct);
+    }
+
+    public static async Task<IResult> Unblock(HttpRequest request,
+        [FromServices] IRequestClient<ValidateAccessToken> auth, [FromServices] IRequestClient<UnblockUser> friends, CancellationToken ct)
+    {
+        var input = await ApiInput.ReadAsync(request);
+        var me = await ApiCaller.ResolveAsync(request, input, auth, ct);
+        var other = input.RequiredId("user_id");
+        ApiCaller.Spend(request, me, FrameKind.FriendEvent);
+        return await ServiceCalls.AskAsync(friends, new UnblockUser(me, other), (BlockChanged b) => new BlockData(b.BlockedId.ToString(), b.Blocked), ct);
+    }
+
+    public static async Task<IResult> Blocks(HttpRequest request,
+        [FromServices] IRequestClient<ValidateAccessToken> auth, [FromServices] IRequestClient<ListBlockedUsers> friends, CancellationToken ct)
+    {
+        var input = await ApiInput.ReadAsync(request);
+        var me = await ApiCaller.ResolveAsync(request, input, auth, ct);
+        return await ServiceCalls.AskAsync(friends, new ListBlockedUsers(me), (UserList l) => ToList(l), ct);
     }
 
     public static async Task<IResult> Requests(HttpRequest request,

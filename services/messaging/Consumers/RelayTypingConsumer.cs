@@ -36,6 +36,9 @@ public sealed class RelayTypingConsumer(
                 if (!known.Friends.Contains((from, toId)))
                     return;
             }
+            // Not to someone who blocks the typist: dropped like a TYPING to a stranger, so the block is not told.
+            if (await db.Blocks.AsNoTracking().AnyAsync(b => b.UserId == toId && b.BlockedId == from && b.Active, ct))
+                return;
             var conversation = ConversationId.ForPair(from, toId).ToString();
             await dispatcher.DispatchAsync(context, [new OutgoingPush(new UserPush(toId, ServerEvents.Typing(from, toId, 0, conversation)))]);
         }

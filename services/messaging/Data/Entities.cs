@@ -134,6 +134,19 @@ public sealed class Friendship
     public long ChangedAtMs { get; set; }
 }
 
+/// <summary>
+/// Projection of the friends service's blocks: <see cref="UserId"/> blocks <see cref="BlockedId"/> while
+/// <see cref="Active"/>; kept when lifted (inactive), so that an older event arriving late cannot bring a block back.
+/// </summary>
+public sealed class Block
+{
+    public long UserId { get; set; }
+    public long BlockedId { get; set; }
+    public bool Active { get; set; }
+    /// <summary>Time of the event that last changed the row, unix ms: older events are ignored.</summary>
+    public long ChangedAtMs { get; set; }
+}
+
 /// <summary>Projection of the friends service's group memberships; rows of members who left are kept, inactive (see <see cref="Friendship"/>).</summary>
 public sealed class GroupMember
 {

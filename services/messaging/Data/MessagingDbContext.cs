@@ -12,6 +12,7 @@ public abstract class MessagingDbContext(DbContextOptions options) : DbContext(o
     public DbSet<Conversation> Conversations => Set<Conversation>();
     public DbSet<ConversationCursor> Cursors => Set<ConversationCursor>();
     public DbSet<Friendship> Friendships => Set<Friendship>();
+    public DbSet<Block> Blocks => Set<Block>();
     public DbSet<GroupMember> GroupMembers => Set<GroupMember>();
     public DbSet<GroupSettings> Groups => Set<GroupSettings>();
     public DbSet<StreamHead> StreamHeads => Set<StreamHead>();
@@ -80,6 +81,17 @@ public abstract class MessagingDbContext(DbContextOptions options) : DbContext(o
             e.Property(x => x.FriendId).HasColumnName("friend_id");
             e.Property(x => x.Active).HasColumnName("active");
             e.Property(x => x.ChangedAtMs).HasColumnName("changed_at");
+        });
+        model.Entity<Block>(e =>
+        {
+            e.ToTable("blocks");
+            e.HasKey(x => new { x.UserId, x.BlockedId });
+            e.Property(x => x.UserId).HasColumnName("user_id");
+            e.Property(x => x.BlockedId).HasColumnName("blocked_id");
+            e.Property(x => x.Active).HasColumnName("active");
+            e.Property(x => x.ChangedAtMs).HasColumnName("changed_at");
+            // "Is any of these senders blocked": the send path asks by the blocked.
+            e.HasIndex(x => x.BlockedId);
         });
         model.Entity<GroupMember>(e =>
         {

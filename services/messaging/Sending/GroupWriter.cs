@@ -294,6 +294,9 @@ internal sealed class GroupWriter(
         var known = await relationships.CheckAsync(friendPairs, memberPairs, ct, askLater, answered);
         var unconfirmed = known.Unconfirmed is { Count: > 0 } u ? u.ToHashSet() : null;
 
+        // One-to-one messages to someone who blocks their sender are refused (told only that they are not allowed).
+        var directPairs = fresh.Where(i => !i.Conversation.IsGroup).Select(i => (Sender: i.Submission.SenderId, To: i.Submission.Message.ToUserId)).ToList();
+        var blocked = directPairs.Count == 0 ? [] : await BlockedAsync(directPairs, ct);
         var groupIds = memberPairs.Select(p => p.GroupId).Distinct().ToList();
         var mutedGroups = groupIds.Count == 0 ? [] : (await db.Groups.AsNoTracking()
             .Where(g => g.Muted && groupIds.Contains(g.GroupId)).Select(g => g.GroupId).ToListAsync(ct)).ToHashSet();
@@ -317,6 +320,8 @@ internal sealed class GroupWriter(
             {
                 if (options.RequireFriendship && !known.Friends.Contains((sender, item.Submission.Message.ToUserId)))
                     item.Error = "you can only send messages to your friends";
+                else if (blocked.Contains((sender, item.Submission.Message.ToUserId)))
+                    item.Error = NotAllowed;
             }
             else if (!known.Members.TryGetValue((item.Conversation.GroupId, sender), out var membership))
                 item.Error = "you are not a member of this group";
@@ -325,6 +330,23 @@ internal sealed class GroupWriter(
             else if (mutedGroups.Contains(item.Conversation.GroupId) && !membership.IsOwner)
                 item.Error = "this group is muted: only its owner may send";
         }
+    }
+
+    /// <summary>The refusal of a message to someone who blocks its sender: it does not say why.</summary>
+    public const string NotAllowed = "you are not allowed to send messages to this user";
+
+    /// <summary>The (sender, recipient) pairs among <paramref name="pairs"/> where the recipient blocks the sender: one lookup by the blocked.</summary>
+    private async Task<HashSet<(long Sender, long To)>> BlockedAsync(List<(long Sender, long To)> pairs, CancellationToken ct)
+    {
+        var senders = pairs.Select(p => p.Sender).Distinct().ToList();
+        var rows = await db.Blocks.AsNoTracking()
+            .Where(b => b.Active && senders.Contains(b.BlockedId))
+            .Select(b => new { b.UserId, b.BlockedId })
+            .ToListAsync(ct);
+        if (rows.Count == 0)
+            return [];
+        var blocks = rows.Select(r => (Sender: r.BlockedId, To: r.UserId)).ToHashSet();
+        return pairs.Where(blocks.Contains).ToHashSet();
     }
 
     /// <summary>

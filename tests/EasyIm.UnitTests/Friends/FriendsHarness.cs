@@ -232,7 +232,7 @@ public sealed class FakeMessagingConsumer(FakeMessaging messaging) : IConsumer<A
     {
         if (messaging.Silent)
             return Task.CompletedTask;
-        messaging.Applied.Enqueue((object?)context.Message.Created ?? context.Message.Removed!);
+        messaging.Applied.Enqueue((object?)context.Message.Created ?? (object?)context.Message.Removed ?? context.Message.Block!);
         return context.RespondAsync(new FriendshipApplied());
     }
 }

@@ -17,6 +17,7 @@ public sealed class FriendsLimitTests : IAsyncLifetime
     private const int MaxMembers = 4;
     private const int MaxGroups = 3;
     private const int MaxPending = 3;
+    private const int MaxBlocked = 2;
     private FriendsHarness _h = null!;
 
     public async Task InitializeAsync() => _h = await FriendsHarness.StartAsync(new FriendsOptions
@@ -24,6 +25,7 @@ public sealed class FriendsLimitTests : IAsyncLifetime
         MaxGroupMembers = MaxMembers,
         MaxGroupsPerUser = MaxGroups,
         MaxPendingFriendRequests = MaxPending,
+        MaxBlockedUsers = MaxBlocked,
     });
 
     public async Task DisposeAsync() => await _h.DisposeAsync();
@@ -345,5 +347,28 @@ public sealed class FriendsLimitTests : IAsyncLifetime
         Assert.Equal((2000, 500, 100, GroupInvitePolicy.Members),
             (defaults.MaxGroupMembers, defaults.MaxGroupsPerUser, defaults.MaxPendingFriendRequests, defaults.DefaultInvitePolicy));
         Assert.Equal((5, GroupInvitePolicy.Admins), (set.MaxGroupMembers, set.DefaultInvitePolicy));
+    }
+    [Fact]
+    public async Task Blocking_past_the_cap_is_refused_with_429_naming_the_setting_while_repeating_a_block_and_unblocking_still_work()
+    {
+        var me = await _h.NewUserAsync();
+        var others = new long[MaxBlocked + 1];
+        for (var i = 0; i < others.Length; i++)
+            others[i] = await _h.NewUserAsync();
+        for (var i = 0; i < MaxBlocked; i++)
+            Assert.True((await _h.OkAsync<BlockUser, BlockChanged>(new BlockUser(me, others[i]))).Blocked);
+
+        var over = await _h.AskAsync<BlockUser, BlockChanged>(new BlockUser(me, others[^1]));
+        var again = await _h.AskAsync<BlockUser, BlockChanged>(new BlockUser(me, others[0]));
+
+        Assert.Equal(429, over.Rejected?.Code);
+        Assert.Contains("Friends:MaxBlockedUsers", over.Rejected!.Message);
+        Assert.NotNull(again.Ok);
+        Assert.Equal(MaxBlocked, await _h.WithDbAsync(db => db.Blocks.CountAsync(b => b.UserId == me)));
+        // Each block and unblock was applied to messaging's projection before its answer.
+        Assert.Equal(MaxBlocked, _h.Messaging.Applied.OfType<UserBlockChanged>().Count(b => b.Blocked && b.UserId == me));
+        Assert.False((await _h.OkAsync<UnblockUser, BlockChanged>(new UnblockUser(me, others[0]))).Blocked);
+        Assert.NotNull((await _h.AskAsync<BlockUser, BlockChanged>(new BlockUser(me, others[^1]))).Ok);
+        await _h.AssertNoFaultsAsync();
     }
 }

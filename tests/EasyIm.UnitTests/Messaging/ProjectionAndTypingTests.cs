@@ -1,9 +1,11 @@
 using System.Text.Json;
+using EasyIm.Contracts;
 using EasyIm.Contracts.Friends;
 using EasyIm.Contracts.Gateway;
 using EasyIm.Contracts.Messaging;
 using EasyIm.Messaging.Consumers;
 using EasyIm.Messaging.Data;
+using EasyIm.Messaging.Sending;
 using MassTransit.Testing;
 using Microsoft.EntityFrameworkCore;
 
@@ -183,6 +185,36 @@ public sealed class ProjectionAndTypingTests
         Assert.DoesNotContain(seen, p => p.Push.UserId == a);
         Assert.Equal((1, group), (seen.First(p => p.Push.UserId == member).Push.Message.ChatType, seen.First(p => p.Push.UserId == member).Push.Message.ToUserId));
         await host.WaitConsumedAsync<RelayTyping>(m => m == toStranger);
+        host.AssertNoFaults();
+    }
+    [Fact]
+    public async Task A_blocked_friends_messages_are_refused_as_not_allowed_and_their_typing_dropped_until_the_block_is_lifted()
+    {
+        await using var host = await MessagingHost.StartAsync();
+        var (a, b) = (MessagingHost.NewUserId(), MessagingHost.NewUserId());
+        await host.BefriendAsync(a, b);
+        var at = DateTimeOffset.UtcNow;
+        await host.PublishAndWaitAsync(new UserBlockChanged(b, a, true, at));
+        // An older event coming late (unblocked before the block) changes nothing.
+        await host.PublishAndWaitAsync(new UserBlockChanged(b, a, false, at.AddSeconds(-1)));
+
+        var typing = new RelayTyping(a, "ca", b, 0);
+        await host.PublishAndWaitAsync(typing);
+        await host.SubmitAsync(MessagingHost.Chat(a, b, "blocked-1"), MessagingHost.Chat(b, a, "from-b"));
+        var answers = await host.AnswersAsync(a, "blocked-1");
+        await host.AnswersAsync(b, "from-b");
+
+        Assert.Equal((MessageStatus.Fail, GroupWriter.NotAllowed), (answers[0].Status, answers[0].Error));
+        // b's own message to a goes: the block is b's.
+        Assert.True(await host.DbAsync(db => db.Messages.AnyAsync(m => m.ClientMsgId == "from-b")));
+        Assert.False(await host.DbAsync(db => db.Messages.AnyAsync(m => m.ClientMsgId == "blocked-1")));
+        Assert.DoesNotContain(host.Pushes.Snapshot(), p => p.Push.UserId == b && p.Push.Message.Event is TypingEvent);
+
+        await host.PublishAndWaitAsync(new UserBlockChanged(b, a, false, at.AddSeconds(1)));
+        await host.SubmitAsync(MessagingHost.Chat(a, b, "after"));
+        Assert.Equal(MessageStatus.Sent, (await host.AnswersAsync(a, "after"))[0].Status);
+        await host.PublishAndWaitAsync(typing with { ConnectionId = "ca2" });
+        await host.Pushes.WaitForAsync(all => all.Any(p => p.Push.UserId == b && p.Push.Message.Event is TypingEvent));
         host.AssertNoFaults();
     }
 }

@@ -23,6 +23,22 @@ namespace EasyIm.Friends.Data.Migrations.Postgres
 
             NpgsqlModelBuilderExtensions.UseIdentityByDefaultColumns(modelBuilder);
 
+            modelBuilder.Entity("EasyIm.Friends.Data.Block", b =>
+                {
+                    b.Property<long>("UserId")
+                        .HasColumnType("bigint");
+
+                    b.Property<long>("BlockedId")
+                        .HasColumnType("bigint");
+
+                    b.Property<long>("CreatedAtMs")
+                        .HasColumnType("bigint");
+
+                    b.HasKey("UserId", "BlockedId");
+
+                    b.ToTable("blocks", "friends");
+                });
+
             modelBuilder.Entity("EasyIm.Friends.Data.FriendRequest", b =>
                 {
                     b.Property<long>("Id")

@@ -17,6 +17,22 @@ namespace EasyIm.Friends.Data.Migrations.Sqlite
 #pragma warning disable 612, 618
             modelBuilder.HasAnnotation("ProductVersion", "10.0.15");
 
+            modelBuilder.Entity("EasyIm.Friends.Data.Block", b =>
+                {
+                    b.Property<long>("UserId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("BlockedId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("CreatedAtMs")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("UserId", "BlockedId");
+
+                    b.ToTable("blocks", (string)null);
+                });
+
             modelBuilder.Entity("EasyIm.Friends.Data.FriendRequest", b =>
                 {
                     b.Property<long>("Id")

@@ -41,6 +41,31 @@ namespace EasyIm.Messaging.Data.Migrations.Postgres
                     b.ToTable("node_leases", "messaging");
                 });
 
+            modelBuilder.Entity("EasyIm.Messaging.Data.Block", b =>
+                {
+                    b.Property<long>("UserId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("user_id");
+
+                    b.Property<long>("BlockedId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("blocked_id");
+
+                    b.Property<bool>("Active")
+                        .HasColumnType("boolean")
+                        .HasColumnName("active");
+
+                    b.Property<long>("ChangedAtMs")
+                        .HasColumnType("bigint")
+                        .HasColumnName("changed_at");
+
+                    b.HasKey("UserId", "BlockedId");
+
+                    b.HasIndex("BlockedId");
+
+                    b.ToTable("blocks", "messaging");
+                });
+
             modelBuilder.Entity("EasyIm.Messaging.Data.Conversation", b =>
                 {
                     b.Property<string>("Id")

@@ -35,6 +35,31 @@ namespace EasyIm.Messaging.Data.Migrations.Sqlite
                     b.ToTable("node_leases", (string)null);
                 });
 
+            modelBuilder.Entity("EasyIm.Messaging.Data.Block", b =>
+                {
+                    b.Property<long>("UserId")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("user_id");
+
+                    b.Property<long>("BlockedId")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("blocked_id");
+
+                    b.Property<bool>("Active")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("active");
+
+                    b.Property<long>("ChangedAtMs")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("changed_at");
+
+                    b.HasKey("UserId", "BlockedId");
+
+                    b.HasIndex("BlockedId");
+
+                    b.ToTable("blocks", (string)null);
+                });
+
             modelBuilder.Entity("EasyIm.Messaging.Data.Conversation", b =>
                 {
                     b.Property<string>("Id")
