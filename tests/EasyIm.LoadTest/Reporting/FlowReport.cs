@@ -88,6 +88,9 @@ public static class FlowReport
             $"drain {Seconds(r.DrainTime)} s{(r.Drained ? "" : " (gave up waiting)")}.");
         output.WriteLine($"  CPU in the measured interval: server {Number(r.ServerCpu.TotalSeconds / window, 2)} cores, load client {Number(r.ClientCpu.TotalSeconds / window, 2)} cores " +
             $"({(r.ClientMicrosPerDelivery is { } c ? Number(c, 0) : "-")} µs per {(fanout ? "delivery" : "message")}), whole machine {Number(r.MachineBusy * 100, 0)} % busy.");
+        if (fanout && t.Sent > 0)
+            output.WriteLine($"  receipts at the sender: {Count(r.ReceiptFramesAtSenders)} ARRIVED/READ frames in the measured interval, " +
+                $"{Number((double)r.ReceiptFramesAtSenders / t.Sent, 1)} per message sent.");
         var anomalies = new List<string>();
         if (r.Notifies > 0)
             anomalies.Add($"{Count(r.Notifies)} NOTIFY frames (first: {r.FirstNotify})");

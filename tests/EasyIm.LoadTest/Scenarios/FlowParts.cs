@@ -104,6 +104,9 @@ public sealed class FlowSender(FlowContext flow, long to, int chatType) : IFrame
 
     public string? FirstFailure { get; private set; }
 
+    /// <summary>Receipt frames (ARRIVED, READ) the sender got while the measured interval ran: what its recipients' receipts cost it.</summary>
+    public long ReceiptFramesMeasured;
+
     /// <summary>Queues the next message (the caller flushes).</summary>
     public void Send(long intendedTicks)
     {
@@ -127,6 +130,12 @@ public sealed class FlowSender(FlowContext flow, long to, int chatType) : IFrame
         if (frame.MsgType == Incoming.Notify)
         {
             flow.Notify(frame.Content);
+            return;
+        }
+        if (frame.MsgType == Incoming.Event)
+        {
+            if (flow.Clock.InWindow(Stopwatch.GetTimestamp()) && (frame.Content.IndexOf("\"ARRIVED\""u8) >= 0 || frame.Content.IndexOf("\"READ\""u8) >= 0))
+                Interlocked.Increment(ref ReceiptFramesMeasured);
             return;
         }
         if (!frame.IsChat || !frame.ClientMsgId.StartsWith(flow.IdPrefix)

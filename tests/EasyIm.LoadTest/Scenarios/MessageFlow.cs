@@ -48,6 +48,9 @@ public sealed record FlowResult(
 
     public long Deliveries { get; init; }
 
+    /// <summary>Receipt frames (ARRIVED, READ) the senders got in the measured interval.</summary>
+    public long ReceiptFramesAtSenders { get; init; }
+
     /// <summary>The length of the measured interval.</summary>
     public TimeSpan Measured { get; init; }
 }
@@ -133,6 +136,7 @@ public sealed class MessageFlow(FlowSettings settings, FlowContext context, IRea
         {
             Deliveries = deliveries,
             Measured = settings.Duration,
+            ReceiptFramesAtSenders = senders.Sum(s => Interlocked.Read(ref s.ReceiptFramesMeasured)),
         };
     }
 
