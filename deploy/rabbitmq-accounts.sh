@@ -81,10 +81,10 @@ friends_sends=('gateway-[A-Za-z0-9_.-]+' "$(bus gateway)" "$(bus messaging)")
 
 # messaging: the chat partitions (gateways send batches there) and the gateway's chat requests; projections of
 # friendships and groups; presence and its replicas' membership (temporary queues per process); pushes to users.
-messaging_own=('messaging-chat-[0-9]+' record-receipts sync-connected-user sync-conversations relay-typing get-history
+messaging_own=('messaging-chat-[0-9]+' record-receipts sync-connected-user sync-conversations relay-typing get-history get-receipt-cursors
   list-conversations project-friendships project-group-members append-stream-updates get-user-updates 'track-presence-[0-9a-f]+' 'track-messaging-instances-[0-9a-f]+'
   "$(bus messaging)")
-messaging_consumes=("$c\.Messaging:(?:RecordReceipts|SyncConversations|RelayTyping|GetHistory|ListConversations|ApplyFriendship|ApplyGroupMembers|MessagingInstanceHeartbeat|AppendStreamUpdates|GetUserUpdates)"
+messaging_consumes=("$c\.Messaging:(?:RecordReceipts|SyncConversations|RelayTyping|GetHistory|GetReceiptCursors|ListConversations|ApplyFriendship|ApplyGroupMembers|MessagingInstanceHeartbeat|AppendStreamUpdates|GetUserUpdates)"
   "$c\.Friends:(?:FriendshipCreated|FriendshipRemoved|GroupMemberAdded|GroupMemberRemoved|UserBlockChanged)"
   "$c\.Gateway:(?:UserConnected|UserDisconnected|GatewayPresenceReported|GatewayHeartbeat)")
 messaging_publishes=("$c\.Messaging:MessagingInstanceHeartbeat"
@@ -102,7 +102,7 @@ gateway_consumes=("$c\.Gateway:(?:PushToUsers|ReportGatewayPresence)"
   "$c\.Auth:(?:UserTokensRevoked|UserSessionRevoked)")
 gateway_publishes=("$c\.Auth:(?:RegisterUser|LoginUser|LogoutUser|CheckToken|RefreshToken|ValidateAccessToken|CheckSessions)"
   "$c\.Friends:(?:SendFriendRequest|AcceptFriendRequest|RejectFriendRequest|RemoveFriend|ListFriends|ListFriendRequests|SearchUsers|CreateGroup|InviteToGroup|LeaveGroup|ListGroups|ListGroupMembers|UpdateGroupSettings|BlockUser|UnblockUser|ListBlockedUsers)"
-  "$c\.Messaging:(?:RecordReceipts|SyncConversations|RelayTyping|GetHistory|ListConversations|GetUserUpdates)"
+  "$c\.Messaging:(?:RecordReceipts|SyncConversations|RelayTyping|GetHistory|GetReceiptCursors|ListConversations|GetUserUpdates)"
   "$c\.Gateway:(?:UserConnected|UserDisconnected|GatewayPresenceReported|GatewayHeartbeat)")
 # Chat batches to messaging's partitions. It answers no requests.
 gateway_sends=('messaging-chat-[0-9]+')

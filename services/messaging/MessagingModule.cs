@@ -65,6 +65,7 @@ public static class MessagingModule
         bus.AddConsumer<SyncConversationsConsumer>();
         bus.AddConsumer<RelayTypingConsumer>();
         bus.AddConsumer<GetHistoryConsumer>();
+        bus.AddConsumer<GetReceiptCursorsConsumer>();
         bus.AddConsumer<ListConversationsConsumer>();
         bus.AddConsumer<AppendStreamUpdatesConsumer, AppendStreamUpdatesConsumerDefinition>();
         bus.AddConsumer<GetUserUpdatesConsumer>();

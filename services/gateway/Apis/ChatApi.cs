@@ -30,6 +30,10 @@ public static class ChatApi
         api.MapGet("/history", History)
             .WithSummary("A conversation's messages, newest first; participants only")
             .WithDescription($"Query: conversation_id (s_<smaller user id>_<larger user id> or g_<group id>), before_seq (optional: messages with a smaller conversation_seq), limit (1-{MaxLimit}, default {DefaultLimit}).");
+        api.MapGet("/receipts", Receipts)
+            .WithSummary("Read by: how far each other participant received and read a conversation; participants only")
+            .WithDescription("Query: conversation_id. {last_seq, total, items:[{user_id, arrived_seq, read_seq}]}, ordered by user id: a message " +
+                "with seq S was delivered to those whose arrived_seq is at least S and read by those whose read_seq is.");
         api.MapGet("/conversations", Conversations)
             .WithSummary("My recent conversations, with the last message and the unread count");
         return api;
@@ -55,6 +59,21 @@ public static class ChatApi
             : DefaultLimit;
         return await ServiceCalls.AskAsync(messaging, new GetHistory(userId, conversationId, beforeSeq, limit),
             (HistoryPage page) => new HistoryData(page.Total, page.Items.Select(ToJson).ToList(), page.RetainedFromSeq), ct);
+    }
+
+    public sealed record ReceiptItem(string UserId, long ArrivedSeq, long ReadSeq);
+    public sealed record ReceiptsData(long LastSeq, int Total, IReadOnlyList<ReceiptItem> Items);
+
+    public static async Task<IResult> Receipts(HttpRequest request, [FromServices] IRequestClient<ValidateAccessToken> auth,
+        [FromServices] IRequestClient<GetReceiptCursors> messaging, CancellationToken ct)
+    {
+        var input = await ApiInput.ReadAsync(request);
+        var userId = await ApiCaller.ResolveAsync(request, input, auth, ct);
+        var conversationId = input.RequiredString("conversation_id", ConversationId.MaxLength);
+        if (!ConversationId.TryParse(conversationId, out _))
+            throw new ApiInputException("conversation_id", "conversation_id must be s_<smaller user id>_<larger user id> or g_<group id>");
+        return await ServiceCalls.AskAsync(messaging, new GetReceiptCursors(userId, conversationId), (ReceiptCursorList list) => new ReceiptsData(list.LastSeq,
+            list.Items.Count, list.Items.Select(c => new ReceiptItem(c.UserId.ToString(CultureInfo.InvariantCulture), c.ArrivedSeq, c.ReadSeq)).ToList()), ct);
     }
 
     public static async Task<IResult> Conversations(HttpRequest request, [FromServices] IRequestClient<ValidateAccessToken> auth,

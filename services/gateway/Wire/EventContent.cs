@@ -72,6 +72,13 @@ public static class EventContent
             w.WriteString("conversation_id", receipt.ConversationId);
             w.WriteNumber("seq", receipt.Seq);
             w.WriteString("user_id", Id(receipt.UserId));
+            if (receipt.UserIds is { Count: > 0 } readers)
+            {
+                w.WriteStartArray("user_ids");
+                foreach (var reader in readers)
+                    w.WriteStringValue(Id(reader));
+                w.WriteEndArray();
+            }
             Position(w, e);
         }),
         TypingEvent typing => Success(EventKeys.Typing, w =>

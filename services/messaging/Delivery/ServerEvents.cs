@@ -39,7 +39,9 @@ public static class ServerEvents
     };
 
     /// <summary>An ARRIVED or READ receipt for the senders of the messages up to <paramref name="seq"/>, at <paramref name="position"/> of the sender's stream (0: none).</summary>
-    public static WireMessage Receipt(int status, long readerId, long toUserId, int chatType, string conversationId, long seq, long position = 0) => new()
+    /// <param name="readers">In a group, every reader the update covers when more than one (<see cref="ReceiptEvent.UserIds"/>).</param>
+    public static WireMessage Receipt(int status, long readerId, long toUserId, int chatType, string conversationId, long seq, long position = 0,
+        IReadOnlyList<long>? readers = null) => new()
     {
         FromUserId = readerId,
         ToUserId = toUserId,
@@ -47,7 +49,7 @@ public static class ServerEvents
         MsgType = EventKeys.EventMsgType,
         Status = status,
         ConversationId = conversationId,
-        Event = new ReceiptEvent(conversationId, seq, readerId, status == MessageStatus.Read) { Position = position },
+        Event = new ReceiptEvent(conversationId, seq, readerId, status == MessageStatus.Read, readers) { Position = position },
     };
 
     /// <summary>A TYPING event relayed to a peer or a group member.</summary>

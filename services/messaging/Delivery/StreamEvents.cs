@@ -12,7 +12,7 @@ internal static class StreamEvents
     /// <summary>A stored event as its push is.</summary>
     public static WireMessage Wire(StreamEvent e) => ClientEventJson.TryDeserialize(e.Content) is ReceiptEvent receipt
         ? ServerEvents.Receipt(receipt.Read ? MessageStatus.Read : MessageStatus.Arrived, receipt.UserId, e.UserId,
-            ConversationId.TryParse(receipt.ConversationId, out var conversation) ? conversation.ChatType : 0, receipt.ConversationId, receipt.Seq, receipt.Position)
+            ConversationId.TryParse(receipt.ConversationId, out var conversation) ? conversation.ChatType : 0, receipt.ConversationId, receipt.Seq, receipt.Position, receipt.UserIds)
         : new()
     {
         MsgType = EventKeys.EventMsgType,

@@ -73,7 +73,8 @@ internal sealed class GroupWriter(
         internal ILookup<long, long>? Members { get; init; }
         /// <summary>When its preparing began: the start of its messages' store spans.</summary>
         internal DateTimeOffset Started { get; init; }
-        internal Dictionary<(Move Move, int Status), IReadOnlyList<long>> ReceiptSenders { get; init; } = [];
+        /// <summary>Who is told what of the receipts (<see cref="Tell"/>).</summary>
+        internal List<Told> Told { get; init; } = [];
         /// <summary>The group conversations among the receipts' that are their own streams: their receipts take no positions.</summary>
         internal HashSet<string> ReceiptOwnStreams { get; init; } = [];
         /// <summary>The chat messages set aside (in their order), each with what friends must be asked, if anything.</summary>
@@ -127,7 +128,7 @@ internal sealed class GroupWriter(
             Accepted = accepted,
             Moves = moves,
             Members = await MembersAsync(items, ct),
-            ReceiptSenders = await ReceiptSendersAsync(moves, ct),
+            Told = Tell(await ReceiptSendersAsync(moves, ct)),
             ReceiptOwnStreams = await OwnStreamsAsync(moves, ct),
             Deferred = items.Where(i => i.Deferred).ToList(),
         };
@@ -137,7 +138,7 @@ internal sealed class GroupWriter(
     public async Task<Result> CommitAsync(IReadOnlyList<WriteWork> group, Prepared prepared, Func<IReadOnlyList<WriteWork>, Task>? beforeCommit, CancellationToken ct)
     {
         var (items, accepted, moves) = (prepared.Items, prepared.Accepted, prepared.Moves);
-        Dictionary<(Move, int, long), long>? receiptPositions = null;
+        Dictionary<Told, long>? receiptPositions = null;
         if (accepted.Count > 0 || moves.Count > 0)
         {
             await using var transaction = await db.Database.BeginTransactionAsync(ct);
@@ -670,54 +671,84 @@ internal sealed class GroupWriter(
         }
     }
 
-    /// <summary>The senders of the messages a receipt covers are told.</summary>
-    private static void ReceiptPushes(Prepared prepared, Dictionary<(Move, int, long), long>? positions, List<OutgoingPush> pushes)
+    /// <summary>
+    /// One update to one sender: in one-to-one, a receipt as it came; in a group, every receipt of the group's writer
+    /// transaction for the same conversation and status, folded (a 1,000-member group acknowledging a message a thousand
+    /// times tells its sender a few times, not a thousand): the highest seq, its reader, and every reader covered.
+    /// </summary>
+    internal sealed record Told(long Sender, ConversationId Conversation, int Status, long Seq, long Reader, IReadOnlyList<long>? Readers);
+
+    /// <summary>Who is told what of the receipts, in the order their positions are taken.</summary>
+    internal static List<Told> Tell(Dictionary<(Move Move, int Status), IReadOnlyList<long>> receiptSenders)
     {
-        foreach (var ((move, status), senders) in prepared.ReceiptSenders)
+        var told = new List<Told>();
+        var groups = new Dictionary<(long Sender, string Conversation, int Status), List<(long Reader, long Seq, ConversationId Id)>>();
+        foreach (var ((move, status), senders) in receiptSenders)
         {
-            var conversationId = move.Conversation.ToString();
             var seq = status == MessageStatus.Read ? move.NewRead : move.NewArrived;
             foreach (var sender in senders)
             {
-                var position = positions?.GetValueOrDefault((move, status, sender)) ?? 0;
-                pushes.Add(new(new UserPush(sender, ServerEvents.Receipt(status, move.UserId, sender, move.Conversation.ChatType, conversationId, seq, position))));
+                if (!move.Conversation.IsGroup)
+                {
+                    told.Add(new Told(sender, move.Conversation, status, seq, move.UserId, null));
+                    continue;
+                }
+                var key = (sender, move.Conversation.ToString(), status);
+                if (!groups.TryGetValue(key, out var readers))
+                    groups[key] = readers = [];
+                readers.Add((move.UserId, seq, move.Conversation));
             }
+        }
+        foreach (var ((sender, _, status), readers) in groups.OrderBy(g => g.Key.Sender).ThenBy(g => g.Key.Conversation, StringComparer.Ordinal).ThenBy(g => g.Key.Status))
+        {
+            var last = readers.MaxBy(r => (r.Seq, r.Reader));
+            var all = readers.Count > 1 ? readers.Select(r => r.Reader).Distinct().Order().ToList() : null;
+            told.Add(new Told(sender, last.Id, status, last.Seq, last.Reader, all));
+        }
+        return told;
+    }
+
+    /// <summary>The senders of the messages a receipt covers are told.</summary>
+    private static void ReceiptPushes(Prepared prepared, Dictionary<Told, long>? positions, List<OutgoingPush> pushes)
+    {
+        foreach (var told in prepared.Told)
+        {
+            var position = positions?.GetValueOrDefault(told) ?? 0;
+            pushes.Add(new(new UserPush(told.Sender, ServerEvents.Receipt(told.Status, told.Reader, told.Sender, told.Conversation.ChatType,
+                told.Conversation.ToString(), told.Seq, position, told.Readers))));
         }
     }
 
     /// <summary>
-    /// Each receipt is an update of the stream of each sender it tells (issue 14): the sender's next position, after the
-    /// group's messages, and a stream event holding it, so a device that missed its push gets it by a sync after its
-    /// position. A group that is its own stream (<see cref="Conversation.OwnStream"/>) is left out, as its messages are:
-    /// a 1,000-member group acknowledges each message a thousand times.
+    /// Each receipt update is an update of the stream of the sender it tells (issue 14): the sender's next position, after
+    /// the group's messages, and a stream event holding it, so a device that missed its push gets it by a sync after its
+    /// position. A group that is its own stream (<see cref="Conversation.OwnStream"/>) is left out, as its messages are.
     /// </summary>
-    /// <returns>The position of each (receipt, status, sender) told, or null when none takes one.</returns>
-    private async Task<Dictionary<(Move, int, long), long>?> AppendReceiptsAsync(Prepared prepared, CancellationToken ct)
+    /// <returns>The position of each update, or null when none takes one.</returns>
+    private async Task<Dictionary<Told, long>?> AppendReceiptsAsync(Prepared prepared, CancellationToken ct)
     {
-        var told = prepared.ReceiptSenders
-            .Where(r => !prepared.ReceiptOwnStreams.Contains(r.Key.Move.Conversation.ToString()))
-            .SelectMany(r => r.Value.Select(sender => (r.Key.Move, r.Key.Status, Sender: sender)))
-            .ToList();
+        var told = prepared.Told.Where(t => !prepared.ReceiptOwnStreams.Contains(t.Conversation.ToString())).ToList();
         if (told.Count == 0)
             return null;
         var counts = told.GroupBy(t => t.Sender).Select(g => new MessagingSql.HeadAdvance(g.Key, g.Count())).ToList();
         var heads = await MessagingSql.AdvanceHeadsAsync(db, counts, ct);
         var next = counts.ToDictionary(c => c.UserId, c => heads[c.UserId] - c.Count + 1);
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
-        var positions = new Dictionary<(Move, int, long), long>(told.Count);
+        // By reference: two updates may be equal in value (the same receipt told twice is not, but a record compares so).
+        var positions = new Dictionary<Told, long>(told.Count, ReferenceEqualityComparer.Instance);
         var rows = new List<StreamEvent>(told.Count);
-        foreach (var (move, status, sender) in told)
+        foreach (var update in told)
         {
-            var position = next[sender]++;
-            positions[(move, status, sender)] = position;
-            var seq = status == MessageStatus.Read ? move.NewRead : move.NewArrived;
+            var position = next[update.Sender]++;
+            positions[update] = position;
             rows.Add(new StreamEvent
             {
-                UserId = sender,
+                UserId = update.Sender,
                 Position = position,
                 EventId = Guid.CreateVersion7(),
-                FromUserId = move.UserId,
-                Content = ClientEventJson.Serialize(new ReceiptEvent(move.Conversation.ToString(), seq, move.UserId, status == MessageStatus.Read) { Position = position }),
+                FromUserId = update.Reader,
+                Content = ClientEventJson.Serialize(new ReceiptEvent(update.Conversation.ToString(), update.Seq, update.Reader,
+                    update.Status == MessageStatus.Read, update.Readers) { Position = position }),
                 CreatedAtMs = now,
             });
         }

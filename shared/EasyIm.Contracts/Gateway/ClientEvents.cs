@@ -62,8 +62,14 @@ public sealed record GroupJoinEvent(long GroupId, IReadOnlyList<long> UserIds, i
 /// <summary>To the members left and to the leaver: who left, and the count after.</summary>
 public sealed record GroupLeaveEvent(long GroupId, long UserId, int MemberCount) : ClientEvent;
 
-/// <summary>An ARRIVED (or, <paramref name="Read"/>, READ) receipt: <paramref name="UserId"/> has the conversation through <paramref name="Seq"/>.</summary>
-public sealed record ReceiptEvent(string ConversationId, long Seq, long UserId, bool Read) : ClientEvent;
+/// <summary>
+/// An ARRIVED (or, <paramref name="Read"/>, READ) receipt: <paramref name="UserId"/> has the conversation through
+/// <paramref name="Seq"/>. In a group, the receipts of one moment are one update for each sender: <paramref name="Seq"/> is
+/// the highest of them, <paramref name="UserId"/> that reader, and <paramref name="UserIds"/> every reader it covers (when
+/// more than one).
+/// </summary>
+public sealed record ReceiptEvent(string ConversationId, long Seq, long UserId, bool Read,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<long>? UserIds = null) : ClientEvent;
 
 /// <summary><paramref name="UserId"/> is typing in the conversation.</summary>
 public sealed record TypingEvent(string ConversationId, long UserId) : ClientEvent;
