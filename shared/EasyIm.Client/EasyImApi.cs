@@ -68,6 +68,25 @@ public sealed class EasyImApi(HttpClient http) : IDisposable
         [.. Items(await GetAsync("/api/group/list", ct)).Select(g => new ApiGroup(
             Id(g.GetProperty("id")), g.GetProperty("name").GetString() ?? "", g.GetProperty("member_count").GetInt32()))];
 
+    /// <summary>Blocks a user: their messages, invitations and typing to the caller are refused as "not allowed".</summary>
+    public async Task BlockAsync(long userId, CancellationToken ct = default) =>
+        await PostAsync("/api/user/friend/block", new { user_id = Text(userId) }, ct);
+
+    public async Task UnblockAsync(long userId, CancellationToken ct = default) =>
+        await PostAsync("/api/user/friend/unblock", new { user_id = Text(userId) }, ct);
+
+    /// <summary>The users the caller blocks, newest first.</summary>
+    public async Task<IReadOnlyList<ApiUser>> BlockedAsync(CancellationToken ct = default) =>
+        Users(await GetAsync("/api/user/friend/blocks", ct));
+
+    /// <summary>Read by: how far each other participant of a conversation received and read it.</summary>
+    public async Task<ApiReceipts> ReceiptsAsync(string conversationId, CancellationToken ct = default)
+    {
+        var data = await GetAsync("/api/chat/receipts?conversation_id=" + Uri.EscapeDataString(conversationId), ct);
+        return new ApiReceipts(data.GetProperty("last_seq").GetInt64(), [.. Items(data).Select(i => new ApiReceipt(
+            Id(i.GetProperty("user_id")), i.GetProperty("arrived_seq").GetInt64(), i.GetProperty("read_seq").GetInt64()))]);
+    }
+
     /// <summary>
     /// The caller's update-stream events after <paramref name="after"/> (friend and group events, each with
     /// <c>data.position</c>), oldest first: what a client fetches when it was offline or a push skipped a position.
@@ -136,6 +155,11 @@ public sealed class EasyImApi(HttpClient http) : IDisposable
 
     public void Dispose() => http.Dispose();
 }
+
+/// <summary>One participant's cursors: a message with seq S was delivered to them if <paramref name="ArrivedSeq"/> &gt;= S, read if <paramref name="ReadSeq"/> is.</summary>
+public sealed record ApiReceipt(long UserId, long ArrivedSeq, long ReadSeq);
+
+public sealed record ApiReceipts(long LastSeq, IReadOnlyList<ApiReceipt> Items);
 
 /// <summary>The HTTP API refused a call: its <c>code</c> and <c>msg</c>.</summary>
 public sealed class EasyImApiException(int code, string message) : Exception(message)

@@ -112,6 +112,15 @@ public abstract class BlockScenarios(EasyImShape shape)
 
         Assert.Equal([Id(al.Id)], (await shape.ItemsAsync("/api/user/friend/blocks", bea)).Select(u => u.Str("id")));
         Assert.Equal(401, (await shape.GetAsync("/api/user/friend/blocks", "not-a-token")).Status);
+
+        // The client library does the same.
+        using var api = EasyImApi.Connect("127.0.0.1", shape.ApiPort);
+        api.AccessToken = bea.AccessToken;
+        await api.UnblockAsync(al.Id);
+        Assert.Empty(await api.BlockedAsync());
+        await api.BlockAsync(al.Id);
+        Assert.Equal([al.Id], (await api.BlockedAsync()).Select(u => u.Id));
+        Assert.Equal(400, (await Assert.ThrowsAsync<EasyImApiException>(() => api.BlockAsync(bea.Id))).Code);
     }
 }
 

@@ -59,6 +59,11 @@ public abstract class ReadByScenarios(EasyImShape shape)
         // Each member sees the others, not themselves (the owner sent it: their cursor is past it).
         Assert.Equal([Id(owner.Id), Id(cat.Id)], seenByBo.GetProperty("items").EnumerateArray().Select(i => i.Str("user_id")).Order());
         Assert.Equal((seq, seq), Of(seenByBo, owner));
+        // The client library reads the same.
+        using var api = EasyImApi.Connect("127.0.0.1", shape.ApiPort);
+        api.AccessToken = owner.AccessToken;
+        var viaClient = await api.ReceiptsAsync(conversation);
+        Assert.Equal((seq, seq, 0L), (viaClient.LastSeq, viaClient.Items.Single(i => i.UserId == bo.Id).ReadSeq, viaClient.Items.Single(i => i.UserId == cat.Id).ReadSeq));
         AssertRefused(await shape.GetAsync($"/api/chat/receipts?conversation_id={conversation}", stranger.AccessToken), 403, "conversation_id");
         AssertRefused(await shape.GetAsync("/api/chat/receipts?conversation_id=x_1", owner.AccessToken), 400, "conversation_id");
         AssertRefused(await shape.GetAsync("/api/chat/receipts", owner.AccessToken), 400, "conversation_id");
