@@ -52,9 +52,7 @@ public sealed class CreateGroupConsumer(
             await context.RespondAsync(new RequestRejected(403, $"user {stranger} is not your friend; a group is made of your friends", "member_ids"));
             return;
         }
-        var blockers = await db.Blocks.AsNoTracking()
-            .Where(b => members.Contains(b.UserId) && b.BlockedId == owner)
-            .Select(b => b.UserId).ToListAsync(ct);
+        var blockers = await db.BlockingAsync(members, owner, ct);
         if (blockers.Count > 0)
         {
             await context.RespondAsync(new RequestRejected(403, $"you are not allowed to add user {blockers.Min()}", "member_ids"));

@@ -65,9 +65,7 @@ public sealed class InviteToGroupConsumer(FriendsDbContext db, TimeProvider time
             return;
         }
         // A friend who blocks the inviter is not theirs to add (told only that it is not allowed).
-        var blockers = await db.Blocks.AsNoTracking()
-            .Where(b => newcomers.Contains(b.UserId) && b.BlockedId == me)
-            .Select(b => b.UserId).ToListAsync(ct);
+        var blockers = await db.BlockingAsync(newcomers, me, ct);
         if (blockers.Count > 0)
         {
             await context.RespondAsync(new RequestRejected(403, $"you are not allowed to invite user {blockers.Min()}", "user_ids"));

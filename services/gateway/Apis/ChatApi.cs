@@ -44,9 +44,7 @@ public static class ChatApi
     {
         var input = await ApiInput.ReadAsync(request);
         var userId = await ApiCaller.ResolveAsync(request, input, auth, ct);
-        var conversationId = input.RequiredString("conversation_id", ConversationId.MaxLength);
-        if (!ConversationId.TryParse(conversationId, out _))
-            throw new ApiInputException("conversation_id", "conversation_id must be s_<smaller user id>_<larger user id> or g_<group id>");
+        var conversationId = RequiredConversationId(input);
         var beforeSeq = input.OptionalString("before_seq", 20) is { Length: > 0 } text
             ? ulong.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var seq) && seq > 0
                 ? seq
@@ -61,6 +59,15 @@ public static class ChatApi
             (HistoryPage page) => new HistoryData(page.Total, page.Items.Select(ToJson).ToList(), page.RetainedFromSeq), ct);
     }
 
+    /// <summary>The <c>conversation_id</c> of the query or body, well formed, or a 400 naming it.</summary>
+    private static string RequiredConversationId(ApiInput input)
+    {
+        var conversationId = input.RequiredString("conversation_id", ConversationId.MaxLength);
+        return ConversationId.TryParse(conversationId, out _)
+            ? conversationId
+            : throw new ApiInputException("conversation_id", "conversation_id must be s_<smaller user id>_<larger user id> or g_<group id>");
+    }
+
     public sealed record ReceiptItem(string UserId, long ArrivedSeq, long ReadSeq);
     public sealed record ReceiptsData(long LastSeq, int Total, IReadOnlyList<ReceiptItem> Items);
 
@@ -69,9 +76,7 @@ public static class ChatApi
     {
         var input = await ApiInput.ReadAsync(request);
         var userId = await ApiCaller.ResolveAsync(request, input, auth, ct);
-        var conversationId = input.RequiredString("conversation_id", ConversationId.MaxLength);
-        if (!ConversationId.TryParse(conversationId, out _))
-            throw new ApiInputException("conversation_id", "conversation_id must be s_<smaller user id>_<larger user id> or g_<group id>");
+        var conversationId = RequiredConversationId(input);
         return await ServiceCalls.AskAsync(messaging, new GetReceiptCursors(userId, conversationId), (ReceiptCursorList list) => new ReceiptsData(list.LastSeq,
             list.Items.Count, list.Items.Select(c => new ReceiptItem(c.UserId.ToString(CultureInfo.InvariantCulture), c.ArrivedSeq, c.ReadSeq)).ToList()), ct);
     }

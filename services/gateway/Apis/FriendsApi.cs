@@ -149,24 +149,23 @@ public static class FriendsApi
 
     public sealed record BlockData(string UserId, bool Blocked);
 
-    public static async Task<IResult> Block(HttpRequest request,
-        [FromServices] IRequestClient<ValidateAccessToken> auth, [FromServices] IRequestClient<BlockUser> friends, CancellationToken ct)
-    {
-        var input = await ApiInput.ReadAsync(request);
-        var me = await ApiCaller.ResolveAsync(request, input, auth, ct);
-        var other = input.RequiredId("user_id");
-        ApiCaller.Spend(request, me, FrameKind.FriendEvent);
-        return await ServiceCalls.AskAsync(friends, new BlockUser(me, other), (BlockChanged b) => new BlockData(b.BlockedId.ToString(), b.Blocked), ct);
-    }
+    public static Task<IResult> Block(HttpRequest request,
+        [FromServices] IRequestClient<ValidateAccessToken> auth, [FromServices] IRequestClient<BlockUser> friends, CancellationToken ct) =>
+        ChangeBlockAsync(request, auth, friends, (me, other) => new BlockUser(me, other), ct);
 
-    public static async Task<IResult> Unblock(HttpRequest request,
-        [FromServices] IRequestClient<ValidateAccessToken> auth, [FromServices] IRequestClient<UnblockUser> friends, CancellationToken ct)
+    public static Task<IResult> Unblock(HttpRequest request,
+        [FromServices] IRequestClient<ValidateAccessToken> auth, [FromServices] IRequestClient<UnblockUser> friends, CancellationToken ct) =>
+        ChangeBlockAsync(request, auth, friends, (me, other) => new UnblockUser(me, other), ct);
+
+    /// <summary>A block or unblock of <c>user_id</c>, spending the caller's friend-event budget.</summary>
+    private static async Task<IResult> ChangeBlockAsync<TChange>(HttpRequest request, IRequestClient<ValidateAccessToken> auth,
+        IRequestClient<TChange> friends, Func<long, long, TChange> change, CancellationToken ct) where TChange : class
     {
         var input = await ApiInput.ReadAsync(request);
         var me = await ApiCaller.ResolveAsync(request, input, auth, ct);
         var other = input.RequiredId("user_id");
         ApiCaller.Spend(request, me, FrameKind.FriendEvent);
-        return await ServiceCalls.AskAsync(friends, new UnblockUser(me, other), (BlockChanged b) => new BlockData(b.BlockedId.ToString(), b.Blocked), ct);
+        return await ServiceCalls.AskAsync(friends, change(me, other), (BlockChanged b) => new BlockData(b.BlockedId.ToString(), b.Blocked), ct);
     }
 
     public static async Task<IResult> Blocks(HttpRequest request,

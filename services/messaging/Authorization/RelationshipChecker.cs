@@ -1,5 +1,6 @@
 using System.Threading.RateLimiting;
 using EasyIm.Contracts.Friends;
+using EasyIm.Contracts.Messaging;
 using EasyIm.Messaging.Data;
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
@@ -108,6 +109,10 @@ public sealed class RelationshipChecker(
         }
         return new Relationships(confirmedFriends, members);
     }
+
+    /// <summary>Whether the user takes part in the conversation: one of its two people, or a member of its group now.</summary>
+    public async Task<bool> IsParticipantAsync(long userId, ConversationId id, CancellationToken ct) =>
+        id.IsGroup ? (await CheckAsync([], [(id.GroupId, userId)], ct)).Members.ContainsKey((id.GroupId, userId)) : id.HasUser(userId);
 
     /// <summary>Asks friends about relationships the projection does not hold: an answer for each (no answer in time is a no).</summary>
     public async Task<Dictionary<RelationshipQuery, bool>> AskAsync(IReadOnlyList<RelationshipQuery> queries, CancellationToken cancellationToken)

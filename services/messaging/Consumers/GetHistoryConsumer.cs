@@ -32,10 +32,7 @@ public sealed class GetHistoryConsumer(MessagingDbContext db, RelationshipChecke
             await context.RespondAsync(new RequestRejected(400, "before_seq must be a positive number", "before_seq"));
             return;
         }
-        var participant = id.IsGroup
-            ? (await relationships.CheckAsync([], [(id.GroupId, userId)], ct)).Members.ContainsKey((id.GroupId, userId))
-            : id.HasUser(userId);
-        if (!participant)
+        if (!await relationships.IsParticipantAsync(userId, id, ct))
         {
             await context.RespondAsync(new RequestRejected(403, "only the conversation's participants may read its history", "conversation_id"));
             return;

@@ -22,10 +22,7 @@ public sealed class GetReceiptCursorsConsumer(MessagingDbContext db, Relationshi
             await context.RespondAsync(new RequestRejected(400, "conversation_id must be s_<smaller user id>_<larger user id> or g_<group id>", "conversation_id"));
             return;
         }
-        var participant = id.IsGroup
-            ? (await relationships.CheckAsync([], [(id.GroupId, userId)], ct)).Members.ContainsKey((id.GroupId, userId))
-            : id.HasUser(userId);
-        if (!participant)
+        if (!await relationships.IsParticipantAsync(userId, id, ct))
         {
             await context.RespondAsync(new RequestRejected(403, "only the conversation's participants may see who received and read it", "conversation_id"));
             return;
