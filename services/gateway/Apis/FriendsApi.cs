@@ -53,7 +53,7 @@ public static class FriendsApi
         api.MapGet("/updates", Updates)
             .WithSummary("My update stream after a position: {updates:[event content...], last, oldest, more}")
             .WithDescription("Query: after (a position, default 0), limit (1-500, default 100). The events (FRIEND_INVITE, FRIEND_AGREE, " +
-                "FRIEND_REMOVE, GROUP_JOIN, GROUP_LEAVE) each carry data.position, as their live pushes do: one sequence per user with the " +
+                "FRIEND_REMOVE, GROUP_JOIN, GROUP_LEAVE, and the ARRIVED and READ receipts on my messages) each carry data.position, as their live pushes do: one sequence per user with the " +
                 "chat messages' positions (the messages at the positions between are fetched by SYNC with after). " +
                 "last: my newest position, messages included; more: whether more events follow this page; " +
                 "oldest: the oldest position still kept (older ones are pruned after Messaging:Retention:StreamDays).");
