@@ -359,8 +359,8 @@ public sealed class SendPathPropertyTests
             // Every receipt pushed with a position names the one the stream holds there.
             var eventAt = events.ToDictionary(e => e.Position);
             foreach (var pushed in receiptPushes.Where(r => r.UserId == user))
-                Assert.True(eventAt.TryGetValue(pushed.Receipt.Position, out var held) && ClientEventJson.TryDeserialize(held.Content) is ReceiptEvent stored
-                    && stored with { UserIds = null } == pushed.Receipt with { UserIds = null } && (stored.UserIds ?? []).SequenceEqual(pushed.Receipt.UserIds ?? []),
+                Assert.True(eventAt.TryGetValue(pushed.Receipt.Position, out var held) && ClientEventJson.TryDeserialize(held.Content) is ReceiptEvent kept
+                    && kept with { UserIds = null } == pushed.Receipt with { UserIds = null } && (kept.UserIds ?? []).SequenceEqual(pushed.Receipt.UserIds ?? []),
                     $"seed {seed}: a push gave user {user} position {pushed.Receipt.Position} for {pushed.Receipt}");
             var mine = stored.Where(m => m.ChatType == 1 || m.SenderId == user || m.ToId == user).Select(m => (m.ConversationId, m.ConversationSeq)).Order().ToList();
             Assert.True(mine.SequenceEqual(stream.Values.Order()), $"seed {seed}: user {user}'s stream does not hold each of its messages once");
