@@ -66,9 +66,9 @@ auth_sends=("$(bus gateway)" "$(bus friends)")
 # temporary queue per process); projects its changes into messaging (requests), hands its events to messaging's update
 # streams (AppendStreamUpdates) and pushes its answers (pending invitations) to users.
 friends_own=(send-friend-request accept-friend-request reject-friend-request remove-friend list-friends list-friend-requests
-  search-users create-group invite-to-group leave-group list-groups list-group-members update-group-settings
+  search-users create-group invite-to-group leave-group remove-from-group list-groups list-group-members update-group-settings
   project-registered-user push-pending-invitations check-relationships block-list 'track-gateway-presence-[0-9a-f]+' "$(bus friends)")
-friends_consumes=("$c\.Friends:(?:SendFriendRequest|AcceptFriendRequest|RejectFriendRequest|RemoveFriend|ListFriends|ListFriendRequests|SearchUsers|CreateGroup|InviteToGroup|LeaveGroup|ListGroups|ListGroupMembers|UpdateGroupSettings|CheckRelationships|BlockUser|UnblockUser|ListBlockedUsers)"
+friends_consumes=("$c\.Friends:(?:SendFriendRequest|AcceptFriendRequest|RejectFriendRequest|RemoveFriend|ListFriends|ListFriendRequests|SearchUsers|CreateGroup|InviteToGroup|LeaveGroup|RemoveFromGroup|ListGroups|ListGroupMembers|UpdateGroupSettings|CheckRelationships|BlockUser|UnblockUser|ListBlockedUsers)"
   "$c\.Auth:UserRegistered"
   "$c\.Gateway:(?:UserConnected|UserDisconnected|GatewayPresenceReported|GatewayHeartbeat)")
 friends_publishes=("$c\.Friends:(?:FriendshipCreated|FriendshipRemoved|GroupMemberAdded|GroupMemberRemoved|UserBlockChanged)"
@@ -101,7 +101,7 @@ gateway_own=('gateway-[A-Za-z0-9_.-]+' "$(bus gateway)")
 gateway_consumes=("$c\.Gateway:(?:PushToUsers|ReportGatewayPresence)"
   "$c\.Auth:(?:UserTokensRevoked|UserSessionRevoked)")
 gateway_publishes=("$c\.Auth:(?:RegisterUser|LoginUser|LogoutUser|CheckToken|RefreshToken|ValidateAccessToken|CheckSessions)"
-  "$c\.Friends:(?:SendFriendRequest|AcceptFriendRequest|RejectFriendRequest|RemoveFriend|ListFriends|ListFriendRequests|SearchUsers|CreateGroup|InviteToGroup|LeaveGroup|ListGroups|ListGroupMembers|UpdateGroupSettings|BlockUser|UnblockUser|ListBlockedUsers)"
+  "$c\.Friends:(?:SendFriendRequest|AcceptFriendRequest|RejectFriendRequest|RemoveFriend|ListFriends|ListFriendRequests|SearchUsers|CreateGroup|InviteToGroup|LeaveGroup|RemoveFromGroup|ListGroups|ListGroupMembers|UpdateGroupSettings|BlockUser|UnblockUser|ListBlockedUsers)"
   "$c\.Messaging:(?:RecordReceipts|SyncConversations|RelayTyping|GetHistory|GetReceiptCursors|ListConversations|GetUserUpdates)"
   "$c\.Gateway:(?:UserConnected|UserDisconnected|GatewayPresenceReported|GatewayHeartbeat)")
 # Chat batches to messaging's partitions. It answers no requests.

@@ -59,6 +59,7 @@ public static class FriendsModule
         Add<CreateGroupConsumer>(bus);
         Add<InviteToGroupConsumer>(bus);
         Add<LeaveGroupConsumer>(bus);
+        Add<RemoveFromGroupConsumer>(bus);
         Add<ListGroupsConsumer>(bus);
         Add<ListGroupMembersConsumer>(bus);
         Add<UpdateGroupSettingsConsumer>(bus);

@@ -31,6 +31,10 @@ public static class ServerEvents
     public static WireMessage MemberLeft(long groupId, long leaverId, long recipientId, int memberCount) =>
         Event(leaverId, recipientId, new GroupLeaveEvent(groupId, leaverId, memberCount));
 
+    /// <summary>GROUP_LEAVE for a member removed by <paramref name="byUserId"/>: from the remover, naming both.</summary>
+    public static WireMessage MemberRemoved(long groupId, long memberId, long byUserId, long recipientId, int memberCount) =>
+        Event(byUserId, recipientId, new GroupLeaveEvent(groupId, memberId, memberCount, byUserId));
+
     private static WireMessage Event(long from, long to, ClientEvent e) => new()
     {
         MsgType = EventKeys.EventMsgType,

@@ -37,6 +37,11 @@ public static class GroupApi
         api.MapPost("/leave", Leave)
             .WithSummary("Leave a group; an owner hands it to the longest-standing member, the last member dismisses it")
             .WithDescription("JSON body: {group_id}");
+        api.MapPost("/remove", Remove)
+            .WithSummary("Remove a member from a group (its owner only)")
+            .WithDescription("JSON body: {group_id, user_id}. Every member and the one removed get GROUP_LEAVE with by_user_id; " +
+                "the removed member's next message to the group is refused. 403 for anyone but the owner, or to remove the owner; " +
+                "404 when the user is not a member; 400 to remove oneself (leave instead).");
         api.MapGet("/list", List)
             .WithSummary("My groups: {total, items:[{id, name, owner_id, member_count, invite_policy}]}");
         api.MapGet("/members", Members)
@@ -92,6 +97,16 @@ public static class GroupApi
         var me = await ApiCaller.ResolveAsync(request, input, auth, ct);
         var group = input.RequiredId("group_id");
         return await ServiceCalls.AskAsync(friends, new LeaveGroup(me, group), (GroupMembersChanged c) => ToChanged(c), ct, "left");
+    }
+
+    public static async Task<IResult> Remove(HttpRequest request,
+        [FromServices] IRequestClient<ValidateAccessToken> auth, [FromServices] IRequestClient<RemoveFromGroup> friends, CancellationToken ct)
+    {
+        var input = await ApiInput.ReadAsync(request);
+        var me = await ApiCaller.ResolveAsync(request, input, auth, ct);
+        var group = input.RequiredId("group_id");
+        var member = input.RequiredId("user_id");
+        return await ServiceCalls.AskAsync(friends, new RemoveFromGroup(me, group, member), (GroupMembersChanged c) => ToChanged(c), ct);
     }
 
     public static async Task<IResult> List(HttpRequest request,

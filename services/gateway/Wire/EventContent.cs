@@ -65,6 +65,8 @@ public static class EventContent
             w.WriteString("group_id", Id(leave.GroupId));
             w.WriteString("user_id", Id(leave.UserId));
             w.WriteNumber("member_count", leave.MemberCount);
+            if (leave.ByUserId > 0)
+                w.WriteString("by_user_id", Id(leave.ByUserId));
             Position(w, e);
         }),
         ReceiptEvent receipt => Success(receipt.Read ? EventKeys.Read : EventKeys.Arrived, w =>

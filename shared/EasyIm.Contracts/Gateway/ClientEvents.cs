@@ -59,8 +59,12 @@ public sealed record FriendRemoveEvent(long FormerFriendId) : ClientEvent;
 /// <summary>To every member after an invitation (newcomers included): who joined, and the count after.</summary>
 public sealed record GroupJoinEvent(long GroupId, IReadOnlyList<long> UserIds, int MemberCount) : ClientEvent;
 
-/// <summary>To the members left and to the leaver: who left, and the count after.</summary>
-public sealed record GroupLeaveEvent(long GroupId, long UserId, int MemberCount) : ClientEvent;
+/// <summary>
+/// To the members left and to the leaver: who left, and the count after. <paramref name="ByUserId"/>: the owner (or an
+/// admin) who removed them; 0 when they left.
+/// </summary>
+public sealed record GroupLeaveEvent(long GroupId, long UserId, int MemberCount,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] long ByUserId = 0) : ClientEvent;
 
 /// <summary>
 /// An ARRIVED (or, <paramref name="Read"/>, READ) receipt: <paramref name="UserId"/> has the conversation through
