@@ -66,9 +66,10 @@ public sealed class ConversationSync(MessagingDbContext db, PushDispatcher dispa
     /// <param name="upTo">
     /// A position gap fill (with <paramref name="gapFill"/> and <paramref name="afterPosition"/>): the gateway wrote the
     /// connection positions on both sides of <paramref name="afterPosition"/>+1..<paramref name="upTo"/> but not those.
-    /// The first page pushes the events at those positions (as live pushes, with their positions), then the conversations
-    /// of the messages there, each from the first of them to its end (what the connection already has again is dropped
-    /// by id); the closing push is marked for the gateway, with <paramref name="upTo"/> as its head.
+    /// The first page pushes the events at those positions (as live pushes, with their positions; a page of them at most,
+    /// and then the fill ends at the last), then the conversations of the messages there, each from the first of them to
+    /// its end (what the connection already has again is dropped by id); the closing push is marked for the gateway,
+    /// with the end of the range it covered as its head.
     /// </param>
     public async Task<SyncPage> ReadPageAsync(long userId, string connectionId, IReadOnlyDictionary<string, ulong>? clientCursors,
         SyncResume? resume, bool gapFill, CancellationToken ct, long? afterPosition = null, long? upTo = null)
@@ -82,21 +83,25 @@ public sealed class ConversationSync(MessagingDbContext db, PushDispatcher dispa
         {
             head = resume?.Head ?? (positionFill ? upTo!.Value
                 : await db.StreamHeads.AsNoTracking().Where(h => h.UserId == userId).Select(h => h.Position).FirstOrDefaultAsync(ct));
+            if (positionFill && resume is null)
+            {
+                // The gap's events first, a page at most: past a full page the fill covers up to its last event only, and
+                // the gateway asks for the rest.
+                var stored = await db.StreamEvents.AsNoTracking()
+                    .Where(e => e.UserId == userId && e.Position > position && e.Position <= head)
+                    .OrderBy(e => e.Position)
+                    .Take(options.SyncPageSize)
+                    .ToListAsync(ct);
+                if (stored.Count == options.SyncPageSize)
+                    head = stored[^1].Position;
+                events = stored.Select(e => new UserPush(userId, StreamEvents.Wire(e), OnlyConnectionId: connectionId)).ToList();
+            }
             var after = await CursorsAfterAsync(userId, Math.Max(0, position), head, ct);
             positionExpired = after is null;
             if (positionFill)
             {
-                // Only what the gap holds: its events now, its messages' conversations below; nothing else is named.
+                // Only what the gap holds: its messages' conversations; nothing else is named.
                 after ??= [];
-                if (resume is null)
-                {
-                    var stored = await db.StreamEvents.AsNoTracking()
-                        .Where(e => e.UserId == userId && e.Position > position && e.Position <= head)
-                        .OrderBy(e => e.Position)
-                        .Take(options.SyncPageSize)
-                        .ToListAsync(ct);
-                    events = stored.Select(e => new UserPush(userId, StreamEvents.Wire(e), OnlyConnectionId: connectionId)).ToList();
-                }
             }
             else if (after is not null)
             {

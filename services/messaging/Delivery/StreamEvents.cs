@@ -10,15 +10,19 @@ namespace EasyIm.Messaging.Delivery;
 internal static class StreamEvents
 {
     /// <summary>A stored event as its push is.</summary>
-    public static WireMessage Wire(StreamEvent e) => ClientEventJson.TryDeserialize(e.Content) is ReceiptEvent receipt
-        ? ServerEvents.Receipt(receipt.Read ? MessageStatus.Read : MessageStatus.Arrived, receipt.UserId, e.UserId,
-            ConversationId.TryParse(receipt.ConversationId, out var conversation) ? conversation.ChatType : 0, receipt.ConversationId, receipt.Seq, receipt.Position, receipt.UserIds)
-        : new()
+    public static WireMessage Wire(StreamEvent e) => ClientEventJson.TryDeserialize(e.Content) switch
     {
-        MsgType = EventKeys.EventMsgType,
-        FromUserId = e.FromUserId,
-        ToUserId = e.UserId,
-        Event = ClientEventJson.TryDeserialize(e.Content),
+        // A receipt's push carries its status and conversation beside the event (easyim's clients read them there).
+        ReceiptEvent receipt => ServerEvents.Receipt(receipt.Read ? MessageStatus.Read : MessageStatus.Arrived, receipt.UserId, e.UserId,
+            ConversationId.TryParse(receipt.ConversationId, out var conversation) ? conversation.ChatType : 0, receipt.ConversationId,
+            receipt.Seq, receipt.Position, receipt.UserIds),
+        var other => new()
+        {
+            MsgType = EventKeys.EventMsgType,
+            FromUserId = e.FromUserId,
+            ToUserId = e.UserId,
+            Event = other,
+        },
     };
 
     /// <summary>The user's oldest position still kept, messages and events alike (0: none).</summary>

@@ -138,7 +138,7 @@ internal sealed class GroupWriter(
     public async Task<Result> CommitAsync(IReadOnlyList<WriteWork> group, Prepared prepared, Func<IReadOnlyList<WriteWork>, Task>? beforeCommit, CancellationToken ct)
     {
         var (items, accepted, moves) = (prepared.Items, prepared.Accepted, prepared.Moves);
-        Dictionary<Told, long>? receiptPositions = null;
+        long[]? receiptPositions = null;
         if (accepted.Count > 0 || moves.Count > 0)
         {
             await using var transaction = await db.Database.BeginTransactionAsync(ct);
@@ -676,7 +676,12 @@ internal sealed class GroupWriter(
     /// transaction for the same conversation and status, folded (a 1,000-member group acknowledging a message a thousand
     /// times tells its sender a few times, not a thousand): the highest seq, its reader, and every reader covered.
     /// </summary>
-    internal sealed record Told(long Sender, ConversationId Conversation, int Status, long Seq, long Reader, IReadOnlyList<long>? Readers);
+    internal sealed record Told(long Sender, ConversationId Conversation, int Status, long Seq, long Reader, IReadOnlyList<long>? Readers)
+    {
+        /// <summary>The update as pushed, and as its stream event holds it, at <paramref name="position"/> (0: none).</summary>
+        public WireMessage Wire(long position) =>
+            ServerEvents.Receipt(Status, Reader, Sender, Conversation.ChatType, Conversation.ToString(), Seq, position, Readers);
+    }
 
     /// <summary>Who is told what of the receipts, in the order their positions are taken.</summary>
     internal static List<Told> Tell(Dictionary<(Move Move, int Status), IReadOnlyList<long>> receiptSenders)
@@ -709,14 +714,10 @@ internal sealed class GroupWriter(
     }
 
     /// <summary>The senders of the messages a receipt covers are told.</summary>
-    private static void ReceiptPushes(Prepared prepared, Dictionary<Told, long>? positions, List<OutgoingPush> pushes)
+    private static void ReceiptPushes(Prepared prepared, long[]? positions, List<OutgoingPush> pushes)
     {
-        foreach (var told in prepared.Told)
-        {
-            var position = positions?.GetValueOrDefault(told) ?? 0;
-            pushes.Add(new(new UserPush(told.Sender, ServerEvents.Receipt(told.Status, told.Reader, told.Sender, told.Conversation.ChatType,
-                told.Conversation.ToString(), told.Seq, position, told.Readers))));
-        }
+        for (var i = 0; i < prepared.Told.Count; i++)
+            pushes.Add(new(new UserPush(prepared.Told[i].Sender, prepared.Told[i].Wire(positions?[i] ?? 0))));
     }
 
     /// <summary>
@@ -724,31 +725,31 @@ internal sealed class GroupWriter(
     /// the group's messages, and a stream event holding it, so a device that missed its push gets it by a sync after its
     /// position. A group that is its own stream (<see cref="Conversation.OwnStream"/>) is left out, as its messages are.
     /// </summary>
-    /// <returns>The position of each update, or null when none takes one.</returns>
-    private async Task<Dictionary<Told, long>?> AppendReceiptsAsync(Prepared prepared, CancellationToken ct)
+    /// <returns>The position of each of <see cref="Prepared.Told"/> (0: none), or null when none takes one.</returns>
+    private async Task<long[]?> AppendReceiptsAsync(Prepared prepared, CancellationToken ct)
     {
-        var told = prepared.Told.Where(t => !prepared.ReceiptOwnStreams.Contains(t.Conversation.ToString())).ToList();
-        if (told.Count == 0)
+        var told = prepared.Told;
+        var inStream = told.Select(t => !prepared.ReceiptOwnStreams.Contains(t.Conversation.ToString())).ToArray();
+        var counts = told.Where((_, i) => inStream[i]).GroupBy(t => t.Sender).Select(g => new MessagingSql.HeadAdvance(g.Key, g.Count())).ToList();
+        if (counts.Count == 0)
             return null;
-        var counts = told.GroupBy(t => t.Sender).Select(g => new MessagingSql.HeadAdvance(g.Key, g.Count())).ToList();
         var heads = await MessagingSql.AdvanceHeadsAsync(db, counts, ct);
         var next = counts.ToDictionary(c => c.UserId, c => heads[c.UserId] - c.Count + 1);
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
-        // By reference: two updates may be equal in value (the same receipt told twice is not, but a record compares so).
-        var positions = new Dictionary<Told, long>(told.Count, ReferenceEqualityComparer.Instance);
+        var positions = new long[told.Count];
         var rows = new List<StreamEvent>(told.Count);
-        foreach (var update in told)
+        for (var i = 0; i < told.Count; i++)
         {
-            var position = next[update.Sender]++;
-            positions[update] = position;
+            if (!inStream[i])
+                continue;
+            var position = positions[i] = next[told[i].Sender]++;
             rows.Add(new StreamEvent
             {
-                UserId = update.Sender,
+                UserId = told[i].Sender,
                 Position = position,
                 EventId = Guid.CreateVersion7(),
-                FromUserId = update.Reader,
-                Content = ClientEventJson.Serialize(new ReceiptEvent(update.Conversation.ToString(), update.Seq, update.Reader,
-                    update.Status == MessageStatus.Read, update.Readers) { Position = position }),
+                FromUserId = told[i].Reader,
+                Content = ClientEventJson.Serialize(told[i].Wire(position).Event!),
                 CreatedAtMs = now,
             });
         }

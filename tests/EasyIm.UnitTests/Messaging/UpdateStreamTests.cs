@@ -396,4 +396,19 @@ public sealed class UpdateStreamTests
 
         static string GroupConversationOf(List<UserPush> pushes) => pushes.Single(p => p.Message.MsgType == 0).Message.ConversationId!;
     }
+    [Fact]
+    public async Task A_position_fill_with_more_events_than_a_page_covers_up_to_its_last_event_only_so_the_rest_is_asked_again()
+    {
+        await using var host = await MessagingHost.StartAsync(new Dictionary<string, string?> { ["Messaging:SyncPageSize"] = "2" });
+        var b = MessagingHost.NewUserId();
+        await AppendAsync(host, Invitations(b, (Guid.NewGuid(), MessagingHost.NewUserId()), (Guid.NewGuid(), MessagingHost.NewUserId()), (Guid.NewGuid(), MessagingHost.NewUserId())));
+
+        await host.Harness.Bus.Publish(new SyncConversations(b, "b-live", null, GapFill: true, After: 0, UpTo: 3));
+        var seen = await host.Pushes.WaitForAsync(all => all.Any(p => p.Gateway == MessagingHost.G1 && p.Push.OnlyConnectionId == "b-live" && IsDone(p.Push)));
+        var fill = seen.Where(p => p.Gateway == MessagingHost.G1 && p.Push.OnlyConnectionId == "b-live").Select(p => p.Push).ToList();
+
+        Assert.Equal([1L, 2L], fill.Where(p => p.Message.Event is FriendInviteEvent).Select(p => PositionOf(p.Message)));
+        Assert.Equal(2L, ((SyncDoneEvent)fill.Single(IsDone).Message.Event!).Head);
+        host.AssertNoFaults();
+    }
 }
